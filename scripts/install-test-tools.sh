@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the real tools Signet's tests use as judges: Debian's docker-registry,
+# cosign v3 (Debian sid) and cosign v2 (Debian trixie), crane and oras (sid).
+# Idempotent: reuses what is already in $SIGNET_TOOLS (default ~/.cache/signet-tools).
+set -euo pipefail
+tools="${SIGNET_TOOLS:-$HOME/.cache/signet-tools}"
+mkdir -p "$tools/bin"
+
+have() { [ -x "$tools/bin/$1" ]; }
+
+if ! command -v docker-registry >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's docker-registry" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils >/dev/null
+    # The package starts a service on :5000 on some systems; tests start their own.
+    (systemctl stop docker-registry 2>/dev/null || service docker-registry stop 2>/dev/null || true) >/dev/null
+  else
+    echo "warning: docker-registry is not installed and we are not root; tests use the project's own registry" >&2
+  fi
+fi
+
+if have cosign3 && have cosign2 && have crane && have oras; then
+  exit 0
+fi
+
+apt_dir="$tools/apt"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs"
+printf 'deb http://deb.debian.org/debian trixie main\ndeb http://deb.debian.org/debian sid main\n' >"$apt_dir/sources.list"
+o=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$apt_dir/lists"
+   -o Dir::Cache="$apt_dir/cache" -o APT::Get::AllowUnauthenticated=false)
+mkdir -p "$apt_dir/cache/archives/partial"
+apt-get "${o[@]}" update -qq
+cd "$apt_dir/debs"
+rm -f ./*.deb
+apt-get "${o[@]}" download cosign crane oras >/dev/null
+v2=$(apt-cache "${o[@]}" madison cosign | awk -F'|' '$2 ~ / 2\./ {gsub(/ /,"",$2); print $2; exit}')
+apt-get "${o[@]}" download "cosign=$v2" >/dev/null
+for deb in ./*.deb; do
+  x="$apt_dir/x/$(basename "$deb" .deb)"; rm -rf "$x"; mkdir -p "$x"; dpkg -x "$deb" "$x"
+done
+for x in "$apt_dir"/x/cosign_3*; do cp "$x/usr/bin/cosign" "$tools/bin/cosign3"; done
+for x in "$apt_dir"/x/cosign_2*; do cp "$x/usr/bin/cosign" "$tools/bin/cosign2"; done
+for x in "$apt_dir"/x/crane_*; do cp "$x/usr/bin/crane" "$tools/bin/crane"; done
+for x in "$apt_dir"/x/oras_*; do cp "$x/usr/bin/oras" "$tools/bin/oras"; done
+"$tools/bin/cosign3" version 2>/dev/null | grep GitVersion >&2 || true
+"$tools/bin/cosign2" version 2>/dev/null | grep GitVersion >&2 || true

@@ -1,0 +1,38 @@
+/**
+ * One error type for every layer. `code` says what went wrong in terms a test can assert on;
+ * `input` names the action input at fault (when there is one) so the entry point can print one
+ * `::error::` that tells the user which input to fix.
+ */
+export type SignetErrorCode =
+  | 'INPUT_INVALID'
+  | 'IMAGE_REFERENCE_INVALID'
+  | 'DIGEST_INVALID'
+  | 'IMAGE_NOT_FOUND'
+  | 'NO_IMAGES'
+  | 'METADATA_INVALID'
+  | 'KEY_INVALID'
+  | 'KEY_PASSWORD_WRONG'
+  | 'OIDC_UNAVAILABLE'
+  | 'REGISTRY_AUTH'
+  | 'REGISTRY_ERROR'
+  | 'SIGSTORE_ERROR'
+  | 'FORMAT_INVALID'
+  | 'CONCURRENT_WRITE'
+
+export class SignetError extends Error {
+  readonly code: SignetErrorCode
+  readonly input?: string
+  override readonly cause?: unknown
+
+  constructor(code: SignetErrorCode, message: string, options: { input?: string; cause?: unknown } = {}) {
+    super(message)
+    this.name = 'SignetError'
+    this.code = code
+    this.input = options.input
+    this.cause = options.cause
+  }
+}
+
+export function isSignetError(err: unknown): err is SignetError {
+  return err instanceof SignetError
+}
