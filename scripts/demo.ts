@@ -1,0 +1,105 @@
+/**
+ * The local demo: a real registry and a Sigstore stand-in on loopback, a small image pushed,
+ * signed keyless and by key by the bundled action run as the runner runs it, the job summary
+ * printed, and the result checked with cosign v3 and v2 where they are installed.
+ *
+ *   npm ci && npm run demo
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPairSync } from 'node:crypto'
+import { RegistryClient } from '../src/registry/client'
+import { anonymousCredentials } from '../src/registry/credentials'
+import { encryptCosignKey } from '../src/sigstore/keys'
+import { runAction, type ActionRun } from '../test/infra/action-runner'
+import { startTestRegistry } from '../test/infra/docker-registry'
+import { pushTestImage } from '../test/infra/images'
+import { startSigstoreStandIn } from '../test/infra/sigstore-standin'
+import { hasTool, runTool, type ToolName } from '../test/infra/tools'
+
+function heading(text: string): void {
+  console.log(`\n\x1b[1m== ${text}\x1b[0m`)
+}
+
+function show(run: ActionRun): void {
+  for (const line of run.stdout.split('\n')) {
+    if (line.startsWith('::set-output') || line.startsWith('::add-mask') || line === '') continue
+    console.log(`  ${line}`)
+  }
+  heading('Job summary')
+  console.log(run.summary)
+  if (run.exitCode !== 0) throw new Error(`the action failed (exit ${run.exitCode}): ${run.errors.join('; ')}`)
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'signet-demo-'))
+  heading('Starting a registry and the Sigstore stand-in on loopback')
+  const registry = await startTestRegistry('distribution')
+  const sigstore = await startSigstoreStandIn({ dir })
+  console.log(`  registry: ${registry.host} (${registry.kind})`)
+  console.log(`  sigstore stand-in: ${sigstore.url}`)
+  try {
+    const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [registry.host] })
+    const repo = { registry: registry.host, repository: 'demo/app' }
+    const image = await pushTestImage(client, repo, { tag: 'v1', platforms: ['linux/amd64', 'linux/arm64'] })
+    const ref = `${registry.host}/demo/app@${image.digest}`
+    console.log(`  pushed ${ref} (an index of ${image.children.length} platforms)`)
+
+    const common = {
+      images: ref,
+      'plain-http': registry.host,
+      'fulcio-url': sigstore.fulcioURL,
+      'rekor-url': sigstore.rekorURL,
+    }
+    heading('Signing keyless (GitHub OIDC token → Fulcio → Rekor), both formats')
+    const keyless = await runAction(common, {
+      ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+    })
+    show(keyless)
+
+    heading('Signing with a cosign key, legacy format')
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const keyPath = join(dir, 'cosign.key')
+    const pubPath = join(dir, 'cosign.pub')
+    writeFileSync(keyPath, encryptCosignKey(privateKey, 'demo-password'))
+    writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+    const keyed = await runAction({ ...common, key: keyPath, 'key-password': 'demo-password', 'signature-format': 'legacy' })
+    show(keyed)
+
+    heading('Checking with real cosign')
+    const identity = ['--certificate-identity', keyless.outputs['certificate-identity'], '--certificate-oidc-issuer', keyless.outputs['certificate-oidc-issuer']]
+    const insecure = ['--allow-insecure-registry', '--allow-http-registry']
+    const checks: [ToolName, string, string[], NodeJS.ProcessEnv?][] = [
+      ['cosign3', 'keyless bundle', ['verify', ...insecure, '--trusted-root', sigstore.trustedRootPath, ...identity, ref]],
+      ['cosign2', 'keyless .sig', ['verify', ...insecure, ...identity, ref], sigstore.cosignV2Env],
+      ['cosign3', 'key .sig', ['verify', ...insecure, '--key', pubPath, '--new-bundle-format=false', '--trusted-root', sigstore.trustedRootPath, ref]],
+      ['cosign2', 'key .sig', ['verify', ...insecure, '--key', pubPath, ref], sigstore.cosignV2Env],
+    ]
+    let failures = 0
+    for (const [tool, what, args, env] of checks) {
+      if (!hasTool(tool)) {
+        console.log(`  ${tool}: not installed (scripts/install-test-tools.sh installs it); skipped`)
+        continue
+      }
+      try {
+        runTool(tool, args, { env: { ...env, SIGSTORE_REKOR_URL: sigstore.rekorURL } })
+        console.log(`  ✅ ${tool} verify (${what}) accepts ${ref}`)
+      } catch (err) {
+        failures++
+        console.log(`  ❌ ${tool} verify (${what}): ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`)
+      }
+    }
+    if (failures > 0) throw new Error(`${failures} cosign check(s) failed`)
+    heading('Done')
+  } finally {
+    await sigstore.stop()
+    await registry.stop()
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`)
+  process.exit(1)
+})

@@ -1,0 +1,243 @@
+/**
+ * Every input, read once into one typed object and validated here; errors name the input.
+ * Pure: `readInputs` takes a getter (core.getInput in the action, a map in tests).
+ */
+import { SignetError } from './errors'
+import { PUBLIC_GOOD } from './sigstore/services'
+
+export const INPUT = {
+  mode: 'mode',
+  images: 'images',
+  digest: 'digest',
+  metadata: 'metadata',
+  recursive: 'recursive',
+  signatureFormat: 'signature-format',
+  key: 'key',
+  keyPassword: 'key-password',
+  annotations: 'annotations',
+  sbom: 'sbom',
+  sbomPredicateType: 'sbom-predicate-type',
+  provenance: 'provenance',
+  predicateType: 'predicate-type',
+  predicate: 'predicate',
+  githubAttestations: 'github-attestations',
+  fulcioURL: 'fulcio-url',
+  rekorURL: 'rekor-url',
+  tsaURL: 'tsa-url',
+  tlog: 'tlog',
+  trustedRoot: 'trusted-root',
+  certificateIdentity: 'certificate-identity',
+  certificateIdentityRegexp: 'certificate-identity-regexp',
+  certificateOidcIssuer: 'certificate-oidc-issuer',
+  certificateOidcIssuerRegexp: 'certificate-oidc-issuer-regexp',
+  publicKey: 'public-key',
+  policy: 'policy',
+  dockerfile: 'dockerfile',
+  requireAttestations: 'require-attestations',
+  enforce: 'enforce',
+  registryUsername: 'registry-username',
+  registryPassword: 'registry-password',
+  plainHttp: 'plain-http',
+  githubToken: 'github-token',
+  summary: 'summary',
+} as const
+
+export type Mode = 'sign' | 'verify'
+export type SignatureFormat = 'legacy' | 'bundle' | 'both'
+
+export interface Inputs {
+  mode: Mode
+  /** Image references as written; parsed in subjects/. */
+  images: string[]
+  digest?: string
+  /** The raw `metadata` JSON of build-push-action or bake-action. */
+  metadata?: string
+  recursive: boolean
+  signatureFormat: SignatureFormat
+  /** PEM text or a path; empty means keyless. */
+  key?: string
+  keyPassword?: string
+  annotations: Record<string, string>
+  fulcioURL: string
+  rekorURL: string
+  tsaURL?: string
+  tlog: boolean
+  registryUsername?: string
+  registryPassword?: string
+  plainHttp: string[]
+  githubToken?: string
+  summary: boolean
+}
+
+export type InputGetter = (name: string) => string
+
+function optional(get: InputGetter, name: string): string | undefined {
+  const value = get(name).trim()
+  return value === '' ? undefined : value
+}
+
+/** Newline- or comma-separated, blank entries dropped. */
+export function parseList(value: string | undefined): string[] {
+  if (!value) return []
+  return value
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+}
+
+export function parseBoolean(get: InputGetter, name: string, fallback: boolean): boolean {
+  const value = get(name).trim().toLowerCase()
+  if (value === '') return fallback
+  if (value === 'true') return true
+  if (value === 'false') return false
+  throw new SignetError('INPUT_INVALID', `input ${name} must be true or false, not "${get(name).trim()}"`, {
+    input: name,
+  })
+}
+
+function oneOf<T extends string>(get: InputGetter, name: string, allowed: readonly T[], fallback: T): T {
+  const value = get(name).trim()
+  if (value === '') return fallback
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  throw new SignetError(
+    'INPUT_INVALID',
+    `input ${name} must be one of ${allowed.join(', ')}, not "${value}"`,
+    { input: name },
+  )
+}
+
+/** `key=value` lines (or comma-separated); the key may not be empty. */
+export function parseKeyValues(value: string | undefined, name: string): Record<string, string> {
+  const result: Record<string, string> = {}
+  for (const entry of parseList(value)) {
+    const eq = entry.indexOf('=')
+    if (eq <= 0) {
+      throw new SignetError('INPUT_INVALID', `input ${name}: "${entry}" is not a key=value pair`, {
+        input: name,
+      })
+    }
+    result[entry.slice(0, eq).trim()] = entry.slice(eq + 1).trim()
+  }
+  return result
+}
+
+function serviceURL(get: InputGetter, name: string, fallback: string | undefined): string | undefined {
+  const value = optional(get, name) ?? fallback
+  if (value === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new SignetError('INPUT_INVALID', `input ${name} is not a URL: "${value}"`, { input: name })
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new SignetError('INPUT_INVALID', `input ${name} must be an http(s) URL`, { input: name })
+  }
+  return value.replace(/\/+$/, '')
+}
+
+/** Inputs of later features: refused clearly rather than silently ignored. */
+const NOT_YET_SUPPORTED = [
+  INPUT.sbom,
+  INPUT.sbomPredicateType,
+  INPUT.predicateType,
+  INPUT.predicate,
+  INPUT.trustedRoot,
+  INPUT.certificateIdentity,
+  INPUT.certificateIdentityRegexp,
+  INPUT.certificateOidcIssuer,
+  INPUT.certificateOidcIssuerRegexp,
+  INPUT.publicKey,
+  INPUT.policy,
+  INPUT.dockerfile,
+  INPUT.requireAttestations,
+]
+
+export function readInputs(get: InputGetter): Inputs {
+  const mode = oneOf<Mode>(get, INPUT.mode, ['sign', 'verify'], 'sign')
+  if (mode === 'verify') {
+    throw new SignetError(
+      'INPUT_INVALID',
+      'input mode: verify is not available in this version of Signet yet; use mode: sign',
+      { input: INPUT.mode },
+    )
+  }
+  for (const name of NOT_YET_SUPPORTED) {
+    if (optional(get, name) !== undefined) {
+      throw new SignetError(
+        'INPUT_INVALID',
+        `input ${name} is not supported in this version of Signet yet; remove it`,
+        { input: name },
+      )
+    }
+  }
+  for (const name of [INPUT.provenance, INPUT.githubAttestations]) {
+    if (parseBoolean(get, name, false)) {
+      throw new SignetError('INPUT_INVALID', `input ${name} is not supported in this version of Signet yet`, {
+        input: name,
+      })
+    }
+  }
+
+  const key = optional(get, INPUT.key)
+  const tlog = parseBoolean(get, INPUT.tlog, true)
+  const tsaURL = serviceURL(get, INPUT.tsaURL, undefined)
+  if (!key && !tlog && !tsaURL) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      'input tlog: false with keyless signing needs tsa-url: without a transparency log entry, ' +
+        'only a trusted timestamp proves the short-lived certificate was valid when it signed',
+      { input: INPUT.tlog },
+    )
+  }
+  const registryUsername = optional(get, INPUT.registryUsername)
+  const registryPassword = optional(get, INPUT.registryPassword)
+  if (Boolean(registryUsername) !== Boolean(registryPassword)) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      'inputs registry-username and registry-password go together: give both or neither',
+      { input: registryUsername ? INPUT.registryPassword : INPUT.registryUsername },
+    )
+  }
+
+  return {
+    mode,
+    images: parseList(get(INPUT.images)),
+    digest: optional(get, INPUT.digest),
+    metadata: optional(get, INPUT.metadata),
+    recursive: parseBoolean(get, INPUT.recursive, true),
+    signatureFormat: oneOf<SignatureFormat>(
+      get,
+      INPUT.signatureFormat,
+      ['legacy', 'bundle', 'both'],
+      'both',
+    ),
+    key,
+    keyPassword: get(INPUT.keyPassword) === '' ? undefined : get(INPUT.keyPassword),
+    annotations: parseKeyValues(get(INPUT.annotations), INPUT.annotations),
+    fulcioURL: serviceURL(get, INPUT.fulcioURL, PUBLIC_GOOD.fulcioURL) as string,
+    rekorURL: serviceURL(get, INPUT.rekorURL, PUBLIC_GOOD.rekorURL) as string,
+    tsaURL,
+    tlog,
+    registryUsername,
+    registryPassword,
+    plainHttp: parseList(get(INPUT.plainHttp)),
+    githubToken: optional(get, INPUT.githubToken),
+    summary: parseBoolean(get, INPUT.summary, true),
+  }
+}
+
+/**
+ * The secret values among the inputs, to mask before anything is logged. A PEM key is also masked
+ * line by line, since the runner matches masks within single log lines.
+ */
+export function secretValues(get: InputGetter): string[] {
+  const secrets = [INPUT.keyPassword, INPUT.registryPassword, INPUT.githubToken]
+    .map((name) => get(name).trim())
+    .filter((v) => v !== '')
+  const key = get(INPUT.key).trim()
+  if (key.includes('PRIVATE KEY')) {
+    secrets.push(key, ...key.split(/\r?\n/).filter((line) => line.length >= 8 && !line.startsWith('-----')))
+  }
+  return secrets
+}

@@ -1,0 +1,169 @@
+/**
+ * One run of the action: inputs in, results out. Touches no @actions/core: index.ts binds the
+ * logger and applies the outcome, so the demo and the benchmark run the same code.
+ */
+import { SignetError, isSignetError } from './errors'
+import { INPUT, type Inputs } from './inputs'
+import { RegistryClient } from './registry/client'
+import { createCredentialProvider } from './registry/credentials'
+import type { Registry } from './registry/types'
+import type { ImageResult, Logger } from './report/types'
+import { resolveImages } from './resolve'
+import { signImages } from './sign'
+import { describeCertificate, reusableWorkflowNote, type CertificateIdentity } from './sigstore/certificate'
+import { loadSigningKey, type SigningKey } from './sigstore/keys'
+import { GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
+import { SigningSession } from './sigstore/signing'
+import { requestedImages } from './subjects'
+import type { Bundle } from '@sigstore/bundle'
+
+export interface RunDependencies {
+  log: Logger
+  env?: NodeJS.ProcessEnv
+  /** Defaults to an HTTP client with credentials from the inputs and the Docker config. */
+  registry?: Registry
+  /** Defaults to the GitHub Actions OIDC token endpoint. */
+  identity?: IdentityProvider & { preflight?(): void }
+}
+
+export interface SignOutcome {
+  mode: 'sign'
+  results: ImageResult[]
+  signed: boolean
+  bundles: Bundle[]
+  keyless: boolean
+  identity?: CertificateIdentity
+  /** A plain-language warning for reusable workflows. */
+  identityNote?: string
+  publicKeyPem?: string
+  verifyCommand: string
+  signatureFormat: Inputs['signatureFormat']
+  /** Facts for the verify command of a private Sigstore instance. */
+  customInstance: boolean
+  /** Why images were not signed. */
+  errors: unknown[]
+}
+
+export function createRegistry(inputs: Inputs, env: NodeJS.ProcessEnv, log: Logger): RegistryClient {
+  const requested = requestedImages(inputs)
+  return new RegistryClient({
+    credentials: createCredentialProvider({
+      explicit:
+        inputs.registryUsername && inputs.registryPassword
+          ? {
+              username: inputs.registryUsername,
+              password: inputs.registryPassword,
+              registries: [...new Set(requested.map((r) => r.registry))],
+            }
+          : undefined,
+      githubToken: inputs.githubToken,
+      githubActor: env.GITHUB_ACTOR,
+      env,
+      log: (message) => log.debug(message),
+    }),
+    plainHttp: inputs.plainHttp,
+  })
+}
+
+export function buildVerifyCommand(
+  outcome: Pick<SignOutcome, 'keyless' | 'identity' | 'results' | 'signatureFormat' | 'customInstance'>,
+): string {
+  const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0]
+  const image = first ? `${first.image}@${first.digest}` : '<image>@<digest>'
+  const parts = ['cosign', 'verify']
+  if (outcome.keyless) {
+    parts.push(`--certificate-identity=${outcome.identity?.subject ?? '<identity>'}`)
+    parts.push(`--certificate-oidc-issuer=${outcome.identity?.issuer ?? '<issuer>'}`)
+  } else {
+    parts.push('--key=cosign.pub')
+  }
+  if (outcome.customInstance) parts.push('--trusted-root=trusted_root.json')
+  // cosign 2 reads only .sig; cosign 3 only reads .sig when told not to look for bundles.
+  if (outcome.signatureFormat === 'legacy') parts.push('--new-bundle-format=false')
+  parts.push(image)
+  return parts.join(' ')
+}
+
+export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<SignOutcome> {
+  const env = deps.env ?? process.env
+  const log = deps.log
+  // Everything that can be checked without writing is checked first: nothing is written for bad input.
+  const requested = requestedImages(inputs)
+  let key: SigningKey | undefined
+  let identity: RunDependencies['identity']
+  if (inputs.key) {
+    key = loadSigningKey(inputs.key, inputs.keyPassword)
+  } else {
+    identity = deps.identity ?? new GitHubOidcProvider(env)
+    identity.preflight?.()
+  }
+  const registry = deps.registry ?? createRegistry(inputs, env, log)
+
+  const images = await log.group('Resolving images', async () => {
+    const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log })
+    for (const image of resolved) {
+      log.info(`${image.name}@${image.digest}${image.platform ? ` (${image.platform})` : ''}`)
+    }
+    return resolved
+  })
+
+  const session = new SigningSession({
+    fulcioURL: inputs.fulcioURL,
+    rekorURL: inputs.rekorURL,
+    tsaURL: inputs.tsaURL,
+    tlog: inputs.tlog,
+    key,
+    identity,
+  })
+
+  let certificate: CertificateIdentity | undefined
+  if (session.keyless) {
+    certificate = await log.group('Getting a signing certificate', async () => {
+      const chain = (await session.certificateChain()) as string[]
+      const described = describeCertificate(chain[0])
+      log.info(`identity: ${described.subject}`)
+      log.info(`issuer: ${described.issuer ?? '(none)'}`)
+      return described
+    })
+  }
+
+  const run = await log.group(`Signing ${images.length} image(s) (${inputs.signatureFormat})`, async () =>
+    signImages(registry, session, images, {
+      format: inputs.signatureFormat,
+      annotations: inputs.annotations,
+      log,
+    }),
+  )
+
+  const outcome: SignOutcome = {
+    mode: 'sign',
+    results: run.results,
+    signed: run.results.every((r) => r.signed),
+    bundles: run.bundles,
+    keyless: session.keyless,
+    identity: certificate,
+    identityNote: certificate ? reusableWorkflowNote(certificate) : undefined,
+    publicKeyPem: key?.publicKeyPem,
+    verifyCommand: '',
+    signatureFormat: inputs.signatureFormat,
+    errors: run.errors,
+    customInstance: inputs.fulcioURL !== 'https://fulcio.sigstore.dev' || inputs.rekorURL !== 'https://rekor.sigstore.dev',
+  }
+  outcome.verifyCommand = buildVerifyCommand(outcome)
+  return outcome
+}
+
+/** The step's verdict as one error, naming the input at fault where one is. */
+export function failureOf(outcome: SignOutcome): SignetError | undefined {
+  const failed = outcome.results.filter((r) => !r.signed)
+  if (failed.length === 0) return undefined
+  const cause = outcome.errors[0]
+  return new SignetError(
+    isSignetError(cause) ? cause.code : 'SIGSTORE_ERROR',
+    `${failed.length} of ${outcome.results.length} image(s) not signed; ` +
+      `${failed[0].image}@${failed[0].digest}: ${failed[0].error}`,
+    { input: isSignetError(cause) && cause.input ? cause.input : INPUT.images, cause },
+  )
+}
+
+export { isSignetError }

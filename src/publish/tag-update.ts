@@ -1,0 +1,58 @@
+/**
+ * Read-merge-write of a shared tag (a `.sig`/`.att` manifest, a referrers fallback index) that
+ * other jobs may be writing at the same moment. Registries offer no compare-and-swap we can count
+ * on (distribution 2.8 ignores If-Match), so: write, wait a moment, read back, and merge again
+ * whatever a concurrent writer overwrote, until what we added is there.
+ */
+import { SignetError } from '../errors'
+import type { FetchedManifest, Registry, Repository } from '../registry/types'
+
+export interface TagUpdate<T> {
+  /** Parse what the tag holds (undefined when the tag does not exist yet). */
+  parse(current: FetchedManifest | undefined): T | undefined
+  /** What to write given what is there; undefined when what we add is already there. */
+  merge(current: T | undefined): { bytes: Buffer; mediaType: string; blobs: { bytes: Buffer; mediaType: string }[] } | undefined
+}
+
+export interface TagUpdateOptions {
+  attempts?: number
+  /** Jittered pause before reading back, long enough for a concurrent write to land. */
+  settleMs?: number
+  sleep?: (ms: number) => Promise<void>
+}
+
+const defaultSleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Returns the number of writes it took (0 when nothing needed writing). */
+export async function updateTag<T>(
+  registry: Registry,
+  repo: Repository,
+  tag: string,
+  update: TagUpdate<T>,
+  options: TagUpdateOptions = {},
+): Promise<number> {
+  const attempts = options.attempts ?? 8
+  const settleMs = options.settleMs ?? 100
+  const sleep = options.sleep ?? defaultSleep
+  let writes = 0
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const current = await registry.getManifest(repo, tag)
+    const next = update.merge(update.parse(current))
+    // Nothing to add: either it was there before us, or our last write survived the pause in
+    // which a concurrent writer that read before it would have overwritten it.
+    if (!next) return writes
+    await Promise.all(next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType)))
+    try {
+      await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag })
+    } catch (err) {
+      // 412: someone wrote between our read and our write; read again and merge.
+      if ((err as { status?: number }).status !== 412) throw err
+    }
+    writes++
+    await sleep(settleMs / 2 + Math.random() * settleMs)
+  }
+  throw new SignetError(
+    'CONCURRENT_WRITE',
+    `${repo.registry}/${repo.repository}:${tag} kept changing under concurrent writers; run the step again`,
+  )
+}

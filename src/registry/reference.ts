@@ -1,0 +1,165 @@
+/**
+ * Image references, parsed the way Docker and go-containerregistry (hence cosign) parse them, so a
+ * name means the same repository to Signet as to every tool that later verifies it.
+ */
+import { SignetError } from '../errors'
+import type { Repository } from './types'
+
+export interface ImageReference extends Repository {
+  /** The host (with port) the registry API is served on: registry-1.docker.io for Docker Hub. */
+  registry: string
+  /** The registry as written, after normalisation: docker.io for Docker Hub. */
+  domain: string
+  /** The repository path inside the registry, e.g. library/alpine or acme/app. */
+  repository: string
+  tag?: string
+  digest?: string
+  /** registry/repository as go-containerregistry renders it (index.docker.io/library/x for Hub). */
+  name: string
+  /** name[:tag][@digest] */
+  toString(): string
+}
+
+/** Docker Hub's names: what users write, what ggcr prints, and where the API actually lives. */
+const DOCKER_HUB_DOMAIN = 'docker.io'
+const DOCKER_HUB_NAME = 'index.docker.io'
+const DOCKER_HUB_API = 'registry-1.docker.io'
+const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API])
+
+// The grammar of distribution/reference (the one Docker, containerd and ggcr share).
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+const DOMAIN_RE = new RegExp(
+  `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`,
+)
+const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/
+const TAG_RE = /^[\w][\w.-]{0,127}$/
+const DIGEST_RES: Record<string, RegExp> = {
+  sha256: /^sha256:[a-f0-9]{64}$/,
+  sha512: /^sha512:[a-f0-9]{128}$/,
+}
+/** Docker's limit on the whole name (domain/path, without tag or digest). */
+const MAX_NAME_LENGTH = 255
+
+const FORM_HINT =
+  'write [registry/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/acme/app@sha256:… or ghcr.io/acme/app:v1'
+
+/** True for `sha256:<64 lowercase hex>` or `sha512:<128 lowercase hex>`. */
+export function isDigest(s: string): boolean {
+  const algorithm = s.slice(0, s.indexOf(':'))
+  return DIGEST_RES[algorithm]?.test(s) ?? false
+}
+
+/**
+ * Returns `s` when it is a digest Signet can use; otherwise a DIGEST_INVALID error naming `input`.
+ * `context` is the text the digest came from, when that is more than the digest itself.
+ */
+export function validateDigest(s: string, input: string, context?: string): string {
+  if (isDigest(s)) return s
+  const where = context !== undefined && context !== s ? ` in "${context}"` : ''
+  const algorithm = s.includes(':') ? s.slice(0, s.indexOf(':')) : ''
+  const why =
+    algorithm === 'sha256' || algorithm === 'sha512'
+      ? `expected ${algorithm}: followed by ${algorithm === 'sha256' ? 64 : 128} lowercase hex characters`
+      : 'expected sha256: followed by 64 lowercase hex characters (or sha512: and 128)'
+  throw new SignetError('DIGEST_INVALID', `${input}: invalid digest "${s}"${where}: ${why}`, {
+    input,
+  })
+}
+
+function invalid(input: string, text: string, why: string): SignetError {
+  return new SignetError(
+    'IMAGE_REFERENCE_INVALID',
+    `${input}: "${text}" is not a valid image reference: ${why}; ${FORM_HINT}`,
+    { input },
+  )
+}
+
+/**
+ * Parses `registry/repository[:tag][@digest]`. No registry part means Docker Hub; single-component
+ * Hub names get `library/`. A first component is a registry when it contains '.' or ':', is
+ * `localhost`, or has uppercase letters (exactly Docker's rule, so `myhost/app` is on Docker Hub).
+ */
+export function parseImageReference(text: string, input = 'images'): ImageReference {
+  const raw = text.trim()
+  if (raw === '') throw invalid(input, text, 'it is empty')
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw invalid(input, raw, 'drop the URL scheme (registries are named by host only)')
+  }
+  if (/\s/.test(raw)) throw invalid(input, raw, 'it contains whitespace')
+
+  let rest = raw
+  let digest: string | undefined
+  const at = rest.indexOf('@')
+  if (at >= 0) {
+    digest = validateDigest(rest.slice(at + 1), input, raw)
+    rest = rest.slice(0, at)
+  }
+
+  let tag: string | undefined
+  const colon = rest.lastIndexOf(':')
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1)
+    rest = rest.slice(0, colon)
+    if (!TAG_RE.test(tag)) {
+      throw invalid(
+        input,
+        raw,
+        `tag "${tag}" must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'`,
+      )
+    }
+  }
+  if (rest === '') throw invalid(input, raw, 'the repository name is missing')
+
+  let domain = DOCKER_HUB_DOMAIN
+  let path = rest
+  const slash = rest.indexOf('/')
+  if (slash >= 0) {
+    const first = rest.slice(0, slash)
+    if (
+      first.includes('.') ||
+      first.includes(':') ||
+      first === 'localhost' ||
+      first !== first.toLowerCase()
+    ) {
+      if (!DOMAIN_RE.test(first))
+        throw invalid(input, raw, `"${first}" is not a valid registry host`)
+      domain = first.toLowerCase()
+      path = rest.slice(slash + 1)
+    }
+  }
+  const hub = DOCKER_HUB_ALIASES.has(domain)
+  if (hub) {
+    domain = DOCKER_HUB_DOMAIN
+    if (!path.includes('/')) path = `library/${path}`
+  }
+
+  if (path !== path.toLowerCase()) {
+    throw invalid(input, raw, `repository names must be lowercase ("${path.toLowerCase()}")`)
+  }
+  for (const component of path.split('/')) {
+    if (!PATH_COMPONENT_RE.test(component)) {
+      throw invalid(
+        input,
+        raw,
+        component === ''
+          ? 'the repository path has an empty component'
+          : `"${component}" is not a valid repository path component (lowercase letters and digits, separated by '.', '_', '__' or '-')`,
+      )
+    }
+  }
+  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) {
+    throw invalid(input, raw, `the name is longer than ${MAX_NAME_LENGTH} characters`)
+  }
+
+  const name = `${hub ? DOCKER_HUB_NAME : domain}/${path}`
+  return {
+    registry: hub ? DOCKER_HUB_API : domain,
+    domain,
+    repository: path,
+    ...(tag !== undefined ? { tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+    name,
+    toString: () =>
+      `${name}${tag !== undefined ? `:${tag}` : ''}${digest !== undefined ? `@${digest}` : ''}`,
+  }
+}

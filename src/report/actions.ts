@@ -1,0 +1,43 @@
+/** The only place besides index.ts that talks to the runner (@actions/core). */
+import * as core from '@actions/core'
+import { bundleToJSON } from '@sigstore/bundle'
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { isSignetError } from '../errors'
+import type { SignOutcome } from '../main'
+import { signOutputs, signSummary } from './summary'
+import type { Logger } from './types'
+
+export const actionsLogger: Logger = {
+  info: (m) => core.info(m),
+  warning: (m) => core.warning(m),
+  debug: (m) => core.debug(m),
+  group: async (name, fn) => core.group(name, fn),
+}
+
+export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
+  const dir = process.env.RUNNER_TEMP || tmpdir()
+  const bundlePath = join(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
+  writeFileSync(bundlePath, outcome.bundles.map((b) => JSON.stringify(bundleToJSON(b))).join('\n') + (outcome.bundles.length ? '\n' : ''))
+  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath))) core.setOutput(name, value)
+  if (outcome.identityNote) core.notice(outcome.identityNote)
+  core.info(`verify with: ${outcome.verifyCommand}`)
+  if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
+    await core.summary.addRaw(signSummary(outcome)).write()
+  }
+}
+
+/** The step fails in one place, with one `::error::` that names the input at fault. */
+export function fail(err: unknown): void {
+  if (isSignetError(err)) {
+    const named = err.input && !err.message.includes(err.input) ? ` (input: ${err.input})` : ''
+    core.setFailed(`${err.message}${named}`)
+    if (err.cause instanceof Error) core.debug(`cause: ${err.cause.message}`)
+    return
+  }
+  // An unexpected error is a bug of ours: say so plainly; the stack goes to the debug log only.
+  const message = err instanceof Error ? err.message : String(err)
+  core.setFailed(`Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`)
+  if (err instanceof Error && err.stack) core.debug(err.stack)
+}

@@ -1,0 +1,82 @@
+/** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
+import type { SignOutcome } from '../main'
+import type { ImageResult } from './types'
+
+/** Untrusted strings (image names, error messages) must not break or inject markdown. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]<>|#!]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ')
+}
+
+function short(digest: string): string {
+  return digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')
+}
+
+function formatsCell(result: ImageResult): string {
+  if (result.signatures.length === 0) return '—'
+  return result.signatures
+    .map((s) => (s.format === 'legacy' ? '`.sig`' : s.fallbackTag ? 'bundle (fallback tag)' : 'bundle (referrer)'))
+    .join(', ')
+}
+
+function rekorCell(result: ImageResult): string {
+  const indexes = [...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== undefined))]
+  return indexes.length > 0 ? indexes.join(', ') : '—'
+}
+
+export function signSummary(outcome: SignOutcome): string {
+  const lines: string[] = []
+  const signedCount = outcome.results.filter((r) => r.signed).length
+  lines.push(`## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed`)
+  lines.push('')
+  const signer = outcome.keyless
+    ? escapeMarkdown(outcome.identity?.subject ?? '')
+    : 'key (see the verify command)'
+  lines.push('| image | digest | platform | written | Rekor entry | signer | result |')
+  lines.push('|---|---|---|---|---|---|---|')
+  for (const r of outcome.results) {
+    lines.push(
+      `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | ${escapeMarkdown(r.platform ?? (r.parent ? '' : 'index or image'))} | ${formatsCell(r)} | ${rekorCell(r)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${escapeMarkdown(r.error ?? 'not signed')}`} |`,
+    )
+  }
+  lines.push('')
+  if (outcome.keyless && outcome.identity) {
+    lines.push('### Verify against this identity')
+    lines.push('')
+    lines.push(`- certificate identity: \`${outcome.identity.subject}\``)
+    lines.push(`- certificate OIDC issuer: \`${outcome.identity.issuer ?? ''}\``)
+    const ext = outcome.identity.extensions
+    if (ext.sourceRepositoryURI) lines.push(`- source repository: ${escapeMarkdown(ext.sourceRepositoryURI)}`)
+    if (ext.buildConfigURI) lines.push(`- calling workflow: ${escapeMarkdown(ext.buildConfigURI)}`)
+    if (ext.sourceRepositoryDigest) lines.push(`- commit: \`${ext.sourceRepositoryDigest}\``)
+    if (outcome.identityNote) {
+      lines.push('')
+      lines.push(`> [!IMPORTANT]\n> ${escapeMarkdown(outcome.identityNote)}`)
+    }
+    lines.push('')
+  }
+  lines.push('```sh')
+  lines.push(outcome.verifyCommand)
+  lines.push('```')
+  if (outcome.signatureFormat === 'both') {
+    lines.push('')
+    lines.push(
+      'Written in both formats: cosign v3 reads the bundle referrer, cosign v2, Kyverno and ' +
+        'policy-controller read the `.sig` tag.',
+    )
+  }
+  return lines.join('\n') + '\n'
+}
+
+export function signOutputs(outcome: SignOutcome, bundlePath: string): Record<string, string> {
+  const outputs: Record<string, string> = {
+    results: JSON.stringify(outcome.results),
+    signed: String(outcome.signed),
+    'verify-command': outcome.verifyCommand,
+    'bundle-path': bundlePath,
+  }
+  if (outcome.identity) {
+    outputs['certificate-identity'] = outcome.identity.subject
+    outputs['certificate-oidc-issuer'] = outcome.identity.issuer ?? ''
+  }
+  return outputs
+}

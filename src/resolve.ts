@@ -1,0 +1,85 @@
+/**
+ * From requested images to the digests a run handles: tags resolved (with a warning), every digest
+ * checked to exist before anything is signed, index children added when `recursive`.
+ */
+import { SignetError } from './errors'
+import type { Logger } from './report/types'
+import { MEDIA_TYPES, type Descriptor, type ImageIndex, type Registry, type Repository } from './registry/types'
+import type { RequestedImage } from './subjects'
+import { mapLimit } from './concurrency'
+
+export interface ResolvedImage {
+  repo: Repository
+  /** `registry/repository`, as cosign names it. */
+  name: string
+  digest: string
+  descriptor: Descriptor
+  parent?: string
+  platform?: string
+}
+
+const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
+
+export async function resolveImages(
+  registry: Registry,
+  requested: RequestedImage[],
+  options: { recursive: boolean; log: Logger; concurrency?: number },
+): Promise<ResolvedImage[]> {
+  const unique = new Map<string, RequestedImage>()
+  for (const r of requested) unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r)
+
+  const missing: RequestedImage[] = []
+  const found = await mapLimit([...unique.values()], options.concurrency ?? 8, async (r) => {
+    const repo = { registry: r.registry, repository: r.repository }
+    const reference = r.digest ?? (r.tag as string)
+    const descriptor = await registry.headManifest(repo, reference)
+    if (!descriptor) {
+      missing.push(r)
+      return undefined
+    }
+    if (!r.digest) {
+      options.log.warning(
+        `${r.written} is a tag; signing the digest it points to now, ${descriptor.digest}. ` +
+          'Sign digests, not tags: a tag can move between the push and the signature.',
+      )
+    }
+    return { repo, name: r.name, digest: descriptor.digest, descriptor } satisfies ResolvedImage
+  })
+  if (missing.length > 0) {
+    const list = missing.map((m) => m.written).join(', ')
+    throw new SignetError(
+      'IMAGE_NOT_FOUND',
+      `input ${missing[0].input}: not in the registry: ${list}. ` +
+        'The usual cause is a build that was loaded into the local Docker engine but not pushed: ' +
+        'set push: true on the build step, and pass its digest',
+      { input: missing[0].input },
+    )
+  }
+
+  const images = new Map<string, ResolvedImage>()
+  const add = (image: ResolvedImage): void => {
+    const key = `${image.repo.registry}/${image.repo.repository}@${image.digest}`
+    if (!images.has(key)) images.set(key, image)
+  }
+  for (const image of found) if (image) add(image)
+  if (options.recursive) {
+    const indexes = [...images.values()].filter((i) => INDEX_TYPES.includes(i.descriptor.mediaType))
+    for (const index of indexes) {
+      const fetched = await registry.getManifest(index.repo, index.digest)
+      if (!fetched) continue
+      const parsed = JSON.parse(fetched.bytes.toString('utf8')) as ImageIndex
+      for (const child of parsed.manifests ?? []) {
+        const p = child.platform
+        add({
+          repo: index.repo,
+          name: index.name,
+          digest: child.digest,
+          descriptor: { mediaType: child.mediaType, digest: child.digest, size: child.size },
+          parent: index.digest,
+          platform: p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined,
+        })
+      }
+    }
+  }
+  return [...images.values()]
+}

@@ -1,0 +1,42 @@
+/**
+ * A sigstore-js `Signer` backed by a key the user supplied (cosign.key), so the same
+ * DSSEBundleBuilder / MessageSignatureBundleBuilder + RekorWitness pipeline as keyless signing
+ * produces key-signed bundles: no certificate, `verificationMaterial.publicKey.hint` instead.
+ */
+import type { BundleWithDsseEnvelope } from '@sigstore/bundle'
+import type { Artifact, Signature, Signer } from '@sigstore/sign'
+// The bundler module rather than the package index: the index also loads sigstore-js's HTTP
+// stack, which nothing here needs (and whose ESM-only proxy agents Jest cannot require).
+import { DSSEBundleBuilder } from '@sigstore/sign/dist/bundler'
+import type { SigningKey } from './keys'
+
+export class KeySigner implements Signer {
+  constructor(readonly key: SigningKey) {}
+
+  async sign(data: Buffer): Promise<Signature> {
+    return {
+      signature: this.key.sign(data),
+      // The witness sends this PEM to Rekor; the bundle keeps only the hint, which is what cosign
+      // 3 writes, so verifiers look the key up by hint or take it out of band.
+      key: { $case: 'publicKey', publicKey: this.key.publicKeyPem, hint: this.key.hint },
+    }
+  }
+}
+
+/**
+ * DSSEBundleBuilder for key signing. sigstore-js copies the key hint into the envelope signature's
+ * `keyid`; cosign 3 (sigstore-go's DSSE verifier) then finds no signature whose keyid matches its
+ * verifier and fails with "accepted signatures do not match threshold, Found: 0". cosign itself
+ * writes no keyid, so we clear it - in `package`, i.e. before any witness sees the envelope, so a
+ * Rekor entry covers exactly the envelope that ends up in the bundle.
+ */
+export class KeyDSSEBundleBuilder extends DSSEBundleBuilder {
+  protected override async package(
+    artifact: Artifact,
+    signature: Signature,
+  ): Promise<BundleWithDsseEnvelope> {
+    const bundle = await super.package(artifact, signature)
+    for (const sig of bundle.content.dsseEnvelope.signatures) sig.keyid = ''
+    return bundle
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * One signing session per run: a signer (one Fulcio certificate, or a cosign key) and the
+ * witnesses (Rekor v1, a timestamp authority), composed from sigstore-js's builders.
+ */
+import type { Bundle } from '@sigstore/bundle'
+import {
+  DSSEBundleBuilder,
+  MessageSignatureBundleBuilder,
+  RekorWitness,
+  TSAWitness,
+  type Signer,
+  type Witness,
+} from '@sigstore/sign'
+import { SignetError } from '../errors'
+import type { LegacySignatureMaterial } from '../formats/cosign-legacy'
+import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
+import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'
+import { KeylessSigner, describe } from './keyless-signer'
+import type { SigningKey } from './keys'
+import type { IdentityProvider } from './oidc'
+import { SIGSTORE_RETRY, SIGSTORE_TIMEOUT_MS } from './services'
+
+export interface SigningSessionOptions {
+  fulcioURL: string
+  rekorURL: string
+  tsaURL?: string
+  /** Record signatures in Rekor. */
+  tlog: boolean
+  /** A cosign key; absent means keyless. */
+  key?: SigningKey
+  identity?: IdentityProvider
+}
+
+export interface SignedStatement {
+  bundle: Bundle
+}
+
+export interface SignedPayload {
+  bundle: Bundle
+  legacy: LegacySignatureMaterial
+}
+
+export class SigningSession {
+  readonly keyless: boolean
+  private readonly signer: Signer
+  private readonly witnesses: Witness[]
+
+  constructor(options: SigningSessionOptions) {
+    this.keyless = !options.key
+    if (options.key) {
+      this.signer = new KeySigner(options.key)
+    } else {
+      if (!options.identity) throw new Error('keyless signing needs an identity provider')
+      this.signer = new KeylessSigner(options.identity, options.fulcioURL, SIGSTORE_RETRY)
+    }
+    this.witnesses = []
+    if (options.tlog) {
+      this.witnesses.push(
+        new RekorWitness({
+          rekorBaseURL: options.rekorURL,
+          // Rekor's "entry already exists" is success: fetch the existing entry and go on.
+          fetchOnConflict: true,
+          entryType: 'dsse',
+          retry: SIGSTORE_RETRY,
+          timeout: SIGSTORE_TIMEOUT_MS,
+        }),
+      )
+    }
+    if (options.tsaURL) {
+      this.witnesses.push(
+        new TSAWitness({
+          // A base URL or the endpoint's full URL (as cosign takes it): sigstore-js accepts both.
+          tsaBaseURL: options.tsaURL,
+          retry: SIGSTORE_RETRY, timeout: SIGSTORE_TIMEOUT_MS }),
+      )
+    }
+  }
+
+  /** The certificate chain (keyless), fetched once; undefined when signing by key. */
+  async certificateChain(): Promise<string[] | undefined> {
+    return this.signer instanceof KeylessSigner
+      ? (await this.signer.certificateChain()).certificates
+      : undefined
+  }
+
+  /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
+  async signPayload(payload: Buffer): Promise<SignedPayload> {
+    const builder = new MessageSignatureBundleBuilder({ signer: this.signer, witnesses: this.witnesses })
+    const bundle = await this.run(() => builder.create({ data: payload }))
+    if (bundle.content.$case !== 'messageSignature') throw new Error('unexpected bundle content')
+    const chain = await this.certificateChain()
+    const material: LegacySignatureMaterial = {
+      signature: bundle.content.messageSignature.signature,
+      certificatePem: chain?.[0],
+      // Intermediates then root, as cosign 2 writes it; readers drop the last one as the root.
+      chainPem: chain ? chain.slice(1).join('') : undefined,
+      tlogEntry: bundle.verificationMaterial.tlogEntries[0],
+      rfc3161Timestamp:
+        bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0]?.signedTimestamp,
+    }
+    return { bundle, legacy: material }
+  }
+
+  /** Signs an in-toto statement as a DSSE envelope (a `dsse` Rekor entry), in a v0.3 bundle. */
+  async signStatement(statement: Buffer): Promise<SignedStatement> {
+    // By key, the envelope must carry no keyid for cosign 3 to match it (see KeyDSSEBundleBuilder).
+    const Builder = this.keyless ? DSSEBundleBuilder : KeyDSSEBundleBuilder
+    const builder = new Builder({ signer: this.signer, witnesses: this.witnesses })
+    const bundle = await this.run(() => builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }))
+    return { bundle }
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof SignetError) throw err
+      const message = describe(err)
+      const service = /rekor|tlog/i.test(message) ? 'rekor-url' : /tsa|timestamp/i.test(message) ? 'tsa-url' : 'fulcio-url'
+      throw new SignetError('SIGSTORE_ERROR', `signing failed: ${message}`, { input: service, cause: err })
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Runs the bundled action (dist/index.cjs) the way the GitHub runner does: inputs as INPUT_*
+ * variables with action.yml's defaults filled in, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files,
+ * RUNNER_TEMP, and Node 24.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
+
+export const ROOT = resolve(__dirname, '..', '..')
+export const NODE = join(ROOT, 'node_modules', '.bin', 'node')
+
+export interface ActionRun {
+  exitCode: number
+  stdout: string
+  stderr: string
+  outputs: Record<string, string>
+  summary: string
+  /** The `::error::` lines the runner would turn into annotations. */
+  errors: string[]
+  /** The log as the runner shows it: `::add-mask::` commands consumed, masked values as ***. */
+  visibleLog: string
+  /** The bundle-path file's lines, read before the run's temp dir is removed. */
+  bundleLines: string[]
+}
+
+interface ActionYaml {
+  inputs: Record<string, { default?: string }>
+}
+
+function actionDefaults(): Record<string, string> {
+  const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8')) as ActionYaml
+  const defaults: Record<string, string> = {}
+  for (const [name, spec] of Object.entries(action.inputs)) {
+    // The runner evaluates expressions; `${{ github.token }}` becomes the job's token.
+    defaults[name] = (spec.default ?? '').replace('${{ github.token }}', '')
+  }
+  return defaults
+}
+
+/** GITHUB_OUTPUT's `name<<delimiter` heredoc format, as @actions/core writes it. */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^([^<]+)<<(.+)$/.exec(lines[i])
+    if (!m) continue
+    const value: string[] = []
+    for (i++; i < lines.length && lines[i] !== m[2]; i++) value.push(lines[i])
+    outputs[m[1]] = value.join('\n')
+  }
+  return outputs
+}
+
+/** What the runner does with `::add-mask::`: drops the command and replaces the value with ***. */
+export function maskLog(log: string): string {
+  const lines = log.split('\n')
+  const masks = lines.filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length))
+  return lines
+    .filter((l) => !l.startsWith('::add-mask::'))
+    .map((l) => masks.reduce((line, m) => (m ? line.split(m).join('***') : line), l))
+    .join('\n')
+}
+
+export async function runAction(
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined> = {},
+): Promise<ActionRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'signet-action-'))
+  const outputFile = join(dir, 'output')
+  const summaryFile = join(dir, 'summary')
+  writeFileSync(outputFile, '')
+  writeFileSync(summaryFile, '')
+  const merged = { ...actionDefaults(), ...inputs }
+  const inputEnv: Record<string, string> = {}
+  for (const [name, value] of Object.entries(merged)) {
+    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  }
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: outputFile,
+    GITHUB_STEP_SUMMARY: summaryFile,
+    RUNNER_TEMP: dir,
+    ...inputEnv,
+    ...env,
+  })) {
+    if (v !== undefined) childEnv[k] = v
+  }
+  const child = spawn(NODE, [join(ROOT, 'dist', 'index.cjs')], { env: childEnv, cwd: dir })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const exitCode = await new Promise<number>((res) => child.on('close', (code) => res(code ?? -1)))
+  const outputs = parseOutputFile(readFileSync(outputFile, 'utf8'))
+  const bundlePath = outputs['bundle-path']
+  const result: ActionRun = {
+    bundleLines: bundlePath
+      ? readFileSync(bundlePath, 'utf8').split('\n').filter((l) => l !== '')
+      : [],
+    exitCode,
+    stdout,
+    stderr,
+    outputs,
+    summary: readFileSync(summaryFile, 'utf8'),
+    errors: stdout.split('\n').filter((l) => l.startsWith('::error')),
+    visibleLog: maskLog(stdout + stderr),
+  }
+  if (!process.env.SIGNET_KEEP_TMP) rmSync(dir, { recursive: true, force: true })
+  return result
+}

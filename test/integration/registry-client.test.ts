@@ -1,0 +1,623 @@
+/**
+ * The registry client against real HTTP: Debian's docker-registry (distribution 2.8, anonymous and
+ * htpasswd), and the project's own OCI registry (referrers API, bearer tokens, injected failures,
+ * redirects to a storage host). crane judges that what we push is a well-formed image.
+ */
+import { createHash } from 'node:crypto'
+import { isSignetError, SignetError } from '../../src/errors'
+import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client'
+import { staticCredentials, type CredentialProvider } from '../../src/registry/credentials'
+import { MEDIA_TYPES, type Repository } from '../../src/registry/types'
+import { startDockerRegistry, type TestRegistry } from '../infra/docker-registry'
+import { pushTestImage } from '../infra/images'
+import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
+import { runTool } from '../infra/tools'
+
+const USER = { username: 'signet', password: 'correct horse battery staple' }
+const FAST_RETRY = { minDelayMs: 5, maxDelayMs: 20, maxTotalMs: 10_000 }
+const BUNDLE_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
+const EMPTY = Buffer.from('{}')
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
+
+let counter = 0
+const uniqueRepo = (host: string, prefix: string): Repository => ({
+  registry: host,
+  repository: `${prefix}/repo${++counter}`,
+})
+
+function client(host: string, credentials?: CredentialProvider, extra: RegistryClientOptions = {}) {
+  return new RegistryClient({
+    plainHttp: [host],
+    retry: FAST_RETRY,
+    ...(credentials ? { credentials } : {}),
+    ...extra,
+  })
+}
+
+async function errorOf(p: Promise<unknown>): Promise<SignetError> {
+  try {
+    await p
+  } catch (err) {
+    if (isSignetError(err)) return err
+    throw err
+  }
+  throw new Error('expected a SignetError')
+}
+
+/** A cosign-3-style bundle referrer for `subject` (D.2), with `artifactType` and annotations. */
+async function pushReferrer(
+  registry: RegistryClient,
+  repo: Repository,
+  subject: { mediaType: string; digest: string; size: number },
+  options: { artifactType?: string; content?: string } = {},
+) {
+  const artifactType = options.artifactType ?? BUNDLE_TYPE
+  const config = await registry.pushBlob(repo, EMPTY, MEDIA_TYPES.ociEmpty)
+  const layer = await registry.pushBlob(
+    repo,
+    Buffer.from(options.content ?? `{"bundle":${counter++}}`),
+    artifactType,
+  )
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociManifest,
+      artifactType,
+      config,
+      layers: [layer],
+      subject,
+      annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope' },
+    }),
+  )
+  const digest = sha256(manifest)
+  const put = await registry.putManifest(repo, digest, manifest, MEDIA_TYPES.ociManifest)
+  return { digest, size: manifest.length, put }
+}
+
+interface Setup {
+  name: string
+  kind: 'distribution' | 'oci'
+  auth?: 'basic' | 'bearer'
+  start(): Promise<TestRegistry & { oci?: OciRegistry }>
+}
+
+async function oci(options: OciRegistryOptions): Promise<TestRegistry & { oci: OciRegistry }> {
+  const r = await startOciRegistry(options)
+  return { host: r.host, kind: 'oci', referrers: options.referrers ?? true, stop: r.stop, oci: r }
+}
+
+const SETUPS: Setup[] = [
+  { name: 'docker-registry (anonymous)', kind: 'distribution', start: () => startDockerRegistry() },
+  {
+    name: 'docker-registry (htpasswd)',
+    kind: 'distribution',
+    auth: 'basic',
+    start: () => startDockerRegistry({ htpasswd: USER }),
+  },
+  { name: 'oci registry (anonymous)', kind: 'oci', start: () => oci({}) },
+  {
+    name: 'oci registry (basic)',
+    kind: 'oci',
+    auth: 'basic',
+    start: () => oci({ basicAuth: USER }),
+  },
+  {
+    name: 'oci registry (bearer)',
+    kind: 'oci',
+    auth: 'bearer',
+    start: () => oci({ bearerAuth: USER }),
+  },
+]
+
+describe.each(SETUPS)('$name', (setup) => {
+  let registry: TestRegistry & { oci?: OciRegistry }
+  let credentials: CredentialProvider | undefined
+  let c: RegistryClient
+
+  beforeAll(async () => {
+    registry = await setup.start()
+    credentials = setup.auth ? staticCredentials({ [registry.host]: USER }) : undefined
+  })
+  afterAll(async () => {
+    await registry?.stop()
+  })
+  beforeEach(() => {
+    c = client(registry.host, credentials)
+  })
+
+  it('pushes and reads blobs, skipping a blob that is already there', async () => {
+    const repo = uniqueRepo(registry.host, 'blobs')
+    const bytes = Buffer.from(`hello ${Math.random()}`)
+    const pushed = await c.pushBlob(repo, bytes, 'application/octet-stream')
+    expect(pushed).toEqual({
+      mediaType: 'application/octet-stream',
+      digest: sha256(bytes),
+      size: bytes.length,
+    })
+    expect(await c.hasBlob(repo, pushed.digest)).toBe(true)
+    expect(await c.getBlob(repo, pushed.digest)).toEqual(bytes)
+
+    const before = c.requestCount
+    await c.pushBlob(repo, bytes, 'application/octet-stream')
+    // One HEAD, no upload (and no new auth round trip: the token or scheme is cached).
+    expect(c.requestCount - before).toBe(1)
+
+    expect(await c.hasBlob(repo, sha256(Buffer.from('absent')))).toBe(false)
+    const missing = await errorOf(c.getBlob(repo, sha256(Buffer.from('absent'))))
+    expect(missing.code).toBe('REGISTRY_ERROR')
+    expect(missing.message).toContain(`/v2/${repo.repository}/blobs/`)
+
+    const tooBig = await errorOf(c.getBlob(repo, pushed.digest, 3))
+    expect(tooBig.message).toMatch(/more than the 3/)
+  })
+
+  it.each(['oci', 'docker'] as const)(
+    'pushes and reads %s manifests, by tag and digest',
+    async (format) => {
+      const repo = uniqueRepo(registry.host, format)
+      const image = await pushTestImage(c, repo, { tag: 'v1', seed: `single-${format}`, format })
+      const wantType = format === 'oci' ? MEDIA_TYPES.ociManifest : MEDIA_TYPES.dockerManifest
+      expect(image.mediaType).toBe(wantType)
+
+      const byDigest = await c.getManifest(repo, image.digest)
+      expect(byDigest?.descriptor).toEqual({
+        mediaType: wantType,
+        digest: image.digest,
+        size: image.size,
+      })
+      expect(sha256(byDigest!.bytes)).toBe(image.digest)
+      const byTag = await c.getManifest(repo, 'v1')
+      expect(byTag?.descriptor.digest).toBe(image.digest)
+      expect(await c.headManifest(repo, 'v1')).toEqual({
+        mediaType: wantType,
+        digest: image.digest,
+        size: image.size,
+      })
+      expect(await c.headManifest(repo, image.digest)).toEqual(byDigest?.descriptor)
+
+      expect(await c.getManifest(repo, 'absent')).toBeUndefined()
+      expect(await c.headManifest(repo, 'absent')).toBeUndefined()
+      expect(await c.listTags(repo)).toEqual(['v1'])
+    },
+  )
+
+  it.each(['oci', 'docker'] as const)(
+    'pushes a multi-platform %s index that crane validates',
+    async (format) => {
+      const repo = uniqueRepo(registry.host, `index-${format}`)
+      const image = await pushTestImage(c, repo, {
+        tag: 'multi',
+        platforms: ['linux/amd64', 'linux/arm64/v8'],
+        seed: `multi-${format}`,
+        format,
+      })
+      const wantType = format === 'oci' ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.dockerManifestList
+      expect(image.mediaType).toBe(wantType)
+      expect(image.children.map((ch) => ch.platform)).toEqual([
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ])
+      const index = await c.getManifest(repo, 'multi')
+      expect(index?.descriptor).toEqual({
+        mediaType: wantType,
+        digest: image.digest,
+        size: image.size,
+      })
+      const parsed = JSON.parse(index!.bytes.toString('utf8')) as {
+        manifests: { digest: string }[]
+      }
+      expect(parsed.manifests.map((m) => m.digest)).toEqual(image.children.map((ch) => ch.digest))
+
+      if (!setup.auth) {
+        // crane downloads every layer and checks digests and diff_ids.
+        runTool('crane', [
+          'validate',
+          '--insecure',
+          '--remote',
+          `${registry.host}/${repo.repository}@${image.digest}`,
+        ])
+      }
+    },
+  )
+
+  it('pushes referrers and detects whether the referrers API is served', async () => {
+    const repo = uniqueRepo(registry.host, 'referrers')
+    const image = await pushTestImage(c, repo, { seed: 'referred' })
+    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size }
+    const a = await pushReferrer(c, repo, subject)
+    const b = await pushReferrer(c, repo, subject, { artifactType: 'application/spdx+json' })
+    const listed = await c.referrers(repo, image.digest)
+    if (registry.referrers) {
+      expect(a.put.ociSubject).toBe(image.digest)
+      expect(listed?.mediaType).toBe(MEDIA_TYPES.ociIndex)
+      expect(listed?.manifests.map((m) => m.digest).sort()).toEqual([a.digest, b.digest].sort())
+      const entry = listed!.manifests.find((m) => m.digest === a.digest)
+      expect(entry).toEqual({
+        mediaType: MEDIA_TYPES.ociManifest,
+        digest: a.digest,
+        size: a.size,
+        artifactType: BUNDLE_TYPE,
+        annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope' },
+      })
+      const filtered = await c.referrers(repo, image.digest, BUNDLE_TYPE)
+      expect(filtered?.manifests.map((m) => m.digest)).toEqual([a.digest])
+      const none = await c.referrers(repo, sha256(Buffer.from('no such subject')))
+      expect(none?.manifests).toEqual([])
+    } else {
+      // distribution 2.8: the manifest is stored, OCI-Subject is absent, the API is a 404.
+      expect(a.put.ociSubject).toBeUndefined()
+      expect(listed).toBeUndefined()
+      expect((await c.getManifest(repo, a.digest))?.descriptor.digest).toBe(a.digest)
+    }
+  })
+
+  it('reports the registry error message, method and path', async () => {
+    const repo = uniqueRepo(registry.host, 'errors')
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.ociManifest,
+        config: { mediaType: MEDIA_TYPES.ociConfig, digest: sha256(Buffer.from('nope')), size: 4 },
+        layers: [],
+      }),
+    )
+    const err = await errorOf(c.putManifest(repo, 'broken', manifest, MEDIA_TYPES.ociManifest))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toContain(`PUT /v2/${repo.repository}/manifests/broken`)
+    expect(err.message).toMatch(/HTTP 400: MANIFEST_BLOB_UNKNOWN/)
+    expect(err.message).not.toContain(USER.password)
+  })
+
+  if (setup.auth) {
+    it('fails with REGISTRY_AUTH on a wrong password, naming the registry and the way out', async () => {
+      const wrong = client(
+        registry.host,
+        staticCredentials({ [registry.host]: { ...USER, password: 'wrong' } }),
+      )
+      const repo = uniqueRepo(registry.host, 'auth')
+      const err = await errorOf(wrong.pushBlob(repo, Buffer.from('x'), 'application/octet-stream'))
+      expect(err.code).toBe('REGISTRY_AUTH')
+      expect(err.message).toContain(registry.host)
+      expect(err.message).toContain('static credentials')
+      expect(err.message).toContain('registry-username')
+      expect(err.message).not.toContain('wrong')
+    })
+
+    it('fails with REGISTRY_AUTH without credentials, pointing at docker/login-action', async () => {
+      const anonymous = client(registry.host)
+      const err = await errorOf(anonymous.getManifest(uniqueRepo(registry.host, 'anon'), 'latest'))
+      expect(err.code).toBe('REGISTRY_AUTH')
+      expect(err.message).toContain(`registry ${registry.host}`)
+      expect(err.message).toContain('docker/login-action')
+    })
+  }
+
+  if (setup.kind === 'distribution') {
+    it('ignores If-Match where the registry does not implement it', async () => {
+      const repo = uniqueRepo(registry.host, 'ifmatch')
+      const image = await pushTestImage(c, repo, { tag: 'x', seed: 'ifmatch-dist' })
+      const fetched = await c.getManifest(repo, 'x')
+      const put = await c.putManifest(repo, 'x', fetched!.bytes, image.mediaType, {
+        ifMatch: '"sha256:nope"',
+      })
+      expect(put.digest).toBe(image.digest)
+    })
+  }
+})
+
+describe('oci registry specifics', () => {
+  const started: { stop(): Promise<void> }[] = []
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.stop()))
+  })
+  async function start(options: OciRegistryOptions = {}): Promise<OciRegistry> {
+    const r = await startOciRegistry(options)
+    started.push(r)
+    return r
+  }
+
+  it('survives a registry that fails one request in five', async () => {
+    const r = await start({ failEvery: 5, bearerAuth: USER })
+    const retries: string[] = []
+    const c = client(r.host, staticCredentials({ [r.host]: USER }), {
+      retry: { ...FAST_RETRY, onRetry: (i) => retries.push(i.reason) },
+    })
+    const repo = uniqueRepo(r.host, 'flaky')
+    const image = await pushTestImage(c, repo, {
+      tag: 't',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      seed: 'flaky',
+    })
+    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size }
+    const ref = await pushReferrer(c, repo, subject)
+    expect((await c.referrers(repo, image.digest))?.manifests.map((m) => m.digest)).toEqual([
+      ref.digest,
+    ])
+    expect((await c.getManifest(repo, 't'))?.descriptor.digest).toBe(image.digest)
+    for (const child of image.children)
+      expect((await c.headManifest(repo, child.digest))?.digest).toBe(child.digest)
+    expect(retries.length).toBeGreaterThanOrEqual(Math.floor(r.requests / 5) - 1)
+    expect(retries.every((reason) => reason === 'HTTP 503')).toBe(true)
+    expect(r.log.filter((l) => l.url.startsWith('/token')).length).toBeLessThanOrEqual(3)
+  })
+
+  it('honours Retry-After', async () => {
+    const r = await start({ failEvery: 2, retryAfter: '1' })
+    const delays: number[] = []
+    const c = client(r.host, undefined, {
+      retry: { ...FAST_RETRY, onRetry: (i) => delays.push(i.delayMs) },
+    })
+    const repo = uniqueRepo(r.host, 'later')
+    const started = Date.now()
+    expect(await c.headManifest(repo, 'a')).toBeUndefined() // request 1
+    expect(await c.headManifest(repo, 'b')).toBeUndefined() // request 2 → 503 Retry-After: 1, then 3
+    expect(delays).toEqual([1000])
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+  })
+
+  it('gives up with REGISTRY_ERROR when the registry keeps failing', async () => {
+    const r = await start({ failEvery: 1, failStatus: 502 })
+    const c = client(r.host, undefined, { retry: { ...FAST_RETRY, retries: 2 } })
+    const err = await errorOf(c.getManifest(uniqueRepo(r.host, 'down'), 'x'))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toMatch(
+      /GET \/v2\/down\/repo\d+\/manifests\/x failed: HTTP 502: UNAVAILABLE: injected failure/,
+    )
+    expect(r.requests).toBe(3)
+  })
+
+  it.each([
+    ['basic', { basicAuth: USER }],
+    ['bearer', { bearerAuth: USER }],
+  ] as const)(
+    'never sends %s credentials to the storage host a blob GET redirects to',
+    async (_, auth) => {
+      const r = await start({ ...auth, redirectBlobs: true })
+      const c = client(r.host, staticCredentials({ [r.host]: USER }))
+      const repo = uniqueRepo(r.host, 'redirect')
+      const bytes = Buffer.from('stored elsewhere')
+      const { digest } = await c.pushBlob(repo, bytes, 'application/octet-stream')
+      expect(await c.getBlob(repo, digest)).toEqual(bytes)
+      const registryGet = r.log.find(
+        (l) => l.method === 'GET' && l.url.includes(`/blobs/${digest}`),
+      )
+      expect(registryGet?.authorization).toBeDefined()
+      expect(r.storageRequests).toHaveLength(1)
+      expect(r.storageRequests[0]!.url).toContain('signature=pre-signed')
+      expect(r.storageRequests[0]!.authorization).toBeUndefined()
+    },
+  )
+
+  it('asks the token realm once per repository and access', async () => {
+    const r = await start({ bearerAuth: USER })
+    const c = client(r.host, staticCredentials({ [r.host]: USER }))
+    const repo = uniqueRepo(r.host, 'tokens')
+    await pushTestImage(c, repo, {
+      tag: 'v1',
+      platforms: ['linux/amd64', 'linux/arm64'],
+      seed: 'tokens',
+    })
+    await c.getManifest(repo, 'v1')
+    const tokenRequests = r.log.filter((l) => l.url.startsWith('/token'))
+    expect(tokenRequests).toHaveLength(1)
+    expect(tokenRequests[0]!.url).toContain(
+      encodeURIComponent(`repository:${repo.repository}:pull,push`),
+    )
+    // Only the very first request went out without a token.
+    expect(r.log.filter((l) => l.url.startsWith('/v2/') && !l.authorization)).toHaveLength(1)
+    // A second repository: its token is fetched up front, without another 401.
+    const other = uniqueRepo(r.host, 'tokens')
+    const before = r.requests
+    expect(await c.getManifest(other, 'none')).toBeUndefined()
+    expect(r.requests - before).toBe(2)
+  })
+
+  it('exchanges an identity token with the OAuth2 refresh grant', async () => {
+    const r = await start({ bearerAuth: USER })
+    const c = client(r.host, {
+      get: async () => ({ identityToken: USER.password, source: 'docker config' }),
+    })
+    const repo = uniqueRepo(r.host, 'identity')
+    const blob = await c.pushBlob(repo, Buffer.from('refresh'), 'application/octet-stream')
+    expect(await c.hasBlob(repo, blob.digest)).toBe(true)
+    expect(r.log.some((l) => l.method === 'POST' && l.url === '/token')).toBe(true)
+  })
+
+  it('wrong bearer credentials fail at the token realm with REGISTRY_AUTH', async () => {
+    const r = await start({ bearerAuth: USER })
+    const c = client(r.host, staticCredentials({ [r.host]: { ...USER, password: 'wrong' } }))
+    const err = await errorOf(c.pushBlob(uniqueRepo(r.host, 'x'), Buffer.from('x'), 'a/b'))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(err.message).toContain('token')
+    expect(err.message).toContain('incorrect username or password')
+  })
+
+  it('turns a 412 on If-Match into CONCURRENT_WRITE, and accepts the current ETag', async () => {
+    const r = await start()
+    const c = client(r.host)
+    const repo = uniqueRepo(r.host, 'ifmatch')
+    const image = await pushTestImage(c, repo, { tag: 'idx', seed: 'ifmatch' })
+    const current = await c.getManifest(repo, 'idx')
+    expect(current?.etag).toBe(`"${image.digest}"`)
+    const other = await pushTestImage(c, repo, { seed: 'ifmatch-2' })
+    const otherBytes = (await c.getManifest(repo, other.digest))!.bytes
+    const stale = await errorOf(
+      c.putManifest(repo, 'idx', otherBytes, other.mediaType, { ifMatch: `"${other.digest}"` }),
+    )
+    expect(stale.code).toBe('CONCURRENT_WRITE')
+    const ok = await c.putManifest(repo, 'idx', otherBytes, other.mediaType, {
+      ifMatch: current!.etag!,
+    })
+    expect(ok.digest).toBe(other.digest)
+  })
+
+  it('follows referrers pagination and filters client-side when the server did not', async () => {
+    const r = await start({ referrersPageSize: 1 })
+    // Strip the artifactType query on the way out: the registry then neither filters nor says so.
+    const unfiltering: typeof fetch = (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input))
+      url.searchParams.delete('artifactType')
+      return fetch(url, init)
+    }
+    const c = client(r.host, undefined, { fetch: unfiltering })
+    const repo = uniqueRepo(r.host, 'pages')
+    const image = await pushTestImage(c, repo, { seed: 'pages' })
+    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size }
+    const refs = [
+      await pushReferrer(c, repo, subject),
+      await pushReferrer(c, repo, subject, { artifactType: 'application/spdx+json' }),
+      await pushReferrer(c, repo, subject),
+    ]
+    const before = r.requests
+    const all = await c.referrers(repo, image.digest)
+    expect(r.requests - before).toBe(3)
+    expect(all?.manifests.map((m) => m.digest).sort()).toEqual(refs.map((x) => x.digest).sort())
+    const bundles = await c.referrers(repo, image.digest, BUNDLE_TYPE)
+    expect(bundles?.manifests.map((m) => m.digest).sort()).toEqual(
+      [refs[0]!.digest, refs[2]!.digest].sort(),
+    )
+  })
+
+  it('treats a registry without the API as unsupported (referrers: false)', async () => {
+    const r = await start({ referrers: false })
+    const c = client(r.host)
+    const repo = uniqueRepo(r.host, 'noapi')
+    const image = await pushTestImage(c, repo, { seed: 'noapi' })
+    const ref = await pushReferrer(c, repo, {
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: image.size,
+    })
+    expect(ref.put.ociSubject).toBeUndefined()
+    expect(await c.referrers(repo, image.digest)).toBeUndefined()
+  })
+})
+
+describe('answers that need a fake fetch', () => {
+  const repo: Repository = { registry: 'registry.test', repository: 'acme/app' }
+  const digest = sha256(Buffer.from('subject'))
+
+  function fake(answer: (url: URL, init?: RequestInit) => Response): {
+    c: RegistryClient
+    calls: { url: string; authorization?: string }[]
+  } {
+    const calls: { url: string; authorization?: string }[] = []
+    const f: typeof fetch = async (input, init) => {
+      const url = new URL(String(input))
+      const auth = (init?.headers as Record<string, string> | undefined)?.authorization
+      calls.push({ url: url.href, ...(auth ? { authorization: auth } : {}) })
+      return answer(url, init)
+    }
+    return { c: new RegistryClient({ fetch: f, retry: { ...FAST_RETRY, retries: 0 } }), calls }
+  }
+
+  it.each([400, 404, 405, 406])('referrers: %i means unsupported', async (status) => {
+    const { c, calls } = fake(() => new Response('no', { status }))
+    expect(await c.referrers(repo, digest)).toBeUndefined()
+    expect(calls[0]!.url).toBe(`https://registry.test/v2/acme/app/referrers/${digest}`)
+  })
+
+  it('referrers: a 200 that is not an OCI index means unsupported', async () => {
+    const { c } = fake(
+      () =>
+        new Response('{"manifests":[]}', {
+          status: 200,
+          headers: { 'content-type': 'application/json' },
+        }),
+    )
+    expect(await c.referrers(repo, digest)).toBeUndefined()
+  })
+
+  it('referrers: a 500 is an error', async () => {
+    const { c } = fake(
+      () => new Response('{"errors":[{"code":"X","message":"boom"}]}', { status: 500 }),
+    )
+    const err = await errorOf(c.referrers(repo, digest))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toContain('HTTP 500: X: boom')
+  })
+
+  it('refuses a manifest whose bytes do not match the requested digest', async () => {
+    const { c } = fake(
+      () =>
+        new Response('{"schemaVersion":2}', {
+          status: 200,
+          headers: { 'content-type': MEDIA_TYPES.ociManifest },
+        }),
+    )
+    const err = await errorOf(c.getManifest(repo, digest))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toContain(`not the requested ${digest}`)
+  })
+
+  it('refuses a blob whose bytes do not match its digest', async () => {
+    const { c } = fake(() => new Response('tampered', { status: 200 }))
+    const err = await errorOf(c.getBlob(repo, digest))
+    expect(err.message).toContain(`the content's digest is ${sha256(Buffer.from('tampered'))}`)
+  })
+
+  it('refuses manifests over 4 MiB before sending or while reading', async () => {
+    const { c, calls } = fake(
+      () =>
+        new Response(Buffer.alloc(4 * 1024 * 1024 + 1, 0x20), {
+          status: 200,
+          headers: { 'content-type': MEDIA_TYPES.ociManifest },
+        }),
+    )
+    const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20)
+    expect(
+      (await errorOf(c.putManifest(repo, 'x', big, MEDIA_TYPES.ociManifest))).message,
+    ).toContain('at most')
+    expect(calls).toHaveLength(0)
+    expect((await errorOf(c.getManifest(repo, 'x'))).message).toMatch(/more than the 4194304/)
+  })
+
+  it('takes the media type from the manifest when Content-Type is generic', async () => {
+    const body = JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.dockerManifest })
+    const { c } = fake(
+      () => new Response(body, { status: 200, headers: { 'content-type': 'application/json' } }),
+    )
+    expect((await c.getManifest(repo, 'x'))?.descriptor.mediaType).toBe(MEDIA_TYPES.dockerManifest)
+  })
+
+  it('appends digest to an upload Location that already has a query, resolving it if relative', async () => {
+    const { c, calls } = fake((url, init) => {
+      if (init?.method === 'HEAD') return new Response(null, { status: 404 })
+      if (init?.method === 'POST') {
+        return new Response(null, { status: 202, headers: { location: 'uploads/abc?_state=s1' } })
+      }
+      return new Response(null, { status: 201 })
+    })
+    const bytes = Buffer.from('upload me')
+    await c.pushBlob(repo, bytes, 'application/octet-stream')
+    expect(calls[2]!.url).toBe(
+      `https://registry.test/v2/acme/app/blobs/uploads/abc?_state=s1&digest=${encodeURIComponent(sha256(bytes))}`,
+    )
+  })
+
+  it('sends bearer tokens only to the registry host, and refuses https → http redirects', async () => {
+    const { c, calls } = fake((url) => {
+      if (url.host === 'auth.test') return Response.json({ access_token: 'tok', expires_in: 300 })
+      if (url.pathname.startsWith('/v2/') && calls.filter((x) => x.url === url.href).length === 1) {
+        return new Response(null, {
+          status: 401,
+          headers: {
+            'www-authenticate': 'Bearer realm="https://auth.test/token",service="registry.test"',
+          },
+        })
+      }
+      if (url.host === 'registry.test') {
+        return new Response(null, { status: 302, headers: { location: 'http://cdn.test/blob' } })
+      }
+      return new Response('x')
+    })
+    const err = await errorOf(c.getBlob(repo, digest))
+    expect(err.message).toContain('refusing a redirect from https to http:')
+    expect(calls.map((x) => [new URL(x.url).host, x.authorization])).toEqual([
+      ['registry.test', undefined],
+      ['auth.test', undefined],
+      ['registry.test', 'Bearer tok'],
+    ])
+  })
+})

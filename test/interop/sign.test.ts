@@ -1,0 +1,185 @@
+/**
+ * What Signet writes, judged by real cosign v3 and v2: the bundled action (dist/) signs images in
+ * a real registry (Debian's docker-registry, no referrers API) and in the project's registry with
+ * the referrers API, keyless against the Sigstore stand-in and by key; cosign must accept it.
+ */
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RegistryClient } from '../../src/registry/client'
+import { anonymousCredentials } from '../../src/registry/credentials'
+import { encryptCosignKey } from '../../src/sigstore/keys'
+import { runAction, type ActionRun } from '../infra/action-runner'
+import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
+import { pushTestImage, type TestImage } from '../infra/images'
+import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { runTool } from '../infra/tools'
+
+const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
+
+let distribution: TestRegistry
+let oci: TestRegistry
+let sigstore: SigstoreStandIn
+let dir: string
+let seed = 0
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'signet-interop-'))
+  ;[distribution, oci, sigstore] = await Promise.all([
+    startTestRegistry('distribution'),
+    startTestRegistry('oci'),
+    startSigstoreStandIn({ dir }),
+  ])
+  expect(distribution.kind).toBe('distribution')
+})
+
+afterAll(async () => {
+  await Promise.all([distribution?.stop(), oci?.stop(), sigstore?.stop()])
+})
+
+async function pushImage(registry: TestRegistry, platforms?: string[]): Promise<{ ref: string; image: TestImage; name: string }> {
+  const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [registry.host] })
+  const repository = `interop/app${seed++}`
+  const image = await pushTestImage(client, { registry: registry.host, repository }, { platforms, seed: `${seed}-${Date.now()}` })
+  const name = `${registry.host}/${repository}`
+  return { ref: `${name}@${image.digest}`, image, name }
+}
+
+function oidcEnv() {
+  return {
+    ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+  }
+}
+
+function services(registry: TestRegistry) {
+  return { 'plain-http': registry.host, 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL }
+}
+
+function expectSigned(run: ActionRun): void {
+  if (run.exitCode !== 0) throw new Error(`action failed: ${run.stdout}\n${run.stderr}`)
+  expect(run.outputs.signed).toBe('true')
+}
+
+const identityFlags = () => [
+  '--certificate-identity',
+  sigstore.identity.subject,
+  '--certificate-oidc-issuer',
+  sigstore.identity.issuer,
+]
+
+function cosign3Verify(args: string[]): string {
+  return runTool('cosign3', ['verify', ...INSECURE, '--trusted-root', sigstore.trustedRootPath, ...args])
+}
+
+function cosign2Verify(args: string[]): string {
+  return runTool('cosign2', ['verify', ...INSECURE, ...args], { env: sigstore.cosignV2Env })
+}
+
+describe('keyless signing, both formats, judged by cosign', () => {
+  it.each([
+    ['distribution 2.8 (fallback tag)', () => distribution],
+    ['a registry with the referrers API', () => oci],
+  ])('an index and its platform manifests on %s pass cosign v3 and v2 verify', async (_label, registryOf) => {
+    const registry = registryOf()
+    const { ref, image, name } = await pushImage(registry, ['linux/amd64', 'linux/arm64'])
+    const run = await runAction({ images: ref, ...services(registry) }, oidcEnv())
+    expectSigned(run)
+
+    expect(run.outputs['certificate-identity']).toBe(sigstore.identity.subject)
+    expect(run.outputs['certificate-oidc-issuer']).toBe(sigstore.identity.issuer)
+    const results = JSON.parse(run.outputs.results) as { digest: string; signed: boolean; signatures: { format: string; fallbackTag?: string }[] }[]
+    expect(results.map((r) => r.digest).sort()).toEqual([image.digest, ...image.children.map((c) => c.digest)].sort())
+    for (const r of results) {
+      expect(r.signed).toBe(true)
+      expect(r.signatures.map((s) => s.format)).toEqual(['legacy', 'bundle'])
+      expect(Boolean(r.signatures[1].fallbackTag)).toBe(!registry.referrers)
+    }
+    // one legacy bundle and one DSSE bundle per digest
+    expect(run.bundleLines).toHaveLength(results.length * 2)
+    expect(run.summary).toContain(sigstore.identity.subject)
+    expect(run.outputs['verify-command']).toContain(`--certificate-identity=${sigstore.identity.subject}`)
+
+    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+      const target = `${name}@${digest}`
+      expect(cosign3Verify([...identityFlags(), target])).toContain(digest)
+      expect(cosign2Verify([...identityFlags(), target])).toContain(digest)
+      // cosign v3 reading only the legacy .sig tag
+      cosign3Verify(['--new-bundle-format=false', ...identityFlags(), target])
+    }
+  })
+
+  it('is turned away by cosign under another identity or issuer', async () => {
+    const { ref } = await pushImage(distribution)
+    expectSigned(await runAction({ images: ref, ...services(distribution) }, oidcEnv()))
+    const wrongIdentity = ['--certificate-identity', 'https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main', '--certificate-oidc-issuer', sigstore.identity.issuer]
+    const wrongIssuer = ['--certificate-identity', sigstore.identity.subject, '--certificate-oidc-issuer', 'https://accounts.google.com']
+    for (const flags of [wrongIdentity, wrongIssuer]) {
+      expect(() => cosign3Verify([...flags, ref])).toThrow()
+      expect(() => cosign2Verify([...flags, ref])).toThrow()
+    }
+  })
+
+  it('records annotations where cosign -a checks them', async () => {
+    const { ref } = await pushImage(distribution)
+    expectSigned(await runAction({ images: ref, annotations: 'team=core\nrun=42', ...services(distribution) }, oidcEnv()))
+    cosign3Verify([...identityFlags(), '-a', 'team=core', '-a', 'run=42', ref])
+    cosign2Verify([...identityFlags(), '-a', 'team=core', ref])
+    expect(() => cosign2Verify([...identityFlags(), '-a', 'team=other', ref])).toThrow()
+  })
+
+  it('signs a tag by its digest, with a warning', async () => {
+    const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [distribution.host] })
+    const repository = `interop/tagged${seed++}`
+    const image = await pushTestImage(client, { registry: distribution.host, repository }, { tag: 'v1', seed: `tag-${Date.now()}` })
+    const run = await runAction({ images: `${distribution.host}/${repository}:v1`, 'signature-format': 'legacy', ...services(distribution) }, oidcEnv())
+    expectSigned(run)
+    expect(run.stdout).toMatch(/::warning::.*is a tag.*Sign digests, not tags/)
+    cosign2Verify([...identityFlags(), `${distribution.host}/${repository}@${image.digest}`])
+  })
+})
+
+describe('signing by key, judged by cosign', () => {
+  let keyPath: string
+  let pubPath: string
+
+  beforeAll(() => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    keyPath = join(dir, 'signet.key')
+    pubPath = join(dir, 'signet.pub')
+    writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
+    writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+  })
+
+  it.each(['legacy', 'bundle', 'both'])('format %s passes cosign verify --key', async (format) => {
+    const { ref } = await pushImage(distribution)
+    const run = await runAction({ images: ref, key: keyPath, 'key-password': 'pw', 'signature-format': format, ...services(distribution) })
+    expectSigned(run)
+    expect(run.outputs['certificate-identity'] ?? '').toBe('')
+    expect(run.outputs['verify-command']).toContain('--key=')
+    if (format !== 'legacy') cosign3Verify(['--key', pubPath, ref])
+    if (format !== 'bundle') {
+      cosign2Verify(['--key', pubPath, ref])
+      cosign3Verify(['--key', pubPath, '--new-bundle-format=false', ref])
+    }
+  })
+
+  it('a key made by cosign generate-key-pair signs in Signet and verifies in cosign v3 and v2', async () => {
+    const keyDir = mkdtempSync(join(tmpdir(), 'signet-cosign-key-'))
+    runTool('cosign3', ['generate-key-pair'], { cwd: keyDir, env: { COSIGN_PASSWORD: 'from-cosign' } })
+    const { ref } = await pushImage(distribution)
+    // the key as PEM text, the way a secret passes it
+    const key = readFileSync(join(keyDir, 'cosign.key'), 'utf8')
+    const run = await runAction({ images: ref, key, 'key-password': 'from-cosign', ...services(distribution) })
+    expectSigned(run)
+    // the key and its password never reach the log
+    expect(run.stdout).toContain('::add-mask::from-cosign')
+    expect(run.visibleLog).not.toContain('from-cosign')
+    expect(run.visibleLog).not.toContain(key.split('\n')[1])
+    cosign3Verify(['--key', join(keyDir, 'cosign.pub'), ref])
+    cosign2Verify(['--key', join(keyDir, 'cosign.pub'), ref])
+    // and another key is turned away
+    expect(() => cosign2Verify(['--key', pubPath, ref])).toThrow()
+  })
+})

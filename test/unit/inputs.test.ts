@@ -1,0 +1,171 @@
+import { SignetError } from '../../src/errors'
+import { parseKeyValues, parseList, readInputs, secretValues } from '../../src/inputs'
+import { parseBuildMetadata, requestedImages } from '../../src/subjects'
+
+const DIGEST = `sha256:${'1f'.repeat(32)}`
+
+function getter(values: Record<string, string>) {
+  return (name: string): string => values[name] ?? ''
+}
+
+function errorOf(fn: () => unknown): SignetError {
+  try {
+    fn()
+  } catch (err) {
+    expect(err).toBeInstanceOf(SignetError)
+    return err as SignetError
+  }
+  throw new Error('expected an error')
+}
+
+describe('readInputs', () => {
+  it('applies the documented defaults', () => {
+    const inputs = readInputs(getter({ images: `ghcr.io/acme/app@${DIGEST}` }))
+    expect(inputs).toMatchObject({
+      mode: 'sign',
+      recursive: true,
+      signatureFormat: 'both',
+      tlog: true,
+      summary: true,
+      fulcioURL: 'https://fulcio.sigstore.dev',
+      rekorURL: 'https://rekor.sigstore.dev',
+      annotations: {},
+      plainHttp: [],
+    })
+    expect(inputs.images).toEqual([`ghcr.io/acme/app@${DIGEST}`])
+  })
+
+  it.each([
+    ['mode', 'publish', /mode must be one of sign, verify/],
+    ['signature-format', 'sigstore', /signature-format must be one of legacy, bundle, both/],
+    ['recursive', 'yes', /recursive must be true or false/],
+    ['fulcio-url', 'not a url', /fulcio-url is not a URL/],
+    ['annotations', 'novalue', /annotations: "novalue" is not a key=value pair/],
+  ])('names the input at fault: %s=%s', (name, value, message) => {
+    const err = errorOf(() => readInputs(getter({ images: 'x', [name]: value })))
+    expect(err.code).toBe('INPUT_INVALID')
+    expect(err.input).toBe(name)
+    expect(err.message).toMatch(message)
+  })
+
+  it('needs tsa-url for keyless signing without the transparency log', () => {
+    const err = errorOf(() => readInputs(getter({ images: 'x', tlog: 'false' })))
+    expect(err.input).toBe('tlog')
+    expect(err.message).toMatch(/tsa-url/)
+    expect(
+      readInputs(
+        getter({ images: 'x', tlog: 'false', 'tsa-url': 'http://127.0.0.1:1/api/v1/timestamp' }),
+      ).tlog,
+    ).toBe(false)
+    expect(readInputs(getter({ images: 'x', tlog: 'false', key: 'k' })).tlog).toBe(false)
+  })
+
+  it('refuses inputs of features this version does not have, rather than ignoring them', () => {
+    expect(errorOf(() => readInputs(getter({ images: 'x', sbom: 'sbom.json' }))).input).toBe('sbom')
+    expect(errorOf(() => readInputs(getter({ mode: 'verify' }))).input).toBe('mode')
+  })
+
+  it('wants registry username and password together', () => {
+    expect(errorOf(() => readInputs(getter({ images: 'x', 'registry-username': 'u' }))).input).toBe(
+      'registry-password',
+    )
+  })
+
+  it('parses lists and key=value pairs', () => {
+    expect(parseList('a, b\n\nc,')).toEqual(['a', 'b', 'c'])
+    expect(parseKeyValues('team=core\nurl=https://x/y?a=b', 'annotations')).toEqual({
+      team: 'core',
+      url: 'https://x/y?a=b',
+    })
+  })
+
+  it('lists secrets to mask, line by line for a PEM key', () => {
+    const pem =
+      '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nabcdefghijklmnop\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----'
+    const secrets = secretValues(
+      getter({ key: pem, 'key-password': 'hunter22', 'github-token': 'ghs_x' }),
+    )
+    expect(secrets).toEqual(expect.arrayContaining(['hunter22', 'ghs_x', pem, 'abcdefghijklmnop']))
+    expect(secretValues(getter({ key: './cosign.key' }))).toEqual([])
+  })
+})
+
+describe('requested images', () => {
+  it('uses digests as written, gives bare names the digest input, keeps tags for resolution', () => {
+    const images = requestedImages({
+      images: [`ghcr.io/acme/app@${DIGEST}`, 'ghcr.io/acme/other', 'localhost:5000/x:v1'],
+      digest: DIGEST,
+    })
+    expect(images.map((i) => [i.registry, i.repository, i.digest, i.tag])).toEqual([
+      ['ghcr.io', 'acme/app', DIGEST, undefined],
+      ['ghcr.io', 'acme/other', DIGEST, undefined],
+      ['localhost:5000', 'x', undefined, 'v1'],
+    ])
+  })
+
+  it('refuses a bare name without a digest, a malformed digest and no images at all', () => {
+    expect(errorOf(() => requestedImages({ images: ['ghcr.io/acme/app'] })).code).toBe(
+      'IMAGE_REFERENCE_INVALID',
+    )
+    const bad = errorOf(() => requestedImages({ images: ['ghcr.io/acme/app@sha256:abc'] }))
+    expect(bad.code).toBe('DIGEST_INVALID')
+    expect(bad.input).toBe('images')
+    expect(errorOf(() => requestedImages({ images: ['x'], digest: 'sha256:zz' })).input).toBe(
+      'digest',
+    )
+    const none = errorOf(() => requestedImages({ images: [] }))
+    expect(none.code).toBe('NO_IMAGES')
+  })
+
+  it('refuses an unparsable reference', () => {
+    const err = errorOf(() => requestedImages({ images: ['Ghcr.io/ACME/App:!!'] }))
+    expect(err.code).toBe('IMAGE_REFERENCE_INVALID')
+    expect(err.input).toBe('images')
+  })
+})
+
+describe('build metadata', () => {
+  it('reads docker/build-push-action metadata (comma-separated names, one digest)', () => {
+    const images = parseBuildMetadata(
+      JSON.stringify({
+        'buildx.build.ref': 'builder/builder0/abc',
+        'containerimage.digest': DIGEST,
+        'image.name': 'ghcr.io/acme/app:sha-1,ghcr.io/acme/app:latest,docker.io/acme/app:latest',
+      }),
+    )
+    expect(images.map((i) => `${i.name}@${i.digest}`)).toEqual([
+      `ghcr.io/acme/app@${DIGEST}`,
+      `ghcr.io/acme/app@${DIGEST}`,
+      `index.docker.io/acme/app@${DIGEST}`,
+    ])
+  })
+
+  it('reads docker/bake-action metadata keyed by target', () => {
+    const other = `sha256:${'2e'.repeat(32)}`
+    const images = parseBuildMetadata(
+      JSON.stringify({
+        api: { 'containerimage.digest': DIGEST, 'image.name': 'ghcr.io/acme/api:1' },
+        web: { 'containerimage.digest': other, 'image.name': 'ghcr.io/acme/web:1' },
+      }),
+    )
+    expect(images.map((i) => `${i.repository}@${i.digest}`)).toEqual([
+      `acme/api@${DIGEST}`,
+      `acme/web@${other}`,
+    ])
+  })
+
+  it.each([
+    ['not json {', /not JSON/],
+    ['[]', /must be a JSON object/],
+    ['{}', /names no image/],
+    [
+      JSON.stringify({ 'image.name': 'ghcr.io/acme/app:1' }),
+      /no containerimage.digest.*push: true/,
+    ],
+  ])('refuses %s', (text, message) => {
+    const err = errorOf(() => parseBuildMetadata(text))
+    expect(err.code).toBe('METADATA_INVALID')
+    expect(err.input).toBe('metadata')
+    expect(err.message).toMatch(message)
+  })
+})

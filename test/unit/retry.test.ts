@@ -1,0 +1,211 @@
+import { SignetError } from '../../src/errors'
+import {
+  backoffDelay,
+  isRetryableError,
+  isRetryableStatus,
+  parseRetryAfter,
+  withRetry,
+} from '../../src/registry/retry'
+
+/** A fake clock: sleep advances it, so budgets are tested without waiting. */
+function fakeClock(start = 1_000_000) {
+  let now = start
+  const sleeps: number[] = []
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      sleeps.push(ms)
+      now += ms
+    },
+    advance: (ms: number) => {
+      now += ms
+    },
+    sleeps,
+  }
+}
+
+function response(status: number, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 ? null : 'body', { status, headers })
+}
+
+function fetchFailed(code: string): TypeError {
+  return new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) })
+}
+
+describe('classification', () => {
+  it('retries 408, 429 and 5xx except 501/505', () => {
+    for (const s of [408, 429, 500, 502, 503, 504, 599]) expect(isRetryableStatus(s)).toBe(true)
+    for (const s of [200, 201, 301, 400, 401, 403, 404, 412, 501, 505]) {
+      expect(isRetryableStatus(s)).toBe(false)
+    }
+  })
+
+  it('retries transport failures, not other errors', () => {
+    expect(isRetryableError(fetchFailed('ECONNRESET'))).toBe(true)
+    expect(isRetryableError(fetchFailed('ECONNREFUSED'))).toBe(true)
+    expect(isRetryableError(new TypeError('fetch failed'))).toBe(true)
+    expect(isRetryableError(Object.assign(new Error('x'), { code: 'ETIMEDOUT' }))).toBe(true)
+    expect(isRetryableError(new DOMException('timed out', 'TimeoutError'))).toBe(true)
+    expect(isRetryableError(new SignetError('REGISTRY_AUTH', 'no'))).toBe(false)
+    expect(isRetryableError(new TypeError('x is not a function'))).toBe(false)
+    expect(isRetryableError(new Error('boom'))).toBe(false)
+    expect(isRetryableError('string')).toBe(false)
+  })
+
+  it('parses Retry-After as seconds or an HTTP date', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z')
+    expect(parseRetryAfter('7', now)).toBe(7000)
+    expect(parseRetryAfter('0', now)).toBe(0)
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:03 GMT', now)).toBe(3000)
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now)).toBe(0)
+    expect(parseRetryAfter('soon', now)).toBeUndefined()
+    expect(parseRetryAfter(null, now)).toBeUndefined()
+  })
+
+  it('backs off exponentially with full jitter between min and a capped ceiling', () => {
+    const o = { minDelayMs: 500, maxDelayMs: 10_000 }
+    expect(backoffDelay(0, o, () => 0)).toBe(500)
+    expect(backoffDelay(0, o, () => 1)).toBe(500)
+    expect(backoffDelay(1, o, () => 1)).toBe(1000)
+    expect(backoffDelay(3, o, () => 1)).toBe(4000)
+    expect(backoffDelay(10, o, () => 1)).toBe(10_000)
+    expect(backoffDelay(10, o, () => 0.5)).toBe(5250)
+  })
+})
+
+describe('withRetry', () => {
+  it('returns the first success', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => response(200))
+    const res = await withRetry(fn, clock)
+    expect(res.status).toBe(200)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(clock.sleeps).toEqual([])
+  })
+
+  it('retries retryable statuses and errors until success', async () => {
+    const clock = fakeClock()
+    const outcomes: (() => Response)[] = [
+      () => response(503),
+      () => {
+        throw fetchFailed('ECONNRESET')
+      },
+      () => response(429),
+      () => response(200),
+    ]
+    let i = 0
+    const res = await withRetry(async () => outcomes[i++]!(), { ...clock, random: () => 0 })
+    expect(res.status).toBe(200)
+    expect(i).toBe(4)
+    expect(clock.sleeps).toEqual([500, 500, 500])
+  })
+
+  it('does not retry a non-retryable status or error', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => response(404))
+    expect((await withRetry(fn, clock)).status).toBe(404)
+    expect(fn).toHaveBeenCalledTimes(1)
+
+    const failing = jest.fn(async () => {
+      throw new SignetError('REGISTRY_AUTH', 'denied')
+    })
+    await expect(withRetry(failing, clock)).rejects.toThrow('denied')
+    expect(failing).toHaveBeenCalledTimes(1)
+  })
+
+  it('gives up after `retries`, returning the last response or throwing the last error', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => response(502))
+    const res = await withRetry(fn, { ...clock, retries: 3 })
+    expect(res.status).toBe(502)
+    expect(fn).toHaveBeenCalledTimes(4)
+
+    const err = fetchFailed('ECONNREFUSED')
+    const throwing = jest.fn(async () => {
+      throw err
+    })
+    await expect(withRetry(throwing, { ...clock, retries: 2 })).rejects.toBe(err)
+    expect(throwing).toHaveBeenCalledTimes(3)
+  })
+
+  it('stops when the total time budget would be exceeded', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => {
+      clock.advance(4000) // each attempt is slow
+      return response(503)
+    })
+    const res = await withRetry(fn, {
+      ...clock,
+      retries: 100,
+      minDelayMs: 1000,
+      maxDelayMs: 1000,
+      maxTotalMs: 12_000,
+    })
+    expect(res.status).toBe(503)
+    // Attempts end at t=4000 and 9000, each followed by a 1 s wait; the third ends at 14000, and
+    // another wait would end past 12000: stop.
+    expect(fn).toHaveBeenCalledTimes(3)
+    expect(clock.sleeps).toEqual([1000, 1000])
+  })
+
+  it('honours Retry-After in seconds and as a date on 429 and 503', async () => {
+    const clock = fakeClock(Date.parse('2026-01-01T00:00:00Z'))
+    const answers = [
+      response(429, { 'retry-after': '3' }),
+      response(503, { 'retry-after': 'Thu, 01 Jan 2026 00:00:05 GMT' }),
+      response(200),
+    ]
+    let i = 0
+    const res = await withRetry(async () => answers[i++]!, { ...clock, random: () => 0 })
+    expect(res.status).toBe(200)
+    // 3 s, then until 00:00:05 (2 s after the first wait ended at 00:00:03).
+    expect(clock.sleeps).toEqual([3000, 2000])
+  })
+
+  it('ignores Retry-After on other statuses (backoff instead)', async () => {
+    const clock = fakeClock()
+    const answers = [response(500, { 'retry-after': '30' }), response(200)]
+    let i = 0
+    await withRetry(async () => answers[i++]!, { ...clock, random: () => 0 })
+    expect(clock.sleeps).toEqual([500])
+  })
+
+  it('does not wait past the budget for a long Retry-After', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => response(429, { 'retry-after': '120' }))
+    const res = await withRetry(fn, { ...clock, maxTotalMs: 60_000 })
+    expect(res.status).toBe(429)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(clock.sleeps).toEqual([])
+  })
+
+  it('cancels the body of a response it retries past, and reports retries', async () => {
+    const clock = fakeClock()
+    const first = response(503)
+    const cancel = jest.spyOn(first.body!, 'cancel')
+    const answers = [first, response(200)]
+    let i = 0
+    const onRetry = jest.fn()
+    await withRetry(async () => answers[i++]!, { ...clock, onRetry, random: () => 0 })
+    expect(cancel).toHaveBeenCalled()
+    expect(onRetry).toHaveBeenCalledWith({ attempt: 1, delayMs: 500, reason: 'HTTP 503' })
+  })
+
+  it('uses a custom classifier', async () => {
+    const clock = fakeClock()
+    let i = 0
+    const value = await withRetry(async () => ++i, {
+      ...clock,
+      classify: (o) => ({ retry: 'value' in o && o.value < 3 }),
+    })
+    expect(value).toBe(3)
+  })
+
+  it('has CI-sized defaults: 5 retries within a minute', async () => {
+    const clock = fakeClock()
+    const fn = jest.fn(async () => response(503))
+    await withRetry(fn, { now: clock.now, sleep: clock.sleep, random: () => 1 })
+    expect(fn).toHaveBeenCalledTimes(6)
+    expect(clock.sleeps).toEqual([1000, 2000, 4000, 8000, 10_000])
+  })
+})
