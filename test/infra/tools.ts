@@ -49,3 +49,27 @@ export function runTool(
     throw new Error(`${name} ${args.join(' ')} failed: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`)
   }
 }
+
+/**
+ * Runs a tool without blocking the event loop: needed whenever the tool talks to a server that
+ * lives in this process (the Sigstore stand-in, the in-memory registry), which a synchronous
+ * spawn would starve.
+ */
+export async function runToolAsync(
+  name: ToolName,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Promise<string> {
+  const { execFile } = await import('node:child_process')
+  return new Promise((resolve, reject) => {
+    execFile(
+      toolPath(name),
+      args,
+      { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${name} ${args.join(' ')} failed: ${stderr}${stdout}${err.message}`))
+        else resolve(stdout)
+      },
+    )
+  })
+}

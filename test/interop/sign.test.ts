@@ -14,7 +14,7 @@ import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { pushTestImage, type TestImage } from '../infra/images'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
-import { runTool } from '../infra/tools'
+import { runTool, runToolAsync } from '../infra/tools'
 
 const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
 
@@ -69,12 +69,13 @@ const identityFlags = () => [
   sigstore.identity.issuer,
 ]
 
-function cosign3Verify(args: string[]): string {
-  return runTool('cosign3', ['verify', ...INSECURE, '--trusted-root', sigstore.trustedRootPath, ...args])
+// Async: the registry with the referrers API lives in this process and must keep answering.
+async function cosign3Verify(args: string[]): Promise<string> {
+  return runToolAsync('cosign3', ['verify', ...INSECURE, '--trusted-root', sigstore.trustedRootPath, ...args])
 }
 
-function cosign2Verify(args: string[]): string {
-  return runTool('cosign2', ['verify', ...INSECURE, ...args], { env: sigstore.cosignV2Env })
+async function cosign2Verify(args: string[]): Promise<string> {
+  return runToolAsync('cosign2', ['verify', ...INSECURE, ...args], { env: sigstore.cosignV2Env })
 }
 
 describe('keyless signing, both formats, judged by cosign', () => {
@@ -103,10 +104,10 @@ describe('keyless signing, both formats, judged by cosign', () => {
 
     for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
       const target = `${name}@${digest}`
-      expect(cosign3Verify([...identityFlags(), target])).toContain(digest)
-      expect(cosign2Verify([...identityFlags(), target])).toContain(digest)
+      expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
+      expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
       // cosign v3 reading only the legacy .sig tag
-      cosign3Verify(['--new-bundle-format=false', ...identityFlags(), target])
+      await cosign3Verify(['--new-bundle-format=false', ...identityFlags(), target])
     }
   })
 
@@ -116,17 +117,17 @@ describe('keyless signing, both formats, judged by cosign', () => {
     const wrongIdentity = ['--certificate-identity', 'https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main', '--certificate-oidc-issuer', sigstore.identity.issuer]
     const wrongIssuer = ['--certificate-identity', sigstore.identity.subject, '--certificate-oidc-issuer', 'https://accounts.google.com']
     for (const flags of [wrongIdentity, wrongIssuer]) {
-      expect(() => cosign3Verify([...flags, ref])).toThrow()
-      expect(() => cosign2Verify([...flags, ref])).toThrow()
+      await expect(cosign3Verify([...flags, ref])).rejects.toThrow()
+      await expect(cosign2Verify([...flags, ref])).rejects.toThrow()
     }
   })
 
   it('records annotations where cosign -a checks them', async () => {
     const { ref } = await pushImage(distribution)
     expectSigned(await runAction({ images: ref, annotations: 'team=core\nrun=42', ...services(distribution) }, oidcEnv()))
-    cosign3Verify([...identityFlags(), '-a', 'team=core', '-a', 'run=42', ref])
-    cosign2Verify([...identityFlags(), '-a', 'team=core', ref])
-    expect(() => cosign2Verify([...identityFlags(), '-a', 'team=other', ref])).toThrow()
+    await cosign3Verify([...identityFlags(), '-a', 'team=core', '-a', 'run=42', ref])
+    await cosign2Verify([...identityFlags(), '-a', 'team=core', ref])
+    await expect(cosign2Verify([...identityFlags(), '-a', 'team=other', ref])).rejects.toThrow()
   })
 
   it('signs a tag by its digest, with a warning', async () => {
@@ -136,7 +137,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
     const run = await runAction({ images: `${distribution.host}/${repository}:v1`, 'signature-format': 'legacy', ...services(distribution) }, oidcEnv())
     expectSigned(run)
     expect(run.stdout).toMatch(/::warning::.*is a tag.*Sign digests, not tags/)
-    cosign2Verify([...identityFlags(), `${distribution.host}/${repository}@${image.digest}`])
+    await cosign2Verify([...identityFlags(), `${distribution.host}/${repository}@${image.digest}`])
   })
 })
 
@@ -158,10 +159,10 @@ describe('signing by key, judged by cosign', () => {
     expectSigned(run)
     expect(run.outputs['certificate-identity'] ?? '').toBe('')
     expect(run.outputs['verify-command']).toContain('--key=')
-    if (format !== 'legacy') cosign3Verify(['--key', pubPath, ref])
+    if (format !== 'legacy') await cosign3Verify(['--key', pubPath, ref])
     if (format !== 'bundle') {
-      cosign2Verify(['--key', pubPath, ref])
-      cosign3Verify(['--key', pubPath, '--new-bundle-format=false', ref])
+      await cosign2Verify(['--key', pubPath, ref])
+      await cosign3Verify(['--key', pubPath, '--new-bundle-format=false', ref])
     }
   })
 
@@ -177,9 +178,9 @@ describe('signing by key, judged by cosign', () => {
     expect(run.stdout).toContain('::add-mask::from-cosign')
     expect(run.visibleLog).not.toContain('from-cosign')
     expect(run.visibleLog).not.toContain(key.split('\n')[1])
-    cosign3Verify(['--key', join(keyDir, 'cosign.pub'), ref])
-    cosign2Verify(['--key', join(keyDir, 'cosign.pub'), ref])
+    await cosign3Verify(['--key', join(keyDir, 'cosign.pub'), ref])
+    await cosign2Verify(['--key', join(keyDir, 'cosign.pub'), ref])
     // and another key is turned away
-    expect(() => cosign2Verify(['--key', pubPath, ref])).toThrow()
+    await expect(cosign2Verify(['--key', pubPath, ref])).rejects.toThrow()
   })
 })
