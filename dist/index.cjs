@@ -57670,7 +57670,7 @@ var SigningSession = class {
   /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
   async signPayload(payload) {
     const builder = new import_sign.MessageSignatureBundleBuilder({ signer: this.signer, witnesses: this.witnesses });
-    const bundle = await this.run(() => builder.create({ data: payload }));
+    const bundle = toV03(await this.run(() => builder.create({ data: payload })));
     if (bundle.content.$case !== "messageSignature") throw new Error("unexpected bundle content");
     const chain = await this.certificateChain();
     const material = {
@@ -57701,6 +57701,21 @@ var SigningSession = class {
     }
   }
 };
+function toV03(bundle) {
+  const material = bundle.verificationMaterial.content;
+  if (material.$case !== "x509CertificateChain") {
+    return { ...bundle, mediaType: BUNDLE_V03_MEDIA_TYPE };
+  }
+  return {
+    ...bundle,
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    verificationMaterial: {
+      ...bundle.verificationMaterial,
+      content: { $case: "certificate", certificate: material.x509CertificateChain.certificates[0] }
+    }
+  };
+}
+__name(toV03, "toV03");
 
 // src/subjects/index.ts
 function fromBuildMetadata(entry, where) {

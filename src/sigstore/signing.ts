@@ -13,6 +13,7 @@ import {
 } from '@sigstore/sign'
 import { SignetError } from '../errors'
 import type { LegacySignatureMaterial } from '../formats/cosign-legacy'
+import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
 import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'
 import { KeylessSigner, describe } from './keyless-signer'
@@ -86,7 +87,7 @@ export class SigningSession {
   /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
   async signPayload(payload: Buffer): Promise<SignedPayload> {
     const builder = new MessageSignatureBundleBuilder({ signer: this.signer, witnesses: this.witnesses })
-    const bundle = await this.run(() => builder.create({ data: payload }))
+    const bundle = toV03(await this.run(() => builder.create({ data: payload })))
     if (bundle.content.$case !== 'messageSignature') throw new Error('unexpected bundle content')
     const chain = await this.certificateChain()
     const material: LegacySignatureMaterial = {
@@ -119,5 +120,24 @@ export class SigningSession {
       const service = /rekor|tlog/i.test(message) ? 'rekor-url' : /tsa|timestamp/i.test(message) ? 'tsa-url' : 'fulcio-url'
       throw new SignetError('SIGSTORE_ERROR', `signing failed: ${message}`, { input: service, cause: err })
     }
+  }
+}
+
+/**
+ * sigstore-js writes message-signature bundles as v0.2 with a certificate chain; make them v0.3
+ * with the leaf alone, like every other bundle Signet writes (the chain is in the trusted root).
+ */
+function toV03(bundle: Bundle): Bundle {
+  const material = bundle.verificationMaterial.content
+  if (material.$case !== 'x509CertificateChain') {
+    return { ...bundle, mediaType: BUNDLE_V03_MEDIA_TYPE }
+  }
+  return {
+    ...bundle,
+    mediaType: BUNDLE_V03_MEDIA_TYPE,
+    verificationMaterial: {
+      ...bundle.verificationMaterial,
+      content: { $case: 'certificate', certificate: material.x509CertificateChain.certificates[0] },
+    },
   }
 }

@@ -1,0 +1,269 @@
+/**
+ * The bundled action run as the runner runs it: bad input, outages, concurrent signers,
+ * credentials, build metadata and the report. Signatures are judged by cosign v2 where it matters.
+ */
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { signatureTag } from '../../src/formats/cosign-legacy'
+import { referrersFallbackTag } from '../../src/formats/referrers'
+import { RegistryClient } from '../../src/registry/client'
+import { anonymousCredentials, staticCredentials } from '../../src/registry/credentials'
+import type { ImageIndex, ImageManifest, Repository } from '../../src/registry/types'
+import { encryptCosignKey } from '../../src/sigstore/keys'
+import { runAction, type ActionRun } from '../infra/action-runner'
+import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
+import { pushTestImage } from '../infra/images'
+import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
+import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { runToolAsync } from '../infra/tools'
+
+let distribution: TestRegistry
+let sigstore: SigstoreStandIn
+let dir: string
+let keyPath: string
+let pubPath: string
+let n = 0
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'signet-action-test-'))
+  ;[distribution, sigstore] = await Promise.all([startTestRegistry('distribution'), startSigstoreStandIn({ dir })])
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  keyPath = join(dir, 'test.key')
+  pubPath = join(dir, 'test.pub')
+  writeFileSync(keyPath, encryptCosignKey(privateKey, 'secret-pw'))
+  writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+})
+
+afterAll(async () => {
+  await Promise.all([distribution?.stop(), sigstore?.stop()])
+})
+
+function clientFor(host: string, credentials = anonymousCredentials) {
+  return new RegistryClient({ credentials, plainHttp: [host] })
+}
+
+async function push(host: string, options: { platforms?: string[]; tag?: string; credentials?: ReturnType<typeof staticCredentials> } = {}) {
+  const repo: Repository = { registry: host, repository: `action/app${n++}` }
+  const image = await pushTestImage(clientFor(host, options.credentials), repo, { ...options, seed: `${n}-${Date.now()}` })
+  return { repo, image, name: `${host}/${repo.repository}`, ref: `${host}/${repo.repository}@${image.digest}` }
+}
+
+const oidc = () => ({
+  ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+})
+
+const services = (host: string) => ({ 'plain-http': host, 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL })
+
+function expectOneError(run: ActionRun, input: string, message: RegExp): void {
+  expect(run.exitCode).toBe(1)
+  expect(run.errors).toHaveLength(1)
+  expect(run.errors[0]).toMatch(message)
+  expect(run.errors[0]).toContain(input)
+  // no stack trace reaches the log
+  expect(run.visibleLog).not.toMatch(/\n\s+at .+:\d+:\d+/)
+}
+
+describe('bad input: one ::error:: naming the input, exit 1, nothing written', () => {
+  let registry: OciRegistry
+  let ref: string
+  let name: string
+
+  beforeAll(async () => {
+    registry = await startOciRegistry()
+    ;({ ref, name } = await push(registry.host))
+  })
+  afterAll(async () => registry?.stop())
+
+  const writes = () => registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
+
+  it.each([
+    ['an unparsable image reference', () => ({ images: 'Not A Ref!!' }), 'images', /not a valid image reference|invalid/i],
+    ['a malformed digest', () => ({ images: `${name}@sha256:1234` }), 'images', /digest/],
+    ['a malformed digest input', () => ({ images: name, digest: 'sha256:xyz' }), 'digest', /digest/],
+    ['a digest that is not in the registry', () => ({ images: `${name}@sha256:${'0'.repeat(64)}` }), 'images', /not in the registry.*push: true/],
+    ['an unknown mode', () => ({ images: ref, mode: 'publish' }), 'mode', /mode must be one of/],
+    ['an unknown signature-format', () => ({ images: ref, 'signature-format': 'v4' }), 'signature-format', /signature-format must be one of/],
+    ['a key that is not a key', () => ({ images: ref, key: 'definitely not a key' }), 'key', /key/],
+    ['a wrong key password', () => ({ images: ref, key: keyPath, 'key-password': 'wrong-password' }), 'key-password', /password/],
+    ['metadata that is not JSON', () => ({ metadata: '{not json' }), 'metadata', /not JSON/],
+    ['metadata that names no image', () => ({ metadata: '{"buildx.build.ref":"x"}' }), 'metadata', /names no image/],
+    ['no images at all', () => ({}), 'images', /no images to sign/],
+  ])('%s', async (_what, inputs, input, message) => {
+    const before = writes().length
+    const run = await runAction({ ...services(registry.host), ...inputs() }, oidc())
+    expectOneError(run, input, message)
+    expect(run.outputs.signed).toBe('false')
+    expect(writes().length).toBe(before)
+    expect(run.visibleLog).not.toContain('wrong-password')
+  })
+
+  it('keyless signing without the id-token permission', async () => {
+    const before = writes().length
+    const run = await runAction({ images: ref, ...services(registry.host) })
+    expectOneError(run, 'key', /permissions: id-token: write.*forks/)
+    expect(writes().length).toBe(before)
+  })
+})
+
+describe('reliability', () => {
+  it('survives a registry that fails one request in five', async () => {
+    const flaky = await startOciRegistry({ failEvery: 5, referrers: false })
+    try {
+      const { ref, name, image } = await push(flaky.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+      const run = await runAction({ images: ref, ...services(flaky.host) }, oidc())
+      expect(run.exitCode).toBe(0)
+      expect(run.outputs.signed).toBe('true')
+      expect(JSON.parse(run.outputs.results)).toHaveLength(3)
+      await runToolAsync('cosign2', ['verify', '--allow-insecure-registry', '--allow-http-registry', '--certificate-identity', sigstore.identity.subject, '--certificate-oidc-issuer', sigstore.identity.issuer, `${name}@${image.children[0].digest}`], { env: sigstore.cosignV2Env })
+    } finally {
+      await flaky.stop()
+    }
+  })
+
+  it('survives a Fulcio and Rekor outage of a few failed requests', async () => {
+    const { ref } = await push(distribution.host)
+    sigstore.failNext('fulcio', 2, 503)
+    sigstore.failNext('rekor', 3, 502)
+    const run = await runAction({ images: ref, ...services(distribution.host) }, oidc())
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs.signed).toBe('true')
+  })
+
+  it('treats Rekor\'s "entry already exists" as success and never duplicates a signature', async () => {
+    // RSA PKCS#1 v1.5 signatures are deterministic: signing the same payload twice proposes the
+    // identical Rekor entry, which Rekor answers with 409.
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    const rsaKey = join(dir, 'rsa.key')
+    const rsaPub = join(dir, 'rsa.pub')
+    writeFileSync(rsaKey, encryptCosignKey(privateKey, ''))
+    writeFileSync(rsaPub, publicKey.export({ format: 'pem', type: 'spki' }))
+    const { ref, repo, image } = await push(distribution.host)
+    const inputs = { images: ref, key: rsaKey, 'signature-format': 'legacy', ...services(distribution.host) }
+    const first = await runAction(inputs)
+    const second = await runAction(inputs)
+    expect(first.exitCode).toBe(0)
+    expect(second.exitCode).toBe(0)
+    const rekorIndex = (run: ActionRun) => JSON.parse(run.outputs.results)[0].signatures[0].rekorLogIndex
+    expect(rekorIndex(second)).toBe(rekorIndex(first))
+    const sig = await clientFor(distribution.host).getManifest(repo, signatureTag(image.digest))
+    expect((JSON.parse(sig!.bytes.toString()) as ImageManifest).layers).toHaveLength(1)
+    await runToolAsync('cosign2', ['verify', '--allow-insecure-registry', '--allow-http-registry', '--key', rsaPub, ref], { env: sigstore.cosignV2Env })
+  })
+
+  it('loses no signature when six jobs sign the same digest at once', async () => {
+    const { ref, repo, image } = await push(distribution.host)
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => runAction({ images: ref, ...services(distribution.host) }, oidc())),
+    )
+    for (const run of runs) expect(run.exitCode).toBe(0)
+    const client = clientFor(distribution.host)
+    const sig = JSON.parse((await client.getManifest(repo, signatureTag(image.digest)))!.bytes.toString()) as ImageManifest
+    expect(sig.layers).toHaveLength(6)
+    const index = JSON.parse((await client.getManifest(repo, referrersFallbackTag(image.digest)))!.bytes.toString()) as ImageIndex
+    expect(index.manifests).toHaveLength(6)
+    const written = runs.map((r) => JSON.parse(r.outputs.results)[0].signatures[1].reference.split('@')[1]).sort()
+    expect(index.manifests.map((m) => m.digest).sort()).toEqual(written)
+  })
+})
+
+describe('inputs that name images and credentials', () => {
+  it('signs every image of docker/build-push-action metadata once', async () => {
+    const { name, image } = await push(distribution.host)
+    const metadata = JSON.stringify({
+      'containerimage.digest': image.digest,
+      'image.name': `${name}:v1,${name}:latest`,
+    })
+    const run = await runAction({ metadata, key: keyPath, 'key-password': 'secret-pw', ...services(distribution.host) })
+    expect(run.exitCode).toBe(0)
+    expect(JSON.parse(run.outputs.results)).toHaveLength(1)
+  })
+
+  it('takes a bare name with the digest input, and the registry-username/password inputs', async () => {
+    const secured = await startTestRegistry('distribution', { htpasswd: { username: 'ci', password: 'reg-pass-123' } })
+    try {
+      const creds = staticCredentials({ [secured.host]: { username: 'ci', password: 'reg-pass-123' } })
+      const { name, image } = await push(secured.host, { credentials: creds })
+      const anonymous = await runAction({ images: name, digest: image.digest, key: keyPath, 'key-password': 'secret-pw', ...services(secured.host) })
+      expect(anonymous.exitCode).toBe(1)
+      expect(anonymous.errors[0]).toMatch(/registry-username|docker\/login-action/)
+      const run = await runAction({
+        images: name,
+        digest: image.digest,
+        key: keyPath,
+        'key-password': 'secret-pw',
+        'registry-username': 'ci',
+        'registry-password': 'reg-pass-123',
+        ...services(secured.host),
+      })
+      expect(run.exitCode).toBe(0)
+      expect(run.visibleLog).not.toContain('reg-pass-123')
+    } finally {
+      await secured.stop()
+    }
+  })
+
+  it('reads credentials from the Docker config as docker/login-action writes it', async () => {
+    const secured = await startTestRegistry('distribution', { htpasswd: { username: 'ci', password: 'cfg-pass-456' } })
+    try {
+      const creds = staticCredentials({ [secured.host]: { username: 'ci', password: 'cfg-pass-456' } })
+      const { ref } = await push(secured.host, { credentials: creds })
+      const configDir = join(dir, `docker-${n++}`)
+      mkdirSync(configDir)
+      writeFileSync(
+        join(configDir, 'config.json'),
+        JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from('ci:cfg-pass-456').toString('base64') } } }),
+      )
+      const run = await runAction(
+        { images: ref, key: keyPath, 'key-password': 'secret-pw', ...services(secured.host) },
+        { DOCKER_CONFIG: configDir },
+      )
+      expect(run.exitCode).toBe(0)
+    } finally {
+      await secured.stop()
+    }
+  })
+})
+
+describe('report', () => {
+  it('says plainly when the identity is a reusable workflow', async () => {
+    const reusable = await startSigstoreStandIn({
+      dir: join(dir, 'reusable'),
+      claims: { job_workflow_ref: 'acme/platform/.github/workflows/publish-image.yml@refs/tags/v1' },
+    })
+    try {
+      const { ref } = await push(distribution.host)
+      const run = await runAction(
+        { images: ref, 'plain-http': distribution.host, 'fulcio-url': reusable.fulcioURL, 'rekor-url': reusable.rekorURL },
+        { ACTIONS_ID_TOKEN_REQUEST_URL: reusable.oidc.requestURL, ACTIONS_ID_TOKEN_REQUEST_TOKEN: reusable.oidc.requestToken },
+      )
+      expect(run.exitCode).toBe(0)
+      const identity = 'https://github.com/acme/platform/.github/workflows/publish-image.yml@refs/tags/v1'
+      expect(run.outputs['certificate-identity']).toBe(identity)
+      expect(run.summary).toMatch(/reusable workflow/)
+      expect(run.summary).toContain('acme/app/.github/workflows/publish.yml')
+      expect(run.stdout).toMatch(/::notice::.*reusable workflow/)
+    } finally {
+      await reusable.stop()
+    }
+  })
+
+  it('writes one summary row per digest, log groups per phase, and every bundle to bundle-path', async () => {
+    const { ref, image } = await push(distribution.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+    const run = await runAction({ images: ref, ...services(distribution.host) }, oidc())
+    expect(run.exitCode).toBe(0)
+    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+      expect(run.summary).toContain(digest.slice(0, 19))
+    }
+    expect(run.summary).toContain('linux/arm64')
+    expect(run.summary).toContain(run.outputs['verify-command'])
+    expect(run.stdout).toMatch(/::group::Resolving images/)
+    expect(run.stdout).toMatch(/::group::Signing 3 image/)
+    expect(run.bundleLines).toHaveLength(6)
+    for (const line of run.bundleLines) {
+      expect(JSON.parse(line).mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json')
+    }
+  })
+})
