@@ -56094,8 +56094,9 @@ async function readLimited(res, max, what) {
   const chunks = [];
   let total = 0;
   for (; ; ) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const chunk = await reader.read();
+    const value = chunk.value;
+    if (chunk.done || !value) break;
     total += value.byteLength;
     if (total > max) {
       await reader.cancel().catch(() => void 0);
@@ -56244,10 +56245,10 @@ var RegistryClient = class {
       }
     );
   }
-  async pushBlob(repo, bytes, mediaType) {
+  async pushBlob(repo, bytes, mediaType, options = {}) {
     checkRepository(repo);
     const descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
-    if (await this.hasBlob(repo, descriptor.digest)) return descriptor;
+    if (!options.fresh && await this.hasBlob(repo, descriptor.digest, "push")) return descriptor;
     const location = await this.call(
       { method: "POST", repo, url: `/v2/${repo.repository}/blobs/uploads/`, access: "push" },
       async ({ res, url }) => {
@@ -56263,7 +56264,7 @@ var RegistryClient = class {
         return new URL(header, url);
       }
     );
-    location.searchParams.set("digest", descriptor.digest);
+    location.search = `${location.search ? `${location.search}&` : "?"}digest=${encodeURIComponent(descriptor.digest)}`;
     try {
       await this.call(
         {
@@ -56282,19 +56283,19 @@ var RegistryClient = class {
         }
       );
     } catch (err) {
-      if (err.code === "REGISTRY_ERROR" && await this.hasBlob(repo, descriptor.digest)) {
+      if (err.code === "REGISTRY_ERROR" && await this.hasBlob(repo, descriptor.digest, "push")) {
         return descriptor;
       }
       throw err;
     }
     return descriptor;
   }
-  /** HEAD a blob. Asks for push access: it is the first step of an upload, and one token serves both. */
-  async hasBlob(repo, digest) {
+  /** HEAD a blob. `access` is 'push' when the HEAD is the first step of an upload. */
+  async hasBlob(repo, digest, access2 = "pull") {
     checkRepository(repo);
     validateDigest(digest, "digest");
     return this.call(
-      { method: "HEAD", repo, url: `/v2/${repo.repository}/blobs/${digest}`, access: "push" },
+      { method: "HEAD", repo, url: `/v2/${repo.repository}/blobs/${digest}`, access: access2 },
       async ({ res, url }) => {
         await discard(res);
         if (res.status === 404) return false;
@@ -56484,7 +56485,7 @@ var RegistryClient = class {
     if (first.res.status !== 401) return first;
     const challenge = pickChallenge(parseWwwAuthenticate(first.res.headers.get("www-authenticate")));
     if (!challenge) return first;
-    this.challenges.set(host, challenge);
+    this.challenges.set(host.toLowerCase(), challenge);
     if (before) this.forgetToken(repo, access2);
     const after = await this.authorization(repo, access2);
     if (!after || after === before) return first;
@@ -56499,8 +56500,9 @@ var RegistryClient = class {
     let body = request.body;
     for (let hop = 0; ; hop++) {
       const headers = { "user-agent": this.userAgent, ...request.headers };
-      if (authorization && url.host.toLowerCase() === registryHost)
+      if (authorization && url.host.toLowerCase() === registryHost) {
         headers.authorization = authorization;
+      }
       if (body === void 0) delete headers["content-type"];
       this.requestCount++;
       const res = await this.fetchImpl(url, {
@@ -56545,7 +56547,7 @@ var RegistryClient = class {
   }
   /** The Authorization header for a request, or undefined to go anonymously. */
   async authorization(repo, access2) {
-    const challenge = this.challenges.get(repo.registry.toLowerCase()) ?? this.challenges.get(repo.registry);
+    const challenge = this.challenges.get(repo.registry.toLowerCase());
     if (!challenge) return void 0;
     if (challenge.scheme === "basic") {
       const credential = await this.credentials.get(repo.registry);
@@ -56917,7 +56919,7 @@ function appendLegacyLayers(existing, layers) {
     config: { mediaType: MEDIA_TYPES.ociConfig, size: config.length, digest: sha256Digest(config) },
     layers: kept
   };
-  blobs.push({ bytes: config, mediaType: MEDIA_TYPES.ociConfig });
+  blobs.push({ bytes: config, mediaType: MEDIA_TYPES.ociConfig, fresh: true });
   return { manifest, manifestBytes: Buffer.from(JSON.stringify(manifest)), config, blobs };
 }
 __name(appendLegacyLayers, "appendLegacyLayers");
@@ -56960,21 +56962,25 @@ __name(serializeStatement, "serializeStatement");
 var defaultSleep = /* @__PURE__ */ __name(async (ms) => new Promise((r) => setTimeout(r, ms)), "defaultSleep");
 async function updateTag(registry, repo, tag, update, options = {}) {
   const attempts = options.attempts ?? 8;
-  const settleMs = options.settleMs ?? 100;
+  const minSettleMs = options.minSettleMs ?? 30;
   const sleep = options.sleep ?? defaultSleep;
   let writes = 0;
   for (let attempt = 0; attempt < attempts; attempt++) {
+    const readAt = Date.now();
     const current = await registry.getManifest(repo, tag);
     const next = update.merge(update.parse(current));
     if (!next) return writes;
-    await Promise.all(next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType)));
+    await Promise.all(
+      next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }))
+    );
     try {
       await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag });
     } catch (err) {
       if (err.status !== 412) throw err;
     }
     writes++;
-    await sleep(settleMs / 2 + Math.random() * settleMs);
+    const window2 = Math.min(Math.max(1.5 * (Date.now() - readAt), minSettleMs), 3e3);
+    await sleep(window2 * (1 + Math.random() / 2));
   }
   throw new SignetError(
     "CONCURRENT_WRITE",
@@ -57058,7 +57064,7 @@ function buildBundleReferrer(bundleJson, subject, predicateType, created) {
       annotations
     },
     blobs: [
-      { bytes: bundleJson, mediaType: BUNDLE_V03_MEDIA_TYPE },
+      { bytes: bundleJson, mediaType: BUNDLE_V03_MEDIA_TYPE, fresh: true },
       { bytes: EMPTY_CONFIG, mediaType: MEDIA_TYPES.ociEmpty }
     ]
   };
@@ -57090,7 +57096,9 @@ var ReferrersSupport = class {
 };
 async function writeBundleReferrer(registry, repo, subject, bundleJson, predicateType, support, options) {
   const referrer = buildBundleReferrer(bundleJson, subject, predicateType, options?.now ?? /* @__PURE__ */ new Date());
-  await Promise.all(referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType)));
+  await Promise.all(
+    referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }))
+  );
   const put = await registry.putManifest(
     repo,
     referrer.descriptor.digest,
@@ -57289,7 +57297,7 @@ async function signImages(registry, session, images, options) {
   const bundles = [];
   const errors = [];
   const support = new ReferrersSupport();
-  const results = await mapLimit(images, options.concurrency ?? 8, async (image) => {
+  const results = await mapLimit(images, options.concurrency ?? Number(process.env.SIGNET_CONCURRENCY ?? 8), async (image) => {
     const result = {
       image: image.name,
       digest: image.digest,
@@ -57300,36 +57308,14 @@ async function signImages(registry, session, images, options) {
       signatures: []
     };
     try {
-      if (options.format !== "bundle") {
-        const payload = buildSimpleSigningPayload(image.name, image.digest, options.annotations);
-        const signed = await session.signPayload(payload);
+      const [legacy, bundle] = await Promise.all([
+        options.format !== "bundle" ? signLegacy(registry, session, image, options.annotations) : void 0,
+        options.format !== "legacy" ? signBundle(registry, session, image, options.annotations, support) : void 0
+      ]);
+      for (const signed of [legacy, bundle]) {
+        if (!signed) continue;
         bundles.push(signed.bundle);
-        const tag = await writeLegacySignature(registry, image.repo, image.digest, {
-          mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
-          bytes: payload,
-          annotations: legacyAnnotations(signed.legacy)
-        });
-        result.signatures.push({ format: "legacy", reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) });
-      }
-      if (options.format !== "legacy") {
-        const statement = serializeStatement(buildSignatureStatement(image.digest, options.annotations));
-        const signed = await session.signStatement(statement);
-        bundles.push(signed.bundle);
-        const bundleJson = Buffer.from(JSON.stringify((0, import_bundle.bundleToJSON)(signed.bundle)));
-        const written = await writeBundleReferrer(
-          registry,
-          image.repo,
-          image.descriptor,
-          bundleJson,
-          COSIGN_SIGN_PREDICATE_TYPE,
-          support
-        );
-        result.signatures.push({
-          format: "bundle",
-          reference: `${image.name}@${written.digest}`,
-          fallbackTag: written.fallbackTag,
-          ...tlogFacts(signed.bundle)
-        });
+        result.signatures.push(signed.record);
       }
       result.signed = true;
     } catch (err) {
@@ -57342,6 +57328,43 @@ async function signImages(registry, session, images, options) {
   return { results, bundles, errors };
 }
 __name(signImages, "signImages");
+async function signLegacy(registry, session, image, annotations) {
+  const payload = buildSimpleSigningPayload(image.name, image.digest, annotations);
+  const signed = await session.signPayload(payload);
+  const tag = await writeLegacySignature(registry, image.repo, image.digest, {
+    mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+    bytes: payload,
+    annotations: legacyAnnotations(signed.legacy)
+  });
+  return {
+    bundle: signed.bundle,
+    record: { format: "legacy", reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) }
+  };
+}
+__name(signLegacy, "signLegacy");
+async function signBundle(registry, session, image, annotations, support) {
+  const statement = serializeStatement(buildSignatureStatement(image.digest, annotations));
+  const signed = await session.signStatement(statement);
+  const bundleJson = Buffer.from(JSON.stringify((0, import_bundle.bundleToJSON)(signed.bundle)));
+  const written = await writeBundleReferrer(
+    registry,
+    image.repo,
+    image.descriptor,
+    bundleJson,
+    COSIGN_SIGN_PREDICATE_TYPE,
+    support
+  );
+  return {
+    bundle: signed.bundle,
+    record: {
+      format: "bundle",
+      reference: `${image.name}@${written.digest}`,
+      fallbackTag: written.fallbackTag,
+      ...tlogFacts(signed.bundle)
+    }
+  };
+}
+__name(signBundle, "signBundle");
 
 // src/sigstore/certificate.ts
 var import_core2 = __toESM(require_dist4());
@@ -57864,13 +57887,6 @@ async function runSign(inputs, deps) {
     identity.preflight?.();
   }
   const registry = deps.registry ?? createRegistry(inputs, env, log);
-  const images = await log.group("Resolving images", async () => {
-    const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log });
-    for (const image of resolved) {
-      log.info(`${image.name}@${image.digest}${image.platform ? ` (${image.platform})` : ""}`);
-    }
-    return resolved;
-  });
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
     rekorURL: inputs.rekorURL,
@@ -57879,11 +57895,19 @@ async function runSign(inputs, deps) {
     key,
     identity
   });
+  const chain = session.certificateChain();
+  chain.catch(() => void 0);
+  const images = await log.group("Resolving images", async () => {
+    const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log });
+    for (const image of resolved) {
+      log.info(`${image.name}@${image.digest}${image.platform ? ` (${image.platform})` : ""}`);
+    }
+    return resolved;
+  });
   let certificate;
   if (session.keyless) {
     certificate = await log.group("Getting a signing certificate", async () => {
-      const chain = await session.certificateChain();
-      const described = describeCertificate(chain[0]);
+      const described = describeCertificate((await chain)[0]);
       log.info(`identity: ${described.subject}`);
       log.info(`issuer: ${described.issuer ?? "(none)"}`);
       return described;

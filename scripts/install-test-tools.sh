@@ -12,12 +12,17 @@ if ! command -v docker-registry >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing Debian's docker-registry" >&2
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils time >/dev/null
     # The package starts a service on :5000 on some systems; tests start their own.
     (systemctl stop docker-registry 2>/dev/null || service docker-registry stop 2>/dev/null || true) >/dev/null
   else
     echo "warning: docker-registry is not installed and we are not root; tests use the project's own registry" >&2
   fi
+fi
+
+# GNU time measures peak memory for the benchmark.
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 fi
 
 if have cosign3 && have cosign2 && have crane && have oras; then

@@ -98,6 +98,17 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     identity.preflight?.()
   }
   const registry = deps.registry ?? createRegistry(inputs, env, log)
+  const session = new SigningSession({
+    fulcioURL: inputs.fulcioURL,
+    rekorURL: inputs.rekorURL,
+    tsaURL: inputs.tsaURL,
+    tlog: inputs.tlog,
+    key,
+    identity,
+  })
+  // Ask Fulcio while the registry is being read: nothing is written before both are done.
+  const chain = session.certificateChain()
+  chain.catch(() => undefined)
 
   const images = await log.group('Resolving images', async () => {
     const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log })
@@ -107,20 +118,10 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     return resolved
   })
 
-  const session = new SigningSession({
-    fulcioURL: inputs.fulcioURL,
-    rekorURL: inputs.rekorURL,
-    tsaURL: inputs.tsaURL,
-    tlog: inputs.tlog,
-    key,
-    identity,
-  })
-
   let certificate: CertificateIdentity | undefined
   if (session.keyless) {
     certificate = await log.group('Getting a signing certificate', async () => {
-      const chain = (await session.certificateChain()) as string[]
-      const described = describeCertificate(chain[0])
+      const described = describeCertificate(((await chain) as string[])[0])
       log.info(`identity: ${described.subject}`)
       log.info(`issuer: ${described.issuer ?? '(none)'}`)
       return described

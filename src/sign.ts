@@ -13,6 +13,12 @@ import type { ResolvedImage } from './resolve'
 import type { SigningSession } from './sigstore/signing'
 import { describe } from './sigstore/keyless-signer'
 
+/**
+ * Images signed at once. The work is waiting on registries and Rekor, not computing, so a
+ * generous bound helps; it stays bounded so a registry is not flooded.
+ */
+export const SIGN_CONCURRENCY = 16
+
 export interface SignOptions {
   format: SignatureFormat
   annotations: Record<string, string>
@@ -44,7 +50,7 @@ export async function signImages(
   const bundles: Bundle[] = []
   const errors: unknown[] = []
   const support = new ReferrersSupport()
-  const results = await mapLimit(images, options.concurrency ?? 8, async (image) => {
+  const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result: ImageResult = {
       image: image.name,
       digest: image.digest,
@@ -55,36 +61,17 @@ export async function signImages(
       signatures: [],
     }
     try {
-      if (options.format !== 'bundle') {
-        const payload = buildSimpleSigningPayload(image.name, image.digest, options.annotations)
-        const signed = await session.signPayload(payload)
+      // The two formats are independent writes: do them at once.
+      const [legacy, bundle] = await Promise.all([
+        options.format !== 'bundle' ? signLegacy(registry, session, image, options.annotations) : undefined,
+        options.format !== 'legacy'
+          ? signBundle(registry, session, image, options.annotations, support)
+          : undefined,
+      ])
+      for (const signed of [legacy, bundle]) {
+        if (!signed) continue
         bundles.push(signed.bundle)
-        const tag = await writeLegacySignature(registry, image.repo, image.digest, {
-          mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
-          bytes: payload,
-          annotations: legacyAnnotations(signed.legacy),
-        })
-        result.signatures.push({ format: 'legacy', reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) })
-      }
-      if (options.format !== 'legacy') {
-        const statement = serializeStatement(buildSignatureStatement(image.digest, options.annotations))
-        const signed = await session.signStatement(statement)
-        bundles.push(signed.bundle)
-        const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(signed.bundle)))
-        const written = await writeBundleReferrer(
-          registry,
-          image.repo,
-          image.descriptor,
-          bundleJson,
-          COSIGN_SIGN_PREDICATE_TYPE,
-          support,
-        )
-        result.signatures.push({
-          format: 'bundle',
-          reference: `${image.name}@${written.digest}`,
-          fallbackTag: written.fallbackTag,
-          ...tlogFacts(signed.bundle),
-        })
+        result.signatures.push(signed.record)
       }
       result.signed = true
     } catch (err) {
@@ -95,4 +82,57 @@ export async function signImages(
     return result
   })
   return { results, bundles, errors }
+}
+
+interface Written {
+  bundle: Bundle
+  record: SignatureRecord
+}
+
+async function signLegacy(
+  registry: Registry,
+  session: SigningSession,
+  image: ResolvedImage,
+  annotations: Record<string, string>,
+): Promise<Written> {
+  const payload = buildSimpleSigningPayload(image.name, image.digest, annotations)
+  const signed = await session.signPayload(payload)
+  const tag = await writeLegacySignature(registry, image.repo, image.digest, {
+    mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+    bytes: payload,
+    annotations: legacyAnnotations(signed.legacy),
+  })
+  return {
+    bundle: signed.bundle,
+    record: { format: 'legacy', reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) },
+  }
+}
+
+async function signBundle(
+  registry: Registry,
+  session: SigningSession,
+  image: ResolvedImage,
+  annotations: Record<string, string>,
+  support: ReferrersSupport,
+): Promise<Written> {
+  const statement = serializeStatement(buildSignatureStatement(image.digest, annotations))
+  const signed = await session.signStatement(statement)
+  const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(signed.bundle)))
+  const written = await writeBundleReferrer(
+    registry,
+    image.repo,
+    image.descriptor,
+    bundleJson,
+    COSIGN_SIGN_PREDICATE_TYPE,
+    support,
+  )
+  return {
+    bundle: signed.bundle,
+    record: {
+      format: 'bundle',
+      reference: `${image.name}@${written.digest}`,
+      fallbackTag: written.fallbackTag,
+      ...tlogFacts(signed.bundle),
+    },
+  }
 }

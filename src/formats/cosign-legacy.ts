@@ -88,8 +88,11 @@ export interface LegacyManifestParts {
   manifest: ImageManifest
   manifestBytes: Buffer
   config: Buffer
-  /** Blobs the registry must hold before the manifest is put: new layers and the config. */
-  blobs: { bytes: Buffer; mediaType: string }[]
+  /**
+   * Blobs the registry must hold before the manifest is put: new layers and the config.
+   * `fresh`: almost surely not there yet (uploading one that is costs a request, nothing more).
+   */
+  blobs: { bytes: Buffer; mediaType: string; fresh?: boolean }[]
 }
 
 function sameAnnotations(a: Record<string, string> = {}, b: Record<string, string> = {}): boolean {
@@ -115,7 +118,7 @@ export function appendLegacyLayers(
   layers: LegacyLayer[],
 ): LegacyManifestParts | undefined {
   const kept: Descriptor[] = existing ? [...existing.layers] : []
-  const blobs: { bytes: Buffer; mediaType: string }[] = []
+  const blobs: LegacyManifestParts['blobs'] = []
   for (const layer of layers) {
     if (hasLayer(existing, layer)) continue
     const digest = sha256Digest(layer.bytes)
@@ -149,6 +152,6 @@ export function appendLegacyLayers(
     config: { mediaType: MEDIA_TYPES.ociConfig, size: config.length, digest: sha256Digest(config) },
     layers: kept,
   }
-  blobs.push({ bytes: config, mediaType: MEDIA_TYPES.ociConfig })
+  blobs.push({ bytes: config, mediaType: MEDIA_TYPES.ociConfig, fresh: true })
   return { manifest, manifestBytes: Buffer.from(JSON.stringify(manifest)), config, blobs }
 }

@@ -23,7 +23,8 @@ export interface BundleReferrer {
   manifest: ImageManifest
   manifestBytes: Buffer
   descriptor: Descriptor
-  blobs: { bytes: Buffer; mediaType: string }[]
+  /** `fresh`: cannot be in the registry yet, so uploading needs no existence check. */
+  blobs: { bytes: Buffer; mediaType: string; fresh?: boolean }[]
 }
 
 /** RFC 3339 in UTC to the second, as cosign writes `org.opencontainers.image.created`. */
@@ -71,7 +72,7 @@ export function buildBundleReferrer(
       annotations,
     },
     blobs: [
-      { bytes: bundleJson, mediaType: BUNDLE_V03_MEDIA_TYPE },
+      { bytes: bundleJson, mediaType: BUNDLE_V03_MEDIA_TYPE, fresh: true },
       { bytes: EMPTY_CONFIG, mediaType: MEDIA_TYPES.ociEmpty },
     ],
   }

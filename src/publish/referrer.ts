@@ -39,7 +39,9 @@ export async function writeBundleReferrer(
   options?: TagUpdateOptions & { now?: Date },
 ): Promise<WrittenReferrer> {
   const referrer = buildBundleReferrer(bundleJson, subject, predicateType, options?.now ?? new Date())
-  await Promise.all(referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType)))
+  await Promise.all(
+    referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh })),
+  )
   const put = await registry.putManifest(
     repo,
     referrer.descriptor.digest,

@@ -11,13 +11,20 @@ export interface TagUpdate<T> {
   /** Parse what the tag holds (undefined when the tag does not exist yet). */
   parse(current: FetchedManifest | undefined): T | undefined
   /** What to write given what is there; undefined when what we add is already there. */
-  merge(current: T | undefined): { bytes: Buffer; mediaType: string; blobs: { bytes: Buffer; mediaType: string }[] } | undefined
+  merge(
+    current: T | undefined,
+  ):
+    | { bytes: Buffer; mediaType: string; blobs: { bytes: Buffer; mediaType: string; fresh?: boolean }[] }
+    | undefined
 }
 
 export interface TagUpdateOptions {
   attempts?: number
-  /** Jittered pause before reading back, long enough for a concurrent write to land. */
-  settleMs?: number
+  /**
+   * The shortest pause before reading back. The pause grows with how long our own read-to-write
+   * took: a concurrent writer that read before our write lands within about that long.
+   */
+  minSettleMs?: number
   sleep?: (ms: number) => Promise<void>
 }
 
@@ -32,24 +39,28 @@ export async function updateTag<T>(
   options: TagUpdateOptions = {},
 ): Promise<number> {
   const attempts = options.attempts ?? 8
-  const settleMs = options.settleMs ?? 100
+  const minSettleMs = options.minSettleMs ?? 30
   const sleep = options.sleep ?? defaultSleep
   let writes = 0
   for (let attempt = 0; attempt < attempts; attempt++) {
+    const readAt = Date.now()
     const current = await registry.getManifest(repo, tag)
     const next = update.merge(update.parse(current))
     // Nothing to add: either it was there before us, or our last write survived the pause in
     // which a concurrent writer that read before it would have overwritten it.
     if (!next) return writes
-    await Promise.all(next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType)))
+    await Promise.all(
+      next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh })),
+    )
     try {
       await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag })
     } catch (err) {
-      // 412: someone wrote between our read and our write; read again and merge.
-      if ((err as { status?: number }).status !== 412) throw err
+      // If-Match failed (412): someone wrote between our read and our write; read again, merge.
+      if (!(err instanceof SignetError && err.code === 'CONCURRENT_WRITE')) throw err
     }
     writes++
-    await sleep(settleMs / 2 + Math.random() * settleMs)
+    const window = Math.min(Math.max(1.5 * (Date.now() - readAt), minSettleMs), 3000)
+    await sleep(window * (1 + Math.random() / 2))
   }
   throw new SignetError(
     'CONCURRENT_WRITE',

@@ -63,7 +63,7 @@ export interface AuthChallenge {
 }
 
 interface Request {
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE'
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST'
   repo: Repository
   /** Absolute URL, or a path on the registry. */
   url: URL | string
@@ -105,10 +105,10 @@ export function parseWwwAuthenticate(header: string | null | undefined): AuthCha
   for (let m = re.exec(header); m !== null; m = re.exec(header)) {
     const [, name, quoted, bare] = m
     if (quoted === undefined && bare === undefined) {
-      challenges.push({ scheme: name!.toLowerCase(), params: {} })
+      challenges.push({ scheme: name.toLowerCase(), params: {} })
     } else if (challenges.length > 0) {
-      challenges[challenges.length - 1]!.params[name!.toLowerCase()] =
-        quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare!
+      challenges[challenges.length - 1].params[name.toLowerCase()] =
+        quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : bare
     }
   }
   return challenges
@@ -119,8 +119,8 @@ export function parseLinkNext(header: string | null | undefined, base: URL): URL
   if (!header) return undefined
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /^\s*<([^>]*)>(.*)$/.exec(part)
-    if (m && /;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(m[2]!)) {
-      return new URL(m[1]!, base)
+    if (m && /;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(m[2])) {
+      return new URL(m[1], base)
     }
   }
   return undefined
@@ -128,7 +128,7 @@ export function parseLinkNext(header: string | null | undefined, base: URL): URL
 
 function mediaTypeOf(res: Response): string | undefined {
   const ct = res.headers.get('content-type')
-  return ct ? ct.split(';')[0]!.trim().toLowerCase() : undefined
+  return ct ? ct.split(';')[0].trim().toLowerCase() : undefined
 }
 
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
@@ -158,8 +158,9 @@ async function readLimited(res: Response, max: number, what: string): Promise<Bu
   const chunks: Buffer[] = []
   let total = 0
   for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
+    const chunk: { done: boolean; value?: Uint8Array } = await reader.read()
+    const value = chunk.value
+    if (chunk.done || !value) break
     total += value.byteLength
     if (total > max) {
       await reader.cancel().catch(() => undefined)
@@ -190,7 +191,7 @@ async function registryMessage(res: Response): Promise<string> {
   } catch {
     // Not JSON: plain text (or HTML from a proxy); keep a short line of it.
   }
-  return text.split('\n')[0]!.slice(0, 200)
+  return text.split('\n')[0].slice(0, 200)
 }
 
 export class RegistryClient implements Registry {
@@ -331,10 +332,17 @@ export class RegistryClient implements Registry {
     )
   }
 
-  async pushBlob(repo: Repository, bytes: Buffer, mediaType: string): Promise<Descriptor> {
+  async pushBlob(
+    repo: Repository,
+    bytes: Buffer,
+    mediaType: string,
+    options: { fresh?: boolean } = {},
+  ): Promise<Descriptor> {
     checkRepository(repo)
     const descriptor: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length }
-    if (await this.hasBlob(repo, descriptor.digest)) return descriptor
+    // HEAD with push access: it is the first step of an upload, and one token then serves both.
+    // Skipped for blobs that cannot be there yet (they hold a signature made a moment ago).
+    if (!options.fresh && (await this.hasBlob(repo, descriptor.digest, 'push'))) return descriptor
 
     const location = await this.call(
       { method: 'POST', repo, url: `/v2/${repo.repository}/blobs/uploads/`, access: 'push' },
@@ -351,8 +359,9 @@ export class RegistryClient implements Registry {
         return new URL(header, url)
       },
     )
-    // Location may be relative and may carry the registry's upload state in its query already.
-    location.searchParams.set('digest', descriptor.digest)
+    // Location may be relative and may carry the registry's upload state in its query already;
+    // append to that query as is (re-serialising it could change the state token's encoding).
+    location.search = `${location.search ? `${location.search}&` : '?'}digest=${encodeURIComponent(descriptor.digest)}`
     try {
       await this.call(
         {
@@ -375,7 +384,7 @@ export class RegistryClient implements Registry {
       // if the blob is there, the upload did happen.
       if (
         (err as SignetError).code === 'REGISTRY_ERROR' &&
-        (await this.hasBlob(repo, descriptor.digest))
+        (await this.hasBlob(repo, descriptor.digest, 'push'))
       ) {
         return descriptor
       }
@@ -384,12 +393,16 @@ export class RegistryClient implements Registry {
     return descriptor
   }
 
-  /** HEAD a blob. Asks for push access: it is the first step of an upload, and one token serves both. */
-  async hasBlob(repo: Repository, digest: string): Promise<boolean> {
+  /** HEAD a blob. `access` is 'push' when the HEAD is the first step of an upload. */
+  async hasBlob(
+    repo: Repository,
+    digest: string,
+    access: 'pull' | 'push' = 'pull',
+  ): Promise<boolean> {
     checkRepository(repo)
     validateDigest(digest, 'digest')
     return this.call(
-      { method: 'HEAD', repo, url: `/v2/${repo.repository}/blobs/${digest}`, access: 'push' },
+      { method: 'HEAD', repo, url: `/v2/${repo.repository}/blobs/${digest}`, access },
       async ({ res, url }) => {
         await discard(res)
         if (res.status === 404) return false
@@ -607,7 +620,7 @@ export class RegistryClient implements Registry {
 
     const challenge = pickChallenge(parseWwwAuthenticate(first.res.headers.get('www-authenticate')))
     if (!challenge) return first
-    this.challenges.set(host, challenge)
+    this.challenges.set(host.toLowerCase(), challenge)
     // The token we sent was refused: expired, revoked, or for too little scope. Get a fresh one.
     if (before) this.forgetToken(repo, access)
     const after = await this.authorization(repo, access)
@@ -628,8 +641,9 @@ export class RegistryClient implements Registry {
     let body = request.body
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...request.headers }
-      if (authorization && url.host.toLowerCase() === registryHost)
+      if (authorization && url.host.toLowerCase() === registryHost) {
         headers.authorization = authorization
+      }
       if (body === undefined) delete headers['content-type']
       this.requestCount++
       const res = await this.fetchImpl(url, {
@@ -680,8 +694,7 @@ export class RegistryClient implements Registry {
 
   /** The Authorization header for a request, or undefined to go anonymously. */
   private async authorization(repo: Repository, access: Access): Promise<string | undefined> {
-    const challenge =
-      this.challenges.get(repo.registry.toLowerCase()) ?? this.challenges.get(repo.registry)
+    const challenge = this.challenges.get(repo.registry.toLowerCase())
     if (!challenge) return undefined
     if (challenge.scheme === 'basic') {
       const credential = await this.credentials.get(repo.registry)

@@ -79,8 +79,16 @@ export interface Registry {
     mediaType: string,
     options?: { ifMatch?: string },
   ): Promise<PutManifestResult>
-  /** Upload a blob unless the registry already has it. */
-  pushBlob(repo: Repository, bytes: Buffer, mediaType: string): Promise<Descriptor>
+  /**
+   * Upload a blob unless the registry already has it. `fresh`: the caller knows it cannot be there
+   * yet (it holds a signature made a moment ago), so the existence check is skipped.
+   */
+  pushBlob(
+    repo: Repository,
+    bytes: Buffer,
+    mediaType: string,
+    options?: { fresh?: boolean },
+  ): Promise<Descriptor>
   /** Download a blob, refusing more than `maxBytes`, checking its digest. */
   getBlob(repo: Repository, digest: string, maxBytes?: number): Promise<Buffer>
   /**

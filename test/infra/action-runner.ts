@@ -57,11 +57,40 @@ export function parseOutputFile(text: string): Record<string, string> {
 /** What the runner does with `::add-mask::`: drops the command and replaces the value with ***. */
 export function maskLog(log: string): string {
   const lines = log.split('\n')
-  const masks = lines.filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length))
+  const masks = lines
+    .filter((l) => l.startsWith('::add-mask::'))
+    .map((l) => l.slice('::add-mask::'.length))
   return lines
     .filter((l) => !l.startsWith('::add-mask::'))
     .map((l) => masks.reduce((line, m) => (m ? line.split(m).join('***') : line), l))
     .join('\n')
+}
+
+/** The environment the runner gives an action: INPUT_* with defaults, GITHUB_OUTPUT, … */
+export function actionEnv(
+  inputs: Record<string, string>,
+  env: Record<string, string | undefined>,
+  files: { outputFile: string; summaryFile: string; runnerTemp: string },
+): Record<string, string> {
+  const merged = { ...actionDefaults(), ...inputs }
+  const inputEnv: Record<string, string> = {}
+  for (const [name, value] of Object.entries(merged)) {
+    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
+  }
+  const childEnv: Record<string, string> = {}
+  for (const [k, v] of Object.entries({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_OUTPUT: files.outputFile,
+    GITHUB_STEP_SUMMARY: files.summaryFile,
+    RUNNER_TEMP: files.runnerTemp,
+    ...inputEnv,
+    ...env,
+  })) {
+    if (v !== undefined) childEnv[k] = v
+  }
+  return childEnv
 }
 
 export async function runAction(
@@ -73,24 +102,7 @@ export async function runAction(
   const summaryFile = join(dir, 'summary')
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
-  const merged = { ...actionDefaults(), ...inputs }
-  const inputEnv: Record<string, string> = {}
-  for (const [name, value] of Object.entries(merged)) {
-    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value
-  }
-  const childEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GITHUB_ACTIONS: 'true',
-    GITHUB_OUTPUT: outputFile,
-    GITHUB_STEP_SUMMARY: summaryFile,
-    RUNNER_TEMP: dir,
-    ...inputEnv,
-    ...env,
-  })) {
-    if (v !== undefined) childEnv[k] = v
-  }
+  const childEnv = actionEnv(inputs, env, { outputFile, summaryFile, runnerTemp: dir })
   const child = spawn(NODE, [join(ROOT, 'dist', 'index.cjs')], { env: childEnv, cwd: dir })
   let stdout = ''
   let stderr = ''
@@ -101,7 +113,9 @@ export async function runAction(
   const bundlePath = outputs['bundle-path']
   const result: ActionRun = {
     bundleLines: bundlePath
-      ? readFileSync(bundlePath, 'utf8').split('\n').filter((l) => l !== '')
+      ? readFileSync(bundlePath, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
       : [],
     exitCode,
     stdout,

@@ -11,5 +11,6 @@ export default async function globalSetup(): Promise<void> {
     throw new Error(`missing test tools: ${missing.join(', ')}; run scripts/install-test-tools.sh`)
   }
   const major = Number(process.versions.node.split('.')[0])
-  if (major < 24) throw new Error(`tests run on Node 24 (found ${process.version}); run them with npm test`)
+  if (major < 24)
+    throw new Error(`tests run on Node 24 (found ${process.version}); run them with npm test`)
 }

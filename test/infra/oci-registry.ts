@@ -209,7 +209,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       const m = /^repository:(.+):([a-z,*]+)$/.exec(s)
       if (!m) continue
       // Anonymous callers get a token, but one that grants nothing (a private registry).
-      grants.set(m[1]!, new Set(authenticated ? m[2]!.split(',') : []))
+      grants.set(m[1], new Set(authenticated ? m[2].split(',') : []))
     }
     const token = randomBytes(16).toString('hex')
     tokens.set(token, grants)
@@ -421,7 +421,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     const bytes = await readBody(req, MAX_MANIFEST + 1)
     if (bytes.length > MAX_MANIFEST)
       return sendError(res, 413, 'MANIFEST_INVALID', 'manifest too large')
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim()
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim()
     const digest = sha256(bytes)
     if (isDigestRef && digest !== reference) {
       return sendError(
@@ -591,23 +591,23 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     }
     if ((m = ROUTES.uploads.exec(path))) {
       if (!authorize(req, res, m[1])) return
-      return serveUploads(req, res, url, m[1]!, m[2]!)
+      return serveUploads(req, res, url, m[1], m[2])
     }
     if ((m = ROUTES.blob.exec(path))) {
       if (!authorize(req, res, m[1])) return
-      return serveBlob(req, res, m[1]!, m[2]!)
+      return serveBlob(req, res, m[1], m[2])
     }
     if ((m = ROUTES.manifest.exec(path))) {
       if (!authorize(req, res, m[1])) return
-      return serveManifest(req, res, m[1]!, m[2]!)
+      return serveManifest(req, res, m[1], m[2])
     }
     if ((m = ROUTES.referrers.exec(path)) && req.method === 'GET') {
       if (!authorize(req, res, m[1])) return
-      return serveReferrers(res, url, m[1]!, m[2]!)
+      return serveReferrers(res, url, m[1], m[2])
     }
     if ((m = ROUTES.tags.exec(path)) && req.method === 'GET') {
       if (!authorize(req, res, m[1])) return
-      return serveTags(res, m[1]!)
+      return serveTags(res, m[1])
     }
     res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
     res.end('404 page not found\n')
@@ -633,7 +633,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       const m = /^\/storage\/(.+)\/(sha256:[a-f0-9]{64})$/.exec(
         new URL(req.url ?? '/', 'http://x').pathname,
       )
-      const blob = m ? repoOf(m[1]!, false)?.blobs.get(m[2]!) : undefined
+      const blob = m ? repoOf(m[1], false)?.blobs.get(m[2]) : undefined
       if (!blob) {
         res.writeHead(404).end()
         return

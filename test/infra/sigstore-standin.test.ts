@@ -2,7 +2,7 @@
  * The stand-in is only useful if the real clients accept it: cosign v3 and v2 sign and verify
  * against it, and so does sigstore-js (the library Signet signs with).
  */
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,7 +11,7 @@ import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle'
 import { TrustedRoot } from '@sigstore/protobuf-specs'
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify'
 import { SigstoreStandIn, startSigstoreStandIn } from './sigstore-standin'
-import { runTool } from './tools'
+import { runToolAsync } from './tools'
 
 const IDENTITY = 'https://github.com/acme/app/.github/workflows/publish.yml@refs/heads/main'
 const ISSUER = 'https://token.actions.githubusercontent.com'
@@ -42,9 +42,9 @@ afterAll(async () => {
 })
 
 /** Runs a command expected to fail and returns its error text. */
-function failure(run: () => unknown): string {
+async function failure(run: () => Promise<unknown>): Promise<string> {
   try {
-    run()
+    await run()
   } catch (err) {
     return (err as Error).message
   }
@@ -59,7 +59,7 @@ function decodeJwt(token: string): Record<string, unknown> {
 }
 
 describe('published trust material', () => {
-  it('writes a trusted root and signing config that parse as Sigstore documents', () => {
+  it('writes a trusted root and signing config that parse as Sigstore documents', async () => {
     const root = JSON.parse(readFileSync(standIn.trustedRootPath, 'utf8')) as {
       mediaType: string
       tlogs: { logId: { keyId: string }; publicKey: { rawBytes: string } }[]
@@ -85,8 +85,8 @@ describe('published trust material', () => {
 describe('cosign v3', () => {
   const bundle = () => join(work, 'cosign3.sigstore.json')
 
-  beforeAll(() => {
-    runTool(
+  beforeAll(async () => {
+    await runToolAsync(
       'cosign3',
       [
         'sign-blob',
@@ -105,7 +105,7 @@ describe('cosign v3', () => {
     )
   })
 
-  it('signs with a Fulcio certificate, a Rekor entry and a TSA timestamp', () => {
+  it('signs with a Fulcio certificate, a Rekor entry and a TSA timestamp', async () => {
     const json = JSON.parse(readFileSync(bundle(), 'utf8')) as {
       verificationMaterial: {
         tlogEntries: { inclusionProof?: { checkpoint?: unknown } }[]
@@ -117,8 +117,8 @@ describe('cosign v3', () => {
     expect(json.verificationMaterial.timestampVerificationData?.rfc3161Timestamps).toHaveLength(1)
   })
 
-  it('verifies the GitHub identity, including the claims Fulcio copies into extensions', () => {
-    const out = runTool(
+  it('verifies the GitHub identity, including the claims Fulcio copies into extensions', async () => {
+    const out = await runToolAsync(
       'cosign3',
       [
         'verify-blob',
@@ -143,9 +143,9 @@ describe('cosign v3', () => {
     expect(out).toBe('')
   })
 
-  it('rejects another identity', () => {
-    const message = failure(() =>
-      runTool(
+  it('rejects another identity', async () => {
+    const message = await failure(() =>
+      runToolAsync(
         'cosign3',
         [
           'verify-blob',
@@ -167,11 +167,11 @@ describe('cosign v3', () => {
 })
 
 describe('cosign v2', () => {
-  it('signs keylessly with the Fulcio v1 API and verifies the bundle', () => {
+  it('signs keylessly with the Fulcio v1 API and verifies the bundle', async () => {
     const v2env = { ...env, ...standIn.cosignV2Env }
     const out = (name: string) => join(work, name)
     const before = standIn.log.length
-    runTool(
+    await runToolAsync(
       'cosign2',
       [
         'sign-blob',
@@ -197,11 +197,15 @@ describe('cosign v2', () => {
       'POST /api/v1/log/entries -> 201',
     ])
     const identity = ['--certificate-identity', IDENTITY, '--certificate-oidc-issuer', ISSUER]
-    runTool('cosign2', ['verify-blob', '--bundle', out('cosign2.bundle'), ...identity, blob], {
-      env: v2env,
-    })
+    await runToolAsync(
+      'cosign2',
+      ['verify-blob', '--bundle', out('cosign2.bundle'), ...identity, blob],
+      {
+        env: v2env,
+      },
+    )
     // Without the bundle cosign v2 finds the entry in Rekor by searching for it.
-    runTool(
+    await runToolAsync(
       'cosign2',
       [
         'verify-blob',
@@ -293,21 +297,24 @@ interface SigstoreJsResult {
   proposed?: unknown
 }
 
-function sigstoreJs(job: SigstoreJsJob): SigstoreJsResult {
+/** Asynchronous, like every client here: the stand-in serves from this very event loop. */
+function sigstoreJs(job: SigstoreJsJob): Promise<SigstoreJsResult> {
   const full = { url: standIn.url, token: standIn.mintToken(), ...job }
-  try {
-    const out = execFileSync(process.execPath, ['-e', SIGSTORE_JS_CLIENT], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, SIGSTORE_JS_JOB: JSON.stringify(full) },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 60_000,
-    })
-    return JSON.parse(out) as SigstoreJsResult
-  } catch (err) {
-    const e = err as { stderr?: string; message: string }
-    throw new Error(`sigstore-js client failed: ${e.stderr ?? ''}${e.message}`)
-  }
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['-e', SIGSTORE_JS_CLIENT],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, SIGSTORE_JS_JOB: JSON.stringify(full) },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`sigstore-js client failed: ${stderr}${err.message}`))
+        else resolve(JSON.parse(stdout) as SigstoreJsResult)
+      },
+    )
+  })
 }
 
 describe('sigstore-js', () => {
@@ -323,7 +330,7 @@ describe('sigstore-js', () => {
   }
   const policy = { subjectAlternativeName: IDENTITY, extensions: { issuer: ISSUER } }
 
-  it('makes a DSSE bundle that sigstore-js and cosign v3 both verify', () => {
+  it('makes a DSSE bundle that sigstore-js and cosign v3 both verify', async () => {
     const digest = createHash('sha256').update(readFileSync(blob)).digest('hex')
     const statement = {
       _type: 'https://in-toto.io/Statement/v1',
@@ -333,7 +340,7 @@ describe('sigstore-js', () => {
     }
     const statementPath = join(work, 'statement.json')
     writeFileSync(statementPath, JSON.stringify(statement))
-    const { bundle } = sigstoreJs({
+    const { bundle } = await sigstoreJs({
       mode: 'dsse',
       data: statementPath,
       type: 'application/vnd.in-toto+json',
@@ -355,7 +362,7 @@ describe('sigstore-js', () => {
 
     const path = join(work, 'sigstore-js.dsse.json')
     writeFileSync(path, JSON.stringify(bundle))
-    runTool(
+    await runToolAsync(
       'cosign3',
       [
         'verify-blob-attestation',
@@ -375,13 +382,13 @@ describe('sigstore-js', () => {
     )
   })
 
-  it('makes a message-signature bundle that sigstore-js and cosign v3 both verify', () => {
-    const { bundle } = sigstoreJs({ mode: 'message', data: blob })
+  it('makes a message-signature bundle that sigstore-js and cosign v3 both verify', async () => {
+    const { bundle } = await sigstoreJs({ mode: 'message', data: blob })
     if (!bundle) throw new Error('no bundle')
     verifier().verify(toSignedEntity(bundleFromJSON(bundle), readFileSync(blob)), policy)
     const path = join(work, 'sigstore-js.msg.json')
     writeFileSync(path, JSON.stringify(bundle))
-    runTool(
+    await runToolAsync(
       'cosign3',
       [
         'verify-blob',
@@ -399,15 +406,16 @@ describe('sigstore-js', () => {
     )
   })
 
-  it('gets an email SAN for a token without job_workflow_ref', () => {
+  it('gets an email SAN for a token without job_workflow_ref', async () => {
     const issuer = 'https://accounts.example.com'
     const token = standIn.mintToken({
       iss: issuer,
       sub: '1234567890',
       email: 'dev@example.com',
+      email_verified: true,
       job_workflow_ref: undefined,
     })
-    const { bundle } = sigstoreJs({ mode: 'message', data: blob, token })
+    const { bundle } = await sigstoreJs({ mode: 'message', data: blob, token })
     if (!bundle) throw new Error('no bundle')
     const signed = verifier().verify(toSignedEntity(bundleFromJSON(bundle), readFileSync(blob)), {
       subjectAlternativeName: 'dev@example.com',
@@ -416,10 +424,10 @@ describe('sigstore-js', () => {
     expect(signed.identity?.extensions?.issuer).toBe(issuer)
   })
 
-  it('retries past an injected Rekor outage', () => {
+  it('retries past an injected Rekor outage', async () => {
     standIn.failNext('rekor', 1)
     const before = standIn.log.length
-    const { bundle } = sigstoreJs({
+    const { bundle } = await sigstoreJs({
       mode: 'message',
       data: blob,
       retry: { retries: 2, minTimeout: 10, maxTimeout: 20 },
@@ -435,7 +443,7 @@ describe('sigstore-js', () => {
 describe('Rekor', () => {
   it('answers a duplicate entry with 409 and its location; sigstore-js fetches it', async () => {
     const before = standIn.log.length
-    const { first, second, proposed } = sigstoreJs({ mode: 'duplicate', data: blob })
+    const { first, second, proposed } = await sigstoreJs({ mode: 'duplicate', data: blob })
     expect(first).toBeDefined()
     expect(second).toBe(first)
     expect(standIn.log.slice(before).filter((l) => l.includes('/api/v1/log/'))).toEqual([

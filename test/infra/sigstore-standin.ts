@@ -5,7 +5,14 @@
  * The cryptography comes from @sigstore/mock (the CA, CT log, transparency log and TSA that
  * sigstore-js tests itself against). That package is written for nock and for sigstore-js only, so
  * this file adds what separate processes and real cosign (v2 and v3) need on top of it; each
- * addition says which client broke without it. See docs in /work/shared/testing/TOOLS.md.
+ * addition says which client broke without it.
+ *
+ * The server runs in the caller's event loop: drive clients asynchronously (runToolAsync, async
+ * child processes), since a synchronous spawn starves the server and deadlocks.
+ *
+ * Known gaps against production: hashedrekord signatures are not checked (Node cannot verify a
+ * prehashed ECDSA signature); every inclusion proof is the mock's one-leaf tree; all leaf
+ * certificates share the mock CA's serial number and carry a URI SAN, even for email identities.
  */
 import {
   createHash,
@@ -34,8 +41,9 @@ import {
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 
+/** JWT claims; `undefined` removes a default claim. (boolean is there for `email_verified`.) */
 export interface GitHubClaims {
-  [claim: string]: string | number | undefined
+  [claim: string]: string | number | boolean | undefined
 }
 
 export interface SigstoreStandIn {
@@ -137,7 +145,10 @@ function subjectFor(claims: Record<string, unknown>): string | undefined {
   if (typeof claims.job_workflow_ref === 'string') {
     return `https://github.com/${claims.job_workflow_ref}`
   }
-  if (typeof claims.email === 'string') return claims.email
+  if (typeof claims.email === 'string') {
+    // Real Fulcio refuses email identities the issuer has not verified.
+    return claims.email_verified === true ? claims.email : undefined
+  }
   return typeof claims.sub === 'string' ? claims.sub : undefined
 }
 
@@ -197,7 +208,7 @@ const json = (status: number, value: unknown, headers?: Record<string, string>):
   headers,
 })
 
-/** The mock's TSA request, plus the DER nonce it cannot carry (it stores nonces as JS numbers). */
+/** The mock TSA's request (its nonce is a JS number, too small for the nonces clients send). */
 interface TimestampRequest {
   artifactHash: Buffer
   hashAlgorithmOID: string
@@ -442,13 +453,14 @@ export async function startSigstoreStandIn(
       })
       res.end(body)
     }
+    // Claimed now, not after the body arrives, so concurrent requests cannot share one failure.
     const failure = failures.find(
       (f) => f.remaining > 0 && (path.startsWith(f.prefix) || f.prefix === service),
     )
+    if (failure) failure.remaining -= 1
     readBody(req)
       .then((body) => {
         if (failure) {
-          failure.remaining -= 1
           return json(failure.status, {
             code: failure.status,
             message: 'failure injected by the stand-in',
@@ -483,9 +495,9 @@ export async function startSigstoreStandIn(
   const rekor = rekorHandler(tlog).fn
   const tsaJSON = tsaHandler(tsa).fn
 
-  // cosign v3 sends a random nonce of up to 160 bits; the mock TSA keeps nonces as JS numbers and
-  // would answer with a different one, which cosign rejects. Hand its TSTInfo the request's own
-  // INTEGER instead (the requests that carry one are remembered by object identity).
+  // cosign v2 (--timestamp-server-url) sends a 160-bit nonce, which an RFC 3161 reply must echo;
+  // the mock TSA keeps nonces as JS numbers. Hand its TSTInfo the request's own INTEGER instead
+  // (DER requests are remembered by object identity; cosign v3 sends no nonce, so none is put).
   const derNonces = new WeakMap<object, asn1js.Integer | null>()
   const tsaImpl = tsa as unknown as { tstInfo(req: TimestampRequest): pkijs.TSTInfo }
   const mockTstInfo = tsaImpl.tstInfo.bind(tsaImpl)
@@ -646,7 +658,7 @@ export async function startSigstoreStandIn(
   }
 
   const fulcioV2 = async (req: IncomingMessage, body: Buffer): Promise<Reply> => {
-    const request = JSON.parse(body.toString('utf8')) as Record<string, unknown>
+    const request = parseJSON(body) as Record<string, unknown>
     const chain = await issue(tokenOf(req, request), request)
     return json(200, { signedCertificateEmbeddedSct: { chain: { certificates: chain } } })
   }
@@ -658,7 +670,7 @@ export async function startSigstoreStandIn(
    */
   const fulcioV1 = async (req: IncomingMessage, body: Buffer): Promise<Reply> => {
     const token = tokenOf(req)
-    const v1 = JSON.parse(body.toString('utf8')) as {
+    const v1 = parseJSON(body) as {
       publicKey?: { algorithm?: string; content?: string }
       signedEmailAddress?: string
       certificateSigningRequest?: string
@@ -767,7 +779,11 @@ export async function startSigstoreStandIn(
     return json(200, [...(index.get(hash.toLowerCase()) ?? [])])
   }
 
-  /** Log info, with a checkpoint signed by the log key over the number of entries so far. */
+  /**
+   * Log info (no client here asks for it). The checkpoint is signed by the log key, but its root
+   * hash is only a digest of the entry UUIDs, not a Merkle root: each entry carries the mock's own
+   * one-leaf inclusion proof, which is what verifiers check.
+   */
   const rekorLogInfo = (): Reply => {
     const treeSize = entries.size
     const rootHash = createHash('sha256')
@@ -894,6 +910,7 @@ export async function startSigstoreStandIn(
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
+        if (!server.listening) return resolve()
         server.closeAllConnections()
         server.close((err) => (err ? reject(err) : resolve()))
       }),

@@ -16,7 +16,8 @@ export function toolPath(name: ToolName): string {
     throw new Error(`${name} is not installed: run scripts/install-test-tools.sh`)
   }
   const path = join(TOOLS_DIR, 'bin', name)
-  if (!existsSync(path)) throw new Error(`${name} is not installed at ${path}: run scripts/install-test-tools.sh`)
+  if (!existsSync(path))
+    throw new Error(`${name} is not installed at ${path}: run scripts/install-test-tools.sh`)
   return path
 }
 
@@ -46,7 +47,9 @@ export function runTool(
     })
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string }
-    throw new Error(`${name} ${args.join(' ')} failed: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`)
+    throw new Error(
+      `${name} ${args.join(' ')} failed: ${e.stderr ?? ''}${e.stdout ?? ''}${e.message}`,
+    )
   }
 }
 
@@ -65,9 +68,15 @@ export async function runToolAsync(
     execFile(
       toolPath(name),
       args,
-      { env: { ...process.env, ...options.env }, cwd: options.cwd, timeout: 120_000, maxBuffer: 64 << 20 },
+      {
+        env: { ...process.env, ...options.env },
+        cwd: options.cwd,
+        timeout: 120_000,
+        maxBuffer: 64 << 20,
+      },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`${name} ${args.join(' ')} failed: ${stderr}${stdout}${err.message}`))
+        if (err)
+          reject(new Error(`${name} ${args.join(' ')} failed: ${stderr}${stdout}${err.message}`))
         else resolve(stdout)
       },
     )

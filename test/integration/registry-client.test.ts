@@ -3,15 +3,16 @@
  * htpasswd), and the project's own OCI registry (referrers API, bearer tokens, injected failures,
  * redirects to a storage host). crane judges that what we push is a well-formed image.
  */
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { isSignetError, SignetError } from '../../src/errors'
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client'
 import { staticCredentials, type CredentialProvider } from '../../src/registry/credentials'
 import { MEDIA_TYPES, type Repository } from '../../src/registry/types'
-import { startDockerRegistry, type TestRegistry } from '../infra/docker-registry'
+import { startDockerRegistry, startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
-import { runTool } from '../infra/tools'
+import { toolPath } from '../infra/tools'
 
 const USER = { username: 'signet', password: 'correct horse battery staple' }
 const FAST_RETRY = { minDelayMs: 5, maxDelayMs: 20, maxTotalMs: 10_000 }
@@ -32,6 +33,19 @@ function client(host: string, credentials?: CredentialProvider, extra: RegistryC
     retry: FAST_RETRY,
     ...(credentials ? { credentials } : {}),
     ...extra,
+  })
+}
+
+/**
+ * crane, run without blocking the event loop: the in-memory registry lives in this process and
+ * must keep answering while crane talks to it (runTool's execFileSync would deadlock).
+ */
+function crane(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(toolPath('crane'), args, { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`crane ${args.join(' ')} failed: ${stderr}${err.message}`))
+      else resolve(stdout)
+    })
   })
 }
 
@@ -211,7 +225,7 @@ describe.each(SETUPS)('$name', (setup) => {
 
       if (!setup.auth) {
         // crane downloads every layer and checks digests and diff_ids.
-        runTool('crane', [
+        await crane([
           'validate',
           '--insecure',
           '--remote',
@@ -384,8 +398,8 @@ describe('oci registry specifics', () => {
       )
       expect(registryGet?.authorization).toBeDefined()
       expect(r.storageRequests).toHaveLength(1)
-      expect(r.storageRequests[0]!.url).toContain('signature=pre-signed')
-      expect(r.storageRequests[0]!.authorization).toBeUndefined()
+      expect(r.storageRequests[0].url).toContain('signature=pre-signed')
+      expect(r.storageRequests[0].authorization).toBeUndefined()
     },
   )
 
@@ -401,7 +415,7 @@ describe('oci registry specifics', () => {
     await c.getManifest(repo, 'v1')
     const tokenRequests = r.log.filter((l) => l.url.startsWith('/token'))
     expect(tokenRequests).toHaveLength(1)
-    expect(tokenRequests[0]!.url).toContain(
+    expect(tokenRequests[0].url).toContain(
       encodeURIComponent(`repository:${repo.repository}:pull,push`),
     )
     // Only the very first request went out without a token.
@@ -475,7 +489,7 @@ describe('oci registry specifics', () => {
     expect(all?.manifests.map((m) => m.digest).sort()).toEqual(refs.map((x) => x.digest).sort())
     const bundles = await c.referrers(repo, image.digest, BUNDLE_TYPE)
     expect(bundles?.manifests.map((m) => m.digest).sort()).toEqual(
-      [refs[0]!.digest, refs[2]!.digest].sort(),
+      [refs[0].digest, refs[2].digest].sort(),
     )
   })
 
@@ -494,6 +508,32 @@ describe('oci registry specifics', () => {
   })
 })
 
+describe('startTestRegistry', () => {
+  it.each([
+    ['distribution', {}, 'distribution', false],
+    ['oci', {}, 'oci', true],
+    ['oci', { referrers: false }, 'oci', false],
+  ] as const)('%s %j', async (kind, options, wantKind, wantReferrers) => {
+    const r = await startTestRegistry(kind, options)
+    try {
+      expect(r.kind).toBe(wantKind)
+      expect(r.referrers).toBe(wantReferrers)
+      const c = client(r.host)
+      const repo = uniqueRepo(r.host, 'kinds')
+      const image = await pushTestImage(c, repo, { seed: `kinds-${kind}` })
+      const ref = await pushReferrer(c, repo, {
+        mediaType: image.mediaType,
+        digest: image.digest,
+        size: image.size,
+      })
+      expect((await c.referrers(repo, image.digest)) !== undefined).toBe(wantReferrers)
+      expect(ref.put.ociSubject !== undefined).toBe(wantReferrers)
+    } finally {
+      await r.stop()
+    }
+  })
+})
+
 describe('answers that need a fake fetch', () => {
   const repo: Repository = { registry: 'registry.test', repository: 'acme/app' }
   const digest = sha256(Buffer.from('subject'))
@@ -504,7 +544,7 @@ describe('answers that need a fake fetch', () => {
   } {
     const calls: { url: string; authorization?: string }[] = []
     const f: typeof fetch = async (input, init) => {
-      const url = new URL(String(input))
+      const url = new URL(input instanceof Request ? input.url : input)
       const auth = (init?.headers as Record<string, string> | undefined)?.authorization
       calls.push({ url: url.href, ...(auth ? { authorization: auth } : {}) })
       return answer(url, init)
@@ -515,7 +555,7 @@ describe('answers that need a fake fetch', () => {
   it.each([400, 404, 405, 406])('referrers: %i means unsupported', async (status) => {
     const { c, calls } = fake(() => new Response('no', { status }))
     expect(await c.referrers(repo, digest)).toBeUndefined()
-    expect(calls[0]!.url).toBe(`https://registry.test/v2/acme/app/referrers/${digest}`)
+    expect(calls[0].url).toBe(`https://registry.test/v2/acme/app/referrers/${digest}`)
   })
 
   it('referrers: a 200 that is not an OCI index means unsupported', async () => {
@@ -582,16 +622,16 @@ describe('answers that need a fake fetch', () => {
   })
 
   it('appends digest to an upload Location that already has a query, resolving it if relative', async () => {
-    const { c, calls } = fake((url, init) => {
+    const { c, calls } = fake((_url, init) => {
       if (init?.method === 'HEAD') return new Response(null, { status: 404 })
       if (init?.method === 'POST') {
-        return new Response(null, { status: 202, headers: { location: 'uploads/abc?_state=s1' } })
+        return new Response(null, { status: 202, headers: { location: 'abc?_state=s1' } })
       }
       return new Response(null, { status: 201 })
     })
     const bytes = Buffer.from('upload me')
     await c.pushBlob(repo, bytes, 'application/octet-stream')
-    expect(calls[2]!.url).toBe(
+    expect(calls[2].url).toBe(
       `https://registry.test/v2/acme/app/blobs/uploads/abc?_state=s1&digest=${encodeURIComponent(sha256(bytes))}`,
     )
   })

@@ -94,7 +94,7 @@ describe('withRetry', () => {
       () => response(200),
     ]
     let i = 0
-    const res = await withRetry(async () => outcomes[i++]!(), { ...clock, random: () => 0 })
+    const res = await withRetry(async () => outcomes[i++](), { ...clock, random: () => 0 })
     expect(res.status).toBe(200)
     expect(i).toBe(4)
     expect(clock.sleeps).toEqual([500, 500, 500])
@@ -156,7 +156,7 @@ describe('withRetry', () => {
       response(200),
     ]
     let i = 0
-    const res = await withRetry(async () => answers[i++]!, { ...clock, random: () => 0 })
+    const res = await withRetry(async () => answers[i++], { ...clock, random: () => 0 })
     expect(res.status).toBe(200)
     // 3 s, then until 00:00:05 (2 s after the first wait ended at 00:00:03).
     expect(clock.sleeps).toEqual([3000, 2000])
@@ -166,7 +166,7 @@ describe('withRetry', () => {
     const clock = fakeClock()
     const answers = [response(500, { 'retry-after': '30' }), response(200)]
     let i = 0
-    await withRetry(async () => answers[i++]!, { ...clock, random: () => 0 })
+    await withRetry(async () => answers[i++], { ...clock, random: () => 0 })
     expect(clock.sleeps).toEqual([500])
   })
 
@@ -186,7 +186,7 @@ describe('withRetry', () => {
     const answers = [first, response(200)]
     let i = 0
     const onRetry = jest.fn()
-    await withRetry(async () => answers[i++]!, { ...clock, onRetry, random: () => 0 })
+    await withRetry(async () => answers[i++], { ...clock, onRetry, random: () => 0 })
     expect(cancel).toHaveBeenCalled()
     expect(onRetry).toHaveBeenCalledWith({ attempt: 1, delayMs: 500, reason: 'HTTP 503' })
   })
