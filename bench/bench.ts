@@ -32,13 +32,21 @@ interface Measure {
 }
 
 /** Forwards to the registry and counts requests: the same count for every tool. */
-async function countingProxy(target: string): Promise<{ host: string; count: () => number; stop: () => Promise<void> }> {
+async function countingProxy(
+  target: string,
+): Promise<{ host: string; count: () => number; stop: () => Promise<void> }> {
   let count = 0
   const [targetHost, targetPort] = target.split(':')
   const server = createServer((req, res) => {
     count++
     const upstream = request(
-      { host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers },
+      {
+        host: targetHost,
+        port: Number(targetPort),
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers)
         up.pipe(res)
@@ -60,7 +68,13 @@ function sigstoreRequests(s: SigstoreStandIn): number {
 }
 
 /** Runs a command under GNU time for its peak RSS. */
-async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv, images: number, counters: () => number): Promise<Measure> {
+async function measure(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  images: number,
+  counters: () => number,
+): Promise<Measure> {
   const timeFile = join(tmpdir(), `signet-bench-time-${process.pid}-${Math.random()}`)
   const before = counters()
   const started = performance.now()
@@ -73,12 +87,21 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv, imag
   })
   const seconds = (performance.now() - started) / 1000
   const peakKiB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop())
-  if (code !== 0) console.error(`  ${cmd.split('/').pop()} failed (exit ${code}): ${output.slice(-800)}`)
-  return { seconds, peakMiB: peakKiB / 1024, requestsPerImage: (counters() - before) / images, ok: code === 0 }
+  if (code !== 0)
+    console.error(`  ${cmd.split('/').pop()} failed (exit ${code}): ${output.slice(-800)}`)
+  return {
+    seconds,
+    peakMiB: peakKiB / 1024,
+    requestsPerImage: (counters() - before) / images,
+    ok: code === 0,
+  }
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0)
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0)
   const counts = sizes.length > 0 ? sizes : [1, 10, 20, 50]
   if (!existsSync('/usr/bin/time')) throw new Error('GNU time is needed (apt-get install time)')
   const dir = mkdtempSync(join(tmpdir(), 'signet-bench-'))
@@ -87,10 +110,16 @@ async function main(): Promise<void> {
   const sigstore = await startSigstoreStandIn({ dir })
   const host = proxy.host
   const counters = () => proxy.count() + sigstoreRequests(sigstore)
-  const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [registry.host] })
+  const client = new RegistryClient({
+    credentials: anonymousCredentials,
+    plainHttp: [registry.host],
+  })
 
   // cosign v3 gets the same services Signet uses (Fulcio + Rekor, no timestamp authority).
-  const signingConfig = JSON.parse(readFileSync(sigstore.signingConfigPath, 'utf8')) as Record<string, unknown>
+  const signingConfig = JSON.parse(readFileSync(sigstore.signingConfigPath, 'utf8')) as Record<
+    string,
+    unknown
+  >
   signingConfig.tsaUrls = []
   const signingConfigPath = join(dir, 'signing_config.no-tsa.json')
   writeFileSync(signingConfigPath, JSON.stringify(signingConfig))
@@ -105,48 +134,163 @@ async function main(): Promise<void> {
     const refs: string[] = []
     for (let i = 0; i < n; i++) {
       const repository = `bench/app${seq++}`
-      const image = await pushTestImage(client, { registry: registry.host, repository }, { seed: `bench-${seq}-${Date.now()}` })
+      const image = await pushTestImage(
+        client,
+        { registry: registry.host, repository },
+        { seed: `bench-${seq}-${Date.now()}` },
+      )
       refs.push(`${host}/${repository}@${image.digest}`)
     }
     return refs
   }
 
   const insecure = ['--allow-insecure-registry', '--allow-http-registry']
-  const signet = async (refs: string[], inputs: Record<string, string>, keyless: boolean): Promise<Measure> => {
+  const signet = async (
+    refs: string[],
+    inputs: Record<string, string>,
+    keyless: boolean,
+  ): Promise<Measure> => {
     const env = actionEnv(
-      { images: refs.join('\n'), 'plain-http': host, 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL, summary: 'false', ...inputs },
-      keyless ? { ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL, ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken } : {},
+      {
+        images: refs.join('\n'),
+        'plain-http': host,
+        'fulcio-url': sigstore.fulcioURL,
+        'rekor-url': sigstore.rekorURL,
+        summary: 'false',
+        ...inputs,
+      },
+      keyless
+        ? {
+            ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+          }
+        : {},
       { outputFile: join(dir, 'out'), summaryFile: join(dir, 'summary'), runnerTemp: dir },
     )
     writeFileSync(join(dir, 'out'), '')
     return measure(NODE, [join(ROOT, 'dist', 'index.cjs')], env, refs.length, counters)
   }
-  const cosign = async (tool: 'cosign3' | 'cosign2', args: string[], refs: string[], env: NodeJS.ProcessEnv = {}): Promise<Measure> =>
-    measure(toolPath(tool), ['sign', '--yes', ...insecure, ...args, ...refs], { ...process.env, ...env }, refs.length, counters)
+  const cosign = async (
+    tool: 'cosign3' | 'cosign2',
+    args: string[],
+    refs: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<Measure> =>
+    measure(
+      toolPath(tool),
+      ['sign', '--yes', ...insecure, ...args, ...refs],
+      { ...process.env, ...env },
+      refs.length,
+      counters,
+    )
 
   type Row = { scenario: string; n: number; tool: string; m: Measure }
   const rows: Row[] = []
   for (const n of counts) {
     const scenarios: [string, string, () => Promise<Measure>][] = [
-      ['keyless, bundle', 'signet', async () => signet(await freshImages(n), { 'signature-format': 'bundle' }, true)],
-      ['keyless, bundle', 'cosign v3', async () => cosign('cosign3', ['--identity-token', tokenPath, '--trusted-root', sigstore.trustedRootPath, '--signing-config', signingConfigPath], await freshImages(n))],
-      ['keyless, legacy', 'signet', async () => signet(await freshImages(n), { 'signature-format': 'legacy' }, true)],
-      ['keyless, legacy', 'cosign v2', async () => cosign('cosign2', ['--fulcio-url', sigstore.fulcioURL, '--rekor-url', sigstore.rekorURL, '--identity-token', sigstore.mintToken()], await freshImages(n), sigstore.cosignV2Env)],
-      ['key, legacy', 'signet', async () => signet(await freshImages(n), { 'signature-format': 'legacy', key: keyPath, 'key-password': 'bench' }, false)],
-      ['key, legacy', 'cosign v3', async () => cosign('cosign3', ['--key', keyPath, '--new-bundle-format=false', '--use-signing-config=false', '--rekor-url', sigstore.rekorURL, '--trusted-root', sigstore.trustedRootPath], await freshImages(n), { COSIGN_PASSWORD: 'bench' })],
-      ['key, legacy', 'cosign v2', async () => cosign('cosign2', ['--key', keyPath, '--rekor-url', sigstore.rekorURL], await freshImages(n), { ...sigstore.cosignV2Env, COSIGN_PASSWORD: 'bench' })],
+      [
+        'keyless, bundle',
+        'signet',
+        async () => signet(await freshImages(n), { 'signature-format': 'bundle' }, true),
+      ],
+      [
+        'keyless, bundle',
+        'cosign v3',
+        async () =>
+          cosign(
+            'cosign3',
+            [
+              '--identity-token',
+              tokenPath,
+              '--trusted-root',
+              sigstore.trustedRootPath,
+              '--signing-config',
+              signingConfigPath,
+            ],
+            await freshImages(n),
+          ),
+      ],
+      [
+        'keyless, legacy',
+        'signet',
+        async () => signet(await freshImages(n), { 'signature-format': 'legacy' }, true),
+      ],
+      [
+        'keyless, legacy',
+        'cosign v2',
+        async () =>
+          cosign(
+            'cosign2',
+            [
+              '--fulcio-url',
+              sigstore.fulcioURL,
+              '--rekor-url',
+              sigstore.rekorURL,
+              '--identity-token',
+              sigstore.mintToken(),
+            ],
+            await freshImages(n),
+            sigstore.cosignV2Env,
+          ),
+      ],
+      [
+        'key, legacy',
+        'signet',
+        async () =>
+          signet(
+            await freshImages(n),
+            { 'signature-format': 'legacy', key: keyPath, 'key-password': 'bench' },
+            false,
+          ),
+      ],
+      [
+        'key, legacy',
+        'cosign v3',
+        async () =>
+          cosign(
+            'cosign3',
+            [
+              '--key',
+              keyPath,
+              '--new-bundle-format=false',
+              '--use-signing-config=false',
+              '--rekor-url',
+              sigstore.rekorURL,
+              '--trusted-root',
+              sigstore.trustedRootPath,
+            ],
+            await freshImages(n),
+            { COSIGN_PASSWORD: 'bench' },
+          ),
+      ],
+      [
+        'key, legacy',
+        'cosign v2',
+        async () =>
+          cosign(
+            'cosign2',
+            ['--key', keyPath, '--rekor-url', sigstore.rekorURL],
+            await freshImages(n),
+            { ...sigstore.cosignV2Env, COSIGN_PASSWORD: 'bench' },
+          ),
+      ],
     ]
     for (const [scenario, tool, run] of scenarios) {
       const m = await run()
       rows.push({ scenario, n, tool, m })
-      console.error(`  ${scenario} ×${n} ${tool}: ${m.seconds.toFixed(2)} s${m.ok ? '' : ' (FAILED)'}`)
+      console.error(
+        `  ${scenario} ×${n} ${tool}: ${m.seconds.toFixed(2)} s${m.ok ? '' : ' (FAILED)'}`,
+      )
     }
   }
 
-  console.log('\n| scenario | images | tool | wall s | requests/image | peak MiB | time vs cosign v3 | time vs cosign v2 |')
+  console.log(
+    '\n| scenario | images | tool | wall s | requests/image | peak MiB | time vs cosign v3 | time vs cosign v2 |',
+  )
   console.log('|---|---|---|---|---|---|---|---|')
   for (const row of rows) {
-    const peer = (tool: string) => rows.find((r) => r.scenario === row.scenario && r.n === row.n && r.tool === tool)
+    const peer = (tool: string) =>
+      rows.find((r) => r.scenario === row.scenario && r.n === row.n && r.tool === tool)
     const ratio = (tool: string) => {
       const p = peer(tool)
       return row.tool === 'signet' && p ? `${(row.m.seconds / p.m.seconds).toFixed(2)}×` : ''

@@ -49651,12 +49651,12 @@ var require_crypto = __commonJS({
       return mod && mod.__esModule ? mod : { "default": mod };
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.createPublicKey = createPublicKey2;
+    exports2.createPublicKey = createPublicKey3;
     exports2.digest = digest;
     exports2.verify = verify;
     exports2.bufferEqual = bufferEqual;
     var crypto_1 = __importDefault(require("crypto"));
-    function createPublicKey2(key, type = "spki") {
+    function createPublicKey3(key, type = "spki") {
       if (typeof key === "string") {
         if (key.startsWith("-----")) {
           return crypto_1.default.createPublicKey(key);
@@ -49671,7 +49671,7 @@ var require_crypto = __commonJS({
         return crypto_1.default.createPublicKey({ key, format: "der", type });
       }
     }
-    __name(createPublicKey2, "createPublicKey");
+    __name(createPublicKey3, "createPublicKey");
     function digest(algorithm, ...data) {
       const hash = crypto_1.default.createHash(algorithm);
       for (const d of data) {
@@ -55456,9 +55456,13 @@ function parseBoolean(get, name, fallback) {
   if (value === "") return fallback;
   if (value === "true") return true;
   if (value === "false") return false;
-  throw new SignetError("INPUT_INVALID", `input ${name} must be true or false, not "${get(name).trim()}"`, {
-    input: name
-  });
+  throw new SignetError(
+    "INPUT_INVALID",
+    `input ${name} must be true or false, not "${get(name).trim()}"`,
+    {
+      input: name
+    }
+  );
 }
 __name(parseBoolean, "parseBoolean");
 function oneOf(get, name, allowed, fallback) {
@@ -55493,7 +55497,9 @@ function serviceURL(get, name, fallback) {
   try {
     url = new URL(value);
   } catch {
-    throw new SignetError("INPUT_INVALID", `input ${name} is not a URL: "${value}"`, { input: name });
+    throw new SignetError("INPUT_INVALID", `input ${name} is not a URL: "${value}"`, {
+      input: name
+    });
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
     throw new SignetError("INPUT_INVALID", `input ${name} must be an http(s) URL`, { input: name });
@@ -55536,9 +55542,13 @@ function readInputs(get) {
   }
   for (const name of [INPUT.provenance, INPUT.githubAttestations]) {
     if (parseBoolean(get, name, false)) {
-      throw new SignetError("INPUT_INVALID", `input ${name} is not supported in this version of Signet yet`, {
-        input: name
-      });
+      throw new SignetError(
+        "INPUT_INVALID",
+        `input ${name} is not supported in this version of Signet yet`,
+        {
+          input: name
+        }
+      );
     }
   }
   const key = optional(get, INPUT.key);
@@ -55591,7 +55601,10 @@ function secretValues(get) {
   const secrets = [INPUT.keyPassword, INPUT.registryPassword, INPUT.githubToken].map((name) => get(name).trim()).filter((v) => v !== "");
   const key = get(INPUT.key).trim();
   if (key.includes("PRIVATE KEY")) {
-    secrets.push(key, ...key.split(/\r?\n/).filter((line) => line.length >= 8 && !line.startsWith("-----")));
+    secrets.push(
+      key,
+      ...key.split(/\r?\n/).filter((line) => line.length >= 8 && !line.startsWith("-----"))
+    );
   }
   return secrets;
 }
@@ -56750,11 +56763,12 @@ __name(mapLimit, "mapLimit");
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
 async function resolveImages(registry, requested, options) {
   const unique = /* @__PURE__ */ new Map();
-  for (const r of requested) unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r);
+  for (const r of requested)
+    unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r);
   const missing = [];
   const found = await mapLimit([...unique.values()], options.concurrency ?? 8, async (r) => {
     const repo = { registry: r.registry, repository: r.repository };
-    const reference = r.digest ?? r.tag;
+    const reference = r.digest ?? r.tag ?? "latest";
     const descriptor = await registry.headManifest(repo, reference);
     if (!descriptor) {
       missing.push(r);
@@ -56976,7 +56990,7 @@ async function updateTag(registry, repo, tag, update, options = {}) {
     try {
       await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag });
     } catch (err) {
-      if (err.status !== 412) throw err;
+      if (!(err instanceof SignetError && err.code === "CONCURRENT_WRITE")) throw err;
     }
     writes++;
     const window2 = Math.min(Math.max(1.5 * (Date.now() - readAt), minSettleMs), 3e3);
@@ -56999,7 +57013,11 @@ async function appendToLegacyTag(registry, repo, tag, layers, options) {
       parse: /* @__PURE__ */ __name((current) => current ? JSON.parse(current.bytes.toString("utf8")) : void 0, "parse"),
       merge: /* @__PURE__ */ __name((current) => {
         const parts = appendLegacyLayers(current, layers);
-        return parts && { bytes: parts.manifestBytes, mediaType: MEDIA_TYPES.ociManifest, blobs: parts.blobs };
+        return parts && {
+          bytes: parts.manifestBytes,
+          mediaType: MEDIA_TYPES.ociManifest,
+          blobs: parts.blobs
+        };
       }, "merge")
     },
     options
@@ -57047,7 +57065,11 @@ function buildBundleReferrer(bundleJson, subject, predicateType, created) {
       size: EMPTY_CONFIG.length
     },
     layers: [
-      { mediaType: BUNDLE_V03_MEDIA_TYPE, digest: sha256Digest(bundleJson), size: bundleJson.length }
+      {
+        mediaType: BUNDLE_V03_MEDIA_TYPE,
+        digest: sha256Digest(bundleJson),
+        size: bundleJson.length
+      }
     ],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations
@@ -57095,7 +57117,12 @@ var ReferrersSupport = class {
   }
 };
 async function writeBundleReferrer(registry, repo, subject, bundleJson, predicateType, support, options) {
-  const referrer = buildBundleReferrer(bundleJson, subject, predicateType, options?.now ?? /* @__PURE__ */ new Date());
+  const referrer = buildBundleReferrer(
+    bundleJson,
+    subject,
+    predicateType,
+    options?.now ?? /* @__PURE__ */ new Date()
+  );
   await Promise.all(
     referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }))
   );
@@ -57155,7 +57182,8 @@ var GitHubOidcProvider = class {
     return Boolean(this.env.ACTIONS_ID_TOKEN_REQUEST_URL && this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
   }
   preflight() {
-    if (!this.available()) throw new SignetError("OIDC_UNAVAILABLE", NO_TOKEN_HINT, { input: "key" });
+    if (!this.available())
+      throw new SignetError("OIDC_UNAVAILABLE", NO_TOKEN_HINT, { input: "key" });
   }
   async getToken() {
     this.token ??= this.fetchToken();
@@ -57198,10 +57226,14 @@ var GitHubOidcProvider = class {
         lastError = err;
       }
     }
-    throw new SignetError("OIDC_UNAVAILABLE", `could not fetch the workflow OIDC token: ${String(lastError)}`, {
-      input: "key",
-      cause: lastError
-    });
+    throw new SignetError(
+      "OIDC_UNAVAILABLE",
+      `could not fetch the workflow OIDC token: ${String(lastError)}`,
+      {
+        input: "key",
+        cause: lastError
+      }
+    );
   }
 };
 function decodeJwtClaims(token) {
@@ -57258,7 +57290,11 @@ var KeylessSigner = class {
   }
   async requestCertificate() {
     const token = await this.identity.getToken();
-    const challenge = (0, import_node_crypto3.sign)("sha256", Buffer.from(challengeSubject(decodeJwtClaims(token))), this.privateKey);
+    const challenge = (0, import_node_crypto3.sign)(
+      "sha256",
+      Buffer.from(challengeSubject(decodeJwtClaims(token))),
+      this.privateKey
+    );
     let certificates;
     try {
       certificates = await this.ca.createSigningCertificate(token, this.publicKeyPem, challenge);
@@ -57288,6 +57324,7 @@ function describe(err) {
 __name(describe, "describe");
 
 // src/sign.ts
+var SIGN_CONCURRENCY = 16;
 function tlogFacts(bundle) {
   const entry = bundle.verificationMaterial.tlogEntries[0];
   return entry ? { rekorLogIndex: Number(entry.logIndex), rekorIntegratedTime: Number(entry.integratedTime) } : {};
@@ -57297,7 +57334,7 @@ async function signImages(registry, session, images, options) {
   const bundles = [];
   const errors = [];
   const support = new ReferrersSupport();
-  const results = await mapLimit(images, options.concurrency ?? Number(process.env.SIGNET_CONCURRENCY ?? 8), async (image) => {
+  const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result = {
       image: image.name,
       digest: image.digest,
@@ -57692,7 +57729,10 @@ var SigningSession = class {
   }
   /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
   async signPayload(payload) {
-    const builder = new import_sign.MessageSignatureBundleBuilder({ signer: this.signer, witnesses: this.witnesses });
+    const builder = new import_sign.MessageSignatureBundleBuilder({
+      signer: this.signer,
+      witnesses: this.witnesses
+    });
     const bundle = toV03(await this.run(() => builder.create({ data: payload })));
     if (bundle.content.$case !== "messageSignature") throw new Error("unexpected bundle content");
     const chain = await this.certificateChain();
@@ -57710,7 +57750,9 @@ var SigningSession = class {
   async signStatement(statement) {
     const Builder = this.keyless ? import_sign.DSSEBundleBuilder : KeyDSSEBundleBuilder;
     const builder = new Builder({ signer: this.signer, witnesses: this.witnesses });
-    const bundle = await this.run(() => builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }));
+    const bundle = await this.run(
+      () => builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE })
+    );
     return { bundle };
   }
   async run(fn) {
@@ -57720,7 +57762,10 @@ var SigningSession = class {
       if (err instanceof SignetError) throw err;
       const message = describe(err);
       const service = /rekor|tlog/i.test(message) ? "rekor-url" : /tsa|timestamp/i.test(message) ? "tsa-url" : "fulcio-url";
-      throw new SignetError("SIGSTORE_ERROR", `signing failed: ${message}`, { input: service, cause: err });
+      throw new SignetError("SIGSTORE_ERROR", `signing failed: ${message}`, {
+        input: service,
+        cause: err
+      });
     }
   }
 };
@@ -57958,6 +58003,7 @@ var import_node_os2 = require("node:os");
 var import_node_path2 = require("node:path");
 
 // src/report/summary.ts
+var import_node_crypto5 = require("node:crypto");
 function escapeMarkdown(text) {
   return text.replace(/[\\`*_{}[\]<>|#!]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
 }
@@ -57968,20 +58014,32 @@ function short(digest) {
 __name(short, "short");
 function formatsCell(result) {
   if (result.signatures.length === 0) return "\u2014";
-  return result.signatures.map((s) => s.format === "legacy" ? "`.sig`" : s.fallbackTag ? "bundle (fallback tag)" : "bundle (referrer)").join(", ");
+  return result.signatures.map(
+    (s) => s.format === "legacy" ? "`.sig`" : s.fallbackTag ? "bundle (fallback tag)" : "bundle (referrer)"
+  ).join(", ");
 }
 __name(formatsCell, "formatsCell");
 function rekorCell(result) {
-  const indexes = [...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== void 0))];
+  const indexes = [
+    ...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== void 0))
+  ];
   return indexes.length > 0 ? indexes.join(", ") : "\u2014";
 }
 __name(rekorCell, "rekorCell");
+function keyFingerprint(publicKeyPem) {
+  if (!publicKeyPem) return "unknown";
+  const der = (0, import_node_crypto5.createPublicKey)(publicKeyPem).export({ format: "der", type: "spki" });
+  return `sha256:${(0, import_node_crypto5.createHash)("sha256").update(der).digest("hex").slice(0, 16)}\u2026`;
+}
+__name(keyFingerprint, "keyFingerprint");
 function signSummary(outcome) {
   const lines = [];
   const signedCount = outcome.results.filter((r) => r.signed).length;
-  lines.push(`## Signet: ${outcome.signed ? "\u2705" : "\u274C"} ${signedCount} of ${outcome.results.length} image(s) signed`);
+  lines.push(
+    `## Signet: ${outcome.signed ? "\u2705" : "\u274C"} ${signedCount} of ${outcome.results.length} image(s) signed`
+  );
   lines.push("");
-  const signer = outcome.keyless ? escapeMarkdown(outcome.identity?.subject ?? "") : "key (see the verify command)";
+  const signer = outcome.keyless ? escapeMarkdown(outcome.identity?.subject ?? "") : `key \`${keyFingerprint(outcome.publicKeyPem)}\``;
   lines.push("| image | digest | platform | written | Rekor entry | signer | result |");
   lines.push("|---|---|---|---|---|---|---|");
   for (const r of outcome.results) {
@@ -57996,7 +58054,8 @@ function signSummary(outcome) {
     lines.push(`- certificate identity: \`${outcome.identity.subject}\``);
     lines.push(`- certificate OIDC issuer: \`${outcome.identity.issuer ?? ""}\``);
     const ext = outcome.identity.extensions;
-    if (ext.sourceRepositoryURI) lines.push(`- source repository: ${escapeMarkdown(ext.sourceRepositoryURI)}`);
+    if (ext.sourceRepositoryURI)
+      lines.push(`- source repository: ${escapeMarkdown(ext.sourceRepositoryURI)}`);
     if (ext.buildConfigURI) lines.push(`- calling workflow: ${escapeMarkdown(ext.buildConfigURI)}`);
     if (ext.sourceRepositoryDigest) lines.push(`- commit: \`${ext.sourceRepositoryDigest}\``);
     if (outcome.identityNote) {
@@ -58043,8 +58102,12 @@ var actionsLogger = {
 async function applySignOutcome(outcome, writeSummary) {
   const dir = process.env.RUNNER_TEMP || (0, import_node_os2.tmpdir)();
   const bundlePath = (0, import_node_path2.join)(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`);
-  (0, import_node_fs2.writeFileSync)(bundlePath, outcome.bundles.map((b) => JSON.stringify((0, import_bundle2.bundleToJSON)(b))).join("\n") + (outcome.bundles.length ? "\n" : ""));
-  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath))) setOutput(name, value);
+  (0, import_node_fs2.writeFileSync)(
+    bundlePath,
+    outcome.bundles.map((b) => JSON.stringify((0, import_bundle2.bundleToJSON)(b))).join("\n") + (outcome.bundles.length ? "\n" : "")
+  );
+  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath)))
+    setOutput(name, value);
   if (outcome.identityNote) notice(outcome.identityNote);
   info(`verify with: ${outcome.verifyCommand}`);
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
@@ -58060,7 +58123,9 @@ function fail(err) {
     return;
   }
   const message = err instanceof Error ? err.message : String(err);
-  setFailed(`Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`);
+  setFailed(
+    `Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`
+  );
   if (err instanceof Error && err.stack) debug(err.stack);
 }
 __name(fail, "fail");

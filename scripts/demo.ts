@@ -16,7 +16,7 @@ import { runAction, type ActionRun } from '../test/infra/action-runner'
 import { startTestRegistry } from '../test/infra/docker-registry'
 import { pushTestImage } from '../test/infra/images'
 import { startSigstoreStandIn } from '../test/infra/sigstore-standin'
-import { hasTool, runTool, type ToolName } from '../test/infra/tools'
+import { hasTool, runToolAsync, type ToolName } from '../test/infra/tools'
 
 function heading(text: string): void {
   console.log(`\n\x1b[1m== ${text}\x1b[0m`)
@@ -24,12 +24,14 @@ function heading(text: string): void {
 
 function show(run: ActionRun): void {
   for (const line of run.stdout.split('\n')) {
-    if (line.startsWith('::set-output') || line.startsWith('::add-mask') || line === '') continue
-    console.log(`  ${line}`)
+    if (/^::(set-output|add-mask|endgroup)/.test(line) || line === '') continue
+    // The runner shows ::group:: as a fold; show its title.
+    console.log(line.startsWith('::group::') ? `  ▸ ${line.slice(9)}` : `    ${line}`)
   }
   heading('Job summary')
   console.log(run.summary)
-  if (run.exitCode !== 0) throw new Error(`the action failed (exit ${run.exitCode}): ${run.errors.join('; ')}`)
+  if (run.exitCode !== 0)
+    throw new Error(`the action failed (exit ${run.exitCode}): ${run.errors.join('; ')}`)
 }
 
 async function main(): Promise<void> {
@@ -40,9 +42,15 @@ async function main(): Promise<void> {
   console.log(`  registry: ${registry.host} (${registry.kind})`)
   console.log(`  sigstore stand-in: ${sigstore.url}`)
   try {
-    const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [registry.host] })
+    const client = new RegistryClient({
+      credentials: anonymousCredentials,
+      plainHttp: [registry.host],
+    })
     const repo = { registry: registry.host, repository: 'demo/app' }
-    const image = await pushTestImage(client, repo, { tag: 'v1', platforms: ['linux/amd64', 'linux/arm64'] })
+    const image = await pushTestImage(client, repo, {
+      tag: 'v1',
+      platforms: ['linux/amd64', 'linux/arm64'],
+    })
     const ref = `${registry.host}/demo/app@${image.digest}`
     console.log(`  pushed ${ref} (an index of ${image.children.length} platforms)`)
 
@@ -65,16 +73,43 @@ async function main(): Promise<void> {
     const pubPath = join(dir, 'cosign.pub')
     writeFileSync(keyPath, encryptCosignKey(privateKey, 'demo-password'))
     writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
-    const keyed = await runAction({ ...common, key: keyPath, 'key-password': 'demo-password', 'signature-format': 'legacy' })
+    const keyed = await runAction({
+      ...common,
+      key: keyPath,
+      'key-password': 'demo-password',
+      'signature-format': 'legacy',
+    })
     show(keyed)
 
     heading('Checking with real cosign')
-    const identity = ['--certificate-identity', keyless.outputs['certificate-identity'], '--certificate-oidc-issuer', keyless.outputs['certificate-oidc-issuer']]
+    const identity = [
+      '--certificate-identity',
+      keyless.outputs['certificate-identity'],
+      '--certificate-oidc-issuer',
+      keyless.outputs['certificate-oidc-issuer'],
+    ]
     const insecure = ['--allow-insecure-registry', '--allow-http-registry']
     const checks: [ToolName, string, string[], NodeJS.ProcessEnv?][] = [
-      ['cosign3', 'keyless bundle', ['verify', ...insecure, '--trusted-root', sigstore.trustedRootPath, ...identity, ref]],
+      [
+        'cosign3',
+        'keyless bundle',
+        ['verify', ...insecure, '--trusted-root', sigstore.trustedRootPath, ...identity, ref],
+      ],
       ['cosign2', 'keyless .sig', ['verify', ...insecure, ...identity, ref], sigstore.cosignV2Env],
-      ['cosign3', 'key .sig', ['verify', ...insecure, '--key', pubPath, '--new-bundle-format=false', '--trusted-root', sigstore.trustedRootPath, ref]],
+      [
+        'cosign3',
+        'key .sig',
+        [
+          'verify',
+          ...insecure,
+          '--key',
+          pubPath,
+          '--new-bundle-format=false',
+          '--trusted-root',
+          sigstore.trustedRootPath,
+          ref,
+        ],
+      ],
       ['cosign2', 'key .sig', ['verify', ...insecure, '--key', pubPath, ref], sigstore.cosignV2Env],
     ]
     let failures = 0
@@ -84,11 +119,13 @@ async function main(): Promise<void> {
         continue
       }
       try {
-        runTool(tool, args, { env: { ...env, SIGSTORE_REKOR_URL: sigstore.rekorURL } })
+        await runToolAsync(tool, args, { env: { ...env, SIGSTORE_REKOR_URL: sigstore.rekorURL } })
         console.log(`  ✅ ${tool} verify (${what}) accepts ${ref}`)
       } catch (err) {
         failures++
-        console.log(`  ❌ ${tool} verify (${what}): ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`)
+        console.log(
+          `  ❌ ${tool} verify (${what}): ${(err as Error).message.split('\n').slice(0, 3).join(' ')}`,
+        )
       }
     }
     if (failures > 0) throw new Error(`${failures} cosign check(s) failed`)

@@ -24,7 +24,11 @@ export class SignetError extends Error {
   readonly input?: string
   override readonly cause?: unknown
 
-  constructor(code: SignetErrorCode, message: string, options: { input?: string; cause?: unknown } = {}) {
+  constructor(
+    code: SignetErrorCode,
+    message: string,
+    options: { input?: string; cause?: unknown } = {},
+  ) {
     super(message)
     this.name = 'SignetError'
     this.code = code

@@ -90,12 +90,21 @@ export function parseBoolean(get: InputGetter, name: string, fallback: boolean):
   if (value === '') return fallback
   if (value === 'true') return true
   if (value === 'false') return false
-  throw new SignetError('INPUT_INVALID', `input ${name} must be true or false, not "${get(name).trim()}"`, {
-    input: name,
-  })
+  throw new SignetError(
+    'INPUT_INVALID',
+    `input ${name} must be true or false, not "${get(name).trim()}"`,
+    {
+      input: name,
+    },
+  )
 }
 
-function oneOf<T extends string>(get: InputGetter, name: string, allowed: readonly T[], fallback: T): T {
+function oneOf<T extends string>(
+  get: InputGetter,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
   const value = get(name).trim()
   if (value === '') return fallback
   if ((allowed as readonly string[]).includes(value)) return value as T
@@ -121,14 +130,20 @@ export function parseKeyValues(value: string | undefined, name: string): Record<
   return result
 }
 
-function serviceURL(get: InputGetter, name: string, fallback: string | undefined): string | undefined {
+function serviceURL(
+  get: InputGetter,
+  name: string,
+  fallback: string | undefined,
+): string | undefined {
   const value = optional(get, name) ?? fallback
   if (value === undefined) return undefined
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw new SignetError('INPUT_INVALID', `input ${name} is not a URL: "${value}"`, { input: name })
+    throw new SignetError('INPUT_INVALID', `input ${name} is not a URL: "${value}"`, {
+      input: name,
+    })
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new SignetError('INPUT_INVALID', `input ${name} must be an http(s) URL`, { input: name })
@@ -173,9 +188,13 @@ export function readInputs(get: InputGetter): Inputs {
   }
   for (const name of [INPUT.provenance, INPUT.githubAttestations]) {
     if (parseBoolean(get, name, false)) {
-      throw new SignetError('INPUT_INVALID', `input ${name} is not supported in this version of Signet yet`, {
-        input: name,
-      })
+      throw new SignetError(
+        'INPUT_INVALID',
+        `input ${name} is not supported in this version of Signet yet`,
+        {
+          input: name,
+        },
+      )
     }
   }
 
@@ -237,7 +256,10 @@ export function secretValues(get: InputGetter): string[] {
     .filter((v) => v !== '')
   const key = get(INPUT.key).trim()
   if (key.includes('PRIVATE KEY')) {
-    secrets.push(key, ...key.split(/\r?\n/).filter((line) => line.length >= 8 && !line.startsWith('-----')))
+    secrets.push(
+      key,
+      ...key.split(/\r?\n/).filter((line) => line.length >= 8 && !line.startsWith('-----')),
+    )
   }
   return secrets
 }

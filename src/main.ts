@@ -10,7 +10,11 @@ import type { Registry } from './registry/types'
 import type { ImageResult, Logger } from './report/types'
 import { resolveImages } from './resolve'
 import { signImages } from './sign'
-import { describeCertificate, reusableWorkflowNote, type CertificateIdentity } from './sigstore/certificate'
+import {
+  describeCertificate,
+  reusableWorkflowNote,
+  type CertificateIdentity,
+} from './sigstore/certificate'
 import { loadSigningKey, type SigningKey } from './sigstore/keys'
 import { GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
 import { SigningSession } from './sigstore/signing'
@@ -44,7 +48,11 @@ export interface SignOutcome {
   errors: unknown[]
 }
 
-export function createRegistry(inputs: Inputs, env: NodeJS.ProcessEnv, log: Logger): RegistryClient {
+export function createRegistry(
+  inputs: Inputs,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): RegistryClient {
   const requested = requestedImages(inputs)
   return new RegistryClient({
     credentials: createCredentialProvider({
@@ -66,7 +74,10 @@ export function createRegistry(inputs: Inputs, env: NodeJS.ProcessEnv, log: Logg
 }
 
 export function buildVerifyCommand(
-  outcome: Pick<SignOutcome, 'keyless' | 'identity' | 'results' | 'signatureFormat' | 'customInstance'>,
+  outcome: Pick<
+    SignOutcome,
+    'keyless' | 'identity' | 'results' | 'signatureFormat' | 'customInstance'
+  >,
 ): string {
   const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0]
   const image = first ? `${first.image}@${first.digest}` : '<image>@<digest>'
@@ -128,12 +139,14 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     })
   }
 
-  const run = await log.group(`Signing ${images.length} image(s) (${inputs.signatureFormat})`, async () =>
-    signImages(registry, session, images, {
-      format: inputs.signatureFormat,
-      annotations: inputs.annotations,
-      log,
-    }),
+  const run = await log.group(
+    `Signing ${images.length} image(s) (${inputs.signatureFormat})`,
+    async () =>
+      signImages(registry, session, images, {
+        format: inputs.signatureFormat,
+        annotations: inputs.annotations,
+        log,
+      }),
   )
 
   const outcome: SignOutcome = {
@@ -148,7 +161,9 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     verifyCommand: '',
     signatureFormat: inputs.signatureFormat,
     errors: run.errors,
-    customInstance: inputs.fulcioURL !== 'https://fulcio.sigstore.dev' || inputs.rekorURL !== 'https://rekor.sigstore.dev',
+    customInstance:
+      inputs.fulcioURL !== 'https://fulcio.sigstore.dev' ||
+      inputs.rekorURL !== 'https://rekor.sigstore.dev',
   }
   outcome.verifyCommand = buildVerifyCommand(outcome)
   return outcome

@@ -4,7 +4,13 @@
  */
 import { SignetError } from './errors'
 import type { Logger } from './report/types'
-import { MEDIA_TYPES, type Descriptor, type ImageIndex, type Registry, type Repository } from './registry/types'
+import {
+  MEDIA_TYPES,
+  type Descriptor,
+  type ImageIndex,
+  type Registry,
+  type Repository,
+} from './registry/types'
 import type { RequestedImage } from './subjects'
 import { mapLimit } from './concurrency'
 
@@ -26,12 +32,14 @@ export async function resolveImages(
   options: { recursive: boolean; log: Logger; concurrency?: number },
 ): Promise<ResolvedImage[]> {
   const unique = new Map<string, RequestedImage>()
-  for (const r of requested) unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r)
+  for (const r of requested)
+    unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r)
 
   const missing: RequestedImage[] = []
   const found = await mapLimit([...unique.values()], options.concurrency ?? 8, async (r) => {
     const repo = { registry: r.registry, repository: r.repository }
-    const reference = r.digest ?? (r.tag as string)
+    // Every requested image has a digest or a tag (subjects/ refuses the rest).
+    const reference = r.digest ?? r.tag ?? 'latest'
     const descriptor = await registry.headManifest(repo, reference)
     if (!descriptor) {
       missing.push(r)

@@ -3,7 +3,11 @@ import { bundleToJSON, type Bundle } from '@sigstore/bundle'
 import { mapLimit } from './concurrency'
 import { legacyAnnotations } from './formats/cosign-legacy'
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './formats/simple-signing'
-import { buildSignatureStatement, COSIGN_SIGN_PREDICATE_TYPE, serializeStatement } from './formats/statement'
+import {
+  buildSignatureStatement,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  serializeStatement,
+} from './formats/statement'
 import type { SignatureFormat } from './inputs'
 import { writeLegacySignature } from './publish/legacy'
 import { ReferrersSupport, writeBundleReferrer } from './publish/referrer'
@@ -63,7 +67,9 @@ export async function signImages(
     try {
       // The two formats are independent writes: do them at once.
       const [legacy, bundle] = await Promise.all([
-        options.format !== 'bundle' ? signLegacy(registry, session, image, options.annotations) : undefined,
+        options.format !== 'bundle'
+          ? signLegacy(registry, session, image, options.annotations)
+          : undefined,
         options.format !== 'legacy'
           ? signBundle(registry, session, image, options.annotations, support)
           : undefined,

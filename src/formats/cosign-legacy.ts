@@ -122,7 +122,9 @@ export function appendLegacyLayers(
   for (const layer of layers) {
     if (hasLayer(existing, layer)) continue
     const digest = sha256Digest(layer.bytes)
-    if (kept.some((l) => l.digest === digest && sameAnnotations(l.annotations, layer.annotations))) {
+    if (
+      kept.some((l) => l.digest === digest && sameAnnotations(l.annotations, layer.annotations))
+    ) {
       continue
     }
     kept.push({

@@ -2,7 +2,12 @@
  * Sigstore bundles as OCI referrers, as cosign v3 writes them, and the OCI referrers tag schema
  * (`sha256-<hex>` index) for registries without the referrers API. Pure.
  */
-import { MEDIA_TYPES, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/types'
+import {
+  MEDIA_TYPES,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+} from '../registry/types'
 import { digestTagStem, sha256Digest } from './digest'
 
 export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
@@ -55,7 +60,11 @@ export function buildBundleReferrer(
       size: EMPTY_CONFIG.length,
     },
     layers: [
-      { mediaType: BUNDLE_V03_MEDIA_TYPE, digest: sha256Digest(bundleJson), size: bundleJson.length },
+      {
+        mediaType: BUNDLE_V03_MEDIA_TYPE,
+        digest: sha256Digest(bundleJson),
+        size: bundleJson.length,
+      },
     ],
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     annotations,

@@ -19,7 +19,13 @@ export async function appendToLegacyTag(
         current ? (JSON.parse(current.bytes.toString('utf8')) as ImageManifest) : undefined,
       merge: (current) => {
         const parts = appendLegacyLayers(current, layers)
-        return parts && { bytes: parts.manifestBytes, mediaType: MEDIA_TYPES.ociManifest, blobs: parts.blobs }
+        return (
+          parts && {
+            bytes: parts.manifestBytes,
+            mediaType: MEDIA_TYPES.ociManifest,
+            blobs: parts.blobs,
+          }
+        )
       },
     },
     options,

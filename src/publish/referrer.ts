@@ -3,7 +3,13 @@
  * registry serves it, else the `sha256-<hex>` fallback index tag.
  */
 import { addToFallbackIndex, buildBundleReferrer, referrersFallbackTag } from '../formats/referrers'
-import { MEDIA_TYPES, type Descriptor, type ImageIndex, type Registry, type Repository } from '../registry/types'
+import {
+  MEDIA_TYPES,
+  type Descriptor,
+  type ImageIndex,
+  type Registry,
+  type Repository,
+} from '../registry/types'
 import { updateTag, type TagUpdateOptions } from './tag-update'
 
 export interface WrittenReferrer {
@@ -16,7 +22,12 @@ export interface WrittenReferrer {
 export class ReferrersSupport {
   private readonly known = new Map<string, Promise<boolean>>()
 
-  async check(registry: Registry, repo: Repository, subjectDigest: string, ociSubject?: string): Promise<boolean> {
+  async check(
+    registry: Registry,
+    repo: Repository,
+    subjectDigest: string,
+    ociSubject?: string,
+  ): Promise<boolean> {
     let answer = this.known.get(repo.registry)
     if (!answer) {
       // OCI-Subject alone is not enough (ECR sends it without serving referrers): ask the API.
@@ -38,7 +49,12 @@ export async function writeBundleReferrer(
   support: ReferrersSupport,
   options?: TagUpdateOptions & { now?: Date },
 ): Promise<WrittenReferrer> {
-  const referrer = buildBundleReferrer(bundleJson, subject, predicateType, options?.now ?? new Date())
+  const referrer = buildBundleReferrer(
+    bundleJson,
+    subject,
+    predicateType,
+    options?.now ?? new Date(),
+  )
   await Promise.all(
     referrer.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh })),
   )

@@ -11,10 +11,12 @@ export interface TagUpdate<T> {
   /** Parse what the tag holds (undefined when the tag does not exist yet). */
   parse(current: FetchedManifest | undefined): T | undefined
   /** What to write given what is there; undefined when what we add is already there. */
-  merge(
-    current: T | undefined,
-  ):
-    | { bytes: Buffer; mediaType: string; blobs: { bytes: Buffer; mediaType: string; fresh?: boolean }[] }
+  merge(current: T | undefined):
+    | {
+        bytes: Buffer
+        mediaType: string
+        blobs: { bytes: Buffer; mediaType: string; fresh?: boolean }[]
+      }
     | undefined
 }
 

@@ -70,7 +70,11 @@ export interface Registry {
   /** HEAD a manifest by tag or digest; undefined on 404. */
   headManifest(repo: Repository, reference: string): Promise<Descriptor | undefined>
   /** GET a manifest by tag or digest; undefined on 404. */
-  getManifest(repo: Repository, reference: string, accept?: string[]): Promise<FetchedManifest | undefined>
+  getManifest(
+    repo: Repository,
+    reference: string,
+    accept?: string[],
+  ): Promise<FetchedManifest | undefined>
   /** PUT a manifest under a tag or its digest. `ifMatch` sends If-Match (ignored by registries that do not support it). */
   putManifest(
     repo: Repository,
@@ -95,5 +99,9 @@ export interface Registry {
    * The referrers API for `digest`: the index it answers, or undefined when the registry does not
    * serve the API (404, 400, 406, or a non-index answer), so the caller uses the fallback tag schema.
    */
-  referrers(repo: Repository, digest: string, artifactType?: string): Promise<ImageIndex | undefined>
+  referrers(
+    repo: Repository,
+    digest: string,
+    artifactType?: string,
+  ): Promise<ImageIndex | undefined>
 }

@@ -19,8 +19,13 @@ export const actionsLogger: Logger = {
 export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
   const dir = process.env.RUNNER_TEMP || tmpdir()
   const bundlePath = join(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
-  writeFileSync(bundlePath, outcome.bundles.map((b) => JSON.stringify(bundleToJSON(b))).join('\n') + (outcome.bundles.length ? '\n' : ''))
-  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath))) core.setOutput(name, value)
+  writeFileSync(
+    bundlePath,
+    outcome.bundles.map((b) => JSON.stringify(bundleToJSON(b))).join('\n') +
+      (outcome.bundles.length ? '\n' : ''),
+  )
+  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath)))
+    core.setOutput(name, value)
   if (outcome.identityNote) core.notice(outcome.identityNote)
   core.info(`verify with: ${outcome.verifyCommand}`)
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
@@ -38,6 +43,8 @@ export function fail(err: unknown): void {
   }
   // An unexpected error is a bug of ours: say so plainly; the stack goes to the debug log only.
   const message = err instanceof Error ? err.message : String(err)
-  core.setFailed(`Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`)
+  core.setFailed(
+    `Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`,
+  )
   if (err instanceof Error && err.stack) core.debug(err.stack)
 }

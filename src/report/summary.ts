@@ -1,4 +1,5 @@
 /** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
+import { createHash, createPublicKey } from 'node:crypto'
 import type { SignOutcome } from '../main'
 import type { ImageResult } from './types'
 
@@ -14,23 +15,40 @@ function short(digest: string): string {
 function formatsCell(result: ImageResult): string {
   if (result.signatures.length === 0) return '—'
   return result.signatures
-    .map((s) => (s.format === 'legacy' ? '`.sig`' : s.fallbackTag ? 'bundle (fallback tag)' : 'bundle (referrer)'))
+    .map((s) =>
+      s.format === 'legacy'
+        ? '`.sig`'
+        : s.fallbackTag
+          ? 'bundle (fallback tag)'
+          : 'bundle (referrer)',
+    )
     .join(', ')
 }
 
 function rekorCell(result: ImageResult): string {
-  const indexes = [...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== undefined))]
+  const indexes = [
+    ...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== undefined)),
+  ]
   return indexes.length > 0 ? indexes.join(', ') : '—'
+}
+
+/** sha256 of the public key's DER, as `cosign public-key` users compare keys. */
+export function keyFingerprint(publicKeyPem: string | undefined): string {
+  if (!publicKeyPem) return 'unknown'
+  const der = createPublicKey(publicKeyPem).export({ format: 'der', type: 'spki' })
+  return `sha256:${createHash('sha256').update(der).digest('hex').slice(0, 16)}…`
 }
 
 export function signSummary(outcome: SignOutcome): string {
   const lines: string[] = []
   const signedCount = outcome.results.filter((r) => r.signed).length
-  lines.push(`## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed`)
+  lines.push(
+    `## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed`,
+  )
   lines.push('')
   const signer = outcome.keyless
     ? escapeMarkdown(outcome.identity?.subject ?? '')
-    : 'key (see the verify command)'
+    : `key \`${keyFingerprint(outcome.publicKeyPem)}\``
   lines.push('| image | digest | platform | written | Rekor entry | signer | result |')
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of outcome.results) {
@@ -45,7 +63,8 @@ export function signSummary(outcome: SignOutcome): string {
     lines.push(`- certificate identity: \`${outcome.identity.subject}\``)
     lines.push(`- certificate OIDC issuer: \`${outcome.identity.issuer ?? ''}\``)
     const ext = outcome.identity.extensions
-    if (ext.sourceRepositoryURI) lines.push(`- source repository: ${escapeMarkdown(ext.sourceRepositoryURI)}`)
+    if (ext.sourceRepositoryURI)
+      lines.push(`- source repository: ${escapeMarkdown(ext.sourceRepositoryURI)}`)
     if (ext.buildConfigURI) lines.push(`- calling workflow: ${escapeMarkdown(ext.buildConfigURI)}`)
     if (ext.sourceRepositoryDigest) lines.push(`- commit: \`${ext.sourceRepositoryDigest}\``)
     if (outcome.identityNote) {

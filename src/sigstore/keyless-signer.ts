@@ -59,7 +59,11 @@ export class KeylessSigner implements Signer {
 
   private async requestCertificate(): Promise<CertificateChain> {
     const token = await this.identity.getToken()
-    const challenge = sign('sha256', Buffer.from(challengeSubject(decodeJwtClaims(token))), this.privateKey)
+    const challenge = sign(
+      'sha256',
+      Buffer.from(challengeSubject(decodeJwtClaims(token))),
+      this.privateKey,
+    )
     let certificates: string[]
     try {
       certificates = await this.ca.createSigningCertificate(token, this.publicKeyPem, challenge)

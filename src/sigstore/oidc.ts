@@ -26,7 +26,8 @@ export class GitHubOidcProvider implements IdentityProvider {
   }
 
   preflight(): void {
-    if (!this.available()) throw new SignetError('OIDC_UNAVAILABLE', NO_TOKEN_HINT, { input: 'key' })
+    if (!this.available())
+      throw new SignetError('OIDC_UNAVAILABLE', NO_TOKEN_HINT, { input: 'key' })
   }
 
   async getToken(): Promise<string> {
@@ -72,10 +73,14 @@ export class GitHubOidcProvider implements IdentityProvider {
         lastError = err
       }
     }
-    throw new SignetError('OIDC_UNAVAILABLE', `could not fetch the workflow OIDC token: ${String(lastError)}`, {
-      input: 'key',
-      cause: lastError,
-    })
+    throw new SignetError(
+      'OIDC_UNAVAILABLE',
+      `could not fetch the workflow OIDC token: ${String(lastError)}`,
+      {
+        input: 'key',
+        cause: lastError,
+      },
+    )
   }
 }
 

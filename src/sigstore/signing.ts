@@ -72,7 +72,9 @@ export class SigningSession {
         new TSAWitness({
           // A base URL or the endpoint's full URL (as cosign takes it): sigstore-js accepts both.
           tsaBaseURL: options.tsaURL,
-          retry: SIGSTORE_RETRY, timeout: SIGSTORE_TIMEOUT_MS }),
+          retry: SIGSTORE_RETRY,
+          timeout: SIGSTORE_TIMEOUT_MS,
+        }),
       )
     }
   }
@@ -86,7 +88,10 @@ export class SigningSession {
 
   /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
   async signPayload(payload: Buffer): Promise<SignedPayload> {
-    const builder = new MessageSignatureBundleBuilder({ signer: this.signer, witnesses: this.witnesses })
+    const builder = new MessageSignatureBundleBuilder({
+      signer: this.signer,
+      witnesses: this.witnesses,
+    })
     const bundle = toV03(await this.run(() => builder.create({ data: payload })))
     if (bundle.content.$case !== 'messageSignature') throw new Error('unexpected bundle content')
     const chain = await this.certificateChain()
@@ -97,7 +102,8 @@ export class SigningSession {
       chainPem: chain ? chain.slice(1).join('') : undefined,
       tlogEntry: bundle.verificationMaterial.tlogEntries[0],
       rfc3161Timestamp:
-        bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0]?.signedTimestamp,
+        bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0]
+          ?.signedTimestamp,
     }
     return { bundle, legacy: material }
   }
@@ -107,7 +113,9 @@ export class SigningSession {
     // By key, the envelope must carry no keyid for cosign 3 to match it (see KeyDSSEBundleBuilder).
     const Builder = this.keyless ? DSSEBundleBuilder : KeyDSSEBundleBuilder
     const builder = new Builder({ signer: this.signer, witnesses: this.witnesses })
-    const bundle = await this.run(() => builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }))
+    const bundle = await this.run(() =>
+      builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }),
+    )
     return { bundle }
   }
 
@@ -117,8 +125,15 @@ export class SigningSession {
     } catch (err) {
       if (err instanceof SignetError) throw err
       const message = describe(err)
-      const service = /rekor|tlog/i.test(message) ? 'rekor-url' : /tsa|timestamp/i.test(message) ? 'tsa-url' : 'fulcio-url'
-      throw new SignetError('SIGSTORE_ERROR', `signing failed: ${message}`, { input: service, cause: err })
+      const service = /rekor|tlog/i.test(message)
+        ? 'rekor-url'
+        : /tsa|timestamp/i.test(message)
+          ? 'tsa-url'
+          : 'fulcio-url'
+      throw new SignetError('SIGSTORE_ERROR', `signing failed: ${message}`, {
+        input: service,
+        cause: err,
+      })
     }
   }
 }

@@ -74,7 +74,7 @@ export function parseBuildMetadata(text: string): RequestedImage[] {
   const record = value as Record<string, unknown>
   let images: RequestedImage[]
   if ('image.name' in record || 'containerimage.digest' in record) {
-    images = fromBuildMetadata(record as BuildMetadata, '')
+    images = fromBuildMetadata(record, '')
   } else {
     images = Object.entries(record).flatMap(([target, entry]) =>
       typeof entry === 'object' && entry !== null
@@ -92,7 +92,9 @@ export function parseBuildMetadata(text: string): RequestedImage[] {
   return images
 }
 
-export function requestedImages(inputs: Pick<Inputs, 'images' | 'digest' | 'metadata'>): RequestedImage[] {
+export function requestedImages(
+  inputs: Pick<Inputs, 'images' | 'digest' | 'metadata'>,
+): RequestedImage[] {
   if (inputs.digest !== undefined) validateDigest(inputs.digest, INPUT.digest)
   const images: RequestedImage[] = inputs.images.map((text) => {
     const ref = parseImageReference(text, INPUT.images)

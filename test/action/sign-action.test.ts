@@ -28,7 +28,10 @@ let n = 0
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signet-action-test-'))
-  ;[distribution, sigstore] = await Promise.all([startTestRegistry('distribution'), startSigstoreStandIn({ dir })])
+  ;[distribution, sigstore] = await Promise.all([
+    startTestRegistry('distribution'),
+    startSigstoreStandIn({ dir }),
+  ])
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   keyPath = join(dir, 'test.key')
   pubPath = join(dir, 'test.pub')
@@ -44,10 +47,25 @@ function clientFor(host: string, credentials = anonymousCredentials) {
   return new RegistryClient({ credentials, plainHttp: [host] })
 }
 
-async function push(host: string, options: { platforms?: string[]; tag?: string; credentials?: ReturnType<typeof staticCredentials> } = {}) {
+async function push(
+  host: string,
+  options: {
+    platforms?: string[]
+    tag?: string
+    credentials?: ReturnType<typeof staticCredentials>
+  } = {},
+) {
   const repo: Repository = { registry: host, repository: `action/app${n++}` }
-  const image = await pushTestImage(clientFor(host, options.credentials), repo, { ...options, seed: `${n}-${Date.now()}` })
-  return { repo, image, name: `${host}/${repo.repository}`, ref: `${host}/${repo.repository}@${image.digest}` }
+  const image = await pushTestImage(clientFor(host, options.credentials), repo, {
+    ...options,
+    seed: `${n}-${Date.now()}`,
+  })
+  return {
+    repo,
+    image,
+    name: `${host}/${repo.repository}`,
+    ref: `${host}/${repo.repository}@${image.digest}`,
+  }
 }
 
 const oidc = () => ({
@@ -55,7 +73,11 @@ const oidc = () => ({
   ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
 })
 
-const services = (host: string) => ({ 'plain-http': host, 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL })
+const services = (host: string) => ({
+  'plain-http': host,
+  'fulcio-url': sigstore.fulcioURL,
+  'rekor-url': sigstore.rekorURL,
+})
 
 function expectOneError(run: ActionRun, input: string, message: RegExp): void {
   expect(run.exitCode).toBe(1)
@@ -77,19 +99,50 @@ describe('bad input: one ::error:: naming the input, exit 1, nothing written', (
   })
   afterAll(async () => registry?.stop())
 
-  const writes = () => registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
+  const writes = () =>
+    registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
 
   it.each([
-    ['an unparsable image reference', () => ({ images: 'Not A Ref!!' }), 'images', /not a valid image reference|invalid/i],
+    [
+      'an unparsable image reference',
+      () => ({ images: 'Not A Ref!!' }),
+      'images',
+      /not a valid image reference|invalid/i,
+    ],
     ['a malformed digest', () => ({ images: `${name}@sha256:1234` }), 'images', /digest/],
-    ['a malformed digest input', () => ({ images: name, digest: 'sha256:xyz' }), 'digest', /digest/],
-    ['a digest that is not in the registry', () => ({ images: `${name}@sha256:${'0'.repeat(64)}` }), 'images', /not in the registry.*push: true/],
+    [
+      'a malformed digest input',
+      () => ({ images: name, digest: 'sha256:xyz' }),
+      'digest',
+      /digest/,
+    ],
+    [
+      'a digest that is not in the registry',
+      () => ({ images: `${name}@sha256:${'0'.repeat(64)}` }),
+      'images',
+      /not in the registry.*push: true/,
+    ],
     ['an unknown mode', () => ({ images: ref, mode: 'publish' }), 'mode', /mode must be one of/],
-    ['an unknown signature-format', () => ({ images: ref, 'signature-format': 'v4' }), 'signature-format', /signature-format must be one of/],
+    [
+      'an unknown signature-format',
+      () => ({ images: ref, 'signature-format': 'v4' }),
+      'signature-format',
+      /signature-format must be one of/,
+    ],
     ['a key that is not a key', () => ({ images: ref, key: 'definitely not a key' }), 'key', /key/],
-    ['a wrong key password', () => ({ images: ref, key: keyPath, 'key-password': 'wrong-password' }), 'key-password', /password/],
+    [
+      'a wrong key password',
+      () => ({ images: ref, key: keyPath, 'key-password': 'wrong-password' }),
+      'key-password',
+      /password/,
+    ],
     ['metadata that is not JSON', () => ({ metadata: '{not json' }), 'metadata', /not JSON/],
-    ['metadata that names no image', () => ({ metadata: '{"buildx.build.ref":"x"}' }), 'metadata', /names no image/],
+    [
+      'metadata that names no image',
+      () => ({ metadata: '{"buildx.build.ref":"x"}' }),
+      'metadata',
+      /names no image/,
+    ],
     ['no images at all', () => ({}), 'images', /no images to sign/],
   ])('%s', async (_what, inputs, input, message) => {
     const before = writes().length
@@ -112,12 +165,27 @@ describe('reliability', () => {
   it('survives a registry that fails one request in five', async () => {
     const flaky = await startOciRegistry({ failEvery: 5, referrers: false })
     try {
-      const { ref, name, image } = await push(flaky.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+      const { ref, name, image } = await push(flaky.host, {
+        platforms: ['linux/amd64', 'linux/arm64'],
+      })
       const run = await runAction({ images: ref, ...services(flaky.host) }, oidc())
       expect(run.exitCode).toBe(0)
       expect(run.outputs.signed).toBe('true')
       expect(JSON.parse(run.outputs.results)).toHaveLength(3)
-      await runToolAsync('cosign2', ['verify', '--allow-insecure-registry', '--allow-http-registry', '--certificate-identity', sigstore.identity.subject, '--certificate-oidc-issuer', sigstore.identity.issuer, `${name}@${image.children[0].digest}`], { env: sigstore.cosignV2Env })
+      await runToolAsync(
+        'cosign2',
+        [
+          'verify',
+          '--allow-insecure-registry',
+          '--allow-http-registry',
+          '--certificate-identity',
+          sigstore.identity.subject,
+          '--certificate-oidc-issuer',
+          sigstore.identity.issuer,
+          `${name}@${image.children[0].digest}`,
+        ],
+        { env: sigstore.cosignV2Env },
+      )
     } finally {
       await flaky.stop()
     }
@@ -141,30 +209,48 @@ describe('reliability', () => {
     writeFileSync(rsaKey, encryptCosignKey(privateKey, ''))
     writeFileSync(rsaPub, publicKey.export({ format: 'pem', type: 'spki' }))
     const { ref, repo, image } = await push(distribution.host)
-    const inputs = { images: ref, key: rsaKey, 'signature-format': 'legacy', ...services(distribution.host) }
+    const inputs = {
+      images: ref,
+      key: rsaKey,
+      'signature-format': 'legacy',
+      ...services(distribution.host),
+    }
     const first = await runAction(inputs)
     const second = await runAction(inputs)
     expect(first.exitCode).toBe(0)
     expect(second.exitCode).toBe(0)
-    const rekorIndex = (run: ActionRun) => JSON.parse(run.outputs.results)[0].signatures[0].rekorLogIndex
+    const rekorIndex = (run: ActionRun) =>
+      JSON.parse(run.outputs.results)[0].signatures[0].rekorLogIndex
     expect(rekorIndex(second)).toBe(rekorIndex(first))
     const sig = await clientFor(distribution.host).getManifest(repo, signatureTag(image.digest))
     expect((JSON.parse(sig!.bytes.toString()) as ImageManifest).layers).toHaveLength(1)
-    await runToolAsync('cosign2', ['verify', '--allow-insecure-registry', '--allow-http-registry', '--key', rsaPub, ref], { env: sigstore.cosignV2Env })
+    await runToolAsync(
+      'cosign2',
+      ['verify', '--allow-insecure-registry', '--allow-http-registry', '--key', rsaPub, ref],
+      { env: sigstore.cosignV2Env },
+    )
   })
 
   it('loses no signature when six jobs sign the same digest at once', async () => {
     const { ref, repo, image } = await push(distribution.host)
     const runs = await Promise.all(
-      Array.from({ length: 6 }, () => runAction({ images: ref, ...services(distribution.host) }, oidc())),
+      Array.from({ length: 6 }, () =>
+        runAction({ images: ref, ...services(distribution.host) }, oidc()),
+      ),
     )
     for (const run of runs) expect(run.exitCode).toBe(0)
     const client = clientFor(distribution.host)
-    const sig = JSON.parse((await client.getManifest(repo, signatureTag(image.digest)))!.bytes.toString()) as ImageManifest
+    const sig = JSON.parse(
+      (await client.getManifest(repo, signatureTag(image.digest)))!.bytes.toString(),
+    ) as ImageManifest
     expect(sig.layers).toHaveLength(6)
-    const index = JSON.parse((await client.getManifest(repo, referrersFallbackTag(image.digest)))!.bytes.toString()) as ImageIndex
+    const index = JSON.parse(
+      (await client.getManifest(repo, referrersFallbackTag(image.digest)))!.bytes.toString(),
+    ) as ImageIndex
     expect(index.manifests).toHaveLength(6)
-    const written = runs.map((r) => JSON.parse(r.outputs.results)[0].signatures[1].reference.split('@')[1]).sort()
+    const written = runs
+      .map((r) => JSON.parse(r.outputs.results)[0].signatures[1].reference.split('@')[1])
+      .sort()
     expect(index.manifests.map((m) => m.digest).sort()).toEqual(written)
   })
 })
@@ -176,17 +262,32 @@ describe('inputs that name images and credentials', () => {
       'containerimage.digest': image.digest,
       'image.name': `${name}:v1,${name}:latest`,
     })
-    const run = await runAction({ metadata, key: keyPath, 'key-password': 'secret-pw', ...services(distribution.host) })
+    const run = await runAction({
+      metadata,
+      key: keyPath,
+      'key-password': 'secret-pw',
+      ...services(distribution.host),
+    })
     expect(run.exitCode).toBe(0)
     expect(JSON.parse(run.outputs.results)).toHaveLength(1)
   })
 
   it('takes a bare name with the digest input, and the registry-username/password inputs', async () => {
-    const secured = await startTestRegistry('distribution', { htpasswd: { username: 'ci', password: 'reg-pass-123' } })
+    const secured = await startTestRegistry('distribution', {
+      htpasswd: { username: 'ci', password: 'reg-pass-123' },
+    })
     try {
-      const creds = staticCredentials({ [secured.host]: { username: 'ci', password: 'reg-pass-123' } })
+      const creds = staticCredentials({
+        [secured.host]: { username: 'ci', password: 'reg-pass-123' },
+      })
       const { name, image } = await push(secured.host, { credentials: creds })
-      const anonymous = await runAction({ images: name, digest: image.digest, key: keyPath, 'key-password': 'secret-pw', ...services(secured.host) })
+      const anonymous = await runAction({
+        images: name,
+        digest: image.digest,
+        key: keyPath,
+        'key-password': 'secret-pw',
+        ...services(secured.host),
+      })
       expect(anonymous.exitCode).toBe(1)
       expect(anonymous.errors[0]).toMatch(/registry-username|docker\/login-action/)
       const run = await runAction({
@@ -206,15 +307,21 @@ describe('inputs that name images and credentials', () => {
   })
 
   it('reads credentials from the Docker config as docker/login-action writes it', async () => {
-    const secured = await startTestRegistry('distribution', { htpasswd: { username: 'ci', password: 'cfg-pass-456' } })
+    const secured = await startTestRegistry('distribution', {
+      htpasswd: { username: 'ci', password: 'cfg-pass-456' },
+    })
     try {
-      const creds = staticCredentials({ [secured.host]: { username: 'ci', password: 'cfg-pass-456' } })
+      const creds = staticCredentials({
+        [secured.host]: { username: 'ci', password: 'cfg-pass-456' },
+      })
       const { ref } = await push(secured.host, { credentials: creds })
       const configDir = join(dir, `docker-${n++}`)
       mkdirSync(configDir)
       writeFileSync(
         join(configDir, 'config.json'),
-        JSON.stringify({ auths: { [secured.host]: { auth: Buffer.from('ci:cfg-pass-456').toString('base64') } } }),
+        JSON.stringify({
+          auths: { [secured.host]: { auth: Buffer.from('ci:cfg-pass-456').toString('base64') } },
+        }),
       )
       const run = await runAction(
         { images: ref, key: keyPath, 'key-password': 'secret-pw', ...services(secured.host) },
@@ -231,16 +338,27 @@ describe('report', () => {
   it('says plainly when the identity is a reusable workflow', async () => {
     const reusable = await startSigstoreStandIn({
       dir: join(dir, 'reusable'),
-      claims: { job_workflow_ref: 'acme/platform/.github/workflows/publish-image.yml@refs/tags/v1' },
+      claims: {
+        job_workflow_ref: 'acme/platform/.github/workflows/publish-image.yml@refs/tags/v1',
+      },
     })
     try {
       const { ref } = await push(distribution.host)
       const run = await runAction(
-        { images: ref, 'plain-http': distribution.host, 'fulcio-url': reusable.fulcioURL, 'rekor-url': reusable.rekorURL },
-        { ACTIONS_ID_TOKEN_REQUEST_URL: reusable.oidc.requestURL, ACTIONS_ID_TOKEN_REQUEST_TOKEN: reusable.oidc.requestToken },
+        {
+          images: ref,
+          'plain-http': distribution.host,
+          'fulcio-url': reusable.fulcioURL,
+          'rekor-url': reusable.rekorURL,
+        },
+        {
+          ACTIONS_ID_TOKEN_REQUEST_URL: reusable.oidc.requestURL,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: reusable.oidc.requestToken,
+        },
       )
       expect(run.exitCode).toBe(0)
-      const identity = 'https://github.com/acme/platform/.github/workflows/publish-image.yml@refs/tags/v1'
+      const identity =
+        'https://github.com/acme/platform/.github/workflows/publish-image.yml@refs/tags/v1'
       expect(run.outputs['certificate-identity']).toBe(identity)
       expect(run.summary).toMatch(/reusable workflow/)
       expect(run.summary).toContain('acme/app/.github/workflows/publish.yml')
@@ -251,7 +369,9 @@ describe('report', () => {
   })
 
   it('writes one summary row per digest, log groups per phase, and every bundle to bundle-path', async () => {
-    const { ref, image } = await push(distribution.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+    const { ref, image } = await push(distribution.host, {
+      platforms: ['linux/amd64', 'linux/arm64'],
+    })
     const run = await runAction({ images: ref, ...services(distribution.host) }, oidc())
     expect(run.exitCode).toBe(0)
     for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {

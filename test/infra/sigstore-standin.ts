@@ -165,6 +165,10 @@ function decodeJwt(token: string): { header: string; claims: Record<string, unkn
 /** The mock hands out ArrayBufferViews; Node wants Buffers. */
 const bytes = (v: ArrayBufferView): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength)
 
+/** A mock handler's response (JSON, PEM or an error message) as text. */
+const responseText = (response: string | ArrayBufferView): string =>
+  typeof response === 'string' ? response : bytes(response).toString('utf8')
+
 function pem(label: string, der: ArrayBufferView): string {
   const lines =
     bytes(der)
@@ -650,8 +654,8 @@ export async function startSigstoreStandIn(
     const result = await fulcio(
       JSON.stringify({ ...request, credentials: { oidcIdentityToken: forMock } }),
     )
-    if (result.statusCode >= 300) throw new HttpError(400, String(result.response))
-    const parsed = JSON.parse(String(result.response)) as {
+    if (result.statusCode >= 300) throw new HttpError(400, responseText(result.response))
+    const parsed = JSON.parse(responseText(result.response)) as {
       signedCertificateEmbeddedSct: { chain: { certificates: string[] } }
     }
     return parsed.signedCertificateEmbeddedSct.chain.certificates
@@ -739,8 +743,8 @@ export async function startSigstoreStandIn(
       )
     }
     const result = await rekor(JSON.stringify(entry))
-    if (result.statusCode >= 300) throw new HttpError(400, String(result.response))
-    const logged = JSON.parse(String(result.response)) as Record<string, LogEntry>
+    if (result.statusCode >= 300) throw new HttpError(400, responseText(result.response))
+    const logged = JSON.parse(responseText(result.response)) as Record<string, LogEntry>
     const value = Object.values(logged)[0]
     entries.set(uuid, value)
     for (const key of indexKeys) {
@@ -811,7 +815,7 @@ export async function startSigstoreStandIn(
     const type = req.headers['content-type'] ?? ''
     if (type.includes('json') || body.subarray(0, 1).toString() === '{') {
       const result = await tsaJSON(body.toString('utf8'))
-      if (result.statusCode >= 300) throw new HttpError(400, String(result.response))
+      if (result.statusCode >= 300) throw new HttpError(400, responseText(result.response))
       return { status: 201, body: result.response as Uint8Array, contentType: result.contentType }
     }
     let tsq: pkijs.TimeStampReq
@@ -872,7 +876,7 @@ export async function startSigstoreStandIn(
         return json(200, { [found[0]]: found[1] }, { ETag: found[0] })
       }
       case method === 'GET' && rekorEntry !== null: {
-        const uuid = (rekorEntry as RegExpMatchArray)[1].slice(-64)
+        const uuid = rekorEntry[1].slice(-64)
         const entry = entries.get(uuid)
         if (!entry) return json(404, { code: 404, message: 'entry not found' })
         return json(200, { [uuid]: entry }, { ETag: uuid })

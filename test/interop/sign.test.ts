@@ -38,10 +38,20 @@ afterAll(async () => {
   await Promise.all([distribution?.stop(), oci?.stop(), sigstore?.stop()])
 })
 
-async function pushImage(registry: TestRegistry, platforms?: string[]): Promise<{ ref: string; image: TestImage; name: string }> {
-  const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [registry.host] })
+async function pushImage(
+  registry: TestRegistry,
+  platforms?: string[],
+): Promise<{ ref: string; image: TestImage; name: string }> {
+  const client = new RegistryClient({
+    credentials: anonymousCredentials,
+    plainHttp: [registry.host],
+  })
   const repository = `interop/app${seed++}`
-  const image = await pushTestImage(client, { registry: registry.host, repository }, { platforms, seed: `${seed}-${Date.now()}` })
+  const image = await pushTestImage(
+    client,
+    { registry: registry.host, repository },
+    { platforms, seed: `${seed}-${Date.now()}` },
+  )
   const name = `${registry.host}/${repository}`
   return { ref: `${name}@${image.digest}`, image, name }
 }
@@ -54,7 +64,11 @@ function oidcEnv() {
 }
 
 function services(registry: TestRegistry) {
-  return { 'plain-http': registry.host, 'fulcio-url': sigstore.fulcioURL, 'rekor-url': sigstore.rekorURL }
+  return {
+    'plain-http': registry.host,
+    'fulcio-url': sigstore.fulcioURL,
+    'rekor-url': sigstore.rekorURL,
+  }
 }
 
 function expectSigned(run: ActionRun): void {
@@ -71,7 +85,13 @@ const identityFlags = () => [
 
 // Async: the registry with the referrers API lives in this process and must keep answering.
 async function cosign3Verify(args: string[]): Promise<string> {
-  return runToolAsync('cosign3', ['verify', ...INSECURE, '--trusted-root', sigstore.trustedRootPath, ...args])
+  return runToolAsync('cosign3', [
+    'verify',
+    ...INSECURE,
+    '--trusted-root',
+    sigstore.trustedRootPath,
+    ...args,
+  ])
 }
 
 async function cosign2Verify(args: string[]): Promise<string> {
@@ -82,40 +102,61 @@ describe('keyless signing, both formats, judged by cosign', () => {
   it.each([
     ['distribution 2.8 (fallback tag)', () => distribution],
     ['a registry with the referrers API', () => oci],
-  ])('an index and its platform manifests on %s pass cosign v3 and v2 verify', async (_label, registryOf) => {
-    const registry = registryOf()
-    const { ref, image, name } = await pushImage(registry, ['linux/amd64', 'linux/arm64'])
-    const run = await runAction({ images: ref, ...services(registry) }, oidcEnv())
-    expectSigned(run)
+  ])(
+    'an index and its platform manifests on %s pass cosign v3 and v2 verify',
+    async (_label, registryOf) => {
+      const registry = registryOf()
+      const { ref, image, name } = await pushImage(registry, ['linux/amd64', 'linux/arm64'])
+      const run = await runAction({ images: ref, ...services(registry) }, oidcEnv())
+      expectSigned(run)
 
-    expect(run.outputs['certificate-identity']).toBe(sigstore.identity.subject)
-    expect(run.outputs['certificate-oidc-issuer']).toBe(sigstore.identity.issuer)
-    const results = JSON.parse(run.outputs.results) as { digest: string; signed: boolean; signatures: { format: string; fallbackTag?: string }[] }[]
-    expect(results.map((r) => r.digest).sort()).toEqual([image.digest, ...image.children.map((c) => c.digest)].sort())
-    for (const r of results) {
-      expect(r.signed).toBe(true)
-      expect(r.signatures.map((s) => s.format)).toEqual(['legacy', 'bundle'])
-      expect(Boolean(r.signatures[1].fallbackTag)).toBe(!registry.referrers)
-    }
-    // one legacy bundle and one DSSE bundle per digest
-    expect(run.bundleLines).toHaveLength(results.length * 2)
-    expect(run.summary).toContain(sigstore.identity.subject)
-    expect(run.outputs['verify-command']).toContain(`--certificate-identity=${sigstore.identity.subject}`)
+      expect(run.outputs['certificate-identity']).toBe(sigstore.identity.subject)
+      expect(run.outputs['certificate-oidc-issuer']).toBe(sigstore.identity.issuer)
+      const results = JSON.parse(run.outputs.results) as {
+        digest: string
+        signed: boolean
+        signatures: { format: string; fallbackTag?: string }[]
+      }[]
+      expect(results.map((r) => r.digest).sort()).toEqual(
+        [image.digest, ...image.children.map((c) => c.digest)].sort(),
+      )
+      for (const r of results) {
+        expect(r.signed).toBe(true)
+        expect(r.signatures.map((s) => s.format)).toEqual(['legacy', 'bundle'])
+        expect(Boolean(r.signatures[1].fallbackTag)).toBe(!registry.referrers)
+      }
+      // one legacy bundle and one DSSE bundle per digest
+      expect(run.bundleLines).toHaveLength(results.length * 2)
+      expect(run.summary).toContain(sigstore.identity.subject)
+      expect(run.outputs['verify-command']).toContain(
+        `--certificate-identity=${sigstore.identity.subject}`,
+      )
 
-    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
-      const target = `${name}@${digest}`
-      expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
-      expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
-      // cosign v3 reading only the legacy .sig tag
-      await cosign3Verify(['--new-bundle-format=false', ...identityFlags(), target])
-    }
-  })
+      for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+        const target = `${name}@${digest}`
+        expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
+        expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
+        // cosign v3 reading only the legacy .sig tag
+        await cosign3Verify(['--new-bundle-format=false', ...identityFlags(), target])
+      }
+    },
+  )
 
   it('is turned away by cosign under another identity or issuer', async () => {
     const { ref } = await pushImage(distribution)
     expectSigned(await runAction({ images: ref, ...services(distribution) }, oidcEnv()))
-    const wrongIdentity = ['--certificate-identity', 'https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main', '--certificate-oidc-issuer', sigstore.identity.issuer]
-    const wrongIssuer = ['--certificate-identity', sigstore.identity.subject, '--certificate-oidc-issuer', 'https://accounts.google.com']
+    const wrongIdentity = [
+      '--certificate-identity',
+      'https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main',
+      '--certificate-oidc-issuer',
+      sigstore.identity.issuer,
+    ]
+    const wrongIssuer = [
+      '--certificate-identity',
+      sigstore.identity.subject,
+      '--certificate-oidc-issuer',
+      'https://accounts.google.com',
+    ]
     for (const flags of [wrongIdentity, wrongIssuer]) {
       await expect(cosign3Verify([...flags, ref])).rejects.toThrow()
       await expect(cosign2Verify([...flags, ref])).rejects.toThrow()
@@ -124,17 +165,36 @@ describe('keyless signing, both formats, judged by cosign', () => {
 
   it('records annotations where cosign -a checks them', async () => {
     const { ref } = await pushImage(distribution)
-    expectSigned(await runAction({ images: ref, annotations: 'team=core\nrun=42', ...services(distribution) }, oidcEnv()))
+    expectSigned(
+      await runAction(
+        { images: ref, annotations: 'team=core\nrun=42', ...services(distribution) },
+        oidcEnv(),
+      ),
+    )
     await cosign3Verify([...identityFlags(), '-a', 'team=core', '-a', 'run=42', ref])
     await cosign2Verify([...identityFlags(), '-a', 'team=core', ref])
     await expect(cosign2Verify([...identityFlags(), '-a', 'team=other', ref])).rejects.toThrow()
   })
 
   it('signs a tag by its digest, with a warning', async () => {
-    const client = new RegistryClient({ credentials: anonymousCredentials, plainHttp: [distribution.host] })
+    const client = new RegistryClient({
+      credentials: anonymousCredentials,
+      plainHttp: [distribution.host],
+    })
     const repository = `interop/tagged${seed++}`
-    const image = await pushTestImage(client, { registry: distribution.host, repository }, { tag: 'v1', seed: `tag-${Date.now()}` })
-    const run = await runAction({ images: `${distribution.host}/${repository}:v1`, 'signature-format': 'legacy', ...services(distribution) }, oidcEnv())
+    const image = await pushTestImage(
+      client,
+      { registry: distribution.host, repository },
+      { tag: 'v1', seed: `tag-${Date.now()}` },
+    )
+    const run = await runAction(
+      {
+        images: `${distribution.host}/${repository}:v1`,
+        'signature-format': 'legacy',
+        ...services(distribution),
+      },
+      oidcEnv(),
+    )
     expectSigned(run)
     expect(run.stdout).toMatch(/::warning::.*is a tag.*Sign digests, not tags/)
     await cosign2Verify([...identityFlags(), `${distribution.host}/${repository}@${image.digest}`])
@@ -155,7 +215,13 @@ describe('signing by key, judged by cosign', () => {
 
   it.each(['legacy', 'bundle', 'both'])('format %s passes cosign verify --key', async (format) => {
     const { ref } = await pushImage(distribution)
-    const run = await runAction({ images: ref, key: keyPath, 'key-password': 'pw', 'signature-format': format, ...services(distribution) })
+    const run = await runAction({
+      images: ref,
+      key: keyPath,
+      'key-password': 'pw',
+      'signature-format': format,
+      ...services(distribution),
+    })
     expectSigned(run)
     expect(run.outputs['certificate-identity'] ?? '').toBe('')
     expect(run.outputs['verify-command']).toContain('--key=')
@@ -168,11 +234,19 @@ describe('signing by key, judged by cosign', () => {
 
   it('a key made by cosign generate-key-pair signs in Signet and verifies in cosign v3 and v2', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'signet-cosign-key-'))
-    runTool('cosign3', ['generate-key-pair'], { cwd: keyDir, env: { COSIGN_PASSWORD: 'from-cosign' } })
+    runTool('cosign3', ['generate-key-pair'], {
+      cwd: keyDir,
+      env: { COSIGN_PASSWORD: 'from-cosign' },
+    })
     const { ref } = await pushImage(distribution)
     // the key as PEM text, the way a secret passes it
     const key = readFileSync(join(keyDir, 'cosign.key'), 'utf8')
-    const run = await runAction({ images: ref, key, 'key-password': 'from-cosign', ...services(distribution) })
+    const run = await runAction({
+      images: ref,
+      key,
+      'key-password': 'from-cosign',
+      ...services(distribution),
+    })
     expectSigned(run)
     // the key and its password never reach the log
     expect(run.stdout).toContain('::add-mask::from-cosign')
