@@ -55931,6 +55931,7 @@ var RETRYABLE_CODES = /* @__PURE__ */ new Set([
   "UND_ERR_BODY_TIMEOUT"
 ]);
 function isRetryableError(err) {
+  if (isTlsMismatch(err)) return false;
   for (let e = err, depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
     if (typeof e !== "object") return false;
     const { name, code, message } = e;
@@ -55943,6 +55944,30 @@ function isRetryableError(err) {
   return false;
 }
 __name(isRetryableError, "isRetryableError");
+function isTlsMismatch(err) {
+  for (let e = err, depth = 0; e !== void 0 && e !== null && depth < 5; depth++) {
+    if (typeof e !== "object") return false;
+    const { code, message } = e;
+    if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+      return true;
+    }
+    if (typeof message === "string" && /wrong version number|packet length too long/i.test(message)) {
+      return true;
+    }
+    e = e.cause;
+  }
+  return false;
+}
+__name(isTlsMismatch, "isTlsMismatch");
+function rootMessage(err) {
+  let message = err instanceof Error ? err.message : String(err);
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    message = e.message;
+    e = e.cause;
+  }
+  return message;
+}
+__name(rootMessage, "rootMessage");
 function isRetryableStatus(status) {
   return status === 408 || status === 429 || status >= 500 && status !== 501 && status !== 505;
 }
@@ -56483,10 +56508,29 @@ var RegistryClient = class {
           this.retry.onRetry?.(info2);
         }, "onRetry")
       }
-    );
+    ).catch((err) => {
+      throw this.transportError(err, request);
+    });
     if ("done" in outcome) return outcome.done;
     const { res, url } = outcome.retryable;
     return this.fail(request.method, url, res, request.repo);
+  }
+  /** A failure to talk to the registry at all, said in terms of what the user can change. */
+  transportError(err, request) {
+    if (err instanceof SignetError) return err;
+    const host = request.repo.registry;
+    if (isTlsMismatch(err)) {
+      return new SignetError(
+        "REGISTRY_ERROR",
+        `${host} does not speak HTTPS (the TLS handshake failed); if it is a registry served over plain HTTP, list ${host} in plain-http`,
+        { input: "plain-http", cause: err }
+      );
+    }
+    return new SignetError(
+      "REGISTRY_ERROR",
+      `could not reach the registry ${host}: ${rootMessage(err)}`,
+      { input: "images", cause: err }
+    );
   }
   /** Sends a request with the best authorization we have; on a 401, authenticates and repeats once. */
   async exchange(request) {
@@ -56975,26 +57019,40 @@ __name(serializeStatement, "serializeStatement");
 // src/publish/tag-update.ts
 var defaultSleep = /* @__PURE__ */ __name(async (ms) => new Promise((r) => setTimeout(r, ms)), "defaultSleep");
 async function updateTag(registry, repo, tag, update, options = {}) {
-  const attempts = options.attempts ?? 8;
-  const minSettleMs = options.minSettleMs ?? 30;
+  const attempts = options.attempts ?? 12;
+  const minSettleMs = options.minSettleMs ?? 100;
   const sleep = options.sleep ?? defaultSleep;
   let writes = 0;
+  let settleMs = minSettleMs;
+  let lastSeen;
+  const settle = /* @__PURE__ */ __name(async () => sleep(settleMs * (1 + Math.random() / 2)), "settle");
   for (let attempt = 0; attempt < attempts; attempt++) {
     const readAt = Date.now();
     const current = await registry.getManifest(repo, tag);
     const next = update.merge(update.parse(current));
-    if (!next) return writes;
+    if (!next) {
+      if (writes === 0) return 0;
+      const seen = current?.descriptor.digest;
+      if (seen === lastSeen) return writes;
+      lastSeen = seen;
+      await settle();
+      continue;
+    }
     await Promise.all(
       next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }))
     );
     try {
-      await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag });
+      const put = await registry.putManifest(repo, tag, next.bytes, next.mediaType, {
+        ifMatch: current?.etag
+      });
+      lastSeen = put.digest;
     } catch (err) {
       if (!(err instanceof SignetError && err.code === "CONCURRENT_WRITE")) throw err;
+      lastSeen = void 0;
     }
     writes++;
-    const window2 = Math.min(Math.max(1.5 * (Date.now() - readAt), minSettleMs), 3e3);
-    await sleep(window2 * (1 + Math.random() / 2));
+    settleMs = Math.min(Math.max(3 * (Date.now() - readAt), minSettleMs), 5e3);
+    await settle();
   }
   throw new SignetError(
     "CONCURRENT_WRITE",
@@ -57005,6 +57063,7 @@ __name(updateTag, "updateTag");
 
 // src/publish/legacy.ts
 async function appendToLegacyTag(registry, repo, tag, layers, options) {
+  await Promise.all(layers.map((l) => registry.pushBlob(repo, l.bytes, l.mediaType)));
   await updateTag(
     registry,
     repo,
@@ -57016,7 +57075,8 @@ async function appendToLegacyTag(registry, repo, tag, layers, options) {
         return parts && {
           bytes: parts.manifestBytes,
           mediaType: MEDIA_TYPES.ociManifest,
-          blobs: parts.blobs
+          // The layers went up before the read; only the config is new here.
+          blobs: parts.blobs.filter((b) => b.mediaType === MEDIA_TYPES.ociConfig)
         };
       }, "merge")
     },

@@ -10,6 +10,9 @@ export async function appendToLegacyTag(
   layers: LegacyLayer[],
   options?: TagUpdateOptions,
 ): Promise<void> {
+  // Upload the layers first, so that only the config and the manifest lie between reading the
+  // tag and writing it: the shorter that window, the fewer concurrent writes collide.
+  await Promise.all(layers.map((l) => registry.pushBlob(repo, l.bytes, l.mediaType)))
   await updateTag<ImageManifest>(
     registry,
     repo,
@@ -23,7 +26,8 @@ export async function appendToLegacyTag(
           parts && {
             bytes: parts.manifestBytes,
             mediaType: MEDIA_TYPES.ociManifest,
-            blobs: parts.blobs,
+            // The layers went up before the read; only the config is new here.
+            blobs: parts.blobs.filter((b) => b.mediaType === MEDIA_TYPES.ociConfig),
           }
         )
       },

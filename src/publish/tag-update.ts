@@ -32,7 +32,11 @@ export interface TagUpdateOptions {
 
 const defaultSleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
-/** Returns the number of writes it took (0 when nothing needed writing). */
+/**
+ * Returns the number of writes it took (0 when what we add was there already). Done when the tag
+ * holds what we added and has not changed for a settle window: a writer that read before our
+ * write would have overwritten it within that window.
+ */
 export async function updateTag<T>(
   registry: Registry,
   repo: Repository,
@@ -40,29 +44,44 @@ export async function updateTag<T>(
   update: TagUpdate<T>,
   options: TagUpdateOptions = {},
 ): Promise<number> {
-  const attempts = options.attempts ?? 8
-  const minSettleMs = options.minSettleMs ?? 30
+  const attempts = options.attempts ?? 12
+  const minSettleMs = options.minSettleMs ?? 100
   const sleep = options.sleep ?? defaultSleep
   let writes = 0
+  let settleMs = minSettleMs
+  // The tag's content when we last looked (after our write: what we wrote).
+  let lastSeen: string | undefined
+  const settle = async (): Promise<void> => sleep(settleMs * (1 + Math.random() / 2))
   for (let attempt = 0; attempt < attempts; attempt++) {
     const readAt = Date.now()
     const current = await registry.getManifest(repo, tag)
     const next = update.merge(update.parse(current))
-    // Nothing to add: either it was there before us, or our last write survived the pause in
-    // which a concurrent writer that read before it would have overwritten it.
-    if (!next) return writes
+    if (!next) {
+      if (writes === 0) return 0
+      const seen = current?.descriptor.digest
+      if (seen === lastSeen) return writes
+      // Someone else wrote since and kept what we added; make sure nobody is still about to.
+      lastSeen = seen
+      await settle()
+      continue
+    }
     await Promise.all(
       next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh })),
     )
     try {
-      await registry.putManifest(repo, tag, next.bytes, next.mediaType, { ifMatch: current?.etag })
+      const put = await registry.putManifest(repo, tag, next.bytes, next.mediaType, {
+        ifMatch: current?.etag,
+      })
+      lastSeen = put.digest
     } catch (err) {
       // If-Match failed (412): someone wrote between our read and our write; read again, merge.
       if (!(err instanceof SignetError && err.code === 'CONCURRENT_WRITE')) throw err
+      lastSeen = undefined
     }
     writes++
-    const window = Math.min(Math.max(1.5 * (Date.now() - readAt), minSettleMs), 3000)
-    await sleep(window * (1 + Math.random() / 2))
+    // Others doing the same work take about as long from read to write as we did.
+    settleMs = Math.min(Math.max(3 * (Date.now() - readAt), minSettleMs), 5000)
+    await settle()
   }
   throw new SignetError(
     'CONCURRENT_WRITE',

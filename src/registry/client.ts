@@ -15,7 +15,14 @@ import { createHash } from 'node:crypto'
 import { SignetError } from '../errors'
 import { anonymousCredentials, type Credential, type CredentialProvider } from './credentials'
 import { isDigest, validateDigest } from './reference'
-import { classifyOutcome, isRetryableStatus, withRetry, type RetryOptions } from './retry'
+import {
+  classifyOutcome,
+  isRetryableStatus,
+  isTlsMismatch,
+  rootMessage,
+  withRetry,
+  type RetryOptions,
+} from './retry'
 import {
   MANIFEST_ACCEPT,
   MEDIA_TYPES,
@@ -602,10 +609,30 @@ export class RegistryClient implements Registry {
           this.retry.onRetry?.(info)
         },
       },
-    )
+    ).catch((err: unknown) => {
+      throw this.transportError(err, request)
+    })
     if ('done' in outcome) return outcome.done
     const { res, url } = outcome.retryable
     return this.fail(request.method, url, res, request.repo)
+  }
+
+  /** A failure to talk to the registry at all, said in terms of what the user can change. */
+  private transportError(err: unknown, request: Request): unknown {
+    if (err instanceof SignetError) return err
+    const host = request.repo.registry
+    if (isTlsMismatch(err)) {
+      return new SignetError(
+        'REGISTRY_ERROR',
+        `${host} does not speak HTTPS (the TLS handshake failed); if it is a registry served over plain HTTP, list ${host} in plain-http`,
+        { input: 'plain-http', cause: err },
+      )
+    }
+    return new SignetError(
+      'REGISTRY_ERROR',
+      `could not reach the registry ${host}: ${rootMessage(err)}`,
+      { input: 'images', cause: err },
+    )
   }
 
   /** Sends a request with the best authorization we have; on a 401, authenticates and repeats once. */

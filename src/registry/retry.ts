@@ -64,6 +64,8 @@ const RETRYABLE_CODES = new Set([
  * error as `cause`; AbortSignal.timeout() aborts with a TimeoutError.
  */
 export function isRetryableError(err: unknown): boolean {
+  // A TLS handshake with a plain-HTTP server fails the same way every time.
+  if (isTlsMismatch(err)) return false
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
     if (typeof e !== 'object') return false
     const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown }
@@ -74,6 +76,35 @@ export function isRetryableError(err: unknown): boolean {
     e = (e as { cause?: unknown }).cause
   }
   return false
+}
+
+/** True when a TLS handshake met something that does not speak TLS (a plain-HTTP registry). */
+export function isTlsMismatch(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (typeof e !== 'object') return false
+    const { code, message } = e as { code?: unknown; message?: unknown }
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+      return true
+    }
+    if (
+      typeof message === 'string' &&
+      /wrong version number|packet length too long/i.test(message)
+    ) {
+      return true
+    }
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** The innermost message of an error chain (Node's fetch says only "fetch failed" on top). */
+export function rootMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err)
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
+    message = e.message
+    e = (e as { cause?: unknown }).cause
+  }
+  return message
 }
 
 /**

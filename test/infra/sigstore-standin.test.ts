@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { bundleFromJSON, bundleToJSON } from '@sigstore/bundle'
 import { TrustedRoot } from '@sigstore/protobuf-specs'
 import { toSignedEntity, toTrustMaterial, Verifier } from '@sigstore/verify'
-import { SigstoreStandIn, startSigstoreStandIn } from './sigstore-standin'
+import { startSigstoreStandIn, type SigstoreStandIn } from './sigstore-standin'
 import { runToolAsync } from './tools'
 
 const IDENTITY = 'https://github.com/acme/app/.github/workflows/publish.yml@refs/heads/main'
