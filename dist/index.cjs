@@ -56168,6 +56168,8 @@ var RegistryClient = class {
   static {
     __name(this, "RegistryClient");
   }
+  /** Blob uploads of this run, by registry/repository@digest, shared by concurrent callers. */
+  blobPushes = /* @__PURE__ */ new Map();
   /** HTTP requests made (every hop, token requests included): benchmarks and tests count them. */
   requestCount = 0;
   credentials;
@@ -56266,6 +56268,17 @@ var RegistryClient = class {
     const digest = digestOf(bytes);
     const headers = { "content-type": mediaType };
     if (options.ifMatch) headers["if-match"] = options.ifMatch;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.putManifestOnce(repo, path, reference, bytes, digest, headers, options);
+      } catch (err) {
+        const racy = err instanceof SignetError && err.code === "REGISTRY_ERROR" && /HTTP 400: (DIGEST_INVALID|BLOB_UNKNOWN|MANIFEST_BLOB_UNKNOWN)/.test(err.message);
+        if (!racy || attempt >= 4) throw err;
+        await new Promise((r) => setTimeout(r, 150 * attempt));
+      }
+    }
+  }
+  async putManifestOnce(repo, path, reference, bytes, digest, headers, options) {
     return this.call(
       { method: "PUT", repo, url: path, access: "push", headers, body: bytes },
       async ({ res, url }) => {
@@ -56285,7 +56298,19 @@ var RegistryClient = class {
   }
   async pushBlob(repo, bytes, mediaType, options = {}) {
     checkRepository(repo);
-    const descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length };
+    const digest = digestOf(bytes);
+    const key = `${repo.registry}/${repo.repository}@${digest}`;
+    let push = this.blobPushes.get(key);
+    if (!push) {
+      push = this.pushBlobOnce(repo, bytes, mediaType, digest, options);
+      this.blobPushes.set(key, push);
+      push.catch(() => this.blobPushes.delete(key));
+    }
+    const pushed = await push;
+    return { ...pushed, mediaType };
+  }
+  async pushBlobOnce(repo, bytes, mediaType, digest, options) {
+    const descriptor = { mediaType, digest, size: bytes.length };
     if (!options.fresh && await this.hasBlob(repo, descriptor.digest, "push")) return descriptor;
     const location = await this.call(
       { method: "POST", repo, url: `/v2/${repo.repository}/blobs/uploads/`, access: "push" },

@@ -202,6 +202,8 @@ async function registryMessage(res: Response): Promise<string> {
 }
 
 export class RegistryClient implements Registry {
+  /** Blob uploads of this run, by registry/repository@digest, shared by concurrent callers. */
+  private readonly blobPushes = new Map<string, Promise<Descriptor>>()
   /** HTTP requests made (every hop, token requests included): benchmarks and tests count them. */
   requestCount = 0
 
@@ -321,6 +323,32 @@ export class RegistryClient implements Registry {
     const digest = digestOf(bytes)
     const headers: Record<string, string> = { 'content-type': mediaType }
     if (options.ifMatch) headers['if-match'] = options.ifMatch
+    // A registry may not see a blob another request has just committed: distribution 2.8 can read
+    // a half-written link file (DIGEST_INVALID), S3-backed ones may not list it yet (BLOB_UNKNOWN).
+    // We uploaded every blob and computed the digest ourselves, so try again shortly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.putManifestOnce(repo, path, reference, bytes, digest, headers, options)
+      } catch (err) {
+        const racy =
+          err instanceof SignetError &&
+          err.code === 'REGISTRY_ERROR' &&
+          /HTTP 400: (DIGEST_INVALID|BLOB_UNKNOWN|MANIFEST_BLOB_UNKNOWN)/.test(err.message)
+        if (!racy || attempt >= 4) throw err
+        await new Promise((r) => setTimeout(r, 150 * attempt))
+      }
+    }
+  }
+
+  private async putManifestOnce(
+    repo: Repository,
+    path: string,
+    reference: string,
+    bytes: Buffer,
+    digest: string,
+    headers: Record<string, string>,
+    options: { ifMatch?: string },
+  ): Promise<PutManifestResult> {
     return this.call(
       { method: 'PUT', repo, url: path, access: 'push', headers, body: bytes },
       async ({ res, url }) => {
@@ -346,7 +374,28 @@ export class RegistryClient implements Registry {
     options: { fresh?: boolean } = {},
   ): Promise<Descriptor> {
     checkRepository(repo)
-    const descriptor: Descriptor = { mediaType, digest: digestOf(bytes), size: bytes.length }
+    const digest = digestOf(bytes)
+    // One upload per blob per run: parallel signatures share blobs (the empty config), and
+    // distribution 2.8 mishandles concurrent uploads of the same blob to one repository.
+    const key = `${repo.registry}/${repo.repository}@${digest}`
+    let push = this.blobPushes.get(key)
+    if (!push) {
+      push = this.pushBlobOnce(repo, bytes, mediaType, digest, options)
+      this.blobPushes.set(key, push)
+      push.catch(() => this.blobPushes.delete(key))
+    }
+    const pushed = await push
+    return { ...pushed, mediaType }
+  }
+
+  private async pushBlobOnce(
+    repo: Repository,
+    bytes: Buffer,
+    mediaType: string,
+    digest: string,
+    options: { fresh?: boolean },
+  ): Promise<Descriptor> {
+    const descriptor: Descriptor = { mediaType, digest, size: bytes.length }
     // HEAD with push access: it is the first step of an upload, and one token then serves both.
     // Skipped for blobs that cannot be there yet (they hold a signature made a moment ago).
     if (!options.fresh && (await this.hasBlob(repo, descriptor.digest, 'push'))) return descriptor

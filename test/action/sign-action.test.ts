@@ -386,4 +386,36 @@ describe('report', () => {
       expect(JSON.parse(line).mediaType).toBe('application/vnd.dev.sigstore.bundle.v0.3+json')
     }
   })
+
+  it('asks Fulcio for one certificate for the whole run', async () => {
+    const { ref } = await push(distribution.host, {
+      platforms: ['linux/amd64', 'linux/arm64', 'linux/s390x'],
+    })
+    const before = sigstore.requests.fulcio ?? 0
+    const run = await runAction({ images: ref, ...services(distribution.host) }, oidc())
+    expect(run.exitCode).toBe(0)
+    // 4 digests × 2 formats = 8 signatures, one certificate
+    expect(run.bundleLines).toHaveLength(8)
+    expect((sigstore.requests.fulcio ?? 0) - before).toBe(1)
+  })
+
+  it('signs only the index with recursive: false', async () => {
+    const { ref, image } = await push(distribution.host, {
+      platforms: ['linux/amd64', 'linux/arm64'],
+    })
+    const run = await runAction(
+      { images: ref, recursive: 'false', ...services(distribution.host) },
+      oidc(),
+    )
+    expect(run.exitCode).toBe(0)
+    expect(JSON.parse(run.outputs.results).map((r: { digest: string }) => r.digest)).toEqual([
+      image.digest,
+    ])
+  })
+
+  it('names plain-http when a plain-HTTP registry is reached over HTTPS', async () => {
+    const { ref } = await push(distribution.host)
+    const run = await runAction({ images: ref, key: keyPath, 'key-password': 'secret-pw' })
+    expectOneError(run, 'plain-http', /does not speak HTTPS/)
+  })
 })

@@ -213,24 +213,33 @@ describe('signing by key, judged by cosign', () => {
     writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
   })
 
-  it.each(['legacy', 'bundle', 'both'])('format %s passes cosign verify --key', async (format) => {
-    const { ref } = await pushImage(distribution)
-    const run = await runAction({
-      images: ref,
-      key: keyPath,
-      'key-password': 'pw',
-      'signature-format': format,
-      ...services(distribution),
-    })
-    expectSigned(run)
-    expect(run.outputs['certificate-identity'] ?? '').toBe('')
-    expect(run.outputs['verify-command']).toContain('--key=')
-    if (format !== 'legacy') await cosign3Verify(['--key', pubPath, ref])
-    if (format !== 'bundle') {
-      await cosign2Verify(['--key', pubPath, ref])
-      await cosign3Verify(['--key', pubPath, '--new-bundle-format=false', ref])
-    }
-  })
+  it.each(['legacy', 'bundle', 'both'])(
+    'format %s passes cosign verify --key, index and platforms',
+    async (format) => {
+      const {
+        ref: indexRef,
+        image,
+        name,
+      } = await pushImage(distribution, ['linux/amd64', 'linux/arm64'])
+      const run = await runAction({
+        images: indexRef,
+        key: keyPath,
+        'key-password': 'pw',
+        'signature-format': format,
+        ...services(distribution),
+      })
+      expectSigned(run)
+      expect(run.outputs['certificate-identity'] ?? '').toBe('')
+      expect(run.outputs['verify-command']).toContain('--key=')
+      for (const ref of [indexRef, ...image.children.map((c) => `${name}@${c.digest}`)]) {
+        if (format !== 'legacy') await cosign3Verify(['--key', pubPath, ref])
+        if (format !== 'bundle') {
+          await cosign2Verify(['--key', pubPath, ref])
+          await cosign3Verify(['--key', pubPath, '--new-bundle-format=false', ref])
+        }
+      }
+    },
+  )
 
   it('a key made by cosign generate-key-pair signs in Signet and verifies in cosign v3 and v2', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'signet-cosign-key-'))
@@ -256,5 +265,65 @@ describe('signing by key, judged by cosign', () => {
     await cosign2Verify(['--key', join(keyDir, 'cosign.pub'), ref])
     // and another key is turned away
     await expect(cosign2Verify(['--key', pubPath, ref])).rejects.toThrow()
+  })
+
+  it('without the transparency log (tlog: false), cosign verifies with --insecure-ignore-tlog', async () => {
+    const { ref } = await pushImage(distribution)
+    const before = sigstore.requests.rekor ?? 0
+    const run = await runAction({
+      images: ref,
+      key: keyPath,
+      'key-password': 'pw',
+      tlog: 'false',
+      ...services(distribution),
+    })
+    expectSigned(run)
+    expect(sigstore.requests.rekor ?? 0).toBe(before)
+    await cosign3Verify(['--key', pubPath, '--insecure-ignore-tlog=true', ref])
+    await cosign2Verify(['--key', pubPath, '--insecure-ignore-tlog=true', ref])
+    // and with the log required, cosign refuses it
+    await expect(cosign2Verify(['--key', pubPath, ref])).rejects.toThrow()
+  })
+})
+
+describe('keyless with a timestamp authority instead of the transparency log', () => {
+  it('writes signatures with RFC 3161 timestamps that cosign v3 and v2 verify', async () => {
+    const { ref } = await pushImage(distribution)
+    const rekorBefore = sigstore.requests.rekor ?? 0
+    const run = await runAction(
+      {
+        images: ref,
+        tlog: 'false',
+        'tsa-url': `${sigstore.tsaURL}/api/v1/timestamp`,
+        ...services(distribution),
+      },
+      oidcEnv(),
+    )
+    expectSigned(run)
+    expect(sigstore.requests.rekor ?? 0).toBe(rekorBefore)
+    const bundle = JSON.parse(run.bundleLines[1])
+    expect(bundle.verificationMaterial.tlogEntries ?? []).toEqual([])
+    expect(bundle.verificationMaterial.timestampVerificationData.rfc3161Timestamps).toHaveLength(1)
+    await cosign3Verify([
+      ...identityFlags(),
+      '--use-signed-timestamps',
+      '--insecure-ignore-tlog=true',
+      ref,
+    ])
+    // the legacy .sig carries the timestamp in cosign's rfc3161timestamp annotation
+    await cosign3Verify([
+      '--new-bundle-format=false',
+      ...identityFlags(),
+      '--use-signed-timestamps',
+      '--insecure-ignore-tlog=true',
+      ref,
+    ])
+    await cosign2Verify([
+      ...identityFlags(),
+      '--insecure-ignore-tlog=true',
+      '--timestamp-certificate-chain',
+      join(dir, 'tsa_chain.pem'),
+      ref,
+    ])
   })
 })
