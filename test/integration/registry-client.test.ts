@@ -159,7 +159,7 @@ describe.each(SETUPS)('$name', (setup) => {
     // Another client (another job) finds it with one HEAD and uploads nothing (after its first
     // request has settled authentication).
     const other = client(registry.host, credentials)
-    await other.hasBlob(repo, pushed.digest)
+    await other.pushBlob(repo, Buffer.from(`warm-up ${Math.random()}`), 'application/octet-stream')
     const otherBefore = other.requestCount
     await other.pushBlob(repo, bytes, 'application/octet-stream')
     expect(other.requestCount - otherBefore).toBe(1)
