@@ -55393,7 +55393,8 @@ __name(isSignetError, "isSignetError");
 // src/sigstore/services.ts
 var PUBLIC_GOOD = {
   fulcioURL: "https://fulcio.sigstore.dev",
-  rekorURL: "https://rekor.sigstore.dev"
+  rekorURL: "https://rekor.sigstore.dev",
+  tsaURL: "https://timestamp.sigstore.dev"
 };
 var SIGSTORE_RETRY = {
   retries: 6,
@@ -57970,8 +57971,7 @@ function requestedImages(inputs) {
 __name(requestedImages, "requestedImages");
 
 // src/main.ts
-function createRegistry(inputs, env, log) {
-  const requested = requestedImages(inputs);
+function createRegistry(inputs, requested, env, log) {
   return new RegistryClient({
     credentials: createCredentialProvider({
       explicit: inputs.registryUsername && inputs.registryPassword ? {
@@ -57999,6 +57999,10 @@ function buildVerifyCommand(outcome) {
     parts.push("--key=cosign.pub");
   }
   if (outcome.customInstance) parts.push("--trusted-root=trusted_root.json");
+  if (!outcome.tlog) {
+    if (outcome.timestamped) parts.push("--use-signed-timestamps");
+    parts.push("--insecure-ignore-tlog=true");
+  }
   if (outcome.signatureFormat === "legacy") parts.push("--new-bundle-format=false");
   parts.push(image);
   return parts.join(" ");
@@ -58016,7 +58020,7 @@ async function runSign(inputs, deps) {
     identity = deps.identity ?? new GitHubOidcProvider(env);
     identity.preflight?.();
   }
-  const registry = deps.registry ?? createRegistry(inputs, env, log);
+  const registry = deps.registry ?? createRegistry(inputs, requested, env, log);
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
     rekorURL: inputs.rekorURL,
@@ -58063,7 +58067,9 @@ async function runSign(inputs, deps) {
     verifyCommand: "",
     signatureFormat: inputs.signatureFormat,
     errors: run.errors,
-    customInstance: inputs.fulcioURL !== "https://fulcio.sigstore.dev" || inputs.rekorURL !== "https://rekor.sigstore.dev"
+    customInstance: session.keyless && inputs.fulcioURL !== PUBLIC_GOOD.fulcioURL || inputs.tlog && inputs.rekorURL !== PUBLIC_GOOD.rekorURL || inputs.tsaURL !== void 0 && !inputs.tsaURL.startsWith(PUBLIC_GOOD.tsaURL),
+    tlog: inputs.tlog,
+    timestamped: inputs.tsaURL !== void 0
   };
   outcome.verifyCommand = buildVerifyCommand(outcome);
   return outcome;

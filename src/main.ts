@@ -17,8 +17,9 @@ import {
 } from './sigstore/certificate'
 import { loadSigningKey, type SigningKey } from './sigstore/keys'
 import { GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
+import { PUBLIC_GOOD } from './sigstore/services'
 import { SigningSession } from './sigstore/signing'
-import { requestedImages } from './subjects'
+import { requestedImages, type RequestedImage } from './subjects'
 import type { Bundle } from '@sigstore/bundle'
 
 export interface RunDependencies {
@@ -42,18 +43,23 @@ export interface SignOutcome {
   publicKeyPem?: string
   verifyCommand: string
   signatureFormat: Inputs['signatureFormat']
-  /** Facts for the verify command of a private Sigstore instance. */
+  /** Signed against other Sigstore services than the public good instance. */
   customInstance: boolean
+  /** Recorded in Rekor. */
+  tlog: boolean
+  /** Stamped by a timestamp authority. */
+  timestamped: boolean
   /** Why images were not signed. */
   errors: unknown[]
 }
 
+/** The HTTP registry client, with credentials for the registries the run names. */
 export function createRegistry(
   inputs: Inputs,
+  requested: RequestedImage[],
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): RegistryClient {
-  const requested = requestedImages(inputs)
   return new RegistryClient({
     credentials: createCredentialProvider({
       explicit:
@@ -76,7 +82,13 @@ export function createRegistry(
 export function buildVerifyCommand(
   outcome: Pick<
     SignOutcome,
-    'keyless' | 'identity' | 'results' | 'signatureFormat' | 'customInstance'
+    | 'keyless'
+    | 'identity'
+    | 'results'
+    | 'signatureFormat'
+    | 'customInstance'
+    | 'tlog'
+    | 'timestamped'
   >,
 ): string {
   const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0]
@@ -89,6 +101,11 @@ export function buildVerifyCommand(
     parts.push('--key=cosign.pub')
   }
   if (outcome.customInstance) parts.push('--trusted-root=trusted_root.json')
+  if (!outcome.tlog) {
+    // Nothing in Rekor: cosign must be told not to look, and to trust the timestamp instead.
+    if (outcome.timestamped) parts.push('--use-signed-timestamps')
+    parts.push('--insecure-ignore-tlog=true')
+  }
   // cosign 2 reads only .sig; cosign 3 only reads .sig when told not to look for bundles.
   if (outcome.signatureFormat === 'legacy') parts.push('--new-bundle-format=false')
   parts.push(image)
@@ -108,7 +125,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     identity = deps.identity ?? new GitHubOidcProvider(env)
     identity.preflight?.()
   }
-  const registry = deps.registry ?? createRegistry(inputs, env, log)
+  const registry = deps.registry ?? createRegistry(inputs, requested, env, log)
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
     rekorURL: inputs.rekorURL,
@@ -162,8 +179,11 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     signatureFormat: inputs.signatureFormat,
     errors: run.errors,
     customInstance:
-      inputs.fulcioURL !== 'https://fulcio.sigstore.dev' ||
-      inputs.rekorURL !== 'https://rekor.sigstore.dev',
+      (session.keyless && inputs.fulcioURL !== PUBLIC_GOOD.fulcioURL) ||
+      (inputs.tlog && inputs.rekorURL !== PUBLIC_GOOD.rekorURL) ||
+      (inputs.tsaURL !== undefined && !inputs.tsaURL.startsWith(PUBLIC_GOOD.tsaURL)),
+    tlog: inputs.tlog,
+    timestamped: inputs.tsaURL !== undefined,
   }
   outcome.verifyCommand = buildVerifyCommand(outcome)
   return outcome
@@ -181,5 +201,3 @@ export function failureOf(outcome: SignOutcome): SignetError | undefined {
     { input: isSignetError(cause) && cause.input ? cause.input : INPUT.images, cause },
   )
 }
-
-export { isSignetError }

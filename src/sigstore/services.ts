@@ -3,6 +3,7 @@
 export const PUBLIC_GOOD = {
   fulcioURL: 'https://fulcio.sigstore.dev',
   rekorURL: 'https://rekor.sigstore.dev',
+  tsaURL: 'https://timestamp.sigstore.dev',
 } as const
 
 /** make-fetch-happen's retry options, as sigstore-js takes them. */

@@ -56,6 +56,23 @@ async function pushImage(
   return { ref: `${name}@${image.digest}`, image, name }
 }
 
+/**
+ * Runs the action's verify-command output with cosign v3, as a user would paste it, with the
+ * files it names (cosign.pub, trusted_root.json) where this test keeps them.
+ */
+async function runVerifyCommand(command: string, publicKey?: string): Promise<string> {
+  const [program, subcommand, ...args] = command.split(' ')
+  expect([program, subcommand]).toEqual(['cosign', 'verify'])
+  const resolved = args.map((a) =>
+    a === '--key=cosign.pub'
+      ? `--key=${publicKey}`
+      : a === '--trusted-root=trusted_root.json'
+        ? `--trusted-root=${sigstore.trustedRootPath}`
+        : a,
+  )
+  return runToolAsync('cosign3', ['verify', ...INSECURE, ...resolved])
+}
+
 function oidcEnv() {
   return {
     ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
@@ -231,6 +248,7 @@ describe('signing by key, judged by cosign', () => {
       expectSigned(run)
       expect(run.outputs['certificate-identity'] ?? '').toBe('')
       expect(run.outputs['verify-command']).toContain('--key=')
+      await runVerifyCommand(run.outputs['verify-command'], pubPath)
       for (const ref of [indexRef, ...image.children.map((c) => `${name}@${c.digest}`)]) {
         if (format !== 'legacy') await cosign3Verify(['--key', pubPath, ref])
         if (format !== 'bundle') {
@@ -280,6 +298,7 @@ describe('signing by key, judged by cosign', () => {
     expectSigned(run)
     expect(sigstore.requests.rekor ?? 0).toBe(before)
     await cosign3Verify(['--key', pubPath, '--insecure-ignore-tlog=true', ref])
+    await runVerifyCommand(run.outputs['verify-command'], pubPath)
     await cosign2Verify(['--key', pubPath, '--insecure-ignore-tlog=true', ref])
     // and with the log required, cosign refuses it
     await expect(cosign2Verify(['--key', pubPath, ref])).rejects.toThrow()
@@ -310,6 +329,7 @@ describe('keyless with a timestamp authority instead of the transparency log', (
       '--insecure-ignore-tlog=true',
       ref,
     ])
+    await runVerifyCommand(run.outputs['verify-command'])
     // the legacy .sig carries the timestamp in cosign's rfc3161timestamp annotation
     await cosign3Verify([
       '--new-bundle-format=false',
