@@ -23304,9 +23304,9 @@ var require_commonjs3 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/blob.js
+// node_modules/minipass-fetch/lib/blob.js
 var require_blob = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/blob.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/blob.js"(exports2, module2) {
     "use strict";
     var { Minipass } = require_commonjs();
     var TYPE = /* @__PURE__ */ Symbol("type");
@@ -23383,9 +23383,9 @@ var require_blob = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/fetch-error.js
+// node_modules/minipass-fetch/lib/fetch-error.js
 var require_fetch_error = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/fetch-error.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/fetch-error.js"(exports2, module2) {
     "use strict";
     var FetchError = class extends Error {
       static {
@@ -27244,9 +27244,9 @@ var require_lib2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/body.js
+// node_modules/minipass-fetch/lib/body.js
 var require_body2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/body.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/body.js"(exports2, module2) {
     "use strict";
     var { Minipass } = require_commonjs();
     var { MinipassSized } = require_commonjs3();
@@ -27473,9 +27473,9 @@ var require_body2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/headers.js
+// node_modules/minipass-fetch/lib/headers.js
 var require_headers2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/headers.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/headers.js"(exports2, module2) {
     "use strict";
     var invalidTokenRegex = /[^^_`a-zA-Z\-0-9!#$%&'*+.|~]/;
     var invalidHeaderCharRegex = /[^\t\x20-\x7e\x80-\xff]/;
@@ -27703,9 +27703,9 @@ var require_headers2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/response.js
+// node_modules/minipass-fetch/lib/response.js
 var require_response2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/response.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/response.js"(exports2, module2) {
     "use strict";
     var http3 = require("http");
     var { STATUS_CODES } = http3;
@@ -27785,9 +27785,9 @@ var require_response2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/package.json
+// node_modules/minipass-fetch/package.json
 var require_package = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/package.json"(exports2, module2) {
+  "node_modules/minipass-fetch/package.json"(exports2, module2) {
     module2.exports = {
       name: "minipass-fetch",
       version: "6.0.1",
@@ -27861,9 +27861,9 @@ var require_package = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/request.js
+// node_modules/minipass-fetch/lib/request.js
 var require_request3 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/request.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/request.js"(exports2, module2) {
     "use strict";
     var { URL: URL5 } = require("url");
     var { Minipass } = require_commonjs();
@@ -28073,9 +28073,9 @@ var require_request3 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/abort-error.js
+// node_modules/minipass-fetch/lib/abort-error.js
 var require_abort_error = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/abort-error.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/abort-error.js"(exports2, module2) {
     "use strict";
     var AbortError = class extends Error {
       static {
@@ -28098,9 +28098,9 @@ var require_abort_error = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/index.js
+// node_modules/minipass-fetch/lib/index.js
 var require_lib3 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/minipass-fetch/lib/index.js"(exports2, module2) {
+  "node_modules/minipass-fetch/lib/index.js"(exports2, module2) {
     "use strict";
     var { URL: URL5 } = require("url");
     var http3 = require("http");
@@ -28370,9 +28370,9 @@ var require_lib3 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/options.js
+// node_modules/make-fetch-happen/lib/options.js
 var require_options = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/options.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/options.js"(exports2, module2) {
     var dns2 = require("dns");
     var conditionalHeaders = [
       "if-modified-since",
@@ -29708,9 +29708,9 @@ var require_negotiator = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/ssri/lib/index.js
+// node_modules/ssri/lib/index.js
 var require_lib4 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/ssri/lib/index.js"(exports2, module2) {
+  "node_modules/ssri/lib/index.js"(exports2, module2) {
     "use strict";
     var crypto2 = require("crypto");
     var { Minipass } = require_commonjs();
@@ -30205,9 +30205,9 @@ var require_lib4 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/policy.js
+// node_modules/make-fetch-happen/lib/cache/policy.js
 var require_policy = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/policy.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/cache/policy.js"(exports2, module2) {
     var CacheSemantics = require_http_cache_semantics();
     var Negotiator = require_negotiator();
     var ssri = require_lib4();
@@ -30330,9 +30330,9 @@ var require_policy = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/errors.js
+// node_modules/make-fetch-happen/lib/cache/errors.js
 var require_errors2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/errors.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/cache/errors.js"(exports2, module2) {
     var NotCachedError = class extends Error {
       static {
         __name(this, "NotCachedError");
@@ -31643,9 +31643,9 @@ var require_minipass_pipeline = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/common/get-options.js
+// node_modules/@npmcli/fs/lib/common/get-options.js
 var require_get_options = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/common/get-options.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/common/get-options.js"(exports2, module2) {
     var getOptions = /* @__PURE__ */ __name((input, { copy, wrap }) => {
       const result = {};
       if (input && typeof input === "object") {
@@ -31663,9 +31663,9 @@ var require_get_options = __commonJS({
   }
 });
 
-// node_modules/semver/internal/constants.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/constants.js
 var require_constants7 = __commonJS({
-  "node_modules/semver/internal/constants.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/constants.js"(exports2, module2) {
     "use strict";
     var SEMVER_SPEC_VERSION = "2.0.0";
     var MAX_LENGTH = 256;
@@ -31723,9 +31723,9 @@ var require_constants7 = __commonJS({
   }
 });
 
-// node_modules/semver/internal/debug.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/debug.js
 var require_debug = __commonJS({
-  "node_modules/semver/internal/debug.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/debug.js"(exports2, module2) {
     "use strict";
     var debug6 = typeof process === "object" && process.env && process.env.NODE_DEBUG && /\bsemver\b/i.test(process.env.NODE_DEBUG) ? (...args) => console.error("SEMVER", ...args) : () => {
     };
@@ -31733,9 +31733,9 @@ var require_debug = __commonJS({
   }
 });
 
-// node_modules/semver/internal/re.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/re.js
 var require_re = __commonJS({
-  "node_modules/semver/internal/re.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/re.js"(exports2, module2) {
     "use strict";
     var {
       MAX_SAFE_COMPONENT_LENGTH,
@@ -31821,9 +31821,9 @@ var require_re = __commonJS({
   }
 });
 
-// node_modules/semver/internal/parse-options.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/parse-options.js
 var require_parse_options = __commonJS({
-  "node_modules/semver/internal/parse-options.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/parse-options.js"(exports2, module2) {
     "use strict";
     var looseOption = Object.freeze({ loose: true });
     var emptyOpts = Object.freeze({});
@@ -31840,9 +31840,9 @@ var require_parse_options = __commonJS({
   }
 });
 
-// node_modules/semver/internal/identifiers.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/identifiers.js
 var require_identifiers = __commonJS({
-  "node_modules/semver/internal/identifiers.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/identifiers.js"(exports2, module2) {
     "use strict";
     var numeric = /^[0-9]+$/;
     var compareIdentifiers = /* @__PURE__ */ __name((a, b) => {
@@ -31865,9 +31865,9 @@ var require_identifiers = __commonJS({
   }
 });
 
-// node_modules/semver/classes/semver.js
+// node_modules/@npmcli/fs/node_modules/semver/classes/semver.js
 var require_semver = __commonJS({
-  "node_modules/semver/classes/semver.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/classes/semver.js"(exports2, module2) {
     "use strict";
     var debug6 = require_debug();
     var { MAX_LENGTH, MAX_SAFE_INTEGER } = require_constants7();
@@ -32160,9 +32160,9 @@ var require_semver = __commonJS({
   }
 });
 
-// node_modules/semver/functions/parse.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/parse.js
 var require_parse2 = __commonJS({
-  "node_modules/semver/functions/parse.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/parse.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var parse = /* @__PURE__ */ __name((version, options, throwErrors = false) => {
@@ -32182,9 +32182,9 @@ var require_parse2 = __commonJS({
   }
 });
 
-// node_modules/semver/functions/valid.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/valid.js
 var require_valid = __commonJS({
-  "node_modules/semver/functions/valid.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/valid.js"(exports2, module2) {
     "use strict";
     var parse = require_parse2();
     var valid = /* @__PURE__ */ __name((version, options) => {
@@ -32195,9 +32195,9 @@ var require_valid = __commonJS({
   }
 });
 
-// node_modules/semver/functions/clean.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/clean.js
 var require_clean = __commonJS({
-  "node_modules/semver/functions/clean.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/clean.js"(exports2, module2) {
     "use strict";
     var parse = require_parse2();
     var clean = /* @__PURE__ */ __name((version, options) => {
@@ -32208,9 +32208,9 @@ var require_clean = __commonJS({
   }
 });
 
-// node_modules/semver/functions/inc.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/inc.js
 var require_inc = __commonJS({
-  "node_modules/semver/functions/inc.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/inc.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var inc = /* @__PURE__ */ __name((version, release, options, identifier, identifierBase) => {
@@ -32232,9 +32232,9 @@ var require_inc = __commonJS({
   }
 });
 
-// node_modules/semver/functions/diff.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/diff.js
 var require_diff = __commonJS({
-  "node_modules/semver/functions/diff.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/diff.js"(exports2, module2) {
     "use strict";
     var parse = require_parse2();
     var diff = /* @__PURE__ */ __name((version1, version2) => {
@@ -32276,9 +32276,9 @@ var require_diff = __commonJS({
   }
 });
 
-// node_modules/semver/functions/major.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/major.js
 var require_major = __commonJS({
-  "node_modules/semver/functions/major.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/major.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var major = /* @__PURE__ */ __name((a, loose) => new SemVer(a, loose).major, "major");
@@ -32286,9 +32286,9 @@ var require_major = __commonJS({
   }
 });
 
-// node_modules/semver/functions/minor.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/minor.js
 var require_minor = __commonJS({
-  "node_modules/semver/functions/minor.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/minor.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var minor = /* @__PURE__ */ __name((a, loose) => new SemVer(a, loose).minor, "minor");
@@ -32296,9 +32296,9 @@ var require_minor = __commonJS({
   }
 });
 
-// node_modules/semver/functions/patch.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/patch.js
 var require_patch = __commonJS({
-  "node_modules/semver/functions/patch.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/patch.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var patch = /* @__PURE__ */ __name((a, loose) => new SemVer(a, loose).patch, "patch");
@@ -32306,9 +32306,9 @@ var require_patch = __commonJS({
   }
 });
 
-// node_modules/semver/functions/prerelease.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/prerelease.js
 var require_prerelease = __commonJS({
-  "node_modules/semver/functions/prerelease.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/prerelease.js"(exports2, module2) {
     "use strict";
     var parse = require_parse2();
     var prerelease = /* @__PURE__ */ __name((version, options) => {
@@ -32319,9 +32319,9 @@ var require_prerelease = __commonJS({
   }
 });
 
-// node_modules/semver/functions/compare.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/compare.js
 var require_compare = __commonJS({
-  "node_modules/semver/functions/compare.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/compare.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var compare = /* @__PURE__ */ __name((a, b, loose) => new SemVer(a, loose).compare(new SemVer(b, loose)), "compare");
@@ -32329,9 +32329,9 @@ var require_compare = __commonJS({
   }
 });
 
-// node_modules/semver/functions/rcompare.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/rcompare.js
 var require_rcompare = __commonJS({
-  "node_modules/semver/functions/rcompare.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/rcompare.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var rcompare = /* @__PURE__ */ __name((a, b, loose) => compare(b, a, loose), "rcompare");
@@ -32339,9 +32339,9 @@ var require_rcompare = __commonJS({
   }
 });
 
-// node_modules/semver/functions/compare-loose.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/compare-loose.js
 var require_compare_loose = __commonJS({
-  "node_modules/semver/functions/compare-loose.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/compare-loose.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var compareLoose = /* @__PURE__ */ __name((a, b) => compare(a, b, true), "compareLoose");
@@ -32349,9 +32349,9 @@ var require_compare_loose = __commonJS({
   }
 });
 
-// node_modules/semver/functions/compare-build.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/compare-build.js
 var require_compare_build = __commonJS({
-  "node_modules/semver/functions/compare-build.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/compare-build.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var compareBuild = /* @__PURE__ */ __name((a, b, loose) => {
@@ -32363,9 +32363,9 @@ var require_compare_build = __commonJS({
   }
 });
 
-// node_modules/semver/functions/sort.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/sort.js
 var require_sort = __commonJS({
-  "node_modules/semver/functions/sort.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/sort.js"(exports2, module2) {
     "use strict";
     var compareBuild = require_compare_build();
     var sort = /* @__PURE__ */ __name((list, loose) => list.sort((a, b) => compareBuild(a, b, loose)), "sort");
@@ -32373,9 +32373,9 @@ var require_sort = __commonJS({
   }
 });
 
-// node_modules/semver/functions/rsort.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/rsort.js
 var require_rsort = __commonJS({
-  "node_modules/semver/functions/rsort.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/rsort.js"(exports2, module2) {
     "use strict";
     var compareBuild = require_compare_build();
     var rsort = /* @__PURE__ */ __name((list, loose) => list.sort((a, b) => compareBuild(b, a, loose)), "rsort");
@@ -32383,9 +32383,9 @@ var require_rsort = __commonJS({
   }
 });
 
-// node_modules/semver/functions/gt.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/gt.js
 var require_gt = __commonJS({
-  "node_modules/semver/functions/gt.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/gt.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var gt = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) > 0, "gt");
@@ -32393,9 +32393,9 @@ var require_gt = __commonJS({
   }
 });
 
-// node_modules/semver/functions/lt.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/lt.js
 var require_lt = __commonJS({
-  "node_modules/semver/functions/lt.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/lt.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var lt = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) < 0, "lt");
@@ -32403,9 +32403,9 @@ var require_lt = __commonJS({
   }
 });
 
-// node_modules/semver/functions/eq.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/eq.js
 var require_eq = __commonJS({
-  "node_modules/semver/functions/eq.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/eq.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var eq = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) === 0, "eq");
@@ -32413,9 +32413,9 @@ var require_eq = __commonJS({
   }
 });
 
-// node_modules/semver/functions/neq.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/neq.js
 var require_neq = __commonJS({
-  "node_modules/semver/functions/neq.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/neq.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var neq = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) !== 0, "neq");
@@ -32423,9 +32423,9 @@ var require_neq = __commonJS({
   }
 });
 
-// node_modules/semver/functions/gte.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/gte.js
 var require_gte = __commonJS({
-  "node_modules/semver/functions/gte.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/gte.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var gte = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) >= 0, "gte");
@@ -32433,9 +32433,9 @@ var require_gte = __commonJS({
   }
 });
 
-// node_modules/semver/functions/lte.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/lte.js
 var require_lte = __commonJS({
-  "node_modules/semver/functions/lte.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/lte.js"(exports2, module2) {
     "use strict";
     var compare = require_compare();
     var lte = /* @__PURE__ */ __name((a, b, loose) => compare(a, b, loose) <= 0, "lte");
@@ -32443,9 +32443,9 @@ var require_lte = __commonJS({
   }
 });
 
-// node_modules/semver/functions/cmp.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/cmp.js
 var require_cmp = __commonJS({
-  "node_modules/semver/functions/cmp.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/cmp.js"(exports2, module2) {
     "use strict";
     var eq = require_eq();
     var neq = require_neq();
@@ -32493,9 +32493,9 @@ var require_cmp = __commonJS({
   }
 });
 
-// node_modules/semver/functions/coerce.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/coerce.js
 var require_coerce = __commonJS({
-  "node_modules/semver/functions/coerce.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/coerce.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var parse = require_parse2();
@@ -32539,9 +32539,9 @@ var require_coerce = __commonJS({
   }
 });
 
-// node_modules/semver/functions/truncate.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/truncate.js
 var require_truncate = __commonJS({
-  "node_modules/semver/functions/truncate.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/truncate.js"(exports2, module2) {
     "use strict";
     var parse = require_parse2();
     var constants4 = require_constants7();
@@ -32580,9 +32580,9 @@ var require_truncate = __commonJS({
   }
 });
 
-// node_modules/semver/internal/lrucache.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/lrucache.js
 var require_lrucache = __commonJS({
-  "node_modules/semver/internal/lrucache.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/lrucache.js"(exports2, module2) {
     "use strict";
     var LRUCache = class {
       static {
@@ -32621,9 +32621,9 @@ var require_lrucache = __commonJS({
   }
 });
 
-// node_modules/semver/internal/trim-comparator-whitespace.js
+// node_modules/@npmcli/fs/node_modules/semver/internal/trim-comparator-whitespace.js
 var require_trim_comparator_whitespace = __commonJS({
-  "node_modules/semver/internal/trim-comparator-whitespace.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/internal/trim-comparator-whitespace.js"(exports2, module2) {
     "use strict";
     var {
       MAX_LENGTH,
@@ -32812,9 +32812,9 @@ var require_trim_comparator_whitespace = __commonJS({
   }
 });
 
-// node_modules/semver/classes/range.js
+// node_modules/@npmcli/fs/node_modules/semver/classes/range.js
 var require_range = __commonJS({
-  "node_modules/semver/classes/range.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/classes/range.js"(exports2, module2) {
     "use strict";
     var SPACE_CHARACTERS = /\s+/g;
     var Range = class _Range {
@@ -33200,9 +33200,9 @@ var require_range = __commonJS({
   }
 });
 
-// node_modules/semver/classes/comparator.js
+// node_modules/@npmcli/fs/node_modules/semver/classes/comparator.js
 var require_comparator = __commonJS({
-  "node_modules/semver/classes/comparator.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/classes/comparator.js"(exports2, module2) {
     "use strict";
     var ANY = /* @__PURE__ */ Symbol("SemVer ANY");
     var Comparator = class _Comparator {
@@ -33316,9 +33316,9 @@ var require_comparator = __commonJS({
   }
 });
 
-// node_modules/semver/functions/satisfies.js
+// node_modules/@npmcli/fs/node_modules/semver/functions/satisfies.js
 var require_satisfies = __commonJS({
-  "node_modules/semver/functions/satisfies.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/functions/satisfies.js"(exports2, module2) {
     "use strict";
     var Range = require_range();
     var satisfies = /* @__PURE__ */ __name((version, range, options) => {
@@ -33333,9 +33333,9 @@ var require_satisfies = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/to-comparators.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/to-comparators.js
 var require_to_comparators = __commonJS({
-  "node_modules/semver/ranges/to-comparators.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/to-comparators.js"(exports2, module2) {
     "use strict";
     var Range = require_range();
     var toComparators = /* @__PURE__ */ __name((range, options) => new Range(range, options).set.map((comp) => comp.map((c) => c.value).join(" ").trim().split(" ")), "toComparators");
@@ -33343,9 +33343,9 @@ var require_to_comparators = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/max-satisfying.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/max-satisfying.js
 var require_max_satisfying = __commonJS({
-  "node_modules/semver/ranges/max-satisfying.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/max-satisfying.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -33372,9 +33372,9 @@ var require_max_satisfying = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/min-satisfying.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/min-satisfying.js
 var require_min_satisfying = __commonJS({
-  "node_modules/semver/ranges/min-satisfying.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/min-satisfying.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -33401,9 +33401,9 @@ var require_min_satisfying = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/min-version.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/min-version.js
 var require_min_version = __commonJS({
-  "node_modules/semver/ranges/min-version.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/min-version.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var Range = require_range();
@@ -33460,9 +33460,9 @@ var require_min_version = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/valid.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/valid.js
 var require_valid2 = __commonJS({
-  "node_modules/semver/ranges/valid.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/valid.js"(exports2, module2) {
     "use strict";
     var Range = require_range();
     var validRange = /* @__PURE__ */ __name((range, options) => {
@@ -33476,9 +33476,9 @@ var require_valid2 = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/outside.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/outside.js
 var require_outside = __commonJS({
-  "node_modules/semver/ranges/outside.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/outside.js"(exports2, module2) {
     "use strict";
     var SemVer = require_semver();
     var Comparator = require_comparator();
@@ -33545,9 +33545,9 @@ var require_outside = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/gtr.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/gtr.js
 var require_gtr = __commonJS({
-  "node_modules/semver/ranges/gtr.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/gtr.js"(exports2, module2) {
     "use strict";
     var outside = require_outside();
     var gtr = /* @__PURE__ */ __name((version, range, options) => outside(version, range, ">", options), "gtr");
@@ -33555,9 +33555,9 @@ var require_gtr = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/ltr.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/ltr.js
 var require_ltr = __commonJS({
-  "node_modules/semver/ranges/ltr.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/ltr.js"(exports2, module2) {
     "use strict";
     var outside = require_outside();
     var ltr = /* @__PURE__ */ __name((version, range, options) => outside(version, range, "<", options), "ltr");
@@ -33565,9 +33565,9 @@ var require_ltr = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/intersects.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/intersects.js
 var require_intersects = __commonJS({
-  "node_modules/semver/ranges/intersects.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/intersects.js"(exports2, module2) {
     "use strict";
     var Range = require_range();
     var intersects = /* @__PURE__ */ __name((r1, r2, options) => {
@@ -33579,9 +33579,9 @@ var require_intersects = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/simplify.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/simplify.js
 var require_simplify = __commonJS({
-  "node_modules/semver/ranges/simplify.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/simplify.js"(exports2, module2) {
     "use strict";
     var satisfies = require_satisfies();
     var compare = require_compare();
@@ -33629,9 +33629,9 @@ var require_simplify = __commonJS({
   }
 });
 
-// node_modules/semver/ranges/subset.js
+// node_modules/@npmcli/fs/node_modules/semver/ranges/subset.js
 var require_subset = __commonJS({
-  "node_modules/semver/ranges/subset.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/ranges/subset.js"(exports2, module2) {
     "use strict";
     var Range = require_range();
     var Comparator = require_comparator();
@@ -33791,9 +33791,9 @@ var require_subset = __commonJS({
   }
 });
 
-// node_modules/semver/index.js
+// node_modules/@npmcli/fs/node_modules/semver/index.js
 var require_semver2 = __commonJS({
-  "node_modules/semver/index.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/node_modules/semver/index.js"(exports2, module2) {
     "use strict";
     var internalRe = require_re();
     var constants4 = require_constants7();
@@ -33888,9 +33888,9 @@ var require_semver2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/common/node.js
+// node_modules/@npmcli/fs/lib/common/node.js
 var require_node = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/common/node.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/common/node.js"(exports2, module2) {
     var semver = require_semver2();
     var satisfies = /* @__PURE__ */ __name((range) => {
       return semver.satisfies(process.version, range, { includePrerelease: true });
@@ -33901,9 +33901,9 @@ var require_node = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/errors.js
+// node_modules/@npmcli/fs/lib/cp/errors.js
 var require_errors3 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/errors.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/cp/errors.js"(exports2, module2) {
     "use strict";
     var { inspect } = require("util");
     var SystemError = class {
@@ -34028,9 +34028,9 @@ var require_errors3 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/polyfill.js
+// node_modules/@npmcli/fs/lib/cp/polyfill.js
 var require_polyfill = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/polyfill.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/cp/polyfill.js"(exports2, module2) {
     "use strict";
     var {
       ERR_FS_CP_DIR_TO_NON_DIR,
@@ -34406,9 +34406,9 @@ var require_polyfill = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/index.js
+// node_modules/@npmcli/fs/lib/cp/index.js
 var require_cp = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/cp/index.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/cp/index.js"(exports2, module2) {
     var fs3 = require("fs/promises");
     var getOptions = require_get_options();
     var node = require_node();
@@ -34424,9 +34424,9 @@ var require_cp = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/with-temp-dir.js
+// node_modules/@npmcli/fs/lib/with-temp-dir.js
 var require_with_temp_dir = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/with-temp-dir.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/with-temp-dir.js"(exports2, module2) {
     var { join: join3, sep } = require("path");
     var getOptions = require_get_options();
     var { mkdir: mkdir2, mkdtemp, rm: rm2 } = require("fs/promises");
@@ -34456,9 +34456,9 @@ var require_with_temp_dir = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/readdir-scoped.js
+// node_modules/@npmcli/fs/lib/readdir-scoped.js
 var require_readdir_scoped = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/readdir-scoped.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/readdir-scoped.js"(exports2, module2) {
     var { readdir: readdir2 } = require("fs/promises");
     var { join: join3 } = require("path");
     var readdirScoped = /* @__PURE__ */ __name(async (dir) => {
@@ -34478,9 +34478,9 @@ var require_readdir_scoped = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/move-file.js
+// node_modules/@npmcli/fs/lib/move-file.js
 var require_move_file = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/move-file.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/move-file.js"(exports2, module2) {
     var { dirname, join: join3, resolve, relative, isAbsolute } = require("path");
     var fs3 = require("fs/promises");
     var pathExists = /* @__PURE__ */ __name(async (path) => {
@@ -34549,9 +34549,9 @@ var require_move_file = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/index.js
+// node_modules/@npmcli/fs/lib/index.js
 var require_lib5 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/fs/lib/index.js"(exports2, module2) {
+  "node_modules/@npmcli/fs/lib/index.js"(exports2, module2) {
     "use strict";
     var cp = require_cp();
     var withTempDir = require_with_temp_dir();
@@ -34566,9 +34566,9 @@ var require_lib5 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/util/cache-dir.js
+// node_modules/cacache/lib/util/cache-dir.js
 var require_cache_dir = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/util/cache-dir.js"(exports2, module2) {
+  "node_modules/cacache/lib/util/cache-dir.js"(exports2, module2) {
     "use strict";
     var fs3 = require("fs/promises");
     var path = require("path");
@@ -34598,9 +34598,9 @@ var require_cache_dir = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/util/tmp.js
+// node_modules/cacache/lib/util/tmp.js
 var require_tmp = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/util/tmp.js"(exports2, module2) {
+  "node_modules/cacache/lib/util/tmp.js"(exports2, module2) {
     "use strict";
     var crypto2 = require("crypto");
     var { withTempDir } = require_lib5();
@@ -34635,9 +34635,9 @@ var require_tmp = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/package.json
+// node_modules/cacache/package.json
 var require_package2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/package.json"(exports2, module2) {
+  "node_modules/cacache/package.json"(exports2, module2) {
     module2.exports = {
       name: "cacache",
       version: "21.0.2",
@@ -34722,9 +34722,9 @@ var require_package2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/util/hash-to-segments.js
+// node_modules/cacache/lib/util/hash-to-segments.js
 var require_hash_to_segments = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/util/hash-to-segments.js"(exports2, module2) {
+  "node_modules/cacache/lib/util/hash-to-segments.js"(exports2, module2) {
     "use strict";
     module2.exports = hashToSegments;
     function hashToSegments(hash) {
@@ -34734,9 +34734,9 @@ var require_hash_to_segments = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/content/path.js
+// node_modules/cacache/lib/content/path.js
 var require_path = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/content/path.js"(exports2, module2) {
+  "node_modules/cacache/lib/content/path.js"(exports2, module2) {
     "use strict";
     var contentVer = require_package2()["cache-version"].content;
     var hashToSegments = require_hash_to_segments();
@@ -35226,9 +35226,9 @@ var init_p_map = __esm({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/entry-index.js
+// node_modules/cacache/lib/entry-index.js
 var require_entry_index = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/entry-index.js"(exports2, module2) {
+  "node_modules/cacache/lib/entry-index.js"(exports2, module2) {
     "use strict";
     var crypto2 = require("crypto");
     var {
@@ -35509,9 +35509,9 @@ ${hashEntry(stringified)}	${stringified}`);
   }
 });
 
-// node_modules/lru-cache/dist/commonjs/node/index.min.js
+// node_modules/cacache/node_modules/lru-cache/dist/commonjs/node/index.min.js
 var require_index_min = __commonJS({
-  "node_modules/lru-cache/dist/commonjs/node/index.min.js"(exports2) {
+  "node_modules/cacache/node_modules/lru-cache/dist/commonjs/node/index.min.js"(exports2) {
     "use strict";
     var j = /* @__PURE__ */ __name((u, t) => () => (t || u((t = { exports: {} }).exports, t), t.exports), "j");
     var I = j((O) => {
@@ -36124,9 +36124,9 @@ var require_index_min = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/memoization.js
+// node_modules/cacache/lib/memoization.js
 var require_memoization = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/memoization.js"(exports2, module2) {
+  "node_modules/cacache/lib/memoization.js"(exports2, module2) {
     "use strict";
     var { LRUCache } = require_index_min();
     var MEMOIZED = new LRUCache({
@@ -36596,9 +36596,9 @@ var require_lib6 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/content/read.js
+// node_modules/cacache/lib/content/read.js
 var require_read = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/content/read.js"(exports2, module2) {
+  "node_modules/cacache/lib/content/read.js"(exports2, module2) {
     "use strict";
     var fs3 = require("fs/promises");
     var fsm = require_lib6();
@@ -36737,9 +36737,9 @@ var require_read = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/get.js
+// node_modules/cacache/lib/get.js
 var require_get = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/get.js"(exports2, module2) {
+  "node_modules/cacache/lib/get.js"(exports2, module2) {
     "use strict";
     var Collect = require_minipass_collect();
     var { Minipass } = require_commonjs();
@@ -36895,9 +36895,9 @@ var require_get = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/content/write.js
+// node_modules/cacache/lib/content/write.js
 var require_write = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/content/write.js"(exports2, module2) {
+  "node_modules/cacache/lib/content/write.js"(exports2, module2) {
     "use strict";
     var events = require("events");
     var contentPath = require_path();
@@ -37086,9 +37086,9 @@ var require_write = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/put.js
+// node_modules/cacache/lib/put.js
 var require_put = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/put.js"(exports2, module2) {
+  "node_modules/cacache/lib/put.js"(exports2, module2) {
     "use strict";
     var index = require_entry_index();
     var memo = require_memoization();
@@ -37153,9 +37153,9 @@ var require_put = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/glob/dist/commonjs/index.min.js
+// node_modules/cacache/node_modules/glob/dist/commonjs/index.min.js
 var require_index_min2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/glob/dist/commonjs/index.min.js"(exports2) {
+  "node_modules/cacache/node_modules/glob/dist/commonjs/index.min.js"(exports2) {
     "use strict";
     var C = /* @__PURE__ */ __name((r, t) => () => {
       try {
@@ -40861,9 +40861,9 @@ var require_index_min2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/util/glob.js
+// node_modules/cacache/lib/util/glob.js
 var require_glob = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/util/glob.js"(exports2, module2) {
+  "node_modules/cacache/lib/util/glob.js"(exports2, module2) {
     "use strict";
     var { glob } = require_index_min2();
     var path = require("path");
@@ -40872,9 +40872,9 @@ var require_glob = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/content/rm.js
+// node_modules/cacache/lib/content/rm.js
 var require_rm = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/content/rm.js"(exports2, module2) {
+  "node_modules/cacache/lib/content/rm.js"(exports2, module2) {
     "use strict";
     var fs3 = require("fs/promises");
     var contentPath = require_path();
@@ -40893,9 +40893,9 @@ var require_rm = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/rm.js
+// node_modules/cacache/lib/rm.js
 var require_rm2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/rm.js"(exports2, module2) {
+  "node_modules/cacache/lib/rm.js"(exports2, module2) {
     "use strict";
     var { rm: rm2 } = require("fs/promises");
     var glob = require_glob();
@@ -40927,9 +40927,9 @@ var require_rm2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/verify.js
+// node_modules/cacache/lib/verify.js
 var require_verify = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/verify.js"(exports2, module2) {
+  "node_modules/cacache/lib/verify.js"(exports2, module2) {
     "use strict";
     var {
       readFile: readFile2,
@@ -41167,9 +41167,9 @@ var require_verify = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/cacache/lib/index.js
+// node_modules/cacache/lib/index.js
 var require_lib7 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/cacache/lib/index.js"(exports2, module2) {
+  "node_modules/cacache/lib/index.js"(exports2, module2) {
     "use strict";
     var get = require_get();
     var put = require_put();
@@ -41206,9 +41206,9 @@ var require_lib7 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/pipeline.js
+// node_modules/make-fetch-happen/lib/pipeline.js
 var require_pipeline = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/pipeline.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/pipeline.js"(exports2, module2) {
     "use strict";
     var MinipassPipeline = require_minipass_pipeline();
     var CachingMinipassPipeline = class extends MinipassPipeline {
@@ -41241,9 +41241,9 @@ var require_pipeline = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/key.js
+// node_modules/make-fetch-happen/lib/cache/key.js
 var require_key = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/key.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/cache/key.js"(exports2, module2) {
     var { URL: URL5, format } = require("url");
     var formatOptions = {
       auth: false,
@@ -41259,9 +41259,9 @@ var require_key = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/proc-log/lib/index.js
+// node_modules/proc-log/lib/index.js
 var require_lib8 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/proc-log/lib/index.js"(exports2, module2) {
+  "node_modules/proc-log/lib/index.js"(exports2, module2) {
     var META = /* @__PURE__ */ Symbol("proc-log.meta");
     module2.exports = {
       META,
@@ -41424,9 +41424,9 @@ var require_lib8 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/matchers.js
+// node_modules/@npmcli/redact/lib/matchers.js
 var require_matchers = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/matchers.js"(exports2, module2) {
+  "node_modules/@npmcli/redact/lib/matchers.js"(exports2, module2) {
     var TYPE_REGEX = "regex";
     var TYPE_URL = "url";
     var TYPE_PATH = "path";
@@ -41507,9 +41507,9 @@ var require_matchers = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/utils.js
+// node_modules/@npmcli/redact/lib/utils.js
 var require_utils2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/utils.js"(exports2, module2) {
+  "node_modules/@npmcli/redact/lib/utils.js"(exports2, module2) {
     var {
       URL_MATCHER,
       TYPE_URL,
@@ -41651,9 +41651,9 @@ var require_utils2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/index.js
+// node_modules/@npmcli/redact/lib/index.js
 var require_lib9 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/redact/lib/index.js"(exports2, module2) {
+  "node_modules/@npmcli/redact/lib/index.js"(exports2, module2) {
     var matchers = require_matchers();
     var { redactUrlPassword } = require_utils2();
     var REPLACE = "***";
@@ -41689,11 +41689,626 @@ var require_lib9 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/dns.js
-var require_dns2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/dns.js"(exports2, module2) {
+// node_modules/@npmcli/agent/node_modules/lru-cache/dist/commonjs/node/index.min.js
+var require_index_min3 = __commonJS({
+  "node_modules/@npmcli/agent/node_modules/lru-cache/dist/commonjs/node/index.min.js"(exports2) {
     "use strict";
-    var { LRUCache } = require_index_min();
+    var j = /* @__PURE__ */ __name((u, t) => () => (t || u((t = { exports: {} }).exports, t), t.exports), "j");
+    var I = j((O) => {
+      "use strict";
+      Object.defineProperty(O, "__esModule", { value: true });
+      O.tracing = O.metrics = void 0;
+      var U = require("node:diagnostics_channel");
+      O.metrics = (0, U.channel)("lru-cache:metrics");
+      O.tracing = (0, U.tracingChannel)("lru-cache");
+    });
+    var P = j((R) => {
+      "use strict";
+      Object.defineProperty(R, "__esModule", { value: true });
+      R.defaultPerf = void 0;
+      R.defaultPerf = typeof performance == "object" && performance && typeof performance.now == "function" ? performance : Date;
+    });
+    Object.defineProperty(exports2, "__esModule", { value: true });
+    exports2.LRUCache = void 0;
+    var g = I();
+    var N = P();
+    var C = /* @__PURE__ */ __name(() => g.metrics.hasSubscribers || g.tracing.hasSubscribers, "C");
+    var k = /* @__PURE__ */ new Set();
+    var G = typeof process == "object" && process ? process : {};
+    var V = /* @__PURE__ */ __name((u, t, e, i) => {
+      typeof G.emitWarning == "function" ? G.emitWarning(u, t, e, i) : console.error(`[${e}] ${t}: ${u}`);
+    }, "V");
+    var q = /* @__PURE__ */ __name((u) => !k.has(u), "q");
+    var T = /* @__PURE__ */ __name((u) => !!u && u === Math.floor(u) && u > 0 && isFinite(u), "T");
+    var H = /* @__PURE__ */ __name((u) => T(u) ? u <= Math.pow(2, 8) ? Uint8Array : u <= Math.pow(2, 16) ? Uint16Array : u <= Math.pow(2, 32) ? Uint32Array : u <= Number.MAX_SAFE_INTEGER ? W : null : null, "H");
+    var W = class extends Array {
+      static {
+        __name(this, "W");
+      }
+      constructor(t) {
+        super(t), this.fill(0);
+      }
+    };
+    var L = class u {
+      static {
+        __name(this, "u");
+      }
+      heap;
+      length;
+      static #o = false;
+      static create(t) {
+        let e = H(t);
+        if (!e) return [];
+        u.#o = true;
+        let i = new u(t, e);
+        return u.#o = false, i;
+      }
+      constructor(t, e) {
+        if (!u.#o) throw new TypeError("instantiate Stack using Stack.create(n)");
+        this.heap = new e(t), this.length = 0;
+      }
+      push(t) {
+        this.heap[this.length++] = t;
+      }
+      pop() {
+        return this.heap[--this.length];
+      }
+    };
+    var M = class u {
+      static {
+        __name(this, "u");
+      }
+      #o;
+      #c;
+      #m;
+      #W;
+      #S;
+      #x;
+      #j;
+      #w;
+      get perf() {
+        return this.#w;
+      }
+      ttl;
+      ttlResolution;
+      ttlAutopurge;
+      updateAgeOnGet;
+      updateAgeOnHas;
+      allowStale;
+      noDisposeOnSet;
+      noUpdateTTL;
+      maxEntrySize;
+      sizeCalculation;
+      noDeleteOnFetchRejection;
+      noDeleteOnStaleGet;
+      allowStaleOnFetchAbort;
+      allowStaleOnFetchRejection;
+      ignoreFetchAbort;
+      backgroundFetchSize;
+      #n;
+      #b;
+      #s;
+      #i;
+      #t;
+      #l;
+      #u;
+      #a;
+      #h;
+      #_;
+      #r;
+      #y;
+      #F;
+      #d;
+      #g;
+      #T;
+      #U;
+      #f;
+      #R;
+      static unsafeExposeInternals(t) {
+        return { starts: t.#F, ttls: t.#d, autopurgeTimers: t.#g, sizes: t.#y, keyMap: t.#s, keyList: t.#i, valList: t.#t, next: t.#l, prev: t.#u, get head() {
+          return t.#a;
+        }, get tail() {
+          return t.#h;
+        }, free: t.#_, isBackgroundFetch: /* @__PURE__ */ __name((e) => t.#e(e), "isBackgroundFetch"), backgroundFetch: /* @__PURE__ */ __name((e, i, s, n) => t.#G(e, i, s, n), "backgroundFetch"), moveToTail: /* @__PURE__ */ __name((e) => t.#M(e), "moveToTail"), indexes: /* @__PURE__ */ __name((e) => t.#A(e), "indexes"), rindexes: /* @__PURE__ */ __name((e) => t.#z(e), "rindexes"), isStale: /* @__PURE__ */ __name((e) => t.#p(e), "isStale") };
+      }
+      get max() {
+        return this.#o;
+      }
+      get maxSize() {
+        return this.#c;
+      }
+      get calculatedSize() {
+        return this.#b;
+      }
+      get size() {
+        return this.#n;
+      }
+      get fetchMethod() {
+        return this.#x;
+      }
+      get memoMethod() {
+        return this.#j;
+      }
+      get dispose() {
+        return this.#m;
+      }
+      get onInsert() {
+        return this.#W;
+      }
+      get disposeAfter() {
+        return this.#S;
+      }
+      constructor(t) {
+        let { max: e = 0, ttl: i, ttlResolution: s = 1, ttlAutopurge: n, updateAgeOnGet: o, updateAgeOnHas: l, allowStale: h, dispose: r, onInsert: c, disposeAfter: w, noDisposeOnSet: y, noUpdateTTL: d, maxSize: p = 0, maxEntrySize: f = 0, sizeCalculation: _, fetchMethod: a, memoMethod: S, noDeleteOnFetchRejection: F, noDeleteOnStaleGet: b, allowStaleOnFetchRejection: m, allowStaleOnFetchAbort: A, ignoreFetchAbort: z, backgroundFetchSize: x = 1, perf: v } = t;
+        if (this.backgroundFetchSize = x, v !== void 0 && typeof v?.now != "function") throw new TypeError("perf option must have a now() method if specified");
+        if (this.#w = v ?? N.defaultPerf, e !== 0 && !T(e)) throw new TypeError("max option must be a nonnegative integer");
+        let E = e ? H(e) : Array;
+        if (!E) throw new Error("invalid max value: " + e);
+        if (this.#o = e, this.#c = p, this.maxEntrySize = f || this.#c, this.sizeCalculation = _, this.sizeCalculation) {
+          if (!this.#c && !this.maxEntrySize) throw new TypeError("cannot set sizeCalculation without setting maxSize or maxEntrySize");
+          if (typeof this.sizeCalculation != "function") throw new TypeError("sizeCalculation set to non-function");
+        }
+        if (S !== void 0 && typeof S != "function") throw new TypeError("memoMethod must be a function if defined");
+        if (this.#j = S, a !== void 0 && typeof a != "function") throw new TypeError("fetchMethod must be a function if specified");
+        if (this.#x = a, this.#U = !!a, this.#s = /* @__PURE__ */ new Map(), this.#i = Array.from({ length: e }).fill(void 0), this.#t = Array.from({ length: e }).fill(void 0), this.#l = new E(e), this.#u = new E(e), this.#a = 0, this.#h = 0, this.#_ = L.create(e), this.#n = 0, this.#b = 0, typeof r == "function" && (this.#m = r), typeof c == "function" && (this.#W = c), typeof w == "function" ? (this.#S = w, this.#r = []) : (this.#S = void 0, this.#r = void 0), this.#T = !!this.#m, this.#R = !!this.#W, this.#f = !!this.#S, this.noDisposeOnSet = !!y, this.noUpdateTTL = !!d, this.noDeleteOnFetchRejection = !!F, this.allowStaleOnFetchRejection = !!m, this.allowStaleOnFetchAbort = !!A, this.ignoreFetchAbort = !!z, this.maxEntrySize !== 0) {
+          if (this.#c !== 0 && !T(this.#c)) throw new TypeError("maxSize must be a positive integer if specified");
+          if (!T(this.maxEntrySize)) throw new TypeError("maxEntrySize must be a positive integer if specified");
+          this.#X();
+        }
+        if (this.allowStale = !!h, this.noDeleteOnStaleGet = !!b, this.updateAgeOnGet = !!o, this.updateAgeOnHas = !!l, this.ttlResolution = T(s) || s === 0 ? s : 1, this.ttlAutopurge = !!n, this.ttl = i || 0, this.ttl) {
+          if (!T(this.ttl)) throw new TypeError("ttl must be a positive integer if specified");
+          this.#k();
+        }
+        if (this.#o === 0 && this.ttl === 0 && this.#c === 0) throw new TypeError("At least one of max, maxSize, or ttl is required");
+        if (!this.ttlAutopurge && !this.#o && !this.#c) {
+          let D = "LRU_CACHE_UNBOUNDED";
+          q(D) && (k.add(D), V("TTL caching without ttlAutopurge, max, or maxSize can result in unbounded memory consumption.", "UnboundedCacheWarning", D, u));
+        }
+      }
+      getRemainingTTL(t) {
+        return this.#s.has(t) ? 1 / 0 : 0;
+      }
+      #k() {
+        let t = new W(this.#o), e = new W(this.#o);
+        this.#d = t, this.#F = e;
+        let i = this.ttlAutopurge ? Array.from({ length: this.#o }) : void 0;
+        this.#g = i, this.#H = (h, r, c = this.#w.now()) => {
+          e[h] = r !== 0 ? c : 0, t[h] = r, s(h, r);
+        }, this.#D = (h) => {
+          e[h] = t[h] !== 0 ? this.#w.now() : 0, s(h, t[h]);
+        };
+        let s = this.ttlAutopurge ? (h, r) => {
+          if (i?.[h] && (clearTimeout(i[h]), i[h] = void 0), r && r !== 0 && i) {
+            let c = setTimeout(() => {
+              this.#p(h) ? (this.#v(this.#i[h], "expire"), i[h] = void 0) : s(h, l(h));
+            }, r + 1);
+            c.unref && c.unref(), i[h] = c;
+          }
+        } : () => {
+        };
+        this.#E = (h, r) => {
+          if (t[r]) {
+            let c = t[r], w = e[r];
+            if (!c || !w) return;
+            h.ttl = c, h.start = w, h.now = n || o();
+            let y = h.now - w;
+            h.remainingTTL = c - y;
+          }
+        };
+        let n = 0, o = /* @__PURE__ */ __name(() => {
+          let h = this.#w.now();
+          if (this.ttlResolution > 0) {
+            n = h;
+            let r = setTimeout(() => n = 0, this.ttlResolution);
+            r.unref && r.unref();
+          }
+          return h;
+        }, "o");
+        this.getRemainingTTL = (h) => {
+          let r = this.#s.get(h);
+          return r === void 0 ? 0 : l(r);
+        };
+        let l = /* @__PURE__ */ __name((h) => {
+          let r = t[h], c = e[h];
+          if (!r || !c) return 1 / 0;
+          let w = (n || o()) - c;
+          return r - w;
+        }, "l");
+        this.#p = (h) => {
+          let r = e[h], c = t[h];
+          return !!c && !!r && (n || o()) - r > c;
+        };
+      }
+      #D = /* @__PURE__ */ __name(() => {
+      }, "#D");
+      #E = /* @__PURE__ */ __name(() => {
+      }, "#E");
+      #H = /* @__PURE__ */ __name(() => {
+      }, "#H");
+      #p = /* @__PURE__ */ __name(() => false, "#p");
+      #X() {
+        let t = new W(this.#o);
+        this.#b = 0, this.#y = t, this.#C = (e) => {
+          this.#b -= t[e], t[e] = 0;
+        }, this.#N = (e, i, s, n) => {
+          if (!T(s)) {
+            if (this.#e(i)) return this.backgroundFetchSize;
+            if (n) {
+              if (typeof n != "function") throw new TypeError("sizeCalculation must be a function");
+              if (s = n(i, e), !T(s)) throw new TypeError("sizeCalculation return invalid (expect positive integer)");
+            } else throw new TypeError("invalid size value (must be positive integer). When maxSize or maxEntrySize is used, sizeCalculation or size must be set.");
+          }
+          return s;
+        }, this.#I = (e, i, s) => {
+          if (t[e] = i, this.#c) {
+            let n = this.#c - t[e];
+            for (; this.#b > n; ) this.#P(true);
+          }
+          this.#b += t[e], s && (s.entrySize = i, s.totalCalculatedSize = this.#b);
+        };
+      }
+      #C = /* @__PURE__ */ __name((t) => {
+      }, "#C");
+      #I = /* @__PURE__ */ __name((t, e, i) => {
+      }, "#I");
+      #N = /* @__PURE__ */ __name((t, e, i, s) => {
+        if (i || s) throw new TypeError("cannot set size without setting maxSize or maxEntrySize on cache");
+        return 0;
+      }, "#N");
+      *#A({ allowStale: t = this.allowStale } = {}) {
+        if (this.#n) for (let e = this.#h; this.#V(e) && ((t || !this.#p(e)) && (yield e), e !== this.#a); ) e = this.#u[e];
+      }
+      *#z({ allowStale: t = this.allowStale } = {}) {
+        if (this.#n) for (let e = this.#a; this.#V(e) && ((t || !this.#p(e)) && (yield e), e !== this.#h); ) e = this.#l[e];
+      }
+      #V(t) {
+        return t !== void 0 && this.#s.get(this.#i[t]) === t;
+      }
+      *entries() {
+        for (let t of this.#A()) this.#t[t] !== void 0 && this.#i[t] !== void 0 && !this.#e(this.#t[t]) && (yield [this.#i[t], this.#t[t]]);
+      }
+      *rentries() {
+        for (let t of this.#z()) this.#t[t] !== void 0 && this.#i[t] !== void 0 && !this.#e(this.#t[t]) && (yield [this.#i[t], this.#t[t]]);
+      }
+      *keys() {
+        for (let t of this.#A()) {
+          let e = this.#i[t];
+          e !== void 0 && !this.#e(this.#t[t]) && (yield e);
+        }
+      }
+      *rkeys() {
+        for (let t of this.#z()) {
+          let e = this.#i[t];
+          e !== void 0 && !this.#e(this.#t[t]) && (yield e);
+        }
+      }
+      *values() {
+        for (let t of this.#A()) this.#t[t] !== void 0 && !this.#e(this.#t[t]) && (yield this.#t[t]);
+      }
+      *rvalues() {
+        for (let t of this.#z()) this.#t[t] !== void 0 && !this.#e(this.#t[t]) && (yield this.#t[t]);
+      }
+      [Symbol.iterator]() {
+        return this.entries();
+      }
+      [Symbol.toStringTag] = "LRUCache";
+      find(t, e = {}) {
+        for (let i of this.#A()) {
+          let s = this.#t[i], n = this.#e(s) ? s.__staleWhileFetching : s;
+          if (n !== void 0 && t(n, this.#i[i], this)) return this.#L(this.#i[i], e);
+        }
+      }
+      forEach(t, e = this) {
+        for (let i of this.#A()) {
+          let s = this.#t[i], n = this.#e(s) ? s.__staleWhileFetching : s;
+          n !== void 0 && t.call(e, n, this.#i[i], this);
+        }
+      }
+      rforEach(t, e = this) {
+        for (let i of this.#z()) {
+          let s = this.#t[i], n = this.#e(s) ? s.__staleWhileFetching : s;
+          n !== void 0 && t.call(e, n, this.#i[i], this);
+        }
+      }
+      purgeStale() {
+        let t = false;
+        for (let e of this.#z({ allowStale: true })) this.#p(e) && (this.#v(this.#i[e], "expire"), t = true);
+        return t;
+      }
+      info(t) {
+        let e = this.#s.get(t);
+        if (e === void 0) return;
+        let i = this.#t[e], s = this.#e(i) ? i.__staleWhileFetching : i;
+        if (s === void 0) return;
+        let n = { value: s };
+        if (this.#d && this.#F) {
+          let o = this.#d[e], l = this.#F[e];
+          if (o && l) {
+            let h = o - (this.#w.now() - l);
+            n.ttl = h, n.start = Date.now();
+          }
+        }
+        return this.#y && (n.size = this.#y[e]), n;
+      }
+      dump() {
+        let t = [];
+        for (let e of this.#A({ allowStale: true })) {
+          let i = this.#i[e], s = this.#t[e], n = this.#e(s) ? s.__staleWhileFetching : s;
+          if (n === void 0 || i === void 0) continue;
+          let o = { value: n };
+          if (this.#d && this.#F) {
+            o.ttl = this.#d[e];
+            let l = this.#w.now() - this.#F[e];
+            o.start = Math.floor(Date.now() - l);
+          }
+          this.#y && (o.size = this.#y[e]), t.unshift([i, o]);
+        }
+        return t;
+      }
+      load(t) {
+        this.clear();
+        for (let [e, i] of t) {
+          if (i.start) {
+            let s = Date.now() - i.start;
+            i.start = this.#w.now() - s;
+          }
+          this.#O(e, i.value, i);
+        }
+      }
+      set(t, e, i = {}) {
+        let { status: s = g.metrics.hasSubscribers ? {} : void 0 } = i;
+        i.status = s, s && (s.op = "set", s.key = t, e !== void 0 && (s.value = e), s.cache = this);
+        let n = this.#O(t, e, i);
+        return s && g.metrics.hasSubscribers && g.metrics.publish(s), n;
+      }
+      #O(t, e, i, s) {
+        let { ttl: n = this.ttl, start: o, noDisposeOnSet: l = this.noDisposeOnSet, sizeCalculation: h = this.sizeCalculation, status: r } = i, c = this.#e(e);
+        if (e === void 0) return r && (r.set = "deleted"), this.delete(t), this;
+        let { noUpdateTTL: w = this.noUpdateTTL } = i;
+        r && !c && (r.value = e);
+        let y = this.#N(t, e, i.size || 0, h, r);
+        if (this.maxEntrySize && y > this.maxEntrySize) return this.#v(t, "set"), r && (r.set = "miss", r.maxEntrySizeExceeded = true), this;
+        let d = this.#n === 0 ? void 0 : this.#s.get(t);
+        if (d === void 0) d = this.#n === 0 ? this.#h : this.#_.length !== 0 ? this.#_.pop() : this.#n === this.#o ? this.#P(false) : this.#n, this.#i[d] = t, this.#t[d] = e, this.#s.set(t, d), this.#l[this.#h] = d, this.#u[d] = this.#h, this.#h = d, this.#n++, this.#I(d, y, r), r && (r.set = "add"), w = false, this.#R && !c && this.#W?.(e, t, "add");
+        else {
+          this.#M(d);
+          let p = this.#t[d];
+          if (e !== p) {
+            if (!l) if (this.#e(p)) {
+              p !== s && p.__abortController.abort(new Error("replaced"));
+              let { __staleWhileFetching: f } = p;
+              f !== void 0 && f !== e && (this.#T && this.#m?.(f, t, "set"), this.#f && this.#r?.push([f, t, "set"]));
+            } else this.#T && this.#m?.(p, t, "set"), this.#f && this.#r?.push([p, t, "set"]);
+            if (this.#C(d), this.#I(d, y, r), this.#t[d] = e, !c) {
+              let f = p && this.#e(p) ? p.__staleWhileFetching : p, _ = f === void 0 ? "add" : e !== f ? "replace" : "update";
+              r && (r.set = _, f !== void 0 && (r.oldValue = f)), this.#R && this.onInsert?.(e, t, _);
+            }
+          } else c || (r && (r.set = "update"), this.#R && this.onInsert?.(e, t, "update"));
+        }
+        if (n !== 0 && !this.#d && this.#k(), this.#d && (w || this.#H(d, n, o), r && this.#E(r, d)), !l && this.#f && this.#r) {
+          let p = this.#r, f;
+          for (; f = p?.shift(); ) this.#S?.(...f);
+        }
+        return this;
+      }
+      pop() {
+        try {
+          for (; this.#n; ) {
+            let t = this.#t[this.#a];
+            if (this.#P(true), this.#e(t)) {
+              if (t.__staleWhileFetching) return t.__staleWhileFetching;
+            } else if (t !== void 0) return t;
+          }
+        } finally {
+          if (this.#f && this.#r) {
+            let t = this.#r, e;
+            for (; e = t?.shift(); ) this.#S?.(...e);
+          }
+        }
+      }
+      #P(t) {
+        let e = this.#a, i = this.#i[e], s = this.#t[e], n = this.#e(s);
+        n && s.__abortController.abort(new Error("evicted"));
+        let o = n ? s.__staleWhileFetching : s;
+        return (this.#T || this.#f) && o !== void 0 && (this.#T && this.#m?.(o, i, "evict"), this.#f && this.#r?.push([o, i, "evict"])), this.#C(e), this.#g?.[e] && (clearTimeout(this.#g[e]), this.#g[e] = void 0), t && (this.#i[e] = void 0, this.#t[e] = void 0, this.#_.push(e)), this.#n === 1 ? (this.#a = this.#h = 0, this.#_.length = 0) : this.#a = this.#l[e], this.#s.delete(i), this.#n--, e;
+      }
+      has(t, e = {}) {
+        let { status: i = g.metrics.hasSubscribers ? {} : void 0 } = e;
+        e.status = i, i && (i.op = "has", i.key = t, i.cache = this);
+        let s = this.#Y(t, e);
+        return g.metrics.hasSubscribers && g.metrics.publish(i), s;
+      }
+      #Y(t, e = {}) {
+        let { updateAgeOnHas: i = this.updateAgeOnHas, status: s } = e, n = this.#s.get(t);
+        if (n !== void 0) {
+          let o = this.#t[n];
+          if (this.#e(o) && o.__staleWhileFetching === void 0) return false;
+          if (this.#p(n)) s && (s.has = "stale", this.#E(s, n));
+          else return i && this.#D(n), s && (s.has = "hit", this.#E(s, n)), true;
+        } else s && (s.has = "miss");
+        return false;
+      }
+      peek(t, e = {}) {
+        let { status: i = C() ? {} : void 0 } = e;
+        i && (i.op = "peek", i.key = t, i.cache = this), e.status = i;
+        let s = this.#J(t, e);
+        return g.metrics.hasSubscribers && g.metrics.publish(i), s;
+      }
+      #J(t, e) {
+        let { status: i, allowStale: s = this.allowStale } = e, n = this.#s.get(t);
+        if (n === void 0 || !s && this.#p(n)) {
+          i && (i.peek = n === void 0 ? "miss" : "stale");
+          return;
+        }
+        let o = this.#t[n], l = this.#e(o) ? o.__staleWhileFetching : o;
+        return i && (l !== void 0 ? (i.peek = "hit", i.value = l) : i.peek = "miss"), l;
+      }
+      #G(t, e, i, s) {
+        let n = e === void 0 ? void 0 : this.#t[e];
+        if (this.#e(n)) return n;
+        let o = new AbortController(), { signal: l } = i;
+        l?.addEventListener("abort", () => o.abort(l.reason), { signal: o.signal });
+        let h = { signal: o.signal, options: i, context: s }, r = /* @__PURE__ */ __name((f, _ = false) => {
+          let { aborted: a } = o.signal, S = i.ignoreFetchAbort && f !== void 0, F = i.ignoreFetchAbort || !!(i.allowStaleOnFetchAbort && f !== void 0);
+          if (i.status && (a && !_ ? (i.status.fetchAborted = true, i.status.fetchError = o.signal.reason, S && (i.status.fetchAbortIgnored = true)) : i.status.fetchResolved = true), a && !S && !_) return w(o.signal.reason, F);
+          let b = d, m = this.#t[e];
+          return (m === d || m === void 0 && S && _) && (f === void 0 ? b.__staleWhileFetching !== void 0 ? this.#t[e] = b.__staleWhileFetching : this.#v(t, "fetch") : (i.status && (i.status.fetchUpdated = true), this.#O(t, f, h.options, b))), f;
+        }, "r"), c = /* @__PURE__ */ __name((f) => (i.status && (i.status.fetchRejected = true, i.status.fetchError = f), w(f, false)), "c"), w = /* @__PURE__ */ __name((f, _) => {
+          let { aborted: a } = o.signal, S = a && i.allowStaleOnFetchAbort, F = S || i.allowStaleOnFetchRejection, b = F || i.noDeleteOnFetchRejection, m = d;
+          if (this.#t[e] === d && (!b || !_ && m.__staleWhileFetching === void 0 ? this.#v(t, "fetch") : S || (this.#t[e] = m.__staleWhileFetching)), F) return i.status && m.__staleWhileFetching !== void 0 && (i.status.returnedStale = true), m.__staleWhileFetching;
+          if (m.__returned === m) throw f;
+        }, "w"), y = /* @__PURE__ */ __name((f, _) => {
+          let a = this.#x?.(t, n, h);
+          o.signal.addEventListener("abort", () => {
+            (!i.ignoreFetchAbort || i.allowStaleOnFetchAbort) && (f(void 0), i.allowStaleOnFetchAbort && (f = /* @__PURE__ */ __name((S) => r(S, true), "f")));
+          }), a && a instanceof Promise ? a.then((S) => f(S === void 0 ? void 0 : S), _) : a !== void 0 && f(a);
+        }, "y");
+        i.status && (i.status.fetchDispatched = true);
+        let d = new Promise(y).then(r, c), p = Object.assign(d, { __abortController: o, __staleWhileFetching: n, __returned: void 0 });
+        return e === void 0 ? (this.#O(t, p, { ...h.options, status: void 0 }), e = this.#s.get(t)) : this.#t[e] = p, p;
+      }
+      #e(t) {
+        if (!this.#U) return false;
+        let e = t;
+        return !!e && e instanceof Promise && e.hasOwnProperty("__staleWhileFetching") && e.__abortController instanceof AbortController;
+      }
+      fetch(t, e = {}) {
+        let i = g.tracing.hasSubscribers, { status: s = C() ? {} : void 0 } = e;
+        e.status = s, s && e.context && (s.context = e.context);
+        let n = this.#q(t, e);
+        return s && i && (s.trace = true, g.tracing.tracePromise(() => n, s).catch(() => {
+        })), n;
+      }
+      async #q(t, e = {}) {
+        let { allowStale: i = this.allowStale, updateAgeOnGet: s = this.updateAgeOnGet, noDeleteOnStaleGet: n = this.noDeleteOnStaleGet, ttl: o = this.ttl, noDisposeOnSet: l = this.noDisposeOnSet, size: h = 0, sizeCalculation: r = this.sizeCalculation, noUpdateTTL: c = this.noUpdateTTL, noDeleteOnFetchRejection: w = this.noDeleteOnFetchRejection, allowStaleOnFetchRejection: y = this.allowStaleOnFetchRejection, ignoreFetchAbort: d = this.ignoreFetchAbort, allowStaleOnFetchAbort: p = this.allowStaleOnFetchAbort, context: f, forceRefresh: _ = false, status: a, signal: S } = e;
+        if (a && (a.op = "fetch", a.key = t, _ && (a.forceRefresh = true), a.cache = this), !this.#U) return a && (a.fetch = "get"), this.#L(t, { allowStale: i, updateAgeOnGet: s, noDeleteOnStaleGet: n, status: a });
+        let F = { allowStale: i, updateAgeOnGet: s, noDeleteOnStaleGet: n, ttl: o, noDisposeOnSet: l, size: h, sizeCalculation: r, noUpdateTTL: c, noDeleteOnFetchRejection: w, allowStaleOnFetchRejection: y, allowStaleOnFetchAbort: p, ignoreFetchAbort: d, status: a, signal: S }, b = this.#s.get(t);
+        if (b === void 0) {
+          a && (a.fetch = "miss");
+          let m = this.#G(t, b, F, f);
+          return m.__returned = m;
+        } else {
+          let m = this.#t[b];
+          if (this.#e(m)) {
+            let E = i && m.__staleWhileFetching !== void 0;
+            return a && (a.fetch = "inflight", E && (a.returnedStale = true)), E ? m.__staleWhileFetching : m.__returned = m;
+          }
+          let A = this.#p(b);
+          if (!_ && !A) return a && (a.fetch = "hit"), this.#M(b), s && this.#D(b), a && this.#E(a, b), m;
+          let z = this.#G(t, b, F, f), v = z.__staleWhileFetching !== void 0 && i;
+          return a && (a.fetch = A ? "stale" : "refresh", v && A && (a.returnedStale = true)), v ? z.__staleWhileFetching : z.__returned = z;
+        }
+      }
+      forceFetch(t, e = {}) {
+        let i = g.tracing.hasSubscribers, { status: s = C() ? {} : void 0 } = e;
+        e.status = s, s && e.context && (s.context = e.context);
+        let n = this.#K(t, e);
+        return s && i && (s.trace = true, g.tracing.tracePromise(() => n, s).catch(() => {
+        })), n;
+      }
+      async #K(t, e = {}) {
+        let i = await this.#q(t, e);
+        if (i === void 0) throw new Error("fetch() returned undefined");
+        return i;
+      }
+      memo(t, e = {}) {
+        let { status: i = g.metrics.hasSubscribers ? {} : void 0 } = e;
+        e.status = i, i && (i.op = "memo", i.key = t, e.context && (i.context = e.context), i.cache = this);
+        let s = this.#Q(t, e);
+        return i && (i.value = s), g.metrics.hasSubscribers && g.metrics.publish(i), s;
+      }
+      #Q(t, e = {}) {
+        let i = this.#j;
+        if (!i) throw new Error("no memoMethod provided to constructor");
+        let { context: s, status: n, forceRefresh: o, ...l } = e;
+        n && o && (n.forceRefresh = true);
+        let h = this.#L(t, l), r = o || h === void 0;
+        if (n && (n.memo = r ? "miss" : "hit", r || (n.value = h)), !r) return h;
+        let c = i(t, h, { options: l, context: s });
+        return n && (n.value = c), this.#O(t, c, l), c;
+      }
+      get(t, e = {}) {
+        let { status: i = g.metrics.hasSubscribers ? {} : void 0 } = e;
+        e.status = i, i && (i.op = "get", i.key = t, i.cache = this);
+        let s = this.#L(t, e);
+        return i && (s !== void 0 && (i.value = s), g.metrics.hasSubscribers && g.metrics.publish(i)), s;
+      }
+      #L(t, e = {}) {
+        let { allowStale: i = this.allowStale, updateAgeOnGet: s = this.updateAgeOnGet, noDeleteOnStaleGet: n = this.noDeleteOnStaleGet, status: o } = e, l = this.#s.get(t);
+        if (l === void 0) {
+          o && (o.get = "miss");
+          return;
+        }
+        let h = this.#t[l], r = this.#e(h);
+        return o && this.#E(o, l), this.#p(l) ? r ? (o && (o.get = "stale-fetching"), i && h.__staleWhileFetching !== void 0 ? (o && (o.returnedStale = true), h.__staleWhileFetching) : void 0) : (n || this.#v(t, "expire"), o && (o.get = "stale"), i ? (o && (o.returnedStale = true), h) : void 0) : (o && (o.get = r ? "fetching" : "hit"), this.#M(l), s && this.#D(l), r ? h.__staleWhileFetching : h);
+      }
+      #B(t, e) {
+        this.#u[e] = t, this.#l[t] = e;
+      }
+      #M(t) {
+        t !== this.#h && (t === this.#a ? this.#a = this.#l[t] : this.#B(this.#u[t], this.#l[t]), this.#B(this.#h, t), this.#h = t);
+      }
+      delete(t) {
+        return this.#v(t, "delete");
+      }
+      #v(t, e) {
+        g.metrics.hasSubscribers && g.metrics.publish({ op: "delete", delete: e, key: t, cache: this });
+        let i = false;
+        if (this.#n !== 0) {
+          let s = this.#s.get(t);
+          if (s !== void 0) if (this.#g?.[s] && (clearTimeout(this.#g[s]), this.#g[s] = void 0), i = true, this.#n === 1) this.#$(e);
+          else {
+            this.#C(s);
+            let n = this.#t[s];
+            if (this.#e(n) ? n.__abortController.abort(new Error("deleted")) : (this.#T || this.#f) && (this.#T && this.#m?.(n, t, e), this.#f && this.#r?.push([n, t, e])), this.#s.delete(t), this.#i[s] = void 0, this.#t[s] = void 0, s === this.#h) this.#h = this.#u[s];
+            else if (s === this.#a) this.#a = this.#l[s];
+            else {
+              let o = this.#u[s];
+              this.#l[o] = this.#l[s];
+              let l = this.#l[s];
+              this.#u[l] = this.#u[s];
+            }
+            this.#n--, this.#_.push(s);
+          }
+        }
+        if (this.#f && this.#r?.length) {
+          let s = this.#r, n;
+          for (; n = s?.shift(); ) this.#S?.(...n);
+        }
+        return i;
+      }
+      clear() {
+        return this.#$("delete");
+      }
+      #$(t) {
+        for (let e of this.#z({ allowStale: true })) {
+          let i = this.#t[e];
+          if (this.#e(i)) i.__abortController.abort(new Error("deleted"));
+          else {
+            let s = this.#i[e];
+            this.#T && this.#m?.(i, s, t), this.#f && this.#r?.push([i, s, t]);
+          }
+        }
+        if (this.#s.clear(), this.#t.fill(void 0), this.#i.fill(void 0), this.#d && this.#F) {
+          this.#d.fill(0), this.#F.fill(0);
+          for (let e of this.#g ?? []) e !== void 0 && clearTimeout(e);
+          this.#g?.fill(void 0);
+        }
+        if (this.#y && this.#y.fill(0), this.#a = 0, this.#h = 0, this.#_.length = 0, this.#b = 0, this.#n = 0, this.#f && this.#r) {
+          let e = this.#r, i;
+          for (; i = e?.shift(); ) this.#S?.(...i);
+        }
+      }
+    };
+    exports2.LRUCache = M;
+  }
+});
+
+// node_modules/@npmcli/agent/lib/dns.js
+var require_dns2 = __commonJS({
+  "node_modules/@npmcli/agent/lib/dns.js"(exports2, module2) {
+    "use strict";
+    var { LRUCache } = require_index_min3();
     var dns2 = require("dns");
     var cache = new LRUCache({ max: 50 });
     var getOptions = /* @__PURE__ */ __name(({
@@ -41737,9 +42352,9 @@ var require_dns2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/options.js
+// node_modules/@npmcli/agent/lib/options.js
 var require_options2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/options.js"(exports2, module2) {
+  "node_modules/@npmcli/agent/lib/options.js"(exports2, module2) {
     "use strict";
     var dns2 = require_dns2();
     var normalizeOptions = /* @__PURE__ */ __name((opts) => {
@@ -42614,7 +43229,7 @@ var require_src = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/agent-base/dist/helpers.js
+// node_modules/agent-base/dist/helpers.js
 async function toBuffer(stream) {
   let length = 0;
   const chunks = [];
@@ -42646,7 +43261,7 @@ function req(url, opts = {}) {
 }
 var http, https;
 var init_helpers = __esm({
-  "node_modules/@sigstore/sign/node_modules/agent-base/dist/helpers.js"() {
+  "node_modules/agent-base/dist/helpers.js"() {
     http = __toESM(require("http"), 1);
     https = __toESM(require("https"), 1);
     __name(toBuffer, "toBuffer");
@@ -42655,7 +43270,7 @@ var init_helpers = __esm({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/agent-base/dist/index.js
+// node_modules/agent-base/dist/index.js
 var dist_exports = {};
 __export(dist_exports, {
   Agent: () => Agent2,
@@ -42665,7 +43280,7 @@ __export(dist_exports, {
 });
 var net, http2, import_https, INTERNAL, Agent2;
 var init_dist = __esm({
-  "node_modules/@sigstore/sign/node_modules/agent-base/dist/index.js"() {
+  "node_modules/agent-base/dist/index.js"() {
     net = __toESM(require("net"), 1);
     http2 = __toESM(require("http"), 1);
     import_https = require("https");
@@ -42823,7 +43438,7 @@ var init_dist2 = __esm({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/http-proxy-agent/dist/index.js
+// node_modules/http-proxy-agent/dist/index.js
 var dist_exports2 = {};
 __export(dist_exports2, {
   HttpProxyAgent: () => HttpProxyAgent
@@ -42840,7 +43455,7 @@ function omit(obj, ...keys) {
 }
 var net2, tls, import_debug, import_events, import_url, debug2, HttpProxyAgent;
 var init_dist3 = __esm({
-  "node_modules/@sigstore/sign/node_modules/http-proxy-agent/dist/index.js"() {
+  "node_modules/http-proxy-agent/dist/index.js"() {
     net2 = __toESM(require("net"), 1);
     tls = __toESM(require("tls"), 1);
     import_debug = __toESM(require_src(), 1);
@@ -42938,7 +43553,7 @@ var init_dist3 = __esm({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/https-proxy-agent/dist/parse-proxy-response.js
+// node_modules/https-proxy-agent/dist/parse-proxy-response.js
 function parseProxyResponse(socket) {
   return new Promise((resolve, reject) => {
     let buffersLength = 0;
@@ -43027,14 +43642,14 @@ function parseProxyResponse(socket) {
 }
 var import_debug2, debug3;
 var init_parse_proxy_response = __esm({
-  "node_modules/@sigstore/sign/node_modules/https-proxy-agent/dist/parse-proxy-response.js"() {
+  "node_modules/https-proxy-agent/dist/parse-proxy-response.js"() {
     import_debug2 = __toESM(require_src(), 1);
     debug3 = (0, import_debug2.default)("https-proxy-agent:parse-proxy-response");
     __name(parseProxyResponse, "parseProxyResponse");
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/https-proxy-agent/dist/index.js
+// node_modules/https-proxy-agent/dist/index.js
 var dist_exports3 = {};
 __export(dist_exports3, {
   HttpsProxyAgent: () => HttpsProxyAgent
@@ -43056,7 +43671,7 @@ function omit2(obj, ...keys) {
 }
 var net3, tls2, import_assert, import_debug3, import_url2, debug4, setServernameFromNonIpHost, HttpsProxyAgent;
 var init_dist4 = __esm({
-  "node_modules/@sigstore/sign/node_modules/https-proxy-agent/dist/index.js"() {
+  "node_modules/https-proxy-agent/dist/index.js"() {
     net3 = __toESM(require("net"), 1);
     tls2 = __toESM(require("tls"), 1);
     import_assert = __toESM(require("assert"), 1);
@@ -47856,7 +48471,7 @@ var require_build2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/socks-proxy-agent/dist/index.js
+// node_modules/socks-proxy-agent/dist/index.js
 var dist_exports4 = {};
 __export(dist_exports4, {
   SocksProxyAgent: () => SocksProxyAgent
@@ -47920,7 +48535,7 @@ function omit3(obj, ...keys) {
 }
 var import_socks, import_debug4, dns, net4, tls3, import_url3, debug5, setServernameFromNonIpHost2, SocksProxyAgent;
 var init_dist5 = __esm({
-  "node_modules/@sigstore/sign/node_modules/socks-proxy-agent/dist/index.js"() {
+  "node_modules/socks-proxy-agent/dist/index.js"() {
     import_socks = __toESM(require_build2(), 1);
     init_dist();
     import_debug4 = __toESM(require_src(), 1);
@@ -48027,9 +48642,9 @@ var init_dist5 = __esm({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/errors.js
+// node_modules/@npmcli/agent/lib/errors.js
 var require_errors4 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/errors.js"(exports2, module2) {
+  "node_modules/@npmcli/agent/lib/errors.js"(exports2, module2) {
     "use strict";
     var InvalidProxyProtocolError = class extends Error {
       static {
@@ -48103,14 +48718,14 @@ var require_errors4 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/proxy.js
+// node_modules/@npmcli/agent/lib/proxy.js
 var require_proxy = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/proxy.js"(exports2, module2) {
+  "node_modules/@npmcli/agent/lib/proxy.js"(exports2, module2) {
     "use strict";
     var { HttpProxyAgent: HttpProxyAgent2 } = (init_dist3(), __toCommonJS(dist_exports2));
     var { HttpsProxyAgent: HttpsProxyAgent2 } = (init_dist4(), __toCommonJS(dist_exports3));
     var { SocksProxyAgent: SocksProxyAgent2 } = (init_dist5(), __toCommonJS(dist_exports4));
-    var { LRUCache } = require_index_min();
+    var { LRUCache } = require_index_min3();
     var { InvalidProxyProtocolError } = require_errors4();
     var PROXY_CACHE = new LRUCache({ max: 20 });
     var SOCKS_PROTOCOLS = new Set(SocksProxyAgent2.protocols);
@@ -48175,9 +48790,9 @@ var require_proxy = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/agents.js
+// node_modules/@npmcli/agent/lib/agents.js
 var require_agents = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/agents.js"(exports2, module2) {
+  "node_modules/@npmcli/agent/lib/agents.js"(exports2, module2) {
     "use strict";
     var net5 = require("net");
     var tls4 = require("tls");
@@ -48390,11 +49005,11 @@ var require_agents = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/index.js
+// node_modules/@npmcli/agent/lib/index.js
 var require_lib10 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/@npmcli/agent/lib/index.js"(exports2, module2) {
+  "node_modules/@npmcli/agent/lib/index.js"(exports2, module2) {
     "use strict";
-    var { LRUCache } = require_index_min();
+    var { LRUCache } = require_index_min3();
     var { normalizeOptions, cacheOptions } = require_options2();
     var { getProxy, proxyCache } = require_proxy();
     var dns2 = require_dns2();
@@ -48441,9 +49056,9 @@ var require_lib10 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/package.json
+// node_modules/make-fetch-happen/package.json
 var require_package3 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/package.json"(exports2, module2) {
+  "node_modules/make-fetch-happen/package.json"(exports2, module2) {
     module2.exports = {
       name: "make-fetch-happen",
       version: "16.0.1",
@@ -48522,9 +49137,9 @@ var require_package3 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/remote.js
+// node_modules/make-fetch-happen/lib/remote.js
 var require_remote = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/remote.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/remote.js"(exports2, module2) {
     var { Minipass } = require_commonjs();
     var fetch2 = require_lib3();
     var { promiseRetry } = require_lib();
@@ -48623,9 +49238,9 @@ var require_remote = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/entry.js
+// node_modules/make-fetch-happen/lib/cache/entry.js
 var require_entry = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/entry.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/cache/entry.js"(exports2, module2) {
     var { Request, Response } = require_lib3();
     var { Minipass } = require_commonjs();
     var MinipassFlush = require_minipass_flush();
@@ -48971,9 +49586,9 @@ var require_entry = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/index.js
+// node_modules/make-fetch-happen/lib/cache/index.js
 var require_cache2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/cache/index.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/cache/index.js"(exports2, module2) {
     var { NotCachedError } = require_errors2();
     var CacheEntry = require_entry();
     var remote = require_remote();
@@ -49006,9 +49621,9 @@ var require_cache2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/fetch.js
+// node_modules/make-fetch-happen/lib/fetch.js
 var require_fetch2 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/fetch.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/fetch.js"(exports2, module2) {
     "use strict";
     var { FetchError, Request, isRedirect } = require_lib3();
     var url = require("url");
@@ -49084,9 +49699,9 @@ var require_fetch2 = __commonJS({
   }
 });
 
-// node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/index.js
+// node_modules/make-fetch-happen/lib/index.js
 var require_lib11 = __commonJS({
-  "node_modules/@sigstore/sign/node_modules/make-fetch-happen/lib/index.js"(exports2, module2) {
+  "node_modules/make-fetch-happen/lib/index.js"(exports2, module2) {
     var { FetchError, Headers: Headers2, Request, Response } = require_lib3();
     var configureOptions = require_options();
     var fetch2 = require_fetch2();

@@ -41,6 +41,7 @@ afterAll(async () => {
 async function pushImage(
   registry: TestRegistry,
   platforms?: string[],
+  format: 'oci' | 'docker' = 'oci',
 ): Promise<{ ref: string; image: TestImage; name: string }> {
   const client = new RegistryClient({
     credentials: anonymousCredentials,
@@ -50,7 +51,7 @@ async function pushImage(
   const image = await pushTestImage(
     client,
     { registry: registry.host, repository },
-    { platforms, seed: `${seed}-${Date.now()}` },
+    { platforms, format, seed: `${seed}-${Date.now()}` },
   )
   const name = `${registry.host}/${repository}`
   return { ref: `${name}@${image.digest}`, image, name }
@@ -158,6 +159,21 @@ describe('keyless signing, both formats, judged by cosign', () => {
       }
     },
   )
+
+  it('signs Docker schema 2 manifest lists and manifests as well', async () => {
+    const { ref, image, name } = await pushImage(
+      distribution,
+      ['linux/amd64', 'linux/arm64'],
+      'docker',
+    )
+    expect(image.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json')
+    const run = await runAction({ images: ref, ...services(distribution) }, oidcEnv())
+    expectSigned(run)
+    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+      await cosign3Verify([...identityFlags(), `${name}@${digest}`])
+      await cosign2Verify([...identityFlags(), `${name}@${digest}`])
+    }
+  })
 
   it('is turned away by cosign under another identity or issuer', async () => {
     const { ref } = await pushImage(distribution)
