@@ -57692,7 +57692,7 @@ async function updateTag(registry, repo, tag, update, options = {}) {
       lastSeen = void 0;
     }
     writes++;
-    settleMs = Math.min(Math.max(3 * (Date.now() - readAt), minSettleMs), 5e3);
+    settleMs = Math.min(Math.max(2 * (Date.now() - readAt), minSettleMs), 5e3);
     await settle();
   }
   throw new SignetError(
@@ -58599,7 +58599,8 @@ function createRegistry(inputs, requested, env, log) {
       env,
       log: /* @__PURE__ */ __name((message) => log.debug(message), "log")
     }),
-    plainHttp: inputs.plainHttp
+    plainHttp: inputs.plainHttp,
+    log: /* @__PURE__ */ __name((message) => log.debug(message), "log")
   });
 }
 __name(createRegistry, "createRegistry");

@@ -76,6 +76,7 @@ export function createRegistry(
       log: (message) => log.debug(message),
     }),
     plainHttp: inputs.plainHttp,
+    log: (message) => log.debug(message),
   })
 }
 

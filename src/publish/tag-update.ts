@@ -80,7 +80,7 @@ export async function updateTag<T>(
     }
     writes++
     // Others doing the same work take about as long from read to write as we did.
-    settleMs = Math.min(Math.max(3 * (Date.now() - readAt), minSettleMs), 5000)
+    settleMs = Math.min(Math.max(2 * (Date.now() - readAt), minSettleMs), 5000)
     await settle()
   }
   throw new SignetError(
