@@ -18,6 +18,10 @@ export type SignetErrorCode =
   | 'SIGSTORE_ERROR'
   | 'FORMAT_INVALID'
   | 'CONCURRENT_WRITE'
+  /** An SBOM file that is not CycloneDX/SPDX JSON, of an unsupported version, or too large. */
+  | 'SBOM_INVALID'
+  /** Provenance asked for outside GitHub Actions, or from a token without the claims it needs. */
+  | 'PROVENANCE_UNAVAILABLE'
 
 export class SignetError extends Error {
   readonly code: SignetErrorCode

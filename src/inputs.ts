@@ -67,6 +67,14 @@ export interface Inputs {
   plainHttp: string[]
   githubToken?: string
   summary: boolean
+  /** The raw `sbom` input: paths, globs, or `image=path` lines (parsed in attestations.ts). */
+  sbom?: string
+  sbomPredicateType?: string
+  provenance: boolean
+  /** A custom attestation: its predicate type URI and the path of its predicate JSON. */
+  predicateType?: string
+  predicatePath?: string
+  githubAttestations: boolean
 }
 
 export type InputGetter = (name: string) => string
@@ -153,10 +161,6 @@ function serviceURL(
 
 /** Inputs of later features: refused clearly rather than silently ignored. */
 const NOT_YET_SUPPORTED = [
-  INPUT.sbom,
-  INPUT.sbomPredicateType,
-  INPUT.predicateType,
-  INPUT.predicate,
   INPUT.trustedRoot,
   INPUT.certificateIdentity,
   INPUT.certificateIdentityRegexp,
@@ -186,16 +190,32 @@ export function readInputs(get: InputGetter): Inputs {
       )
     }
   }
-  for (const name of [INPUT.provenance, INPUT.githubAttestations]) {
-    if (parseBoolean(get, name, false)) {
-      throw new SignetError(
-        'INPUT_INVALID',
-        `input ${name} is not supported in this version of Signet yet`,
-        {
-          input: name,
-        },
-      )
-    }
+  // A custom attestation needs both halves; an empty type is the usual slip (an unset variable).
+  const predicatePath = optional(get, INPUT.predicate)
+  const predicateTypeRaw = get(INPUT.predicateType)
+  const predicateType = optional(get, INPUT.predicateType)
+  if (predicatePath && !predicateType) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      predicateTypeRaw === ''
+        ? 'input predicate is set but predicate-type is empty: give the predicate type URI (e.g. https://cosign.sigstore.dev/attestation/vuln/v1)'
+        : 'input predicate-type is empty (only spaces): give the predicate type URI',
+      { input: INPUT.predicateType },
+    )
+  }
+  if (predicateType && !predicatePath) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      'input predicate-type is set but predicate is empty: give the path of the predicate JSON file',
+      { input: INPUT.predicate },
+    )
+  }
+  if (predicateType && !/^[a-z][a-z0-9+.-]*:\S+$/i.test(predicateType)) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      `input predicate-type must be a URI (e.g. https://example.com/attestation/v1), not "${predicateType}"`,
+      { input: INPUT.predicateType },
+    )
   }
 
   const key = optional(get, INPUT.key)
@@ -243,6 +263,12 @@ export function readInputs(get: InputGetter): Inputs {
     plainHttp: parseList(get(INPUT.plainHttp)),
     githubToken: optional(get, INPUT.githubToken),
     summary: parseBoolean(get, INPUT.summary, true),
+    sbom: optional(get, INPUT.sbom),
+    sbomPredicateType: optional(get, INPUT.sbomPredicateType),
+    provenance: parseBoolean(get, INPUT.provenance, false),
+    predicateType,
+    predicatePath,
+    githubAttestations: parseBoolean(get, INPUT.githubAttestations, false),
   }
 }
 

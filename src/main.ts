@@ -16,7 +16,9 @@ import {
   type CertificateIdentity,
 } from './sigstore/certificate'
 import { loadSigningKey, type SigningKey } from './sigstore/keys'
-import { GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
+import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
+import { planAttestations } from './attestations'
+import { attestationsStoreFromEnv, type AttestationStore } from './github/attestations'
 import { PUBLIC_GOOD } from './sigstore/services'
 import { SigningSession } from './sigstore/signing'
 import { requestedImages, type RequestedImage } from './subjects'
@@ -29,6 +31,10 @@ export interface RunDependencies {
   registry?: Registry
   /** Defaults to the GitHub Actions OIDC token endpoint. */
   identity?: IdentityProvider & { preflight?(): void }
+  /** Defaults to GitHub's attestations API of GITHUB_REPOSITORY. */
+  githubStore?: AttestationStore
+  /** Where relative SBOM and predicate paths start (the workspace). */
+  cwd?: string
 }
 
 export interface SignOutcome {
@@ -139,6 +145,26 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
   const chain = session.certificateChain()
   chain.catch(() => undefined)
 
+  // Attestations are read and checked before anything is written, like every other input.
+  const attestations = await log.group('Reading attestations', async () => {
+    const planned = await planAttestations(inputs, requested, {
+      cwd: deps.cwd ?? process.cwd(),
+      env,
+      log,
+      claims: identity ? async () => decodeJwtClaims(await identity.getToken()) : undefined,
+    })
+    for (const a of planned) log.info(`${a.label}: ${a.predicateType}`)
+    return planned
+  })
+  const githubStore = inputs.githubAttestations
+    ? (deps.githubStore ?? attestationsStoreFromEnv(env, inputs.githubToken))
+    : undefined
+  if (inputs.githubAttestations && !githubStore) {
+    log.warning(
+      'github-attestations: GITHUB_REPOSITORY is not set, so there is no repository to store attestations in; skipped',
+    )
+  }
+
   const images = await log.group('Resolving images', async () => {
     const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log })
     for (const image of resolved) {
@@ -163,6 +189,8 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
       signImages(registry, session, images, {
         format: inputs.signatureFormat,
         annotations: inputs.annotations,
+        attestations,
+        githubStore,
         log,
       }),
   )

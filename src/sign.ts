@@ -1,18 +1,26 @@
 /** Sign mode: every resolved digest signed once, in the chosen formats, in parallel with a bound. */
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
 import { mapLimit } from './concurrency'
-import { legacyAnnotations } from './formats/cosign-legacy'
+import { appliesTo, type PlannedAttestation } from './attestations'
+import {
+  attestationTag,
+  DSSE_ENVELOPE_MEDIA_TYPE,
+  legacyAnnotations,
+  type LegacyLayer,
+} from './formats/cosign-legacy'
+import { describeStoreFailure, type AttestationStore } from './github/attestations'
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './formats/simple-signing'
 import {
+  buildAttestationStatement,
   buildSignatureStatement,
   COSIGN_SIGN_PREDICATE_TYPE,
   serializeStatement,
 } from './formats/statement'
 import type { SignatureFormat } from './inputs'
-import { writeLegacySignature } from './publish/legacy'
+import { appendToLegacyTag, writeLegacySignature } from './publish/legacy'
 import { ReferrersSupport, writeBundleReferrer } from './publish/referrer'
 import type { Registry } from './registry/types'
-import type { ImageResult, Logger, SignatureRecord } from './report/types'
+import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from './report/types'
 import type { ResolvedImage } from './resolve'
 import type { SigningSession } from './sigstore/signing'
 import { describe } from './sigstore/keyless-signer'
@@ -26,6 +34,10 @@ export const SIGN_CONCURRENCY = 16
 export interface SignOptions {
   format: SignatureFormat
   annotations: Record<string, string>
+  /** Attested to each requested image (not to the platform manifests `recursive` adds). */
+  attestations?: PlannedAttestation[]
+  /** GitHub's attestations API, when github-attestations is on. */
+  githubStore?: AttestationStore
   concurrency?: number
   log: Logger
 }
@@ -63,21 +75,36 @@ export async function signImages(
       platform: image.platform,
       signed: false,
       signatures: [],
+      attestations: [],
     }
     try {
-      // The two formats are independent writes: do them at once.
-      const [legacy, bundle] = await Promise.all([
+      // The formats and the attestations are independent writes: do them at once.
+      const attestations = image.parent
+        ? []
+        : (options.attestations ?? []).filter((a) => appliesTo(a, image.name, image.digest))
+      const [legacy, bundle, attested] = await Promise.all([
         options.format !== 'bundle'
           ? signLegacy(registry, session, image, options.annotations)
           : undefined,
         options.format !== 'legacy'
           ? signBundle(registry, session, image, options.annotations, support)
           : undefined,
+        attestImage(registry, session, image, attestations, options.format, support, options.log),
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
         bundles.push(signed.bundle)
         result.signatures.push(signed.record)
+      }
+      for (const a of attested) {
+        bundles.push(a.bundle)
+        result.attestations.push(...a.records)
+      }
+      if (options.githubStore) {
+        const toStore = [bundle?.bundle, ...attested.map((a) => a.bundle)].filter(
+          (b): b is Bundle => b !== undefined,
+        )
+        await storeOnGitHub(options.githubStore, toStore, image, result, options.log)
       }
       result.signed = true
     } catch (err) {
@@ -140,5 +167,126 @@ async function signBundle(
       fallbackTag: written.fallbackTag,
       ...tlogFacts(signed.bundle),
     },
+  }
+}
+
+/** Kyverno's limit on a bundle layer it reads. */
+const KYVERNO_MAX_BUNDLE_BYTES = 10 * 1024 * 1024
+
+interface Attested {
+  bundle: Bundle
+  records: AttestationRecord[]
+}
+
+/**
+ * Each attestation signed once (one DSSE envelope, one Rekor entry) and written in the chosen
+ * formats: the envelope as a `.att` layer (all of an image's in one tag update) and the bundle as
+ * a referrer.
+ */
+async function attestImage(
+  registry: Registry,
+  session: SigningSession,
+  image: ResolvedImage,
+  attestations: PlannedAttestation[],
+  format: SignatureFormat,
+  support: ReferrersSupport,
+  log: Logger,
+): Promise<Attested[]> {
+  if (attestations.length === 0) return []
+  const signed = await Promise.all(
+    attestations.map(async (a) => ({
+      attestation: a,
+      signed: await session.signStatement(
+        serializeStatement(
+          buildAttestationStatement(image.name, image.digest, a.predicateType, a.predicate),
+        ),
+      ),
+    })),
+  )
+  const attested: Attested[] = signed.map((s) => ({ bundle: s.signed.bundle, records: [] }))
+  const writes: Promise<void>[] = []
+  if (format !== 'bundle') {
+    const layers: LegacyLayer[] = signed.map((s) => ({
+      mediaType: DSSE_ENVELOPE_MEDIA_TYPE,
+      bytes: s.signed.envelopeJson,
+      annotations: legacyAnnotations(s.signed.legacy, s.attestation.predicateType),
+    }))
+    const tag = attestationTag(image.digest)
+    writes.push(
+      appendToLegacyTag(registry, image.repo, tag, layers).then(() => {
+        signed.forEach((s, i) =>
+          attested[i].records.push({
+            predicateType: s.attestation.predicateType,
+            format: 'legacy',
+            reference: `${image.name}:${tag}`,
+            ...tlogFacts(s.signed.bundle),
+          }),
+        )
+      }),
+    )
+  }
+  if (format !== 'legacy') {
+    signed.forEach((s, i) => {
+      const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(s.signed.bundle)))
+      if (bundleJson.length > KYVERNO_MAX_BUNDLE_BYTES) {
+        log.warning(
+          `${image.name}@${image.digest}: the ${s.attestation.predicateType} bundle is ` +
+            `${(bundleJson.length / 1024 / 1024).toFixed(1)} MB; Kyverno reads no bundle over 10 MB ` +
+            '(the predicate is base64-encoded inside, a third larger than the file)',
+        )
+      }
+      writes.push(
+        writeBundleReferrer(
+          registry,
+          image.repo,
+          image.descriptor,
+          bundleJson,
+          s.attestation.predicateType,
+          support,
+        ).then((written) => {
+          attested[i].records.push({
+            predicateType: s.attestation.predicateType,
+            format: 'bundle',
+            reference: `${image.name}@${written.digest}`,
+            fallbackTag: written.fallbackTag,
+            ...tlogFacts(s.signed.bundle),
+          })
+        }),
+      )
+    })
+  }
+  await Promise.all(writes)
+  return attested
+}
+
+/** GitHub's attestations API is a copy for `gh attestation verify`: a failure there only warns. */
+async function storeOnGitHub(
+  store: AttestationStore,
+  bundles: Bundle[],
+  image: ResolvedImage,
+  result: ImageResult,
+  log: Logger,
+): Promise<void> {
+  for (const bundle of bundles) {
+    try {
+      const stored = await store.store(bundleToJSON(bundle), image.digest)
+      const predicateType = predicateTypeOf(bundle)
+      const record = result.attestations.find((a) => a.predicateType === predicateType)
+      if (record && stored.url) record.githubAttestation = stored.url
+    } catch (err) {
+      log.warning(`${image.name}@${image.digest}: ${describeStoreFailure(err)}`)
+      return
+    }
+  }
+}
+
+function predicateTypeOf(bundle: Bundle): string | undefined {
+  if (bundle.content.$case !== 'dsseEnvelope') return undefined
+  try {
+    return (
+      JSON.parse(bundle.content.dsseEnvelope.payload.toString('utf8')) as { predicateType?: string }
+    ).predicateType
+  } catch {
+    return undefined
   }
 }

@@ -15,6 +15,8 @@ export const LEGACY_ANNOTATIONS = {
   predicateType: 'predicateType',
 } as const
 
+export const DSSE_ENVELOPE_MEDIA_TYPE = 'application/vnd.dsse.envelope.v1+json'
+
 export function signatureTag(digest: string): string {
   return `${digestTagStem(digest)}.sig`
 }
@@ -43,11 +45,20 @@ export interface LegacySignatureMaterial {
   rfc3161Timestamp?: Buffer
 }
 
-/** The layer annotations cosign writes for a signature, in cosign's names. */
-export function legacyAnnotations(material: LegacySignatureMaterial): Record<string, string> {
+/**
+ * The layer annotations cosign writes for a signature, in cosign's names. For an attestation
+ * (`predicateType` given) the signature annotation is present but empty: the signature is inside
+ * the envelope that the layer holds.
+ */
+export function legacyAnnotations(
+  material: LegacySignatureMaterial,
+  predicateType?: string,
+): Record<string, string> {
   const annotations: Record<string, string> = {
-    [LEGACY_ANNOTATIONS.signature]: material.signature.toString('base64'),
+    [LEGACY_ANNOTATIONS.signature]:
+      predicateType === undefined ? material.signature.toString('base64') : '',
   }
+  if (predicateType !== undefined) annotations[LEGACY_ANNOTATIONS.predicateType] = predicateType
   if (material.certificatePem) {
     annotations[LEGACY_ANNOTATIONS.certificate] = material.certificatePem
     annotations[LEGACY_ANNOTATIONS.chain] = material.chainPem ?? ''

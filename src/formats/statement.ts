@@ -38,3 +38,21 @@ export function buildSignatureStatement(
 export function serializeStatement(statement: Statement): Buffer {
   return Buffer.from(JSON.stringify(statement))
 }
+
+/**
+ * An attestation about an image: Statement v1 (what actions/attest and cosign v3 write; cosign
+ * v2 reads it too) with the image's `registry/repository` as the subject name.
+ */
+export function buildAttestationStatement(
+  name: string,
+  digest: string,
+  predicateType: string,
+  predicate: unknown,
+): Statement {
+  return {
+    _type: STATEMENT_V1,
+    subject: [{ name, digest: { sha256: digestHex(digest) } }],
+    predicateType,
+    predicate,
+  }
+}

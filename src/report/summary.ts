@@ -57,6 +57,38 @@ export function signSummary(outcome: SignOutcome): string {
     )
   }
   lines.push('')
+  const attested = outcome.results.filter((r) => r.attestations.length > 0)
+  if (attested.length > 0) {
+    lines.push('### Attestations')
+    lines.push('')
+    lines.push('| image | digest | predicate type | written | Rekor entry | GitHub |')
+    lines.push('|---|---|---|---|---|---|')
+    for (const r of attested) {
+      const byType = new Map<string, typeof r.attestations>()
+      for (const a of r.attestations)
+        byType.set(a.predicateType, [...(byType.get(a.predicateType) ?? []), a])
+      for (const [predicateType, records] of byType) {
+        const written = records
+          .map((a) =>
+            a.format === 'legacy'
+              ? '`.att`'
+              : a.fallbackTag
+                ? 'bundle (fallback tag)'
+                : 'bundle (referrer)',
+          )
+          .join(', ')
+        const rekor =
+          [...new Set(records.map((a) => a.rekorLogIndex).filter((i) => i !== undefined))].join(
+            ', ',
+          ) || '—'
+        const github = records.find((a) => a.githubAttestation)?.githubAttestation
+        lines.push(
+          `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | \`${predicateType.replace(/`/g, '')}\` | ${written} | ${rekor} | ${github ? `[stored](${github})` : '—'} |`,
+        )
+      }
+    }
+    lines.push('')
+  }
   if (outcome.keyless && outcome.identity) {
     lines.push('### Verify against this identity')
     lines.push('')

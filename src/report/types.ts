@@ -10,6 +10,18 @@ export interface SignatureRecord {
   rekorIntegratedTime?: number
 }
 
+export interface AttestationRecord {
+  predicateType: string
+  format: 'legacy' | 'bundle'
+  /** `repo:sha256-….att`, or `repo@sha256:…` (a referrer). */
+  reference: string
+  fallbackTag?: string
+  rekorLogIndex?: number
+  rekorIntegratedTime?: number
+  /** Where GitHub's attestations API stored the bundle (github-attestations: true). */
+  githubAttestation?: string
+}
+
 export interface ImageResult {
   image: string
   digest: string
@@ -19,6 +31,7 @@ export interface ImageResult {
   platform?: string
   signed: boolean
   signatures: SignatureRecord[]
+  attestations: AttestationRecord[]
   error?: string
 }
 

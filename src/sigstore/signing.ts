@@ -2,7 +2,7 @@
  * One signing session per run: a signer (one Fulcio certificate, or a cosign key) and the
  * witnesses (Rekor v1, a timestamp authority), composed from sigstore-js's builders.
  */
-import type { Bundle } from '@sigstore/bundle'
+import { envelopeToJSON, type Bundle } from '@sigstore/bundle'
 import {
   DSSEBundleBuilder,
   MessageSignatureBundleBuilder,
@@ -34,6 +34,10 @@ export interface SigningSessionOptions {
 
 export interface SignedStatement {
   bundle: Bundle
+  /** What a cosign `.att` layer records beside the envelope. */
+  legacy: LegacySignatureMaterial
+  /** The envelope exactly as sent to Rekor: a `.att` layer must hold these very bytes. */
+  envelopeJson: Buffer
 }
 
 export interface SignedPayload {
@@ -94,18 +98,30 @@ export class SigningSession {
     })
     const bundle = toV03(await this.run(() => builder.create({ data: payload })))
     if (bundle.content.$case !== 'messageSignature') throw new Error('unexpected bundle content')
+    const material = await this.legacyMaterial(bundle, bundle.content.messageSignature.signature)
+    return {
+      bundle,
+      legacy: {
+        ...material,
+        rfc3161Timestamp:
+          bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0]
+            ?.signedTimestamp,
+      },
+    }
+  }
+
+  private async legacyMaterial(
+    bundle: Bundle,
+    signature: Buffer,
+  ): Promise<LegacySignatureMaterial> {
     const chain = await this.certificateChain()
-    const material: LegacySignatureMaterial = {
-      signature: bundle.content.messageSignature.signature,
+    return {
+      signature,
       certificatePem: chain?.[0],
       // Intermediates then root, as cosign 2 writes it; readers drop the last one as the root.
       chainPem: chain ? chain.slice(1).join('') : undefined,
       tlogEntry: bundle.verificationMaterial.tlogEntries[0],
-      rfc3161Timestamp:
-        bundle.verificationMaterial.timestampVerificationData?.rfc3161Timestamps[0]
-          ?.signedTimestamp,
     }
-    return { bundle, legacy: material }
   }
 
   /** Signs an in-toto statement as a DSSE envelope (a `dsse` Rekor entry), in a v0.3 bundle. */
@@ -116,7 +132,16 @@ export class SigningSession {
     const bundle = await this.run(() =>
       builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }),
     )
-    return { bundle }
+    if (bundle.content.$case !== 'dsseEnvelope') throw new Error('unexpected bundle content')
+    const envelope = bundle.content.dsseEnvelope
+    return {
+      bundle,
+      // Serialised as sigstore-js's Rekor witness does, so the bytes match Rekor's envelope hash.
+      // No RFC 3161 annotation: cosign's legacy check of a `.att` timestamp hashes the whole
+      // layer, while the timestamp authority stamped the signature.
+      legacy: await this.legacyMaterial(bundle, envelope.signatures[0].sig),
+      envelopeJson: Buffer.from(JSON.stringify(envelopeToJSON(envelope))),
+    }
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {

@@ -495,6 +495,11 @@ export async function startSigstoreStandIn(
   const ca = await initializeCA(caKeys, ctlog)
   const tlog = await initializeTLog(url, rekorKeys)
   const tsa = await initializeTSA(tsaKeys)
+  // The mock writes genTime with milliseconds, and DER drops trailing zeros (".5Z"), which
+  // sigstore-js's time parser refuses (it wants exactly three digits). sigstore's own TSA writes
+  // whole seconds; so do we.
+  ;(tsa as unknown as { getCurrentTime: () => Date }).getCurrentTime = () =>
+    new Date(Math.floor(Date.now() / 1000) * 1000)
   const fulcio = fulcioHandler(ca, { subjectClaim: SAN_CLAIM }).fn
   const rekor = rekorHandler(tlog).fn
   const tsaJSON = tsaHandler(tsa).fn

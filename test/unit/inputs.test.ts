@@ -61,8 +61,35 @@ describe('readInputs', () => {
   })
 
   it('refuses inputs of features this version does not have, rather than ignoring them', () => {
-    expect(errorOf(() => readInputs(getter({ images: 'x', sbom: 'sbom.json' }))).input).toBe('sbom')
+    expect(errorOf(() => readInputs(getter({ images: 'x', policy: 'p.yml' }))).input).toBe('policy')
     expect(errorOf(() => readInputs(getter({ mode: 'verify' }))).input).toBe('mode')
+  })
+
+  it('wants a custom attestation whole: a URI predicate-type and a predicate path', () => {
+    const both = readInputs(
+      getter({ images: 'x', 'predicate-type': 'https://example.com/p/v1', predicate: 'p.json' }),
+    )
+    expect([both.predicateType, both.predicatePath]).toEqual(['https://example.com/p/v1', 'p.json'])
+    expect(errorOf(() => readInputs(getter({ images: 'x', predicate: 'p.json' }))).input).toBe(
+      'predicate-type',
+    )
+    expect(
+      errorOf(() =>
+        readInputs(getter({ images: 'x', predicate: 'p.json', 'predicate-type': '  ' })),
+      ).input,
+    ).toBe('predicate-type')
+    expect(
+      errorOf(() => readInputs(getter({ images: 'x', 'predicate-type': 'https://e.com/p' }))).input,
+    ).toBe('predicate')
+    expect(
+      errorOf(() =>
+        readInputs(getter({ images: 'x', predicate: 'p.json', 'predicate-type': 'vuln' })),
+      ).message,
+    ).toMatch(/must be a URI/)
+    const flags = readInputs(
+      getter({ images: 'x', provenance: 'true', 'github-attestations': 'true' }),
+    )
+    expect([flags.provenance, flags.githubAttestations]).toEqual([true, true])
   })
 
   it('wants registry username and password together', () => {

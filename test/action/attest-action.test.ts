@@ -1,0 +1,214 @@
+/**
+ * Attestation inputs through the bundled action: bad input refused before anything is written,
+ * size limits, GitHub's attestations API (stored, or a warning that names the permission).
+ */
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RegistryClient } from '../../src/registry/client'
+import { anonymousCredentials } from '../../src/registry/credentials'
+import { runAction, type ActionRun } from '../infra/action-runner'
+import { startGitHubApiStandIn } from '../infra/github-api'
+import { pushTestImage } from '../infra/images'
+import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
+import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { CYCLONEDX } from '../infra/sboms'
+
+let registry: OciRegistry
+let sigstore: SigstoreStandIn
+let dir: string
+let cdxPath: string
+let ref: string
+let seed = 0
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'signet-attest-action-'))
+  ;[registry, sigstore] = await Promise.all([
+    startOciRegistry({ referrers: false }),
+    startSigstoreStandIn({ dir }),
+  ])
+  cdxPath = join(dir, 'sbom.cdx.json')
+  writeFileSync(cdxPath, JSON.stringify(CYCLONEDX))
+  ref = await pushImage()
+})
+
+afterAll(async () => {
+  await Promise.all([registry?.stop(), sigstore?.stop()])
+})
+
+async function pushImage(): Promise<string> {
+  const client = new RegistryClient({
+    credentials: anonymousCredentials,
+    plainHttp: [registry.host],
+  })
+  const repository = `attest/action${seed++}`
+  const image = await pushTestImage(
+    client,
+    { registry: registry.host, repository },
+    { seed: `aa-${seed}-${Date.now()}` },
+  )
+  return `${registry.host}/${repository}@${image.digest}`
+}
+
+const services = () => ({
+  'plain-http': registry.host,
+  'fulcio-url': sigstore.fulcioURL,
+  'rekor-url': sigstore.rekorURL,
+})
+const oidc = () => ({
+  ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+})
+const writes = () =>
+  registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
+    .length
+
+function expectOneError(run: ActionRun, input: string, message: RegExp): void {
+  expect(run.exitCode).toBe(1)
+  expect(run.errors).toHaveLength(1)
+  expect(run.errors[0]).toMatch(message)
+  expect(run.errors[0]).toContain(input)
+  expect(run.visibleLog).not.toMatch(/\n\s+at .+:\d+:\d+/)
+}
+
+describe('bad attestation input: one ::error::, exit 1, nothing written', () => {
+  it.each([
+    ['a missing SBOM file', () => ({ sbom: join(dir, 'nope.json') }), 'sbom', /nope\.json/],
+    [
+      'an SBOM that is not JSON',
+      () => ({ sbom: file('bad.json', '{"bomFormat": ') }),
+      'sbom',
+      /JSON/,
+    ],
+    [
+      'JSON that is neither CycloneDX nor SPDX',
+      () => ({ sbom: file('other.json', '{"hello":"world"}') }),
+      'sbom',
+      /CycloneDX|SPDX/,
+    ],
+    [
+      'an image=path line for an image not being signed',
+      () => ({ sbom: `ghcr.io/acme/other=${cdxPath}` }),
+      'sbom',
+      /not one of the images being signed/,
+    ],
+    [
+      'an empty predicate-type',
+      () => ({ predicate: file('p.json', '{}'), 'predicate-type': '' }),
+      'predicate-type',
+      /predicate-type is empty/,
+    ],
+    [
+      'a predicate that is not JSON',
+      () => ({ predicate: file('p2.json', 'nope'), 'predicate-type': 'https://example.com/p/v1' }),
+      'predicate',
+      /not valid JSON/,
+    ],
+  ])('%s', async (_what, inputs, input, message) => {
+    const before = writes()
+    const run = await runAction({ images: ref, ...services(), ...inputs() }, oidc())
+    expectOneError(run, input, message)
+    expect(writes()).toBe(before)
+  })
+
+  it('refuses an SBOM over 16 MB without writing anything', async () => {
+    const big = join(dir, 'huge.cdx.json')
+    writeFileSync(big, '')
+    truncateSync(big, 17 * 1024 * 1024)
+    const before = writes()
+    const run = await runAction({ images: ref, sbom: big, ...services() }, oidc())
+    expectOneError(run, 'sbom', /16 MB/)
+    expect(writes()).toBe(before)
+  })
+})
+
+function file(name: string, content: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, content)
+  return path
+}
+
+describe('size', () => {
+  it('warns about an SBOM over 10 MB (Kyverno reads no larger bundle) and attests it', async () => {
+    const big = { ...CYCLONEDX, components: [] as unknown[] }
+    // About 260 bytes a component: 42,000 make 10.5 MB. (Measuring inside the loop would be
+    // quadratic.)
+    for (let i = 0; i < 42_000; i++) {
+      big.components.push({
+        type: 'library',
+        name: `pkg-${i}-${'x'.repeat(200)}`,
+        version: `${i}.0.0`,
+      })
+    }
+    expect(Buffer.byteLength(JSON.stringify(big))).toBeGreaterThan(10 * 1024 * 1024)
+    const path = file('big.cdx.json', JSON.stringify(big))
+    const target = await pushImage()
+    const run = await runAction(
+      { images: target, sbom: path, 'signature-format': 'bundle', ...services() },
+      oidc(),
+    )
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toMatch(/::warning::.*10 MB/)
+  })
+})
+
+describe('github-attestations', () => {
+  it("stores every bundle through GitHub's attestations API", async () => {
+    const api = await startGitHubApiStandIn()
+    try {
+      const target = await pushImage()
+      const run = await runAction(
+        {
+          images: target,
+          sbom: cdxPath,
+          provenance: 'true',
+          'github-attestations': 'true',
+          'github-token': 'ghs_test_token',
+          ...services(),
+        },
+        {
+          ...oidc(),
+          GITHUB_API_URL: api.url,
+          GITHUB_SERVER_URL: 'https://github.com',
+          GITHUB_REPOSITORY: 'acme/app',
+        },
+      )
+      expect(run.exitCode).toBe(0)
+      // the signature bundle and the two attestations
+      expect(api.attestations).toHaveLength(3)
+      expect(api.attestations.every((a) => a.repository === 'acme/app')).toBe(true)
+      const results = JSON.parse(run.outputs.results)
+      expect(
+        results[0].attestations.some((a: { githubAttestation?: string }) =>
+          a.githubAttestation?.startsWith('https://github.com/acme/app/attestations/'),
+        ),
+      ).toBe(true)
+      expect(run.visibleLog).not.toContain('ghs_test_token')
+    } finally {
+      await api.stop()
+    }
+  })
+
+  it('warns, naming attestations: write, when GitHub refuses, and the step still succeeds', async () => {
+    const api = await startGitHubApiStandIn()
+    api.respondWith(403, { message: 'Resource not accessible by integration' }, 10)
+    try {
+      const target = await pushImage()
+      const run = await runAction(
+        {
+          images: target,
+          sbom: cdxPath,
+          'github-attestations': 'true',
+          'github-token': 'ghs_test_token',
+          ...services(),
+        },
+        { ...oidc(), GITHUB_API_URL: api.url, GITHUB_REPOSITORY: 'acme/app' },
+      )
+      expect(run.exitCode).toBe(0)
+      expect(run.outputs.signed).toBe('true')
+      expect(run.stdout).toMatch(/::warning::.*attestations: write/)
+    } finally {
+      await api.stop()
+    }
+  })
+})
