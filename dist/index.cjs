@@ -58254,6 +58254,29 @@ async function mapLimit(items, limit, fn) {
   return results;
 }
 __name(mapLimit, "mapLimit");
+var ByteBudget = class {
+  constructor(limit) {
+    this.limit = limit;
+  }
+  limit;
+  static {
+    __name(this, "ByteBudget");
+  }
+  used = 0;
+  waiting = [];
+  async use(bytes, fn) {
+    while (this.used > 0 && this.used + bytes > this.limit) {
+      await new Promise((resolve3) => this.waiting.push(resolve3));
+    }
+    this.used += bytes;
+    try {
+      return await fn();
+    } finally {
+      this.used -= bytes;
+      for (const wake of this.waiting.splice(0)) wake();
+    }
+  }
+};
 
 // src/resolve.ts
 var INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
@@ -58771,6 +58794,7 @@ async function planAttestations(inputs, requested, options) {
       planned.push({
         predicateType: sbom.predicateType,
         predicate: sbom.predicate,
+        predicateJson: JSON.stringify(sbom.predicate),
         label: `SBOM ${path} (${sbom.format === "cyclonedx" ? "CycloneDX" : "SPDX"} ${sbom.version})`,
         only
       });
@@ -58778,16 +58802,20 @@ async function planAttestations(inputs, requested, options) {
   }
   if (inputs.provenance) {
     const context3 = options.claims ? buildContextFromClaims(await options.claims(), options.env.GITHUB_SERVER_URL) : buildContextFromEnv(options.env);
+    const predicate = buildProvenancePredicate(context3);
     planned.push({
       predicateType: SLSA_PROVENANCE_V1,
-      predicate: buildProvenancePredicate(context3),
+      predicate,
+      predicateJson: JSON.stringify(predicate),
       label: "SLSA v1 provenance"
     });
   }
   if (inputs.predicateType && inputs.predicatePath) {
+    const predicate = await readPredicate((0, import_node_path3.resolve)(options.cwd, inputs.predicatePath));
     planned.push({
       predicateType: inputs.predicateType,
-      predicate: await readPredicate((0, import_node_path3.resolve)(options.cwd, inputs.predicatePath)),
+      predicate,
+      predicateJson: JSON.stringify(predicate),
       label: `${inputs.predicateType} (${inputs.predicatePath})`
     });
   }
@@ -63528,15 +63556,15 @@ function serializeStatement(statement) {
   return Buffer.from(JSON.stringify(statement));
 }
 __name(serializeStatement, "serializeStatement");
-function buildAttestationStatement(name, digest, predicateType, predicate) {
-  return {
+function serializeAttestationStatement(name, digest, predicateType, predicateJson) {
+  const head = JSON.stringify({
     _type: STATEMENT_V1,
     subject: [{ name, digest: { sha256: digestHex(digest) } }],
-    predicateType,
-    predicate
-  };
+    predicateType
+  });
+  return Buffer.from(`${head.slice(0, -1)},"predicate":${predicateJson}}`);
 }
-__name(buildAttestationStatement, "buildAttestationStatement");
+__name(serializeAttestationStatement, "serializeAttestationStatement");
 
 // src/publish/tag-update.ts
 var defaultSleep = /* @__PURE__ */ __name(async (ms) => new Promise((r) => setTimeout(r, ms)), "defaultSleep");
@@ -63913,9 +63941,14 @@ function tlogFacts(bundle) {
 }
 __name(tlogFacts, "tlogFacts");
 async function signImages(registry, session, images, options) {
-  const bundles = [];
+  let bundleCount = 0;
+  const collect = /* @__PURE__ */ __name((bundle) => {
+    bundleCount++;
+    options.onBundle?.(bundle);
+  }, "collect");
   const errors = [];
   const support = new ReferrersSupport();
+  const budget = new ByteBudget(ATTESTATION_MEMORY_BUDGET);
   const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result = {
       image: image.name,
@@ -63932,15 +63965,24 @@ async function signImages(registry, session, images, options) {
       const [legacy, bundle, attested] = await Promise.all([
         options.format !== "bundle" ? signLegacy(registry, session, image, options.annotations) : void 0,
         options.format !== "legacy" ? signBundle(registry, session, image, options.annotations, support) : void 0,
-        attestImage(registry, session, image, attestations, options.format, support, options.log)
+        attestImage(
+          registry,
+          session,
+          image,
+          attestations,
+          options.format,
+          support,
+          options.log,
+          budget
+        )
       ]);
       for (const signed of [legacy, bundle]) {
         if (!signed) continue;
-        bundles.push(signed.bundle);
+        collect(signed.bundle);
         result.signatures.push(signed.record);
       }
       for (const a of attested) {
-        bundles.push(a.bundle);
+        collect(a.bundle);
         result.attestations.push(...a.records);
       }
       if (options.githubStore) {
@@ -63957,7 +63999,7 @@ async function signImages(registry, session, images, options) {
     }
     return result;
   });
-  return { results, bundles, errors };
+  return { results, bundleCount, errors };
 }
 __name(signImages, "signImages");
 async function signLegacy(registry, session, image, annotations) {
@@ -63997,16 +64039,23 @@ async function signBundle(registry, session, image, annotations, support) {
   };
 }
 __name(signBundle, "signBundle");
+var ATTESTATION_MEMORY_BUDGET = 64 * 1024 * 1024;
 var KYVERNO_MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
-async function attestImage(registry, session, image, attestations, format, support, log) {
+async function attestImage(registry, session, image, attestations, format, support, log, budget) {
   if (attestations.length === 0) return [];
+  const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0);
+  return budget.use(
+    bytes,
+    async () => writeAttestations(registry, session, image, attestations, format, support, log)
+  );
+}
+__name(attestImage, "attestImage");
+async function writeAttestations(registry, session, image, attestations, format, support, log) {
   const signed = await Promise.all(
     attestations.map(async (a) => ({
       attestation: a,
       signed: await session.signStatement(
-        serializeStatement(
-          buildAttestationStatement(image.name, image.digest, a.predicateType, a.predicate)
-        )
+        serializeAttestationStatement(image.name, image.digest, a.predicateType, a.predicateJson)
       )
     }))
   );
@@ -64063,7 +64112,7 @@ async function attestImage(registry, session, image, attestations, format, suppo
   await Promise.all(writes);
   return attested;
 }
-__name(attestImage, "attestImage");
+__name(writeAttestations, "writeAttestations");
 async function storeOnGitHub(store, bundles, image, result, log) {
   for (const bundle of bundles) {
     try {
@@ -64688,6 +64737,7 @@ async function runSign(inputs, deps) {
       annotations: inputs.annotations,
       attestations,
       githubStore,
+      onBundle: deps.onBundle,
       log
     })
   );
@@ -64695,7 +64745,7 @@ async function runSign(inputs, deps) {
     mode: "sign",
     results: run.results,
     signed: run.results.every((r) => r.signed),
-    bundles: run.bundles,
+    bundleCount: run.bundleCount,
     keyless: session.keyless,
     identity: certificate,
     identityNote: certificate ? reusableWorkflowNote(certificate) : void 0,
@@ -64851,13 +64901,25 @@ var actionsLogger = {
   debug: /* @__PURE__ */ __name((m) => debug(m), "debug"),
   group: /* @__PURE__ */ __name(async (name, fn) => group(name, fn), "group")
 };
-async function applySignOutcome(outcome, writeSummary) {
-  const dir = process.env.RUNNER_TEMP || (0, import_node_os2.tmpdir)();
-  const bundlePath = (0, import_node_path4.join)(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`);
-  (0, import_node_fs2.writeFileSync)(
-    bundlePath,
-    outcome.bundles.map((b) => JSON.stringify((0, import_bundle3.bundleToJSON)(b))).join("\n") + (outcome.bundles.length ? "\n" : "")
-  );
+var BundleFile = class {
+  static {
+    __name(this, "BundleFile");
+  }
+  path;
+  fd;
+  constructor(dir = process.env.RUNNER_TEMP || (0, import_node_os2.tmpdir)()) {
+    this.path = (0, import_node_path4.join)(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`);
+    this.fd = (0, import_node_fs2.openSync)(this.path, "w");
+  }
+  add(bundle) {
+    (0, import_node_fs2.writeSync)(this.fd, `${JSON.stringify((0, import_bundle3.bundleToJSON)(bundle))}
+`);
+  }
+  close() {
+    (0, import_node_fs2.closeSync)(this.fd);
+  }
+};
+async function applySignOutcome(outcome, bundlePath, writeSummary) {
   for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath)))
     setOutput(name, value);
   if (outcome.identityNote) notice(outcome.identityNote);
@@ -64888,8 +64950,15 @@ async function main() {
   for (const secret of secretValues(get)) setSecret(secret);
   try {
     const inputs = readInputs(get);
-    const outcome = await runSign(inputs, { log: actionsLogger });
-    await applySignOutcome(outcome, inputs.summary);
+    const bundles = new BundleFile();
+    setOutput("bundle-path", bundles.path);
+    let outcome;
+    try {
+      outcome = await runSign(inputs, { log: actionsLogger, onBundle: /* @__PURE__ */ __name((b) => bundles.add(b), "onBundle") });
+    } finally {
+      bundles.close();
+    }
+    await applySignOutcome(outcome, bundles.path, inputs.summary);
     const failure = failureOf(outcome);
     if (failure) fail(failure);
   } catch (err) {

@@ -15,6 +15,7 @@ import { encryptCosignKey } from '../src/sigstore/keys'
 import { runAction, type ActionRun } from '../test/infra/action-runner'
 import { startTestRegistry } from '../test/infra/docker-registry'
 import { pushTestImage } from '../test/infra/images'
+import { CYCLONEDX } from '../test/infra/sboms'
 import { startSigstoreStandIn } from '../test/infra/sigstore-standin'
 import { hasTool, runToolAsync, type ToolName } from '../test/infra/tools'
 
@@ -60,11 +61,18 @@ async function main(): Promise<void> {
       'fulcio-url': sigstore.fulcioURL,
       'rekor-url': sigstore.rekorURL,
     }
-    heading('Signing keyless (GitHub OIDC token → Fulcio → Rekor), both formats')
-    const keyless = await runAction(common, {
-      ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
-      ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
-    })
+    heading(
+      'Signing keyless (GitHub OIDC token → Fulcio → Rekor), both formats, with an SBOM and provenance',
+    )
+    const sbomPath = join(dir, 'sbom.cdx.json')
+    writeFileSync(sbomPath, JSON.stringify(CYCLONEDX, null, 2))
+    const keyless = await runAction(
+      { ...common, sbom: sbomPath, provenance: 'true' },
+      {
+        ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
+      },
+    )
     show(keyless)
 
     heading('Signing with a cosign key, legacy format')
@@ -111,6 +119,32 @@ async function main(): Promise<void> {
         ],
       ],
       ['cosign2', 'key .sig', ['verify', ...insecure, '--key', pubPath, ref], sigstore.cosignV2Env],
+      [
+        'cosign3',
+        'SBOM bundle',
+        [
+          'verify-attestation',
+          '--type',
+          'cyclonedx',
+          ...insecure,
+          '--trusted-root',
+          sigstore.trustedRootPath,
+          ...identity,
+          ref,
+        ],
+      ],
+      [
+        'cosign2',
+        'SBOM .att',
+        ['verify-attestation', '--type', 'cyclonedx', ...insecure, ...identity, ref],
+        sigstore.cosignV2Env,
+      ],
+      [
+        'cosign2',
+        'provenance .att',
+        ['verify-attestation', '--type', 'slsaprovenance1', ...insecure, ...identity, ref],
+        sigstore.cosignV2Env,
+      ],
     ]
     let failures = 0
     for (const [tool, what, args, env] of checks) {
@@ -120,7 +154,7 @@ async function main(): Promise<void> {
       }
       try {
         await runToolAsync(tool, args, { env: { ...env, SIGSTORE_REKOR_URL: sigstore.rekorURL } })
-        console.log(`  ✅ ${tool} verify (${what}) accepts ${ref}`)
+        console.log(`  ✅ ${tool} ${args[0]} (${what}) accepts ${ref}`)
       } catch (err) {
         failures++
         console.log(

@@ -21,6 +21,8 @@ import type { RequestedImage } from './subjects'
 export interface PlannedAttestation {
   predicateType: string
   predicate: unknown
+  /** The predicate serialised once, for every image it is attested to. */
+  predicateJson: string
   /** For the log and the summary: "SBOM sbom.cdx.json (CycloneDX 1.5)". */
   label: string
   /** Only for this image (`registry/repository`, and digest when one was written); else every image. */
@@ -79,6 +81,7 @@ export async function planAttestations(
       planned.push({
         predicateType: sbom.predicateType,
         predicate: sbom.predicate,
+        predicateJson: JSON.stringify(sbom.predicate),
         label: `SBOM ${path} (${sbom.format === 'cyclonedx' ? 'CycloneDX' : 'SPDX'} ${sbom.version})`,
         only,
       })
@@ -89,17 +92,21 @@ export async function planAttestations(
     const context = options.claims
       ? buildContextFromClaims(await options.claims(), options.env.GITHUB_SERVER_URL)
       : buildContextFromEnv(options.env)
+    const predicate = buildProvenancePredicate(context)
     planned.push({
       predicateType: SLSA_PROVENANCE_V1,
-      predicate: buildProvenancePredicate(context),
+      predicate,
+      predicateJson: JSON.stringify(predicate),
       label: 'SLSA v1 provenance',
     })
   }
 
   if (inputs.predicateType && inputs.predicatePath) {
+    const predicate = await readPredicate(resolve(options.cwd, inputs.predicatePath))
     planned.push({
       predicateType: inputs.predicateType,
-      predicate: await readPredicate(resolve(options.cwd, inputs.predicatePath)),
+      predicate,
+      predicateJson: JSON.stringify(predicate),
       label: `${inputs.predicateType} (${inputs.predicatePath})`,
     })
   }

@@ -15,3 +15,29 @@ export async function mapLimit<T, R>(
   await Promise.all(workers)
   return results
 }
+
+/**
+ * A memory budget shared by concurrent work: `use(bytes, fn)` waits until the bytes fit (one
+ * piece of work always fits, however large), so ten 10 MB attestations signed at once do not
+ * hold ten copies of every encoding in memory together.
+ */
+export class ByteBudget {
+  private used = 0
+  private readonly waiting: (() => void)[] = []
+
+  constructor(private readonly limit: number) {}
+
+  async use<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+    while (this.used > 0 && this.used + bytes > this.limit) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve))
+    }
+    this.used += bytes
+    try {
+      return await fn()
+    } finally {
+      this.used -= bytes
+      // Wake everyone: each re-checks whether it fits now.
+      for (const wake of this.waiting.splice(0)) wake()
+    }
+  }
+}

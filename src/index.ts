@@ -2,7 +2,7 @@
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
 import { failureOf, runSign } from './main'
-import { actionsLogger, applySignOutcome, fail } from './report/actions'
+import { actionsLogger, applySignOutcome, BundleFile, fail } from './report/actions'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
@@ -10,8 +10,15 @@ async function main(): Promise<void> {
   for (const secret of secretValues(get)) core.setSecret(secret)
   try {
     const inputs = readInputs(get)
-    const outcome = await runSign(inputs, { log: actionsLogger })
-    await applySignOutcome(outcome, inputs.summary)
+    const bundles = new BundleFile()
+    core.setOutput('bundle-path', bundles.path)
+    let outcome
+    try {
+      outcome = await runSign(inputs, { log: actionsLogger, onBundle: (b) => bundles.add(b) })
+    } finally {
+      bundles.close()
+    }
+    await applySignOutcome(outcome, bundles.path, inputs.summary)
     const failure = failureOf(outcome)
     if (failure) fail(failure)
   } catch (err) {

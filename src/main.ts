@@ -35,13 +35,16 @@ export interface RunDependencies {
   githubStore?: AttestationStore
   /** Where relative SBOM and predicate paths start (the workspace). */
   cwd?: string
+  /** Receives every bundle as it is made (the bundle-path file). */
+  onBundle?: (bundle: Bundle) => void
 }
 
 export interface SignOutcome {
   mode: 'sign'
   results: ImageResult[]
   signed: boolean
-  bundles: Bundle[]
+  /** How many bundles went to the bundle-path file. */
+  bundleCount: number
   keyless: boolean
   identity?: CertificateIdentity
   /** A plain-language warning for reusable workflows. */
@@ -191,6 +194,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
         annotations: inputs.annotations,
         attestations,
         githubStore,
+        onBundle: deps.onBundle,
         log,
       }),
   )
@@ -199,7 +203,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     mode: 'sign',
     results: run.results,
     signed: run.results.every((r) => r.signed),
-    bundles: run.bundles,
+    bundleCount: run.bundleCount,
     keyless: session.keyless,
     identity: certificate,
     identityNote: certificate ? reusableWorkflowNote(certificate) : undefined,

@@ -1,6 +1,6 @@
 /** Sign mode: every resolved digest signed once, in the chosen formats, in parallel with a bound. */
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
-import { mapLimit } from './concurrency'
+import { ByteBudget, mapLimit } from './concurrency'
 import { appliesTo, type PlannedAttestation } from './attestations'
 import {
   attestationTag,
@@ -11,9 +11,9 @@ import {
 import { describeStoreFailure, type AttestationStore } from './github/attestations'
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './formats/simple-signing'
 import {
-  buildAttestationStatement,
   buildSignatureStatement,
   COSIGN_SIGN_PREDICATE_TYPE,
+  serializeAttestationStatement,
   serializeStatement,
 } from './formats/statement'
 import type { SignatureFormat } from './inputs'
@@ -38,14 +38,16 @@ export interface SignOptions {
   attestations?: PlannedAttestation[]
   /** GitHub's attestations API, when github-attestations is on. */
   githubStore?: AttestationStore
+  /** Receives every bundle as it is made (bundle-path), so none is held in memory to the end. */
+  onBundle?: (bundle: Bundle) => void
   concurrency?: number
   log: Logger
 }
 
 export interface SignRun {
   results: ImageResult[]
-  /** Every bundle produced, for the bundle-path output. */
-  bundles: Bundle[]
+  /** How many bundles were produced (each went to onBundle). */
+  bundleCount: number
   /** Why images were not signed, in result order (for the step's one error). */
   errors: unknown[]
 }
@@ -63,9 +65,14 @@ export async function signImages(
   images: ResolvedImage[],
   options: SignOptions,
 ): Promise<SignRun> {
-  const bundles: Bundle[] = []
+  let bundleCount = 0
+  const collect = (bundle: Bundle): void => {
+    bundleCount++
+    options.onBundle?.(bundle)
+  }
   const errors: unknown[] = []
   const support = new ReferrersSupport()
+  const budget = new ByteBudget(ATTESTATION_MEMORY_BUDGET)
   const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result: ImageResult = {
       image: image.name,
@@ -89,15 +96,24 @@ export async function signImages(
         options.format !== 'legacy'
           ? signBundle(registry, session, image, options.annotations, support)
           : undefined,
-        attestImage(registry, session, image, attestations, options.format, support, options.log),
+        attestImage(
+          registry,
+          session,
+          image,
+          attestations,
+          options.format,
+          support,
+          options.log,
+          budget,
+        ),
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
-        bundles.push(signed.bundle)
+        collect(signed.bundle)
         result.signatures.push(signed.record)
       }
       for (const a of attested) {
-        bundles.push(a.bundle)
+        collect(a.bundle)
         result.attestations.push(...a.records)
       }
       if (options.githubStore) {
@@ -114,7 +130,7 @@ export async function signImages(
     }
     return result
   })
-  return { results, bundles, errors }
+  return { results, bundleCount, errors }
 }
 
 interface Written {
@@ -170,6 +186,9 @@ async function signBundle(
   }
 }
 
+/** Bytes of attestation encodings held at once across images (see ByteBudget). */
+const ATTESTATION_MEMORY_BUDGET = 64 * 1024 * 1024
+
 /** Kyverno's limit on a bundle layer it reads. */
 const KYVERNO_MAX_BUNDLE_BYTES = 10 * 1024 * 1024
 
@@ -191,15 +210,30 @@ async function attestImage(
   format: SignatureFormat,
   support: ReferrersSupport,
   log: Logger,
+  budget: ByteBudget,
 ): Promise<Attested[]> {
   if (attestations.length === 0) return []
+  // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
+  const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0)
+  return budget.use(bytes, async () =>
+    writeAttestations(registry, session, image, attestations, format, support, log),
+  )
+}
+
+async function writeAttestations(
+  registry: Registry,
+  session: SigningSession,
+  image: ResolvedImage,
+  attestations: PlannedAttestation[],
+  format: SignatureFormat,
+  support: ReferrersSupport,
+  log: Logger,
+): Promise<Attested[]> {
   const signed = await Promise.all(
     attestations.map(async (a) => ({
       attestation: a,
       signed: await session.signStatement(
-        serializeStatement(
-          buildAttestationStatement(image.name, image.digest, a.predicateType, a.predicate),
-        ),
+        serializeAttestationStatement(image.name, image.digest, a.predicateType, a.predicateJson),
       ),
     })),
   )

@@ -1,7 +1,7 @@
 /** The only place besides index.ts that talks to the runner (@actions/core). */
 import * as core from '@actions/core'
-import { bundleToJSON } from '@sigstore/bundle'
-import { writeFileSync } from 'node:fs'
+import { bundleToJSON, type Bundle } from '@sigstore/bundle'
+import { closeSync, openSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isSignetError } from '../errors'
@@ -16,14 +16,33 @@ export const actionsLogger: Logger = {
   group: async (name, fn) => core.group(name, fn),
 }
 
-export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
-  const dir = process.env.RUNNER_TEMP || tmpdir()
-  const bundlePath = join(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
-  writeFileSync(
-    bundlePath,
-    outcome.bundles.map((b) => JSON.stringify(bundleToJSON(b))).join('\n') +
-      (outcome.bundles.length ? '\n' : ''),
-  )
+/**
+ * The bundle-path file, written one line per bundle as bundles are made: a run attesting large
+ * SBOMs to many images does not hold every bundle in memory until the end.
+ */
+export class BundleFile {
+  readonly path: string
+  private readonly fd: number
+
+  constructor(dir = process.env.RUNNER_TEMP || tmpdir()) {
+    this.path = join(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
+    this.fd = openSync(this.path, 'w')
+  }
+
+  add(bundle: Bundle): void {
+    writeSync(this.fd, `${JSON.stringify(bundleToJSON(bundle))}\n`)
+  }
+
+  close(): void {
+    closeSync(this.fd)
+  }
+}
+
+export async function applySignOutcome(
+  outcome: SignOutcome,
+  bundlePath: string,
+  writeSummary: boolean,
+): Promise<void> {
   for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath)))
     core.setOutput(name, value)
   if (outcome.identityNote) core.notice(outcome.identityNote)

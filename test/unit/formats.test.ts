@@ -20,7 +20,12 @@ import {
   parseSimpleSigningPayload,
   SIMPLE_SIGNING_MEDIA_TYPE,
 } from '../../src/formats/simple-signing'
-import { buildSignatureStatement, COSIGN_SIGN_PREDICATE_TYPE } from '../../src/formats/statement'
+import {
+  buildAttestationStatement,
+  buildSignatureStatement,
+  COSIGN_SIGN_PREDICATE_TYPE,
+  serializeAttestationStatement,
+} from '../../src/formats/statement'
 import type { TransparencyLogEntry } from '@sigstore/bundle'
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`
@@ -203,6 +208,28 @@ describe('signature statement', () => {
       subject: [{ digest: { sha256: 'ab'.repeat(32) }, annotations: { a: 'b' } }],
       predicateType: 'https://sigstore.dev/cosign/sign/v1',
       predicate: {},
+    })
+  })
+})
+
+describe('attestation statement', () => {
+  it('serialises around a predicate serialised once, to the same bytes as the whole object', () => {
+    const predicate = { bomFormat: 'CycloneDX', components: [{ name: 'a"b' }] }
+    const whole = JSON.stringify(
+      buildAttestationStatement('r.example/a', DIGEST, 'https://cyclonedx.org/bom', predicate),
+    )
+    const spliced = serializeAttestationStatement(
+      'r.example/a',
+      DIGEST,
+      'https://cyclonedx.org/bom',
+      JSON.stringify(predicate),
+    )
+    expect(spliced.toString()).toBe(whole)
+    expect(JSON.parse(whole)).toEqual({
+      _type: 'https://in-toto.io/Statement/v1',
+      subject: [{ name: 'r.example/a', digest: { sha256: 'ab'.repeat(32) } }],
+      predicateType: 'https://cyclonedx.org/bom',
+      predicate,
     })
   })
 })
