@@ -3,12 +3,13 @@
  * (CycloneDX, SPDX), SLSA provenance and a custom predicate, keyless and by key, as `.att` layers
  * and as bundle referrers. The predicate cosign hands back must be the file that went in.
  */
-import { generateKeyPairSync } from 'node:crypto'
+import { createHash, generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../../src/registry/client'
 import { anonymousCredentials } from '../../src/registry/credentials'
+import type { ImageManifest } from '../../src/registry/types'
 import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
@@ -148,6 +149,39 @@ describe('SBOM attestations judged by cosign verify-attestation', () => {
         for (const p of predicates) expect(p.predicate).toEqual(expected)
       }
     }
+  })
+
+  it("stores in each .att layer exactly the envelope Rekor hashed, with cosign's annotations", async () => {
+    const ref = await pushImage()
+    const run = await runAction(
+      { images: ref, sbom: cdxPath, 'signature-format': 'legacy', ...services() },
+      oidc(),
+    )
+    expectOk(run)
+    const [name, digest] = ref.split('@')
+    const repo = { registry: registry.host, repository: name.slice(registry.host.length + 1) }
+    const client = new RegistryClient({
+      credentials: anonymousCredentials,
+      plainHttp: [registry.host],
+    })
+    const att = await client.getManifest(repo, `sha256-${digest.slice(7)}.att`)
+    const manifest = JSON.parse(att!.bytes.toString()) as ImageManifest
+    expect(manifest.layers).toHaveLength(1)
+    const [layer] = manifest.layers
+    expect(layer.mediaType).toBe('application/vnd.dsse.envelope.v1+json')
+    expect(layer.annotations?.['dev.cosignproject.cosign/signature']).toBe('')
+    expect(layer.annotations?.predicateType).toBe('https://cyclonedx.org/bom')
+    expect(layer.annotations?.['dev.sigstore.cosign/certificate']).toContain('BEGIN CERTIFICATE')
+    const blob = await client.getBlob(repo, layer.digest)
+    const rekor = JSON.parse(layer.annotations!['dev.sigstore.cosign/bundle']) as {
+      Payload: { body: string }
+    }
+    const entry = JSON.parse(Buffer.from(rekor.Payload.body, 'base64').toString()) as {
+      kind: string
+      spec: { envelopeHash: { value: string } }
+    }
+    expect(entry.kind).toBe('dsse')
+    expect(entry.spec.envelopeHash.value).toBe(createHash('sha256').update(blob).digest('hex'))
   })
 
   it("writes GitHub's versioned SPDX predicate type when asked, which cosign finds by that type", async () => {
