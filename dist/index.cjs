@@ -63948,7 +63948,14 @@ async function signImages(registry, session, images, options) {
   }, "collect");
   const errors = [];
   const support = new ReferrersSupport();
-  const budget = new ByteBudget(ATTESTATION_MEMORY_BUDGET);
+  const attestRun = {
+    registry,
+    session,
+    format: options.format,
+    support,
+    budget: new ByteBudget(ATTESTATION_MEMORY_BUDGET),
+    log: options.log
+  };
   const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result = {
       image: image.name,
@@ -63965,16 +63972,7 @@ async function signImages(registry, session, images, options) {
       const [legacy, bundle, attested] = await Promise.all([
         options.format !== "bundle" ? signLegacy(registry, session, image, options.annotations) : void 0,
         options.format !== "legacy" ? signBundle(registry, session, image, options.annotations, support) : void 0,
-        attestImage(
-          registry,
-          session,
-          image,
-          attestations,
-          options.format,
-          support,
-          options.log,
-          budget
-        )
+        attestImage(attestRun, image, attestations)
       ]);
       for (const signed of [legacy, bundle]) {
         if (!signed) continue;
@@ -64041,16 +64039,13 @@ async function signBundle(registry, session, image, annotations, support) {
 __name(signBundle, "signBundle");
 var ATTESTATION_MEMORY_BUDGET = 64 * 1024 * 1024;
 var KYVERNO_MAX_BUNDLE_BYTES = 10 * 1024 * 1024;
-async function attestImage(registry, session, image, attestations, format, support, log, budget) {
+async function attestImage(run, image, attestations) {
   if (attestations.length === 0) return [];
   const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0);
-  return budget.use(
-    bytes,
-    async () => writeAttestations(registry, session, image, attestations, format, support, log)
-  );
+  return run.budget.use(bytes, async () => writeAttestations(run, image, attestations));
 }
 __name(attestImage, "attestImage");
-async function writeAttestations(registry, session, image, attestations, format, support, log) {
+async function writeAttestations({ registry, session, format, support, log }, image, attestations) {
   const signed = await Promise.all(
     attestations.map(async (a) => ({
       attestation: a,

@@ -22,6 +22,8 @@ export type SignetErrorCode =
   | 'SBOM_INVALID'
   /** Provenance asked for outside GitHub Actions, or from a token without the claims it needs. */
   | 'PROVENANCE_UNAVAILABLE'
+  /** A `policy` file that is not valid YAML, has an unknown key, or a rule that cannot be enforced. */
+  | 'POLICY_INVALID'
 
 export class SignetError extends Error {
   readonly code: SignetErrorCode

@@ -72,7 +72,14 @@ export async function signImages(
   }
   const errors: unknown[] = []
   const support = new ReferrersSupport()
-  const budget = new ByteBudget(ATTESTATION_MEMORY_BUDGET)
+  const attestRun: AttestRun = {
+    registry,
+    session,
+    format: options.format,
+    support,
+    budget: new ByteBudget(ATTESTATION_MEMORY_BUDGET),
+    log: options.log,
+  }
   const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
     const result: ImageResult = {
       image: image.name,
@@ -96,16 +103,7 @@ export async function signImages(
         options.format !== 'legacy'
           ? signBundle(registry, session, image, options.annotations, support)
           : undefined,
-        attestImage(
-          registry,
-          session,
-          image,
-          attestations,
-          options.format,
-          support,
-          options.log,
-          budget,
-        ),
+        attestImage(attestRun, image, attestations),
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
@@ -203,31 +201,30 @@ interface Attested {
  * a referrer.
  */
 async function attestImage(
-  registry: Registry,
-  session: SigningSession,
+  run: AttestRun,
   image: ResolvedImage,
   attestations: PlannedAttestation[],
-  format: SignatureFormat,
-  support: ReferrersSupport,
-  log: Logger,
-  budget: ByteBudget,
 ): Promise<Attested[]> {
   if (attestations.length === 0) return []
   // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
   const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0)
-  return budget.use(bytes, async () =>
-    writeAttestations(registry, session, image, attestations, format, support, log),
-  )
+  return run.budget.use(bytes, async () => writeAttestations(run, image, attestations))
+}
+
+/** What every image's attestations share in one run. */
+interface AttestRun {
+  registry: Registry
+  session: SigningSession
+  format: SignatureFormat
+  support: ReferrersSupport
+  budget: ByteBudget
+  log: Logger
 }
 
 async function writeAttestations(
-  registry: Registry,
-  session: SigningSession,
+  { registry, session, format, support, log }: AttestRun,
   image: ResolvedImage,
   attestations: PlannedAttestation[],
-  format: SignatureFormat,
-  support: ReferrersSupport,
-  log: Logger,
 ): Promise<Attested[]> {
   const signed = await Promise.all(
     attestations.map(async (a) => ({

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../../src/registry/client'
 import { anonymousCredentials } from '../../src/registry/credentials'
-import { runAction, type ActionRun } from '../infra/action-runner'
+import { runAction } from '../infra/action-runner'
 import { startGitHubApiStandIn } from '../infra/github-api'
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { CYCLONEDX } from '../infra/sboms'
+import { expectOneError } from '../infra/expect'
 
 let registry: OciRegistry
 let sigstore: SigstoreStandIn
@@ -62,14 +63,6 @@ const oidc = () => ({
 const writes = () =>
   registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
     .length
-
-function expectOneError(run: ActionRun, input: string, message: RegExp): void {
-  expect(run.exitCode).toBe(1)
-  expect(run.errors).toHaveLength(1)
-  expect(run.errors[0]).toMatch(message)
-  expect(run.errors[0]).toContain(input)
-  expect(run.visibleLog).not.toMatch(/\n\s+at .+:\d+:\d+/)
-}
 
 describe('bad attestation input: one ::error::, exit 1, nothing written', () => {
   it.each([

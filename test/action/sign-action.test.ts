@@ -18,6 +18,7 @@ import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
+import { expectOneError } from '../infra/expect'
 
 let distribution: TestRegistry
 let sigstore: SigstoreStandIn
@@ -78,15 +79,6 @@ const services = (host: string) => ({
   'fulcio-url': sigstore.fulcioURL,
   'rekor-url': sigstore.rekorURL,
 })
-
-function expectOneError(run: ActionRun, input: string, message: RegExp): void {
-  expect(run.exitCode).toBe(1)
-  expect(run.errors).toHaveLength(1)
-  expect(run.errors[0]).toMatch(message)
-  expect(run.errors[0]).toContain(input)
-  // no stack trace reaches the log
-  expect(run.visibleLog).not.toMatch(/\n\s+at .+:\d+:\d+/)
-}
 
 describe('bad input: one ::error:: naming the input, exit 1, nothing written', () => {
   let registry: OciRegistry

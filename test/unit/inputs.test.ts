@@ -1,21 +1,11 @@
-import { SignetError } from '../../src/errors'
 import { parseKeyValues, parseList, readInputs, secretValues } from '../../src/inputs'
 import { parseBuildMetadata, requestedImages } from '../../src/subjects'
+import { errorOf } from '../infra/expect'
 
 const DIGEST = `sha256:${'1f'.repeat(32)}`
 
 function getter(values: Record<string, string>) {
   return (name: string): string => values[name] ?? ''
-}
-
-function errorOf(fn: () => unknown): SignetError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
 }
 
 describe('readInputs', () => {

@@ -1,10 +1,10 @@
-import { SignetError } from '../../src/errors'
 import {
   buildContextFromClaims,
   buildContextFromEnv,
   buildProvenancePredicate,
   SLSA_PROVENANCE_V1,
 } from '../../src/formats/provenance'
+import { errorOf } from '../infra/expect'
 
 const SHA = '6d2c4e4b8f0a1c3e5d7f9b1a3c5e7d9f1b3a5c7e'
 
@@ -94,16 +94,6 @@ const EXPECTED = `{
     }
   }
 }`
-
-function errorOf(fn: () => unknown): SignetError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
-}
 
 describe('provenance from OIDC claims', () => {
   it('builds the predicate GitHub builds, key order included', () => {

@@ -1,17 +1,7 @@
-import { SignetError } from '../../src/errors'
 import { isDigest, parseImageReference, validateDigest } from '../../src/registry/reference'
+import { errorOf } from '../infra/expect'
 
 const D = `sha256:${'a'.repeat(64)}`
-
-function errorOf(fn: () => unknown): SignetError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
-}
 
 describe('parseImageReference', () => {
   it.each([

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SignetError } from '../../src/errors'
 import {
   expandSbomPaths,
   parseSbom,
@@ -10,6 +9,7 @@ import {
   SBOM_MAX_BYTES,
   SBOM_WARN_BYTES,
 } from '../../src/formats/sbom'
+import { errorOf, asyncErrorOf } from '../infra/expect'
 
 // What `syft ghcr.io/acme/app -o cyclonedx-json` writes (trimmed to one component).
 const CYCLONEDX_1_5 = {
@@ -95,26 +95,6 @@ function spdx(version: string) {
 const fsModule = (): typeof import('node:fs/promises') => require('node:fs/promises')
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2)
-
-function errorOf(fn: () => unknown): SignetError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
-}
-
-async function asyncErrorOf(promise: Promise<unknown>): Promise<SignetError> {
-  try {
-    await promise
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
-}
 
 describe('parseSbom', () => {
   it('detects CycloneDX by content and uses the cosign predicate type', () => {
