@@ -197,7 +197,7 @@ function isSbomType(predicateType: string): boolean {
  */
 export function globToRegExp(glob: string): RegExp {
   let out = ''
-  for (let i = 0; i < glob.length; ) {
+  for (let i = 0; i < glob.length;) {
     const c = glob[i]
     if (c === '*' && glob[i + 1] === '*') {
       if (glob[i + 2] === '/') {
@@ -230,7 +230,9 @@ function normaliseImagePattern(pattern: string): { pattern: string } | { error: 
   if (p === '') return { error: 'an image pattern is empty' }
   if (/\s/.test(p)) return { error: `image pattern "${p}" contains whitespace` }
   if (p.includes('://')) {
-    return { error: `image pattern "${p}": drop the URL scheme (registries are named by host only)` }
+    return {
+      error: `image pattern "${p}": drop the URL scheme (registries are named by host only)`,
+    }
   }
   if (p.includes('@')) {
     return { error: `image pattern "${p}": patterns match repositories; drop the digest` }
@@ -343,11 +345,7 @@ function entries(
       throw fail(ctx, isScalar(key) ? key : node, `${what}: keys must be plain strings`)
     }
     if (!allowed.includes(key.value)) {
-      throw fail(
-        ctx,
-        key,
-        `unknown key "${key.value}" in ${what} (allowed: ${allowed.join(', ')})`,
-      )
+      throw fail(ctx, key, `unknown key "${key.value}" in ${what} (allowed: ${allowed.join(', ')})`)
     }
     out.set(key.value, { key, value: pair.value })
   }
@@ -454,7 +452,8 @@ function parseAttestation(ctx: Ctx, node: YamlNode | null): AttestationRequireme
   if (isMap(node)) {
     const fields = entries(ctx, node, 'an attestation', ['type', 'bannedComponents'])
     const t = fields.get('type')
-    if (!t) throw fail(ctx, node, 'an attestation needs a type (a predicate type URI or short name)')
+    if (!t)
+      throw fail(ctx, node, 'an attestation needs a type (a predicate type URI or short name)')
     typeNode = t.value
     const b = fields.get('bannedComponents')
     if (b) {
@@ -480,6 +479,11 @@ function parseAttestation(ctx: Ctx, node: YamlNode | null): AttestationRequireme
     )
   }
   return { type: type.trim(), predicateTypes, bannedComponents: banned }
+}
+
+function attestationList(ctx: Ctx, node: YamlNode | null): AttestationRequirement[] {
+  if (!isSeq(node)) throw fail(ctx, node, 'attestations must be a list')
+  return (node.items as (YamlNode | null)[]).map((a) => parseAttestation(ctx, a))
 }
 
 function parseRule(ctx: Ctx, node: YamlNode | null): Rule {
@@ -509,12 +513,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null): Rule {
     signers: seq(ctx, signers.value, 'signers').map((s) => parseSigner(ctx, s)),
     attestations:
       attestations && !(isScalar(attestations.value) && attestations.value.value === null)
-        ? (isSeq(attestations.value) ? (attestations.value.items as (YamlNode | null)[]) : [])
-            .concat(isSeq(attestations.value) ? [] : [attestations.value])
-            .map((a) => {
-              if (!isSeq(attestations.value)) throw fail(ctx, a, 'attestations must be a list')
-              return parseAttestation(ctx, a)
-            })
+        ? attestationList(ctx, attestations.value)
         : [],
     source: where,
   }
