@@ -22,6 +22,8 @@ export type SignetErrorCode =
   | 'SBOM_INVALID'
   /** Provenance asked for outside GitHub Actions, or from a token without the claims it needs. */
   | 'PROVENANCE_UNAVAILABLE'
+  /** A Dockerfile whose FROM lines cannot be read: bad syntax, or an ARG with no value. */
+  | 'DOCKERFILE_INVALID'
   /** A `policy` file that is not valid YAML, has an unknown key, or a rule that cannot be enforced. */
   | 'POLICY_INVALID'
 
