@@ -1,7 +1,7 @@
 /** The action's entry: read the inputs once, run, report, fail in one place. */
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
-import { failureOf, runSign } from './main'
+import { failureOf, runSign, type SignOutcome } from './main'
 import { actionsLogger, applySignOutcome, BundleFile, fail } from './report/actions'
 
 async function main(): Promise<void> {
@@ -12,7 +12,7 @@ async function main(): Promise<void> {
     const inputs = readInputs(get)
     const bundles = new BundleFile()
     core.setOutput('bundle-path', bundles.path)
-    let outcome
+    let outcome: SignOutcome
     try {
       outcome = await runSign(inputs, { log: actionsLogger, onBundle: (b) => bundles.add(b) })
     } finally {
