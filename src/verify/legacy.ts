@@ -11,17 +11,14 @@
  * supplies intermediates), so the `dev.sigstore.cosign/chain` annotation is not needed.
  * Fails closed: every problem becomes `{ ok: false, reason }`; nothing is thrown for a bad signature.
  */
-import {
-  createHash,
-  createPublicKey,
-  X509Certificate as NodeX509,
-  type KeyObject,
-} from 'node:crypto'
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle'
-import { X509Certificate } from '@sigstore/core'
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
 import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
 import { parseSimpleSigningPayload, SIMPLE_SIGNING_TYPE } from '../formats/simple-signing'
+import { checkKeylessSigner, message, pemBlocks, type Expectation } from './common'
+
+export type { Expectation } from './common'
 
 export interface LegacySignature {
   /** The exact layer bytes (the simple-signing payload). */
@@ -29,16 +26,6 @@ export interface LegacySignature {
   /** The layer's annotations, in cosign's names. */
   annotations: Record<string, string>
 }
-
-export type Expectation =
-  | {
-      kind: 'keyless'
-      identity: (san: string) => boolean
-      issuer: (iss: string) => boolean
-      /** Human-readable form of the two predicates, used in rejection reasons. */
-      describe: string
-    }
-  | { kind: 'key'; publicKey: KeyObject }
 
 export interface LegacyVerdict {
   ok: boolean
@@ -54,8 +41,6 @@ export interface LegacyVerifyOptions {
 
 const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1'
 const KEY_HINT = 'signet-legacy-expected-key'
-const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3'
-const FULCIO_OID_PREFIX = '1.3.6.1.4.1.57264.1.'
 
 /** The `dev.sigstore.cosign/bundle` annotation (Go field names). */
 interface RekorBundleAnnotation {
@@ -86,12 +71,6 @@ function parseRekorBundle(text: string): RekorBundleAnnotation {
     throw new LegacyFormatError('Rekor bundle annotation is malformed')
   }
   return v as RekorBundleAnnotation
-}
-
-/** All PEM blocks of `type` in `text`, as DER. */
-function pemBlocks(text: string, type: string): Buffer[] {
-  const re = new RegExp(`-----BEGIN ${type}-----([\\s\\S]*?)-----END ${type}-----`, 'g')
-  return [...text.matchAll(re)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
 }
 
 function b64(buf: Buffer): string {
@@ -213,38 +192,6 @@ function checkBodyMatchesSigner(body: Buffer, signer: { certDer?: Buffer; key: K
     throw new LegacyFormatError('expected the Rekor entry to hold the signing key, got another')
 }
 
-/** The content of a DER UTF8String, or the bytes as they are when they are not one. */
-function derUtf8String(der: Buffer): Buffer {
-  if (der[0] !== 0x0c || der.length < 2) return der
-  const first = der[1] ?? 0
-  if (first < 0x80) return der.subarray(2, 2 + first)
-  const size = first & 0x7f
-  if (size > 3 || der.length < 2 + size) return der
-  const length = der.subarray(2, 2 + size).reduce((acc, b) => acc * 256 + b, 0)
-  return der.subarray(2 + size, 2 + size + length)
-}
-
-/** Fulcio extensions 1.3.6.1.4.1.57264.1.N as strings (raw for N<=6, DER UTF8String after). */
-function fulcioExtensions(cert: X509Certificate): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const ext of cert.extensions) {
-    const oid = ext.subs[0]?.toOID()
-    const last = ext.subs[ext.subs.length - 1]
-    if (!oid?.startsWith(FULCIO_OID_PREFIX) || !last) continue
-    const n = Number(oid.slice(FULCIO_OID_PREFIX.length))
-    out[oid] = (n >= 8 ? derUtf8String(last.value) : last.value).toString('utf8')
-  }
-  return out
-}
-
-function message(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as Error & { cause?: unknown }).cause
-    return cause instanceof Error ? `${err.message}: ${cause.message}` : err.message
-  }
-  return String(err)
-}
-
 /**
  * Verifies one legacy `.sig` layer as `cosign verify` does (with claims checking), for the image
  * manifest `expectedDigest`. Never throws for a bad signature.
@@ -310,27 +257,14 @@ export function verifyLegacySignature(
     }
 
     if (expectation.kind === 'keyless') {
-      if (entity.key.$case !== 'certificate' || !certDer)
-        return { ...verdict, reason: 'expected a certificate, got a key' }
-      const eku = new NodeX509(certDer).keyUsage ?? []
-      if (!eku.includes(OID_CODE_SIGNING))
-        return {
-          ...verdict,
-          reason: `expected a code-signing certificate, got EKU ${eku.join(',')}`,
-        }
-      const san = signer.identity?.subjectAlternativeName
-      const issuer = signer.identity?.extensions?.issuer
-      verdict.signer = { san, issuer, extensions: fulcioExtensions(entity.key.certificate) }
-      if (san === undefined || !expectation.identity(san))
-        return {
-          ...verdict,
-          reason: `expected identity ${expectation.describe}, got ${san ?? '(none)'}`,
-        }
-      if (issuer === undefined || !expectation.issuer(issuer))
-        return {
-          ...verdict,
-          reason: `expected issuer ${expectation.describe}, got ${issuer ?? '(none)'}`,
-        }
+      const checked = checkKeylessSigner(
+        expectation,
+        signer,
+        certDer,
+        entity.key.$case === 'certificate' ? entity.key.certificate : undefined,
+      )
+      verdict.signer = checked.facts
+      if (checked.reason) return { ...verdict, reason: checked.reason }
     } else {
       verdict.signer = {}
     }
