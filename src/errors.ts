@@ -48,3 +48,14 @@ export class SignetError extends Error {
 export function isSignetError(err: unknown): err is SignetError {
   return err instanceof SignetError
 }
+
+/** An error's message, with its cause's when that adds something (Node says "fetch failed"). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause
+    return cause instanceof Error && cause.message !== err.message
+      ? `${err.message}: ${cause.message}`
+      : err.message
+  }
+  return String(err)
+}

@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   try {
     const inputs = readInputs(get)
     const bundles = new BundleFile()
+    // Set at once: the file is there (with what was made) even when the run fails midway.
     core.setOutput('bundle-path', bundles.path)
     let outcome: SignOutcome
     try {
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     } finally {
       bundles.close()
     }
-    await applySignOutcome(outcome, bundles.path, inputs.summary)
+    await applySignOutcome(outcome, inputs.summary)
     const failure = failureOf(outcome)
     if (failure) fail(failure)
   } catch (err) {

@@ -1,6 +1,7 @@
 /** Sign mode: every resolved digest signed once, in the chosen formats, in parallel with a bound. */
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
 import { ByteBudget, mapLimit } from './concurrency'
+import { describeError } from './errors'
 import { appliesTo, type PlannedAttestation } from './attestations'
 import {
   attestationTag,
@@ -23,7 +24,6 @@ import type { Registry } from './registry/types'
 import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from './report/types'
 import type { ResolvedImage } from './resolve'
 import type { SigningSession } from './sigstore/signing'
-import { describe } from './sigstore/keyless-signer'
 
 /**
  * Images signed at once. The work is waiting on registries and Rekor, not computing, so a
@@ -123,7 +123,7 @@ export async function signImages(
       result.signed = true
     } catch (err) {
       errors.push(err)
-      result.error = describe(err)
+      result.error = describeError(err)
       options.log.warning(`${image.name}@${image.digest}: not signed: ${result.error}`)
     }
     return result

@@ -8,9 +8,10 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from '../registry/types'
+import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 import { digestTagStem, sha256Digest } from './digest'
 
-export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
+export { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 export const BUNDLE_ANNOTATIONS = {
   content: 'dev.sigstore.bundle.content',
   predicateType: 'dev.sigstore.bundle.predicateType',

@@ -38,13 +38,8 @@ export class BundleFile {
   }
 }
 
-export async function applySignOutcome(
-  outcome: SignOutcome,
-  bundlePath: string,
-  writeSummary: boolean,
-): Promise<void> {
-  for (const [name, value] of Object.entries(signOutputs(outcome, bundlePath)))
-    core.setOutput(name, value)
+export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
+  for (const [name, value] of Object.entries(signOutputs(outcome))) core.setOutput(name, value)
   if (outcome.identityNote) core.notice(outcome.identityNote)
   core.info(`verify with: ${outcome.verifyCommand}`)
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {

@@ -1,7 +1,7 @@
 /** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
 import { createHash, createPublicKey } from 'node:crypto'
 import type { SignOutcome } from '../main'
-import type { ImageResult } from './types'
+import type { SignatureRecord } from './types'
 
 /** Untrusted strings (image names, error messages) must not break or inject markdown. */
 export function escapeMarkdown(text: string): string {
@@ -12,23 +12,24 @@ function short(digest: string): string {
   return digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')
 }
 
-function formatsCell(result: ImageResult): string {
-  if (result.signatures.length === 0) return '—'
-  return result.signatures
-    .map((s) =>
-      s.format === 'legacy'
-        ? '`.sig`'
-        : s.fallbackTag
+type Written = Pick<SignatureRecord, 'format' | 'fallbackTag' | 'rekorLogIndex'>
+
+/** Where signatures or attestations went; `legacyTag` is `.sig` or `.att`. */
+function writtenCell(records: Written[], legacyTag: string): string {
+  if (records.length === 0) return '—'
+  return records
+    .map((r) =>
+      r.format === 'legacy'
+        ? `\`${legacyTag}\``
+        : r.fallbackTag
           ? 'bundle (fallback tag)'
           : 'bundle (referrer)',
     )
     .join(', ')
 }
 
-function rekorCell(result: ImageResult): string {
-  const indexes = [
-    ...new Set(result.signatures.map((s) => s.rekorLogIndex).filter((i) => i !== undefined)),
-  ]
+function rekorCell(records: Written[]): string {
+  const indexes = [...new Set(records.map((r) => r.rekorLogIndex).filter((i) => i !== undefined))]
   return indexes.length > 0 ? indexes.join(', ') : '—'
 }
 
@@ -53,7 +54,7 @@ export function signSummary(outcome: SignOutcome): string {
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of outcome.results) {
     lines.push(
-      `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | ${escapeMarkdown(r.platform ?? (r.parent ? '' : 'index or image'))} | ${formatsCell(r)} | ${rekorCell(r)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${escapeMarkdown(r.error ?? 'not signed')}`} |`,
+      `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | ${escapeMarkdown(r.platform ?? (r.parent ? '' : 'index or image'))} | ${writtenCell(r.signatures, '.sig')} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${escapeMarkdown(r.error ?? 'not signed')}`} |`,
     )
   }
   lines.push('')
@@ -68,19 +69,8 @@ export function signSummary(outcome: SignOutcome): string {
       for (const a of r.attestations)
         byType.set(a.predicateType, [...(byType.get(a.predicateType) ?? []), a])
       for (const [predicateType, records] of byType) {
-        const written = records
-          .map((a) =>
-            a.format === 'legacy'
-              ? '`.att`'
-              : a.fallbackTag
-                ? 'bundle (fallback tag)'
-                : 'bundle (referrer)',
-          )
-          .join(', ')
-        const rekor =
-          [...new Set(records.map((a) => a.rekorLogIndex).filter((i) => i !== undefined))].join(
-            ', ',
-          ) || '—'
+        const written = writtenCell(records, '.att')
+        const rekor = rekorCell(records)
         const github = records.find((a) => a.githubAttestation)?.githubAttestation
         lines.push(
           `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | \`${predicateType.replace(/`/g, '')}\` | ${written} | ${rekor} | ${github ? `[stored](${github})` : '—'} |`,
@@ -118,12 +108,11 @@ export function signSummary(outcome: SignOutcome): string {
   return lines.join('\n') + '\n'
 }
 
-export function signOutputs(outcome: SignOutcome, bundlePath: string): Record<string, string> {
+export function signOutputs(outcome: SignOutcome): Record<string, string> {
   const outputs: Record<string, string> = {
     results: JSON.stringify(outcome.results),
     signed: String(outcome.signed),
     'verify-command': outcome.verifyCommand,
-    'bundle-path': bundlePath,
   }
   if (outcome.identity) {
     outputs['certificate-identity'] = outcome.identity.subject

@@ -8,7 +8,7 @@ import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from 'node
 import type { Signature, Signer } from '@sigstore/sign'
 // sigstore-js's Fulcio client (with its retries) is not exported from the package index.
 import { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
-import { SignetError } from '../errors'
+import { describeError, SignetError } from '../errors'
 import { challengeSubject, decodeJwtClaims, type IdentityProvider } from './oidc'
 import { SIGSTORE_TIMEOUT_MS, type RetryPolicy } from './services'
 
@@ -70,7 +70,7 @@ export class KeylessSigner implements Signer {
     } catch (err) {
       throw new SignetError(
         'SIGSTORE_ERROR',
-        `Fulcio did not issue a signing certificate: ${describe(err)}; check fulcio-url and that the job has \`permissions: id-token: write\``,
+        `Fulcio did not issue a signing certificate: ${describeError(err)}; check fulcio-url and that the job has \`permissions: id-token: write\``,
         { input: 'fulcio-url', cause: err },
       )
     }
@@ -81,14 +81,4 @@ export class KeylessSigner implements Signer {
 
 function normalizePem(pem: string): string {
   return pem.endsWith('\n') ? pem : `${pem}\n`
-}
-
-export function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause
-    return cause instanceof Error && cause.message !== err.message
-      ? `${err.message}: ${cause.message}`
-      : err.message
-  }
-  return String(err)
 }

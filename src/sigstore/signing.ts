@@ -11,12 +11,12 @@ import {
   type Signer,
   type Witness,
 } from '@sigstore/sign'
-import { SignetError } from '../errors'
+import { describeError, SignetError } from '../errors'
 import type { LegacySignatureMaterial } from '../formats/cosign-legacy'
 import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
 import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'
-import { KeylessSigner, describe } from './keyless-signer'
+import { KeylessSigner } from './keyless-signer'
 import type { SigningKey } from './keys'
 import type { IdentityProvider } from './oidc'
 import { SIGSTORE_RETRY, SIGSTORE_TIMEOUT_MS } from './services'
@@ -149,7 +149,7 @@ export class SigningSession {
       return await fn()
     } catch (err) {
       if (err instanceof SignetError) throw err
-      const message = describe(err)
+      const message = describeError(err)
       const service = /rekor|tlog/i.test(message)
         ? 'rekor-url'
         : /tsa|timestamp/i.test(message)

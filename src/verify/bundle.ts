@@ -22,7 +22,9 @@ import {
   type TransparencyLogEntry,
 } from '@sigstore/bundle'
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
-import { checkKeylessSigner, message, pemBlocks, type Expectation } from './common'
+import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
+import { describeError } from '../errors'
+import { checkKeylessSigner, pemBlocks, type Expectation } from './common'
 
 export interface BundleVerdict {
   ok: boolean
@@ -50,7 +52,6 @@ export interface BundleVerifyOptions {
   requireSct?: boolean
 }
 
-export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json'
 const STATEMENT_TYPES = new Set([
   'https://in-toto.io/Statement/v0.1',
   'https://in-toto.io/Statement/v1',
@@ -193,7 +194,7 @@ export function verifyImageBundle(
     try {
       bundle = bundleFromJSON(bundleJson)
     } catch (err) {
-      return { ok: false, reason: `malformed bundle: ${message(err)}` }
+      return { ok: false, reason: `malformed bundle: ${describeError(err)}` }
     }
 
     if (bundle.content.$case !== 'dsseEnvelope')
@@ -243,7 +244,7 @@ export function verifyImageBundle(
     try {
       signer = verifier.verify(entity)
     } catch (err) {
-      return { ...verdict, reason: `signature verification failed: ${message(err)}` }
+      return { ...verdict, reason: `signature verification failed: ${describeError(err)}` }
     }
     verdict.timestamps = entity.timestamps.length
     const tsaCount = entity.timestamps.filter((t) => t.$case === 'timestamp-authority').length
@@ -281,6 +282,6 @@ export function verifyImageBundle(
     }
     return { ...verdict, ok: true, statement }
   } catch (err) {
-    return { ...verdict, ok: false, reason: message(err) }
+    return { ...verdict, ok: false, reason: describeError(err) }
   }
 }

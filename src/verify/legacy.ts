@@ -16,7 +16,8 @@ import { bundleFromJSON, type Bundle } from '@sigstore/bundle'
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
 import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
 import { parseSimpleSigningPayload, SIMPLE_SIGNING_TYPE } from '../formats/simple-signing'
-import { checkKeylessSigner, message, pemBlocks, type Expectation } from './common'
+import { describeError } from '../errors'
+import { checkKeylessSigner, pemBlocks, type Expectation } from './common'
 
 export type { Expectation } from './common'
 
@@ -244,7 +245,11 @@ export function verifyLegacySignature(
     try {
       signer = verifier.verify(entity)
     } catch (err) {
-      return { ...verdict, ok: false, reason: `signature verification failed: ${message(err)}` }
+      return {
+        ...verdict,
+        ok: false,
+        reason: `signature verification failed: ${describeError(err)}`,
+      }
     }
 
     // cosign: the Rekor entry must name this signer.
@@ -283,6 +288,6 @@ export function verifyLegacySignature(
       }
     return { ...verdict, ok: true }
   } catch (err) {
-    return { ...verdict, ok: false, reason: message(err) }
+    return { ...verdict, ok: false, reason: describeError(err) }
   }
 }

@@ -5,13 +5,11 @@
 import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { RegistryClient } from '../../src/registry/client'
-import { anonymousCredentials } from '../../src/registry/credentials'
 import { runAction } from '../infra/action-runner'
 import { startGitHubApiStandIn } from '../infra/github-api'
-import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { oidcEnv, pushFreshImage, standInInputs } from '../infra/harness'
 import { CYCLONEDX } from '../infra/sboms'
 import { expectOneError } from '../infra/expect'
 
@@ -20,7 +18,6 @@ let sigstore: SigstoreStandIn
 let dir: string
 let cdxPath: string
 let ref: string
-let seed = 0
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signet-attest-action-'))
@@ -37,29 +34,10 @@ afterAll(async () => {
   await Promise.all([registry?.stop(), sigstore?.stop()])
 })
 
-async function pushImage(): Promise<string> {
-  const client = new RegistryClient({
-    credentials: anonymousCredentials,
-    plainHttp: [registry.host],
-  })
-  const repository = `attest/action${seed++}`
-  const image = await pushTestImage(
-    client,
-    { registry: registry.host, repository },
-    { seed: `aa-${seed}-${Date.now()}` },
-  )
-  return `${registry.host}/${repository}@${image.digest}`
-}
-
-const services = () => ({
-  'plain-http': registry.host,
-  'fulcio-url': sigstore.fulcioURL,
-  'rekor-url': sigstore.rekorURL,
-})
-const oidc = () => ({
-  ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
-  ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
-})
+const pushImage = async (): Promise<string> =>
+  (await pushFreshImage(registry.host, 'attest/action')).ref
+const services = () => standInInputs(sigstore, registry.host)
+const oidc = () => oidcEnv(sigstore)
 const writes = () =>
   registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
     .length

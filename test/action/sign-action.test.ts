@@ -9,12 +9,16 @@ import { join } from 'node:path'
 import { signatureTag } from '../../src/formats/cosign-legacy'
 import { referrersFallbackTag } from '../../src/formats/referrers'
 import { RegistryClient } from '../../src/registry/client'
-import { anonymousCredentials, staticCredentials } from '../../src/registry/credentials'
-import type { ImageIndex, ImageManifest, Repository } from '../../src/registry/types'
+import {
+  anonymousCredentials,
+  staticCredentials,
+  type CredentialProvider,
+} from '../../src/registry/credentials'
+import type { ImageIndex, ImageManifest } from '../../src/registry/types'
 import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { pushTestImage } from '../infra/images'
+import { oidcEnv, pushFreshImage, standInInputs } from '../infra/harness'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
@@ -48,37 +52,12 @@ function clientFor(host: string, credentials = anonymousCredentials) {
   return new RegistryClient({ credentials, plainHttp: [host] })
 }
 
-async function push(
+const push = async (
   host: string,
-  options: {
-    platforms?: string[]
-    tag?: string
-    credentials?: ReturnType<typeof staticCredentials>
-  } = {},
-) {
-  const repo: Repository = { registry: host, repository: `action/app${n++}` }
-  const image = await pushTestImage(clientFor(host, options.credentials), repo, {
-    ...options,
-    seed: `${n}-${Date.now()}`,
-  })
-  return {
-    repo,
-    image,
-    name: `${host}/${repo.repository}`,
-    ref: `${host}/${repo.repository}@${image.digest}`,
-  }
-}
-
-const oidc = () => ({
-  ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
-  ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
-})
-
-const services = (host: string) => ({
-  'plain-http': host,
-  'fulcio-url': sigstore.fulcioURL,
-  'rekor-url': sigstore.rekorURL,
-})
+  options: { platforms?: string[]; tag?: string; credentials?: CredentialProvider } = {},
+) => pushFreshImage(host, 'action/app', options)
+const oidc = () => oidcEnv(sigstore)
+const services = (host: string) => standInInputs(sigstore, host)
 
 describe('bad input: one ::error:: naming the input, exit 1, nothing written', () => {
   let registry: OciRegistry

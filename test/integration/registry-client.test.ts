@@ -5,7 +5,6 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { isSignetError, SignetError } from '../../src/errors'
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client'
 import { staticCredentials, type CredentialProvider } from '../../src/registry/credentials'
 import { MEDIA_TYPES, type Repository } from '../../src/registry/types'
@@ -13,6 +12,7 @@ import { startDockerRegistry, startTestRegistry, type TestRegistry } from '../in
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
 import { toolPath } from '../infra/tools'
+import { asyncErrorOf } from '../infra/expect'
 
 const USER = { username: 'signet', password: 'correct horse battery staple' }
 const FAST_RETRY = { minDelayMs: 5, maxDelayMs: 20, maxTotalMs: 10_000 }
@@ -47,16 +47,6 @@ function crane(args: string[]): Promise<string> {
       else resolve(stdout)
     })
   })
-}
-
-async function errorOf(p: Promise<unknown>): Promise<SignetError> {
-  try {
-    await p
-  } catch (err) {
-    if (isSignetError(err)) return err
-    throw err
-  }
-  throw new Error('expected a SignetError')
 }
 
 /** A cosign-3-style bundle referrer for `subject` (D.2), with `artifactType` and annotations. */
@@ -165,11 +155,11 @@ describe.each(SETUPS)('$name', (setup) => {
     expect(other.requestCount - otherBefore).toBe(1)
 
     expect(await c.hasBlob(repo, sha256(Buffer.from('absent')))).toBe(false)
-    const missing = await errorOf(c.getBlob(repo, sha256(Buffer.from('absent'))))
+    const missing = await asyncErrorOf(c.getBlob(repo, sha256(Buffer.from('absent'))))
     expect(missing.code).toBe('REGISTRY_ERROR')
     expect(missing.message).toContain(`/v2/${repo.repository}/blobs/`)
 
-    const tooBig = await errorOf(c.getBlob(repo, pushed.digest, 3))
+    const tooBig = await asyncErrorOf(c.getBlob(repo, pushed.digest, 3))
     expect(tooBig.message).toMatch(/more than the 3/)
   })
 
@@ -283,7 +273,7 @@ describe.each(SETUPS)('$name', (setup) => {
         layers: [],
       }),
     )
-    const err = await errorOf(c.putManifest(repo, 'broken', manifest, MEDIA_TYPES.ociManifest))
+    const err = await asyncErrorOf(c.putManifest(repo, 'broken', manifest, MEDIA_TYPES.ociManifest))
     expect(err.code).toBe('REGISTRY_ERROR')
     expect(err.message).toContain(`PUT /v2/${repo.repository}/manifests/broken`)
     expect(err.message).toMatch(/HTTP 400: MANIFEST_BLOB_UNKNOWN/)
@@ -297,7 +287,9 @@ describe.each(SETUPS)('$name', (setup) => {
         staticCredentials({ [registry.host]: { ...USER, password: 'wrong' } }),
       )
       const repo = uniqueRepo(registry.host, 'auth')
-      const err = await errorOf(wrong.pushBlob(repo, Buffer.from('x'), 'application/octet-stream'))
+      const err = await asyncErrorOf(
+        wrong.pushBlob(repo, Buffer.from('x'), 'application/octet-stream'),
+      )
       expect(err.code).toBe('REGISTRY_AUTH')
       expect(err.message).toContain(registry.host)
       expect(err.message).toContain('static credentials')
@@ -307,7 +299,9 @@ describe.each(SETUPS)('$name', (setup) => {
 
     it('fails with REGISTRY_AUTH without credentials, pointing at docker/login-action', async () => {
       const anonymous = client(registry.host)
-      const err = await errorOf(anonymous.getManifest(uniqueRepo(registry.host, 'anon'), 'latest'))
+      const err = await asyncErrorOf(
+        anonymous.getManifest(uniqueRepo(registry.host, 'anon'), 'latest'),
+      )
       expect(err.code).toBe('REGISTRY_AUTH')
       expect(err.message).toContain(`registry ${registry.host}`)
       expect(err.message).toContain('docker/login-action')
@@ -380,7 +374,7 @@ describe('oci registry specifics', () => {
   it('gives up with REGISTRY_ERROR when the registry keeps failing', async () => {
     const r = await start({ failEvery: 1, failStatus: 502 })
     const c = client(r.host, undefined, { retry: { ...FAST_RETRY, retries: 2 } })
-    const err = await errorOf(c.getManifest(uniqueRepo(r.host, 'down'), 'x'))
+    const err = await asyncErrorOf(c.getManifest(uniqueRepo(r.host, 'down'), 'x'))
     expect(err.code).toBe('REGISTRY_ERROR')
     expect(err.message).toMatch(
       /GET \/v2\/down\/repo\d+\/manifests\/x failed: HTTP 502: UNAVAILABLE: injected failure/,
@@ -448,7 +442,7 @@ describe('oci registry specifics', () => {
   it('wrong bearer credentials fail at the token realm with REGISTRY_AUTH', async () => {
     const r = await start({ bearerAuth: USER })
     const c = client(r.host, staticCredentials({ [r.host]: { ...USER, password: 'wrong' } }))
-    const err = await errorOf(c.pushBlob(uniqueRepo(r.host, 'x'), Buffer.from('x'), 'a/b'))
+    const err = await asyncErrorOf(c.pushBlob(uniqueRepo(r.host, 'x'), Buffer.from('x'), 'a/b'))
     expect(err.code).toBe('REGISTRY_AUTH')
     expect(err.message).toContain('token')
     expect(err.message).toContain('incorrect username or password')
@@ -463,7 +457,7 @@ describe('oci registry specifics', () => {
     expect(current?.etag).toBe(`"${image.digest}"`)
     const other = await pushTestImage(c, repo, { seed: 'ifmatch-2' })
     const otherBytes = (await c.getManifest(repo, other.digest))!.bytes
-    const stale = await errorOf(
+    const stale = await asyncErrorOf(
       c.putManifest(repo, 'idx', otherBytes, other.mediaType, { ifMatch: `"${other.digest}"` }),
     )
     expect(stale.code).toBe('CONCURRENT_WRITE')
@@ -580,7 +574,7 @@ describe('answers that need a fake fetch', () => {
     const { c } = fake(
       () => new Response('{"errors":[{"code":"X","message":"boom"}]}', { status: 500 }),
     )
-    const err = await errorOf(c.referrers(repo, digest))
+    const err = await asyncErrorOf(c.referrers(repo, digest))
     expect(err.code).toBe('REGISTRY_ERROR')
     expect(err.message).toContain('HTTP 500: X: boom')
   })
@@ -593,14 +587,14 @@ describe('answers that need a fake fetch', () => {
           headers: { 'content-type': MEDIA_TYPES.ociManifest },
         }),
     )
-    const err = await errorOf(c.getManifest(repo, digest))
+    const err = await asyncErrorOf(c.getManifest(repo, digest))
     expect(err.code).toBe('REGISTRY_ERROR')
     expect(err.message).toContain(`not the requested ${digest}`)
   })
 
   it('refuses a blob whose bytes do not match its digest', async () => {
     const { c } = fake(() => new Response('tampered', { status: 200 }))
-    const err = await errorOf(c.getBlob(repo, digest))
+    const err = await asyncErrorOf(c.getBlob(repo, digest))
     expect(err.message).toContain(`the content's digest is ${sha256(Buffer.from('tampered'))}`)
   })
 
@@ -614,10 +608,10 @@ describe('answers that need a fake fetch', () => {
     )
     const big = Buffer.alloc(4 * 1024 * 1024 + 1, 0x20)
     expect(
-      (await errorOf(c.putManifest(repo, 'x', big, MEDIA_TYPES.ociManifest))).message,
+      (await asyncErrorOf(c.putManifest(repo, 'x', big, MEDIA_TYPES.ociManifest))).message,
     ).toContain('at most')
     expect(calls).toHaveLength(0)
-    expect((await errorOf(c.getManifest(repo, 'x'))).message).toMatch(/more than the 4194304/)
+    expect((await asyncErrorOf(c.getManifest(repo, 'x'))).message).toMatch(/more than the 4194304/)
   })
 
   it('takes the media type from the manifest when Content-Type is generic', async () => {
@@ -659,7 +653,7 @@ describe('answers that need a fake fetch', () => {
       }
       return new Response('x')
     })
-    const err = await errorOf(c.getBlob(repo, digest))
+    const err = await asyncErrorOf(c.getBlob(repo, digest))
     expect(err.message).toContain('refusing a redirect from https to http:')
     expect(calls.map((x) => [new URL(x.url).host, x.authorization])).toEqual([
       ['registry.test', undefined],

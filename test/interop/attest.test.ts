@@ -13,8 +13,8 @@ import type { ImageManifest } from '../../src/registry/types'
 import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { pushTestImage } from '../infra/images'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { identityFlags, oidcEnv, pushFreshImage, standInInputs } from '../infra/harness'
 import { CYCLONEDX, SPDX } from '../infra/sboms'
 import { runToolAsync } from '../infra/tools'
 
@@ -27,7 +27,6 @@ let cdxPath: string
 let spdxPath: string
 let keyPath: string
 let pubPath: string
-let seed = 0
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signet-attest-'))
@@ -50,35 +49,11 @@ afterAll(async () => {
   await Promise.all([registry?.stop(), sigstore?.stop()])
 })
 
-async function pushImage(): Promise<string> {
-  const client = new RegistryClient({
-    credentials: anonymousCredentials,
-    plainHttp: [registry.host],
-  })
-  const repository = `attest/app${seed++}`
-  const image = await pushTestImage(
-    client,
-    { registry: registry.host, repository },
-    { seed: `att-${seed}-${Date.now()}` },
-  )
-  return `${registry.host}/${repository}@${image.digest}`
-}
-
-const services = () => ({
-  'plain-http': registry.host,
-  'fulcio-url': sigstore.fulcioURL,
-  'rekor-url': sigstore.rekorURL,
-})
-const oidc = () => ({
-  ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
-  ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
-})
-const identity = () => [
-  '--certificate-identity',
-  sigstore.identity.subject,
-  '--certificate-oidc-issuer',
-  sigstore.identity.issuer,
-]
+const pushImage = async (): Promise<string> =>
+  (await pushFreshImage(registry.host, 'attest/app')).ref
+const services = () => standInInputs(sigstore, registry.host)
+const oidc = () => oidcEnv(sigstore)
+const identity = () => identityFlags(sigstore)
 
 function expectOk(run: ActionRun): void {
   if (run.exitCode !== 0) throw new Error(`action failed: ${run.stdout}\n${run.stderr}`)

@@ -7,13 +7,17 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { RegistryClient } from '../../src/registry/client'
-import { anonymousCredentials } from '../../src/registry/credentials'
 import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { pushTestImage, type TestImage } from '../infra/images'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import {
+  identityFlags as identityFlagsOf,
+  oidcEnv as oidcEnvOf,
+  pushFreshImage,
+  standInInputs,
+  type PushedImage,
+} from '../infra/harness'
 import { runTool, runToolAsync } from '../infra/tools'
 
 const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
@@ -22,7 +26,6 @@ let distribution: TestRegistry
 let oci: TestRegistry
 let sigstore: SigstoreStandIn
 let dir: string
-let seed = 0
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signet-interop-'))
@@ -42,19 +45,8 @@ async function pushImage(
   registry: TestRegistry,
   platforms?: string[],
   format: 'oci' | 'docker' = 'oci',
-): Promise<{ ref: string; image: TestImage; name: string }> {
-  const client = new RegistryClient({
-    credentials: anonymousCredentials,
-    plainHttp: [registry.host],
-  })
-  const repository = `interop/app${seed++}`
-  const image = await pushTestImage(
-    client,
-    { registry: registry.host, repository },
-    { platforms, format, seed: `${seed}-${Date.now()}` },
-  )
-  const name = `${registry.host}/${repository}`
-  return { ref: `${name}@${image.digest}`, image, name }
+): Promise<PushedImage> {
+  return pushFreshImage(registry.host, 'interop/app', { platforms, format })
 }
 
 /**
@@ -74,32 +66,15 @@ async function runVerifyCommand(command: string, publicKey?: string): Promise<st
   return runToolAsync('cosign3', ['verify', ...INSECURE, ...resolved])
 }
 
-function oidcEnv() {
-  return {
-    ACTIONS_ID_TOKEN_REQUEST_URL: sigstore.oidc.requestURL,
-    ACTIONS_ID_TOKEN_REQUEST_TOKEN: sigstore.oidc.requestToken,
-  }
-}
-
-function services(registry: TestRegistry) {
-  return {
-    'plain-http': registry.host,
-    'fulcio-url': sigstore.fulcioURL,
-    'rekor-url': sigstore.rekorURL,
-  }
-}
+const oidcEnv = () => oidcEnvOf(sigstore)
+const services = (registry: TestRegistry) => standInInputs(sigstore, registry.host)
 
 function expectSigned(run: ActionRun): void {
   if (run.exitCode !== 0) throw new Error(`action failed: ${run.stdout}\n${run.stderr}`)
   expect(run.outputs.signed).toBe('true')
 }
 
-const identityFlags = () => [
-  '--certificate-identity',
-  sigstore.identity.subject,
-  '--certificate-oidc-issuer',
-  sigstore.identity.issuer,
-]
+const identityFlags = () => identityFlagsOf(sigstore)
 
 // Async: the registry with the referrers API lives in this process and must keep answering.
 async function cosign3Verify(args: string[]): Promise<string> {
@@ -210,19 +185,10 @@ describe('keyless signing, both formats, judged by cosign', () => {
   })
 
   it('signs a tag by its digest, with a warning', async () => {
-    const client = new RegistryClient({
-      credentials: anonymousCredentials,
-      plainHttp: [distribution.host],
-    })
-    const repository = `interop/tagged${seed++}`
-    const image = await pushTestImage(
-      client,
-      { registry: distribution.host, repository },
-      { tag: 'v1', seed: `tag-${Date.now()}` },
-    )
+    const { name, ref } = await pushFreshImage(distribution.host, 'interop/tagged', { tag: 'v1' })
     const run = await runAction(
       {
-        images: `${distribution.host}/${repository}:v1`,
+        images: `${name}:v1`,
         'signature-format': 'legacy',
         ...services(distribution),
       },
@@ -230,7 +196,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
     )
     expectSigned(run)
     expect(run.stdout).toMatch(/::warning::.*is a tag.*Sign digests, not tags/)
-    await cosign2Verify([...identityFlags(), `${distribution.host}/${repository}@${image.digest}`])
+    await cosign2Verify([...identityFlags(), ref])
   })
 })
 

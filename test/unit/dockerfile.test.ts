@@ -1,18 +1,9 @@
 import { SignetError } from '../../src/errors'
 import { parseDockerfile, type BaseImage } from '../../src/subjects/dockerfile'
+import { errorOf } from '../infra/expect'
 
 const D = `sha256:${'a'.repeat(64)}`
 const F = 'app/Dockerfile'
-
-function errorOf(fn: () => unknown): SignetError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(SignetError)
-    return err as SignetError
-  }
-  throw new Error('expected an error')
-}
 
 /** The error for `text`, checked to name the input and point at `line`. */
 function failure(text: string, line: number, buildArgs?: Record<string, string>): SignetError {
