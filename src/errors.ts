@@ -31,17 +31,22 @@ export class SignetError extends Error {
   readonly code: SignetErrorCode
   readonly input?: string
   override readonly cause?: unknown
+  /** The file and line at fault (a Dockerfile, a policy), for an annotation on that line. */
+  readonly file?: string
+  readonly line?: number
 
   constructor(
     code: SignetErrorCode,
     message: string,
-    options: { input?: string; cause?: unknown } = {},
+    options: { input?: string; cause?: unknown; file?: string; line?: number } = {},
   ) {
     super(message)
     this.name = 'SignetError'
     this.code = code
     this.input = options.input
     this.cause = options.cause
+    this.file = options.file
+    this.line = options.line
   }
 }
 

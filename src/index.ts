@@ -2,7 +2,14 @@
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
 import { failureOf, runSign, type SignOutcome } from './main'
-import { actionsLogger, applySignOutcome, BundleFile, fail } from './report/actions'
+import {
+  actionsLogger,
+  applySignOutcome,
+  applyVerifyOutcome,
+  BundleFile,
+  fail,
+} from './report/actions'
+import { runVerify } from './verify/run'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
@@ -10,6 +17,10 @@ async function main(): Promise<void> {
   for (const secret of secretValues(get)) core.setSecret(secret)
   try {
     const inputs = readInputs(get)
+    if (inputs.mode === 'verify') {
+      await applyVerifyOutcome(await runVerify(inputs, { log: actionsLogger }), inputs.summary)
+      return
+    }
     const bundles = new BundleFile()
     // Set at once: the file is there (with what was made) even when the run fails midway.
     core.setOutput('bundle-path', bundles.path)
@@ -23,7 +34,7 @@ async function main(): Promise<void> {
     const failure = failureOf(outcome)
     if (failure) fail(failure)
   } catch (err) {
-    core.setOutput('signed', 'false')
+    core.setOutput(core.getInput('mode') === 'verify' ? 'verified' : 'signed', 'false')
     fail(err)
   }
 }

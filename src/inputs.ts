@@ -75,6 +75,21 @@ export interface Inputs {
   predicateType?: string
   predicatePath?: string
   githubAttestations: boolean
+  // Verify mode
+  /** A trusted_root.json path; undefined: the public-good root through TUF. */
+  trustedRoot?: string
+  certificateIdentity?: string
+  certificateIdentityRegexp?: string
+  certificateOidcIssuer?: string
+  certificateOidcIssuerRegexp?: string
+  /** PEM text or a path. */
+  publicKey?: string
+  /** A policy file path. */
+  policy?: string
+  /** Dockerfile paths or globs. */
+  dockerfiles: string[]
+  requireAttestations: string[]
+  enforce: boolean
 }
 
 export type InputGetter = (name: string) => string
@@ -159,8 +174,8 @@ function serviceURL(
   return value.replace(/\/+$/, '')
 }
 
-/** Inputs of later features: refused clearly rather than silently ignored. */
-const NOT_YET_SUPPORTED = [
+/** Inputs that only verify mode reads: set in sign mode, they are a mistake worth stopping for. */
+const VERIFY_ONLY = [
   INPUT.trustedRoot,
   INPUT.certificateIdentity,
   INPUT.certificateIdentityRegexp,
@@ -172,24 +187,35 @@ const NOT_YET_SUPPORTED = [
   INPUT.requireAttestations,
 ]
 
+/** Inputs that only sign mode reads (those with an empty default). */
+const SIGN_ONLY = [
+  INPUT.key,
+  INPUT.keyPassword,
+  INPUT.annotations,
+  INPUT.sbom,
+  INPUT.sbomPredicateType,
+  INPUT.predicateType,
+  INPUT.predicate,
+  INPUT.tsaURL,
+]
+
+function refuseOtherModeInputs(get: InputGetter, mode: Mode): void {
+  const others = mode === 'sign' ? VERIFY_ONLY : SIGN_ONLY
+  for (const name of others) {
+    if (optional(get, name) === undefined) continue
+    const hint =
+      mode === 'verify' && name === INPUT.key
+        ? ': to verify key-signed images, give the public key in public-key'
+        : `: remove it, or set mode: ${mode === 'sign' ? 'verify' : 'sign'}`
+    throw new SignetError('INPUT_INVALID', `input ${name} is not used in mode: ${mode}${hint}`, {
+      input: name,
+    })
+  }
+}
+
 export function readInputs(get: InputGetter): Inputs {
   const mode = oneOf<Mode>(get, INPUT.mode, ['sign', 'verify'], 'sign')
-  if (mode === 'verify') {
-    throw new SignetError(
-      'INPUT_INVALID',
-      'input mode: verify is not available in this version of Signet yet; use mode: sign',
-      { input: INPUT.mode },
-    )
-  }
-  for (const name of NOT_YET_SUPPORTED) {
-    if (optional(get, name) !== undefined) {
-      throw new SignetError(
-        'INPUT_INVALID',
-        `input ${name} is not supported in this version of Signet yet; remove it`,
-        { input: name },
-      )
-    }
-  }
+  refuseOtherModeInputs(get, mode)
   // A custom attestation needs both halves; an empty type is the usual slip (an unset variable).
   const predicatePath = optional(get, INPUT.predicate)
   const predicateTypeRaw = get(INPUT.predicateType)
@@ -221,7 +247,7 @@ export function readInputs(get: InputGetter): Inputs {
   const key = optional(get, INPUT.key)
   const tlog = parseBoolean(get, INPUT.tlog, true)
   const tsaURL = serviceURL(get, INPUT.tsaURL, undefined)
-  if (!key && !tlog && !tsaURL) {
+  if (mode === 'sign' && !key && !tlog && !tsaURL) {
     throw new SignetError(
       'INPUT_INVALID',
       'input tlog: false with keyless signing needs tsa-url: without a transparency log entry, ' +
@@ -269,6 +295,16 @@ export function readInputs(get: InputGetter): Inputs {
     predicateType,
     predicatePath,
     githubAttestations: parseBoolean(get, INPUT.githubAttestations, false),
+    trustedRoot: optional(get, INPUT.trustedRoot),
+    certificateIdentity: optional(get, INPUT.certificateIdentity),
+    certificateIdentityRegexp: optional(get, INPUT.certificateIdentityRegexp),
+    certificateOidcIssuer: optional(get, INPUT.certificateOidcIssuer),
+    certificateOidcIssuerRegexp: optional(get, INPUT.certificateOidcIssuerRegexp),
+    publicKey: optional(get, INPUT.publicKey),
+    policy: optional(get, INPUT.policy),
+    dockerfiles: parseList(get(INPUT.dockerfile)),
+    requireAttestations: parseList(get(INPUT.requireAttestations)),
+    enforce: parseBoolean(get, INPUT.enforce, true),
   }
 }
 

@@ -43,8 +43,9 @@
  *
  * Attestations. A predicate type URI or one of the short names below. `spdx` accepts the
  * unversioned type cosign/syft write and the versioned ones GitHub writes (`…/Document/v2.3`); a URI
- * written out is matched exactly. Note `slsaprovenance` means SLSA v1 (what Signet writes); cosign
- * maps its `--type slsaprovenance` to v0.2, so a policy that needs v0.2 says `slsaprovenance02`.
+ * written out is matched exactly. `slsaprovenance` accepts SLSA v1 (what Signet and GitHub write)
+ * and v0.2 (what cosign's `--type slsaprovenance` and slsa-github-generator write); a policy that
+ * needs one of them says `slsaprovenance1` or `slsaprovenance02`.
  * `bannedComponents` (package names an SBOM must not contain) is allowed only on SBOM types.
  *
  * Strictness: an unknown key anywhere, a rule without signers, an empty list, a regexp that does not
@@ -119,8 +120,8 @@ export interface Policy {
 
 /** A policy-file error: a SignetError naming input `policy`, with the file and line at fault. */
 export class PolicyError extends SignetError {
-  readonly file: string
-  readonly line: number
+  declare readonly file: string
+  declare readonly line: number
 
   constructor(
     file: string,
@@ -131,10 +132,10 @@ export class PolicyError extends SignetError {
     super(options.code ?? 'POLICY_INVALID', `policy: ${file}:${line}: ${message}`, {
       input: 'policy',
       cause: options.cause,
+      file,
+      line,
     })
     this.name = 'PolicyError'
-    this.file = file
-    this.line = line
   }
 }
 
@@ -149,7 +150,8 @@ const PREDICATE_TYPES: Record<string, string[]> = {
   cyclonedxxml: [CYCLONEDX],
   spdx: [SPDX, `${SPDX}/v2.2`, `${SPDX}/v2.3`],
   spdxjson: [SPDX, `${SPDX}/v2.2`, `${SPDX}/v2.3`],
-  slsaprovenance: ['https://slsa.dev/provenance/v1'],
+  // What Signet and GitHub write (v1) and what cosign's `--type slsaprovenance` means (v0.2).
+  slsaprovenance: ['https://slsa.dev/provenance/v1', 'https://slsa.dev/provenance/v0.2'],
   slsaprovenance1: ['https://slsa.dev/provenance/v1'],
   slsaprovenance02: ['https://slsa.dev/provenance/v0.2'],
   vuln: ['https://cosign.sigstore.dev/attestation/vuln/v1'],
@@ -284,13 +286,14 @@ function compileWholeMatch(source: string): RegExp | string {
   }
 }
 
-function describe(what: string, m: StringMatcher): string {
+/** "identity \"X\"" or "identity matching the regular expression …", for reasons. */
+export function describeMatcher(what: string, m: StringMatcher): string {
   return m.kind === 'exact'
     ? `${what} "${m.value}"`
     : `${what} matching the regular expression "${m.source}" (whole value)`
 }
 
-function matches(m: StringMatcher, value: string): boolean {
+export function matchesString(m: StringMatcher, value: string): boolean {
   return m.kind === 'exact' ? m.value === value : m.regexp.test(value)
 }
 
@@ -304,11 +307,11 @@ export function matchesIdentity(
   issuer: string,
 ): { ok: true } | { ok: false; reason: string } {
   const reasons: string[] = []
-  if (!matches(signer.identity, san)) {
-    reasons.push(`expected ${describe('identity', signer.identity)}, got "${san}"`)
+  if (!matchesString(signer.identity, san)) {
+    reasons.push(`expected ${describeMatcher('identity', signer.identity)}, got "${san}"`)
   }
-  if (!matches(signer.issuer, issuer)) {
-    reasons.push(`expected ${describe('issuer', signer.issuer)}, got "${issuer}"`)
+  if (!matchesString(signer.issuer, issuer)) {
+    reasons.push(`expected ${describeMatcher('issuer', signer.issuer)}, got "${issuer}"`)
   }
   return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') }
 }

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { isSignetError } from '../errors'
 import type { SignOutcome } from '../main'
 import { signOutputs, signSummary } from './summary'
+import { verifyAnnotations, verifyOutputs, verifySummary } from './verify-summary'
+import type { VerifyOutcome } from '../verify/run'
 import type { Logger } from './types'
 
 export const actionsLogger: Logger = {
@@ -47,11 +49,38 @@ export async function applySignOutcome(outcome: SignOutcome, writeSummary: boole
   }
 }
 
+/**
+ * Verify mode's report. Each failed image gets its own annotation (on its FROM line when it came
+ * from a Dockerfile): an error that fails the step, or in audit mode a warning that does not.
+ */
+export async function applyVerifyOutcome(
+  outcome: VerifyOutcome,
+  writeSummary: boolean,
+): Promise<void> {
+  for (const [name, value] of Object.entries(verifyOutputs(outcome))) core.setOutput(name, value)
+  for (const note of outcome.notes) core.warning(note)
+  if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
+    await core.summary.addRaw(verifySummary(outcome)).write()
+  }
+  for (const a of verifyAnnotations(outcome)) {
+    const properties = a.file ? { file: a.file, startLine: a.line } : {}
+    if (outcome.enforce) core.error(a.message, properties)
+    else core.warning(`(audit mode) ${a.message}`, properties)
+  }
+  if (!outcome.verified && outcome.enforce) process.exitCode = 1
+}
+
 /** The step fails in one place, with one `::error::` that names the input at fault. */
 export function fail(err: unknown): void {
   if (isSignetError(err)) {
     const named = err.input && !err.message.includes(err.input) ? ` (input: ${err.input})` : ''
-    core.setFailed(`${err.message}${named}`)
+    if (err.file) {
+      // On the line at fault (a Dockerfile, a policy file), so the pull request shows it there.
+      core.error(`${err.message}${named}`, { file: err.file, startLine: err.line })
+      process.exitCode = 1
+    } else {
+      core.setFailed(`${err.message}${named}`)
+    }
     if (err.cause instanceof Error) core.debug(`cause: ${err.cause.message}`)
     return
   }

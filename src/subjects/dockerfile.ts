@@ -72,6 +72,8 @@ function fail(
   return new SignetError(code, `input ${INPUT.dockerfile}: ${file}:${line}: ${why}`, {
     input: INPUT.dockerfile,
     cause,
+    file,
+    line,
   })
 }
 

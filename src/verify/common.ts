@@ -16,6 +16,9 @@ export type Expectation =
       issuer: (iss: string) => boolean
       /** For messages: "identity X, issuer Y". */
       describe: string
+      /** For messages naming only the identity (or the issuer) that did not match. */
+      describeIdentity?: string
+      describeIssuer?: string
     }
   | { kind: 'key'; publicKey: import('node:crypto').KeyObject }
 
@@ -50,10 +53,16 @@ export function checkKeylessSigner(
   const issuer = signer.identity?.extensions?.issuer
   const facts = { san, issuer, extensions: fulcioExtensions(certificate) }
   if (san === undefined || !expectation.identity(san)) {
-    return { facts, reason: `expected identity ${expectation.describe}, got ${san ?? '(none)'}` }
+    return {
+      facts,
+      reason: `expected ${expectation.describeIdentity ?? `identity ${expectation.describe}`}, got ${san ?? '(none)'}`,
+    }
   }
   if (issuer === undefined || !expectation.issuer(issuer)) {
-    return { facts, reason: `expected issuer ${expectation.describe}, got ${issuer ?? '(none)'}` }
+    return {
+      facts,
+      reason: `expected ${expectation.describeIssuer ?? `issuer ${expectation.describe}`}, got ${issuer ?? '(none)'}`,
+    }
   }
   return { facts }
 }

@@ -96,6 +96,7 @@ export function actionEnv(
 export async function runAction(
   inputs: Record<string, string>,
   env: Record<string, string | undefined> = {},
+  options: { cwd?: string } = {},
 ): Promise<ActionRun> {
   const dir = mkdtempSync(join(tmpdir(), 'signet-action-'))
   const outputFile = join(dir, 'output')
@@ -103,7 +104,11 @@ export async function runAction(
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
   const childEnv = actionEnv(inputs, env, { outputFile, summaryFile, runnerTemp: dir })
-  const child = spawn(NODE, [join(ROOT, 'dist', 'index.cjs')], { env: childEnv, cwd: dir })
+  const child = spawn(NODE, [join(ROOT, 'dist', 'index.cjs')], {
+    env: childEnv,
+    // The workspace: relative paths in inputs (Dockerfiles, policies) start here.
+    cwd: options.cwd ?? dir,
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))

@@ -50,9 +50,46 @@ describe('readInputs', () => {
     expect(readInputs(getter({ images: 'x', tlog: 'false', key: 'k' })).tlog).toBe(false)
   })
 
-  it('refuses inputs of features this version does not have, rather than ignoring them', () => {
-    expect(errorOf(() => readInputs(getter({ images: 'x', policy: 'p.yml' }))).input).toBe('policy')
-    expect(errorOf(() => readInputs(getter({ mode: 'verify' }))).input).toBe('mode')
+  it('refuses inputs of the other mode, rather than ignoring them', () => {
+    const inSign = errorOf(() => readInputs(getter({ images: 'x', policy: 'p.yml' })))
+    expect([inSign.input, inSign.message]).toEqual([
+      'policy',
+      'input policy is not used in mode: sign: remove it, or set mode: verify',
+    ])
+    const key = errorOf(() => readInputs(getter({ mode: 'verify', images: 'x', key: 'k.pem' })))
+    expect(key.input).toBe('key')
+    expect(key.message).toMatch(/give the public key in public-key/)
+    expect(errorOf(() => readInputs(getter({ mode: 'verify', sbom: 's.json' }))).input).toBe('sbom')
+  })
+
+  it('reads the verify inputs', () => {
+    const inputs = readInputs(
+      getter({
+        mode: 'verify',
+        images: 'a@sha256:' + 'a'.repeat(64),
+        dockerfile: 'Dockerfile\nsvc/*/Dockerfile',
+        'certificate-identity-regexp': 'https://github\\.com/acme/.*',
+        'certificate-oidc-issuer': 'https://token.actions.githubusercontent.com',
+        'require-attestations': 'cyclonedx, slsaprovenance',
+        'trusted-root': 'root.json',
+        enforce: 'false',
+        tlog: 'false',
+      }),
+    )
+    expect(inputs).toMatchObject({
+      mode: 'verify',
+      dockerfiles: ['Dockerfile', 'svc/*/Dockerfile'],
+      certificateIdentityRegexp: 'https://github\\.com/acme/.*',
+      certificateOidcIssuer: 'https://token.actions.githubusercontent.com',
+      requireAttestations: ['cyclonedx', 'slsaprovenance'],
+      trustedRoot: 'root.json',
+      enforce: false,
+      // In verify mode tlog: false is not the keyless-needs-a-TSA mistake of sign mode.
+      tlog: false,
+    })
+    expect(errorOf(() => readInputs(getter({ mode: 'verify', enforce: 'no' }))).input).toBe(
+      'enforce',
+    )
   })
 
   it('wants a custom attestation whole: a URI predicate-type and a predicate path', () => {

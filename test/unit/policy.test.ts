@@ -165,7 +165,7 @@ describe('a realistic policy file', () => {
     expect(policy.rules[0].attestations).toEqual([
       {
         type: 'slsaprovenance',
-        predicateTypes: ['https://slsa.dev/provenance/v1'],
+        predicateTypes: ['https://slsa.dev/provenance/v1', 'https://slsa.dev/provenance/v0.2'],
         bannedComponents: [],
       },
       {
@@ -488,7 +488,7 @@ describe('resolvePredicateType', () => {
         'https://spdx.dev/Document/v2.3',
       ],
     ],
-    ['slsaprovenance', ['https://slsa.dev/provenance/v1']],
+    ['slsaprovenance', ['https://slsa.dev/provenance/v1', 'https://slsa.dev/provenance/v0.2']],
     ['slsaprovenance1', ['https://slsa.dev/provenance/v1']],
     ['slsaprovenance02', ['https://slsa.dev/provenance/v0.2']],
     ['vuln', ['https://cosign.sigstore.dev/attestation/vuln/v1']],

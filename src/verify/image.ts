@@ -1,0 +1,289 @@
+/**
+ * The verdict on one image digest, from what discovery found and what its policy rule requires.
+ * Pure: no network (discovery has read everything already).
+ *
+ * An image is verified when at least one signature (a legacy `.sig` layer, or a bundle whose
+ * statement is cosign's signature predicate) verifies for the digest against a signer the rule
+ * allows, under one of the trust roots; and every attestation the rule requires has a verified
+ * attestation of that type, from an allowed signer, about this digest (and, for an SBOM rule with
+ * banned components, none of them in it). Every signature and attestation found is reported with
+ * its own verdict, so a reader sees what was there and why it did not count.
+ */
+import { matchesString, describeMatcher } from '../policy/policy'
+import type { AttestationRequirement, Rule, SignerRequirement } from '../policy/policy'
+import { FULCIO_OID_PREFIX } from '../sigstore/certificate'
+import { verifyImageBundle, type BundleVerdict } from './bundle'
+import type { Expectation } from './common'
+import {
+  claimedAttestationType,
+  COSIGN_SIGN_PREDICATE,
+  type Discovery,
+  type FoundBundle,
+} from './discover'
+import { verifyLegacySignature } from './legacy'
+import { verifyLegacyAttestation } from './legacy-attestation'
+import type { TrustRoot } from './trust'
+import { bannedComponentsIn } from './sbom-components'
+
+/** Who signed, as the report shows it. GitHub fields come from the Fulcio extensions. */
+export interface SignerReport {
+  identity?: string
+  issuer?: string
+  /** Signed with a key (no certificate). */
+  publicKey?: boolean
+  /** `https://github.com/owner/repo` */
+  repository?: string
+  /** The workflow that ran (its ref), which for a reusable workflow differs from the identity. */
+  workflow?: string
+  ref?: string
+  trigger?: string
+  commit?: string
+  runnerEnvironment?: string
+}
+
+export interface SignatureFinding {
+  format: 'legacy' | 'bundle'
+  reference: string
+  verified: boolean
+  reason?: string
+  signer?: SignerReport
+  rekorLogIndex?: number
+  rekorIntegratedTime?: number
+}
+
+export interface AttestationFinding extends SignatureFinding {
+  predicateType: string
+}
+
+export interface ImageVerification {
+  verified: boolean
+  reason?: string
+  signer?: SignerReport
+  rekorLogIndex?: number
+  rekorIntegratedTime?: number
+  signatures: SignatureFinding[]
+  attestations: AttestationFinding[]
+}
+
+export interface VerifyOptions {
+  /** Accept key-signed signatures without a transparency-log entry (`tlog: false`). */
+  keysWithoutTlog: boolean
+}
+
+interface Verdict {
+  ok: boolean
+  reason?: string
+  signer?: BundleVerdict['signer']
+  rekor?: BundleVerdict['rekor']
+  statement?: unknown
+  predicateType?: string
+}
+
+type Attempt = (expectation: Expectation, root: TrustRoot) => Verdict
+
+function ext(extensions: Record<string, string> | undefined, n: number): string | undefined {
+  return extensions?.[`${FULCIO_OID_PREFIX}${n}`]
+}
+
+export function signerReport(signer: Verdict['signer'], keyed: boolean): SignerReport {
+  if (keyed) return { publicKey: true }
+  const e = signer?.extensions
+  const legacyRepo = ext(e, 5)
+  const report: SignerReport = {
+    identity: signer?.san,
+    issuer: signer?.issuer ?? ext(e, 1),
+    repository: ext(e, 12) ?? (legacyRepo ? `https://github.com/${legacyRepo}` : undefined),
+    workflow: ext(e, 18),
+    ref: ext(e, 14) ?? ext(e, 6),
+    trigger: ext(e, 20) ?? ext(e, 2),
+    commit: ext(e, 13) ?? ext(e, 3),
+    runnerEnvironment: ext(e, 11),
+  }
+  return Object.fromEntries(Object.entries(report).filter(([, v]) => v !== undefined))
+}
+
+function expectationOf(signer: SignerRequirement): Expectation {
+  if (signer.kind === 'key') return { kind: 'key', publicKey: signer.publicKey }
+  const identity = describeMatcher('identity', signer.identity)
+  const issuer = describeMatcher('issuer', signer.issuer)
+  return {
+    kind: 'keyless',
+    identity: (san) => matchesString(signer.identity, san),
+    issuer: (iss) => matchesString(signer.issuer, iss),
+    describe: `${identity} and ${issuer}`,
+    describeIdentity: identity,
+    describeIssuer: issuer,
+  }
+}
+
+/**
+ * Tries every allowed signer under every root; the first success wins. On failure the reason is
+ * the most telling one: from an attempt whose signature was cryptographically sound (it reached
+ * the identity or digest checks) when there is one, since "expected identity X, got Y" says more
+ * than "untrusted certificate" under a root the signature was never meant for.
+ */
+function firstSuccess(
+  attempt: Attempt,
+  signers: SignerRequirement[],
+  roots: TrustRoot[],
+): Verdict & { keyed: boolean } {
+  let best: (Verdict & { keyed: boolean }) | undefined
+  for (const signer of signers) {
+    const expectation = expectationOf(signer)
+    for (const root of roots) {
+      const verdict = { ...attempt(expectation, root), keyed: signer.kind === 'key' }
+      if (verdict.ok) return verdict
+      if (!best || (!best.signer && verdict.signer)) best = verdict
+    }
+  }
+  return best ?? { ok: false, reason: 'the rule allows no signer', keyed: false }
+}
+
+function finding(
+  format: SignatureFinding['format'],
+  reference: string,
+  verdict: Verdict & { keyed: boolean },
+): SignatureFinding {
+  const out: SignatureFinding = { format, reference, verified: verdict.ok }
+  if (!verdict.ok) out.reason = verdict.reason ?? 'not verified'
+  if (verdict.signer) out.signer = signerReport(verdict.signer, verdict.keyed)
+  if (verdict.rekor) {
+    out.rekorLogIndex = verdict.rekor.logIndex
+    out.rekorIntegratedTime = verdict.rekor.integratedTime
+  }
+  return out
+}
+
+function bundleIsSignature(b: FoundBundle): boolean {
+  return b.predicateType === COSIGN_SIGN_PREDICATE
+}
+
+function requirementMet(
+  requirement: AttestationRequirement,
+  attestations: (AttestationFinding & { statement?: unknown })[],
+): string | undefined {
+  const ofType = attestations.filter((a) => requirement.predicateTypes.includes(a.predicateType))
+  const verified = ofType.filter((a) => a.verified)
+  const wanted = requirement.type
+  if (verified.length === 0) {
+    if (ofType.length === 0) return `expected a ${wanted} attestation, got none`
+    return `expected a verified ${wanted} attestation, got ${ofType.length} that did not verify: ${ofType[0]?.reason ?? ''}`
+  }
+  if (requirement.bannedComponents.length > 0) {
+    for (const a of verified) {
+      const banned = bannedComponentsIn(a.statement, requirement.bannedComponents)
+      if (banned.length > 0)
+        return `expected no banned components in the ${wanted} SBOM, got ${banned.join(', ')}`
+    }
+  }
+  return undefined
+}
+
+export function verifyImage(
+  found: Discovery,
+  digest: string,
+  rule: Rule,
+  roots: TrustRoot[],
+  options: VerifyOptions,
+): ImageVerification {
+  const requirementsFor = (
+    root: TrustRoot,
+    expectation: Expectation,
+  ): TrustRoot['requirements'] => ({
+    ...root.requirements,
+    // A key needs no trusted time; the log is what makes a key signature public.
+    requireTlog:
+      expectation.kind === 'key' && options.keysWithoutTlog ? false : root.requirements.requireTlog,
+  })
+
+  const signatures: SignatureFinding[] = []
+  const attestations: (AttestationFinding & { statement?: unknown })[] = []
+
+  for (const sig of found.signatures) {
+    const verdict = firstSuccess(
+      (expectation, root) =>
+        verifyLegacySignature(sig.signature, digest, root.material, expectation, {
+          requireTlog: requirementsFor(root, expectation).requireTlog,
+        }),
+      rule.signers,
+      roots,
+    )
+    signatures.push(finding('legacy', sig.reference, verdict))
+  }
+  for (const bundle of found.bundles) {
+    const verdict = firstSuccess(
+      (expectation, root) =>
+        verifyImageBundle(
+          bundle.json,
+          digest,
+          root.material,
+          expectation,
+          requirementsFor(root, expectation),
+        ),
+      rule.signers,
+      roots,
+    )
+    const predicateType = verdict.predicateType ?? bundle.predicateType
+    if (predicateType === COSIGN_SIGN_PREDICATE || (!predicateType && bundleIsSignature(bundle))) {
+      signatures.push(finding('bundle', bundle.reference, verdict))
+    } else {
+      attestations.push({
+        ...finding('bundle', bundle.reference, verdict),
+        predicateType: predicateType ?? '(unknown)',
+        statement: verdict.statement,
+      })
+    }
+  }
+  for (const att of found.attestations) {
+    const verdict = firstSuccess(
+      (expectation, root) =>
+        verifyLegacyAttestation(
+          { envelope: att.envelope, annotations: att.annotations },
+          digest,
+          root.material,
+          expectation,
+          requirementsFor(root, expectation),
+        ),
+      rule.signers,
+      roots,
+    )
+    attestations.push({
+      ...finding('legacy', att.reference, verdict),
+      predicateType: verdict.predicateType ?? claimedAttestationType(att) ?? '(unknown)',
+      statement: verdict.statement,
+    })
+  }
+
+  const report = (extra: Partial<ImageVerification>): ImageVerification => ({
+    verified: false,
+    signatures,
+    attestations: attestations.map(({ statement: _statement, ...a }) => a),
+    ...extra,
+  })
+
+  const good = signatures.find((s) => s.verified)
+  if (!good) {
+    if (signatures.length === 0) {
+      const notes = found.notes.length > 0 ? ` (${found.notes.join('; ')})` : ''
+      return report({
+        reason:
+          'expected a signature, got none: no .sig tag and no signature bundle among the ' +
+          `referrers${notes}`,
+      })
+    }
+    const telling = signatures.find((s) => s.signer) ?? signatures[0]
+    const prefix =
+      signatures.length > 1 ? `none of ${signatures.length} signatures verified; first: ` : ''
+    return report({ reason: `${prefix}${telling?.reason ?? 'not verified'}` })
+  }
+  const identityOf = {
+    signer: good.signer,
+    rekorLogIndex: good.rekorLogIndex,
+    rekorIntegratedTime: good.rekorIntegratedTime,
+  }
+  for (const requirement of rule.attestations) {
+    const missing = requirementMet(requirement, attestations)
+    if (missing) return report({ ...identityOf, reason: missing })
+  }
+  return report({ ...identityOf, verified: true })
+}

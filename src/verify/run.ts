@@ -1,0 +1,444 @@
+/**
+ * One verify run: the policy and trust roots, the images (from `images` and from the FROM lines of
+ * `dockerfile`) resolved to digests, what signs each digest discovered in its registry, and a
+ * verdict per image. Touches no @actions/core (index.ts reports the outcome). Needs no OIDC token.
+ *
+ * Bad input (an unreadable policy, a Dockerfile that cannot be read, a key that is not a key, no
+ * policy at all) is an error before any registry is read. An image that cannot be found or read is
+ * a failed image, not an error: the report names it with the reason, as for a bad signature.
+ */
+import { glob, readFile, stat } from 'node:fs/promises'
+import { relative, resolve } from 'node:path'
+import { mapLimit } from '../concurrency'
+import { describeError, SignetError } from '../errors'
+import { INPUT, type Inputs } from '../inputs'
+import { createRegistry } from '../main'
+import {
+  parsePolicy,
+  policyFromInputs,
+  resolvePredicateType,
+  ruleFor,
+  type Policy,
+  type Rule,
+} from '../policy/policy'
+import { MEDIA_TYPES, type ImageIndex, type Registry, type Repository } from '../registry/types'
+import type { Logger } from '../report/types'
+import { parseDockerfile } from '../subjects/dockerfile'
+import { requestedImages } from '../subjects'
+import { discover } from './discover'
+import {
+  verifyImage,
+  type AttestationFinding,
+  type ImageVerification,
+  type SignatureFinding,
+  type SignerReport,
+} from './image'
+import { loadTrustRoots, type TrustRoot } from './trust'
+
+/** One entry of the `results` output in verify mode. */
+export interface VerifyImageResult {
+  /** As written in `images`, or in the Dockerfile after ARG substitution. */
+  image: string
+  /** `registry/repository`. */
+  name: string
+  digest: string
+  mediaType: string
+  parent?: string
+  platform?: string
+  dockerfile?: { file: string; line: number }
+  verified: boolean
+  verdict: 'verified' | 'failed' | 'skipped'
+  rule?: string
+  reason?: string
+  signer?: SignerReport
+  rekorLogIndex?: number
+  rekorIntegratedTime?: number
+  signatures: SignatureFinding[]
+  attestations: AttestationFinding[]
+}
+
+export interface VerifyOutcome {
+  mode: 'verify'
+  results: VerifyImageResult[]
+  /** Every image that was not skipped verified. */
+  verified: boolean
+  enforce: boolean
+  /** Where the policy came from: the file, or the inputs. */
+  policySource: string
+  trustRoots: string[]
+  /** Safety choices the reader should know about (e.g. key signatures accepted without a log). */
+  notes: string[]
+}
+
+export interface VerifyDependencies {
+  log: Logger
+  env?: NodeJS.ProcessEnv
+  registry?: Registry
+  /** Where relative paths start (the workspace). */
+  cwd?: string
+  /** For tests: where TUF looks and caches. */
+  tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
+}
+
+/** Something to verify, and where it was named. */
+interface Subject {
+  written: string
+  repo: Repository
+  name: string
+  reference: { digest?: string; tag?: string }
+  input: string
+  dockerfile?: { file: string; line: number }
+  /** FROM --platform: only that platform of an index is checked. */
+  platform?: string
+}
+
+const CONCURRENCY = 16
+const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
+const GLOB_CHARS = /[*?[\]{}]/
+
+async function readPolicy(
+  inputs: Inputs,
+  cwd: string,
+): Promise<{ policy: Policy; source: string }> {
+  const identityPolicy = policyFromInputs({
+    certificateIdentity: inputs.certificateIdentity,
+    certificateIdentityRegexp: inputs.certificateIdentityRegexp,
+    certificateOidcIssuer: inputs.certificateOidcIssuer,
+    certificateOidcIssuerRegexp: inputs.certificateOidcIssuerRegexp,
+    publicKey: inputs.publicKey,
+    requireAttestations: inputs.policy ? [] : inputs.requireAttestations,
+  })
+  if (!inputs.policy) {
+    if (identityPolicy) return { policy: identityPolicy, source: identityPolicy.rules[0].source }
+    throw new SignetError(
+      'INPUT_INVALID',
+      'verify needs to know whom to trust: set certificate-identity and certificate-oidc-issuer ' +
+        '(keyless signers), public-key (key-signed images), or policy (a file of rules). Signet ' +
+        'never accepts a signature from just anyone.',
+      { input: INPUT.policy },
+    )
+  }
+  if (identityPolicy) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      'input policy and the certificate-identity/certificate-oidc-issuer/public-key inputs are ' +
+        'two ways to say whom to trust: use one (put the signer in a policy rule)',
+      { input: INPUT.policy },
+    )
+  }
+  let text: string
+  try {
+    text = await readFile(resolve(cwd, inputs.policy), 'utf8')
+  } catch (err) {
+    throw new SignetError(
+      'POLICY_INVALID',
+      `input policy: cannot read ${inputs.policy}: ${describeError(err)}`,
+      { input: INPUT.policy, cause: err },
+    )
+  }
+  const policy = parsePolicy(text, inputs.policy)
+  // require-attestations beside a policy file: every rule needs them too.
+  const extra = inputs.requireAttestations.map((type) => ({
+    type,
+    predicateTypes: resolvePredicateType(type, INPUT.requireAttestations),
+    bannedComponents: [],
+  }))
+  for (const rule of policy.rules) rule.attestations.push(...extra)
+  return { policy, source: inputs.policy }
+}
+
+async function dockerfilePaths(patterns: string[], cwd: string): Promise<string[]> {
+  const files: string[] = []
+  for (const pattern of patterns) {
+    if (!GLOB_CHARS.test(pattern)) {
+      const info = await stat(resolve(cwd, pattern)).catch(() => undefined)
+      if (!info?.isFile())
+        throw new SignetError(
+          'INPUT_INVALID',
+          `input dockerfile: ${pattern} ${info ? 'is not a file' : 'does not exist'} (paths are relative to the workspace)`,
+          { input: INPUT.dockerfile },
+        )
+      files.push(pattern)
+      continue
+    }
+    const matched: string[] = []
+    for await (const match of glob(pattern, { cwd })) {
+      if ((await stat(resolve(cwd, match))).isFile()) matched.push(match)
+    }
+    if (matched.length === 0)
+      throw new SignetError(
+        'INPUT_INVALID',
+        `input dockerfile: ${pattern} matches no file (paths are relative to the workspace)`,
+        { input: INPUT.dockerfile },
+      )
+    files.push(...matched.sort())
+  }
+  return [...new Set(files.map((f) => relative(cwd, resolve(cwd, f))))]
+}
+
+async function subjectsOf(inputs: Inputs, cwd: string): Promise<Subject[]> {
+  const subjects: Subject[] = []
+  if (inputs.images.length > 0 || inputs.metadata) {
+    for (const r of requestedImages(inputs)) {
+      subjects.push({
+        written: r.written,
+        repo: { registry: r.registry, repository: r.repository },
+        name: r.name,
+        reference: { digest: r.digest, tag: r.tag },
+        input: r.input,
+      })
+    }
+  }
+  for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
+    const text = await readFile(resolve(cwd, file), 'utf8')
+    for (const base of parseDockerfile(text, file)) {
+      subjects.push({
+        written: base.reference,
+        repo: { registry: base.image.registry, repository: base.image.repository },
+        name: base.image.name,
+        reference: { digest: base.image.digest, tag: base.image.tag ?? 'latest' },
+        input: INPUT.dockerfile,
+        dockerfile: { file, line: base.line },
+        platform: base.platform,
+      })
+    }
+  }
+  if (subjects.length === 0) {
+    throw new SignetError(
+      'NO_IMAGES',
+      inputs.dockerfiles.length > 0
+        ? 'input dockerfile: no FROM line names an image (only scratch or build stages)'
+        : 'no images to verify: set images (name@sha256:… or name:tag) or dockerfile',
+      { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images },
+    )
+  }
+  return subjects
+}
+
+function platformOf(
+  p: { os: string; architecture: string; variant?: string } | undefined,
+): string | undefined {
+  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined
+}
+
+/** `linux/arm64` matches `linux/arm64` and `linux/arm64/v8`; `linux/arm/v7` only itself. */
+function platformMatches(wanted: string, actual: string | undefined): boolean {
+  if (!actual) return false
+  return actual === wanted || actual.startsWith(`${wanted}/`)
+}
+
+interface Target {
+  subject: Subject
+  repo: Repository
+  name: string
+  digest: string
+  mediaType: string
+  parent?: string
+  platform?: string
+}
+
+type Resolution = { targets: Target[] } | { failed: VerifyImageResult }
+
+async function resolveSubject(
+  registry: Registry,
+  subject: Subject,
+  recursive: boolean,
+  log: Logger,
+): Promise<Resolution> {
+  const failed = (reason: string, digest = subject.reference.digest ?? ''): Resolution => ({
+    failed: {
+      image: subject.written,
+      name: subject.name,
+      digest,
+      mediaType: '',
+      dockerfile: subject.dockerfile,
+      verified: false,
+      verdict: 'failed',
+      reason,
+      signatures: [],
+      attestations: [],
+    },
+  })
+  const reference = subject.reference.digest ?? subject.reference.tag ?? 'latest'
+  let descriptor
+  try {
+    descriptor = await registry.headManifest(subject.repo, reference)
+  } catch (err) {
+    return failed(`could not read the image from its registry: ${describeError(err)}`)
+  }
+  if (!descriptor) return failed(`expected the image in its registry, got not found (${reference})`)
+  if (!subject.reference.digest) {
+    const message =
+      `${subject.written} is a tag; verifying the digest it points to now, ${descriptor.digest}` +
+      (subject.dockerfile ? '' : '. Verify digests, not tags: a tag can move.')
+    if (subject.dockerfile) log.info(message)
+    else log.warning(message)
+  }
+  const top: Target = {
+    subject,
+    repo: subject.repo,
+    name: subject.name,
+    digest: descriptor.digest,
+    mediaType: descriptor.mediaType,
+  }
+  if (!INDEX_TYPES.includes(descriptor.mediaType) || (!recursive && !subject.platform))
+    return { targets: [top] }
+
+  let index: ImageIndex
+  try {
+    const fetched = await registry.getManifest(subject.repo, descriptor.digest)
+    index = JSON.parse(fetched?.bytes.toString('utf8') ?? '{}') as ImageIndex
+  } catch (err) {
+    return failed(`could not read the image index: ${describeError(err)}`, descriptor.digest)
+  }
+  const children = (index.manifests ?? [])
+    .map((child) => ({
+      subject,
+      repo: subject.repo,
+      name: subject.name,
+      digest: child.digest,
+      mediaType: child.mediaType,
+      parent: descriptor.digest,
+      platform: platformOf(child.platform),
+    }))
+    .filter((c) => !subject.platform || platformMatches(subject.platform, c.platform))
+  if (subject.platform && children.length === 0)
+    return failed(
+      `expected a ${subject.platform} manifest in the index, got none`,
+      descriptor.digest,
+    )
+  return { targets: [top, ...(recursive ? children : [])] }
+}
+
+export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promise<VerifyOutcome> {
+  const env = deps.env ?? process.env
+  const log = deps.log
+  const cwd = deps.cwd ?? process.cwd()
+
+  // All input is read and checked before any registry is.
+  const { policy, source } = await readPolicy(inputs, cwd)
+  const subjects = await subjectsOf(inputs, cwd)
+  const roots: TrustRoot[] = await log.group('Trust roots', async () => {
+    const loaded = await loadTrustRoots({
+      file: inputs.trustedRoot,
+      cwd,
+      log,
+      cacheDir: deps.tuf?.cacheDir,
+      mirrorURL: deps.tuf?.mirrorURL,
+      timeoutMs: deps.tuf?.timeoutMs,
+    })
+    for (const root of loaded) {
+      const r = root.requirements
+      log.info(
+        `${root.name}: ${r.requireTlog ? 'transparency log entry required' : 'no transparency log: RFC 3161 timestamp required'}`,
+      )
+    }
+    return loaded
+  })
+  const notes: string[] = []
+  if (!inputs.tlog)
+    notes.push(
+      'tlog: false — key-signed signatures are accepted without a transparency-log entry, so a ' +
+        'leaked key could sign without anyone seeing it (cosign --insecure-ignore-tlog).',
+    )
+
+  const registry =
+    deps.registry ??
+    createRegistry(
+      inputs,
+      subjects.map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
+      env,
+      log,
+    )
+
+  const resolutions = await log.group('Resolving images', () =>
+    mapLimit(subjects, CONCURRENCY, (s) => resolveSubject(registry, s, inputs.recursive, log)),
+  )
+
+  const verifications = new Map<string, Promise<ImageVerification>>()
+  const verifyTarget = (target: Target, rule: Rule): Promise<ImageVerification> => {
+    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}`
+    let pending = verifications.get(key)
+    if (!pending) {
+      pending = discover(registry, target.repo, target.digest).then(
+        (found) =>
+          verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
+        (err: unknown) => ({
+          verified: false,
+          reason: `could not read its signatures from the registry: ${describeError(err)}`,
+          signatures: [],
+          attestations: [],
+        }),
+      )
+      verifications.set(key, pending)
+    }
+    return pending
+  }
+
+  // In the order the images were named; an image that could not be resolved keeps its place.
+  const items = resolutions.flatMap((r): (Target | VerifyImageResult)[] =>
+    'targets' in r ? r.targets : [r.failed],
+  )
+  const targetCount = items.filter((i) => 'subject' in i).length
+  const results = await log.group(`Verifying ${targetCount} image(s)`, () =>
+    mapLimit(items, CONCURRENCY, async (item): Promise<VerifyImageResult> => {
+      if (!('subject' in item)) return item
+      const target = item
+      const base = {
+        image: target.subject.written,
+        name: target.name,
+        digest: target.digest,
+        mediaType: target.mediaType,
+        ...(target.parent ? { parent: target.parent, platform: target.platform } : {}),
+        ...(target.subject.dockerfile ? { dockerfile: target.subject.dockerfile } : {}),
+      }
+      const rule = ruleFor(policy, target.name)
+      if (!rule) {
+        const skip = policy.unmatched === 'skip'
+        const reason = skip
+          ? 'no policy rule matches this image, and the policy skips unmatched images'
+          : `expected a policy rule for ${target.name}, got none (the policy fails unmatched images)`
+        log.info(`${skip ? '➖' : '❌'} ${target.name}@${target.digest}: ${reason}`)
+        return {
+          ...base,
+          verified: false,
+          verdict: skip ? 'skipped' : 'failed',
+          reason,
+          signatures: [],
+          attestations: [],
+        }
+      }
+      const outcome = await verifyTarget(target, rule)
+      const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ''}`
+      if (outcome.verified)
+        log.info(`✅ ${where}: signed by ${outcome.signer?.identity ?? 'the public key'}`)
+      else log.info(`❌ ${where}: ${outcome.reason ?? 'not verified'}`)
+      return {
+        ...base,
+        verified: outcome.verified,
+        verdict: outcome.verified ? 'verified' : 'failed',
+        rule: rule.name ?? rule.source,
+        ...(outcome.reason ? { reason: outcome.reason } : {}),
+        ...(outcome.signer ? { signer: outcome.signer } : {}),
+        ...(outcome.rekorLogIndex !== undefined
+          ? {
+              rekorLogIndex: outcome.rekorLogIndex,
+              rekorIntegratedTime: outcome.rekorIntegratedTime,
+            }
+          : {}),
+        signatures: outcome.signatures,
+        attestations: outcome.attestations,
+      }
+    }),
+  )
+
+  return {
+    mode: 'verify',
+    results,
+    verified: results.every((r) => r.verdict !== 'failed'),
+    enforce: inputs.enforce,
+    policySource: source,
+    trustRoots: roots.map((r) => r.name),
+    notes,
+  }
+}
