@@ -78999,7 +78999,8 @@ function foundCell(r) {
     parts.push(`${sigs.length} signature(s) (${formats.join(", ")})`);
   }
   for (const a of r.attestations) {
-    parts.push(`${a.verified ? "\u2705" : "\u274C"} \`${a.predicateType.replace(/`/g, "")}\``);
+    const where = a.format === "legacy" ? "`.att`" : "bundle";
+    parts.push(`${a.verified ? "\u2705" : "\u274C"} \`${a.predicateType.replace(/`/g, "")}\` (${where})`);
   }
   return parts.length > 0 ? parts.join("<br>") : "\u2014";
 }
@@ -79069,10 +79070,9 @@ function verifyOutputs(outcome) {
 __name(verifyOutputs, "verifyOutputs");
 function verifyAnnotations(outcome) {
   return outcome.results.filter((r) => r.verdict === "failed").map((r) => {
-    const platform2 = r.platform ? ` (${r.platform})` : "";
-    const at = r.digest ? `@${r.digest}` : "";
+    const which2 = r.platform ? ` (its ${r.platform} manifest ${r.digest})` : r.digest && !r.image.includes(r.digest) ? ` (${r.digest})` : "";
     return {
-      message: `${r.image}${platform2}${r.image.includes(r.digest) ? "" : at} is not verified: ${r.reason ?? "no reason given"}`,
+      message: `${r.image}${which2} is not verified: ${r.reason ?? "no reason given"}`,
       ...r.dockerfile ? { file: r.dockerfile.file, line: r.dockerfile.line } : {}
     };
   });
@@ -81376,7 +81376,7 @@ async function runVerify(inputs, deps) {
   );
   const verifications = /* @__PURE__ */ new Map();
   const verifyTarget = /* @__PURE__ */ __name((target, rule) => {
-    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}`;
+    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}`;
     let pending = verifications.get(key);
     if (!pending) {
       pending = discover(registry, target.repo, target.digest).then(
@@ -81423,7 +81423,10 @@ async function runVerify(inputs, deps) {
           attestations: []
         };
       }
-      const outcome = await verifyTarget(target, rule);
+      const outcome = await verifyTarget(
+        target,
+        target.parent ? { ...rule, attestations: [] } : rule
+      );
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ""}`;
       if (outcome.verified)
         log.info(`\u2705 ${where}: signed by ${outcome.signer?.identity ?? "the public key"}`);

@@ -1,9 +1,10 @@
 /**
  * The local demo: a real registry and a Sigstore stand-in on loopback, a small image pushed,
- * signed keyless and by key by the bundled action run as the runner runs it, the job summary
- * printed, and the result checked with cosign v3 and v2 where they are installed.
+ * signed keyless and by key by the bundled action run as the runner runs it, verified by the
+ * action's verify mode, the job summaries printed, and the result checked with cosign v3 and v2
+ * where they are installed.
  *
- *   npm ci && npm run demo
+ *   npm install && npm run demo
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -88,6 +89,21 @@ async function main(): Promise<void> {
       'signature-format': 'legacy',
     })
     show(keyed)
+
+    heading(
+      'Verifying with Signet (mode: verify, no id-token): keyless signer or the key, SBOM required',
+    )
+    const verified = await runAction({
+      mode: 'verify',
+      images: ref,
+      'plain-http': registry.host,
+      'trusted-root': sigstore.trustedRootPath,
+      'certificate-identity': keyless.outputs['certificate-identity'] ?? '',
+      'certificate-oidc-issuer': keyless.outputs['certificate-oidc-issuer'] ?? '',
+      'require-attestations': 'cyclonedx',
+    })
+    show(verified)
+    if (verified.outputs.verified !== 'true') throw new Error('Signet did not verify the image')
 
     heading('Checking with real cosign')
     const identity = [

@@ -24,7 +24,8 @@ function foundCell(r: VerifyImageResult): string {
     parts.push(`${sigs.length} signature(s) (${formats.join(', ')})`)
   }
   for (const a of r.attestations) {
-    parts.push(`${a.verified ? '✅' : '❌'} \`${a.predicateType.replace(/`/g, '')}\``)
+    const where = a.format === 'legacy' ? '`.att`' : 'bundle'
+    parts.push(`${a.verified ? '✅' : '❌'} \`${a.predicateType.replace(/`/g, '')}\` (${where})`)
   }
   return parts.length > 0 ? parts.join('<br>') : '—'
 }
@@ -107,10 +108,13 @@ export function verifyAnnotations(outcome: VerifyOutcome): Annotation[] {
   return outcome.results
     .filter((r) => r.verdict === 'failed')
     .map((r) => {
-      const platform = r.platform ? ` (${r.platform})` : ''
-      const at = r.digest ? `@${r.digest}` : ''
+      const which = r.platform
+        ? ` (its ${r.platform} manifest ${r.digest})`
+        : r.digest && !r.image.includes(r.digest)
+          ? ` (${r.digest})`
+          : ''
       return {
-        message: `${r.image}${platform}${r.image.includes(r.digest) ? '' : at} is not verified: ${r.reason ?? 'no reason given'}`,
+        message: `${r.image}${which} is not verified: ${r.reason ?? 'no reason given'}`,
         ...(r.dockerfile ? { file: r.dockerfile.file, line: r.dockerfile.line } : {}),
       }
     })

@@ -357,7 +357,7 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
 
   const verifications = new Map<string, Promise<ImageVerification>>()
   const verifyTarget = (target: Target, rule: Rule): Promise<ImageVerification> => {
-    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}`
+    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}`
     let pending = verifications.get(key)
     if (!pending) {
       pending = discover(registry, target.repo, target.digest).then(
@@ -408,7 +408,12 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
           attestations: [],
         }
       }
-      const outcome = await verifyTarget(target, rule)
+      // Attestations describe the image that was built and named; a platform manifest reached
+      // through `recursive` needs its signature only (as Signet and cosign attach them).
+      const outcome = await verifyTarget(
+        target,
+        target.parent ? { ...rule, attestations: [] } : rule,
+      )
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ''}`
       if (outcome.verified)
         log.info(`✅ ${where}: signed by ${outcome.signer?.identity ?? 'the public key'}`)

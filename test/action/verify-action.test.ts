@@ -227,6 +227,26 @@ describe('images signed by Signet', () => {
     expect(results(topOnly)).toHaveLength(1)
   })
 
+  it('asks platform manifests for their signature only: attestations describe the named image', async () => {
+    const attested = await pushFreshImage(registry.host, 'verify/attested', {
+      platforms: ['linux/amd64', 'linux/arm64'],
+    })
+    const sign = await runAction(
+      { images: attested.ref, sbom: sbomPath, ...standInInputs(sigstore, registry.host) },
+      oidcEnv(sigstore),
+    )
+    expect(sign.errors).toEqual([])
+    const run = await runAction(
+      trusting({ images: attested.ref, 'require-attestations': 'cyclonedx' }),
+    )
+    expect(run.errors).toEqual([])
+    expect(results(run).map((r) => [r.platform ?? 'index', r.verified])).toEqual([
+      ['index', true],
+      ['linux/amd64', true],
+      ['linux/arm64', true],
+    ])
+  })
+
   it('resolves a tag to its digest, with a warning', async () => {
     const tagged = await pushFreshImage(registry.host, 'verify/tagged', { tag: 'v1' })
     await runAction(

@@ -34,6 +34,11 @@ export interface OciRegistryOptions {
   redirectBlobs?: boolean
   /** Page size of referrers answers (Link rel="next" beyond it). Default: everything at once. */
   referrersPageSize?: number
+  /**
+   * Refuse a manifest whose blobs or child manifests are not there (default true, as
+   * distribution does). false takes published manifests whose content was not kept.
+   */
+  requireContent?: boolean
 }
 
 export interface RecordedRequest {
@@ -455,10 +460,11 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     const repo = repoOf(name, true)!
     // Like distribution: everything an image manifest references must already be uploaded, and an
     // index's children must be pushed first. The subject need not exist (spec).
+    const requireContent = options.requireContent ?? true
     const missingBlob = [parsed.config, ...(parsed.layers ?? [])]
       .filter((d): d is { digest?: string } => d !== undefined)
       .find((d) => !d.digest || !repo.blobs.has(d.digest))
-    if (missingBlob) {
+    if (requireContent && missingBlob) {
       return sendError(
         res,
         400,
@@ -469,7 +475,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     const missingChild = (parsed.manifests ?? []).find(
       (d) => !d.digest || !repo.manifests.has(d.digest),
     )
-    if (missingChild) {
+    if (requireContent && missingChild) {
       return sendError(res, 400, 'MANIFEST_UNKNOWN', `manifest unknown: ${missingChild.digest}`)
     }
     if (!isDigestRef) {
