@@ -22748,7 +22748,7 @@ var require_obj = __commonJS({
     var length_1 = require_length();
     var parse_1 = require_parse2();
     var tag_1 = require_tag();
-    var ASN1Obj = class {
+    var ASN1Obj2 = class {
       static {
         __name(this, "ASN1Obj");
       }
@@ -22833,7 +22833,7 @@ var require_obj = __commonJS({
         return (0, parse_1.parseBitString)(this.value);
       }
     };
-    exports2.ASN1Obj = ASN1Obj;
+    exports2.ASN1Obj = ASN1Obj2;
     var MAX_DEPTH = 100;
     function parseStream(stream, depth = 0) {
       if (depth > MAX_DEPTH) {
@@ -22855,7 +22855,7 @@ var require_obj = __commonJS({
       if (subs.length === 0) {
         stream.seek(start + len);
       }
-      return new ASN1Obj(tag, value, subs);
+      return new ASN1Obj2(tag, value, subs);
     }
     __name(parseStream, "parseStream");
     function collectSubs(stream, len, depth) {
@@ -80060,8 +80060,14 @@ async function bundleReferrers(registry, repo, digest, notes) {
     notes.push(`${unique.length} referrers: read the first ${MAX_REFERRERS}`);
   const found = await mapLimit(unique.slice(0, MAX_REFERRERS), 8, async (descriptor) => {
     const reference = `${repo.registry}/${repo.repository}@${descriptor.digest}`;
-    const fetched = await registry.getManifest(repo, descriptor.digest, [MEDIA_TYPES.ociManifest]);
-    const manifest = fetched ? parseJson2(fetched.bytes) : void 0;
+    let manifest;
+    try {
+      const fetched = await registry.getManifest(repo, descriptor.digest, [MEDIA_TYPES.ociManifest]);
+      manifest = fetched ? parseJson2(fetched.bytes) : void 0;
+    } catch (err) {
+      notes.push(`referrer ${reference} could not be read: ${describeError(err)}`);
+      return [];
+    }
     if (!manifest || !Array.isArray(manifest.layers)) return [];
     const artifactType = manifest.artifactType ?? manifest.config?.mediaType ?? "";
     const bundleLayers = manifest.layers.filter(
@@ -80132,6 +80138,37 @@ var import_verify = __toESM(require_dist7());
 
 // src/verify/common.ts
 var import_node_crypto6 = require("node:crypto");
+
+// src/verify/asn1-time.ts
+var import_core4 = __toESM(require_dist3());
+var DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/;
+var installed = false;
+function parseDerGeneralizedTime(text) {
+  const m = DER_GENERALIZED_TIME.exec(text);
+  if (!m) return void 0;
+  const date = /* @__PURE__ */ new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+  return Number.isNaN(date.getTime()) ? void 0 : date;
+}
+__name(parseDerGeneralizedTime, "parseDerGeneralizedTime");
+function tolerateDerFractionalSeconds() {
+  if (installed) return;
+  installed = true;
+  const original = import_core4.ASN1Obj.prototype.toDate;
+  import_core4.ASN1Obj.prototype.toDate = /* @__PURE__ */ __name(function toDate() {
+    try {
+      return original.call(this);
+    } catch (err) {
+      if (!this.tag.isGeneralizedTime()) throw err;
+      const date = parseDerGeneralizedTime(this.value.toString("ascii"));
+      if (!date) throw err;
+      return date;
+    }
+  }, "toDate");
+}
+__name(tolerateDerFractionalSeconds, "tolerateDerFractionalSeconds");
+
+// src/verify/common.ts
+tolerateDerFractionalSeconds();
 var OID_CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
 function pemBlocks(text, type) {
   const re = new RegExp(`-----BEGIN ${type}-----([\\s\\S]*?)-----END ${type}-----`, "g");
@@ -80839,14 +80876,18 @@ function verifyLegacyAttestation(att, expectedDigest, trust, expectation, option
 __name(verifyLegacyAttestation, "verifyLegacyAttestation");
 
 // src/verify/sbom-components.ts
-function cycloneDxNames(components, out, depth = 0) {
-  if (!Array.isArray(components) || depth > 64) return;
-  for (const c of components) {
-    if (typeof c?.name === "string") {
-      out.push(c.name);
-      if (typeof c.group === "string" && c.group !== "") out.push(`${c.group}/${c.name}`);
+function cycloneDxNames(components, out) {
+  const pending = [components];
+  while (pending.length > 0) {
+    const list = pending.pop();
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      if (typeof c?.name === "string") {
+        out.push(c.name);
+        if (typeof c.group === "string" && c.group !== "") out.push(`${c.group}/${c.name}`);
+      }
+      pending.push(c?.components);
     }
-    cycloneDxNames(c?.components, out, depth + 1);
   }
 }
 __name(cycloneDxNames, "cycloneDxNames");
@@ -80929,10 +80970,6 @@ function finding(format, reference, verdict) {
   return out;
 }
 __name(finding, "finding");
-function bundleIsSignature(b) {
-  return b.predicateType === COSIGN_SIGN_PREDICATE;
-}
-__name(bundleIsSignature, "bundleIsSignature");
 function requirementMet(requirement, attestations) {
   const ofType = attestations.filter((a) => requirement.predicateTypes.includes(a.predicateType));
   const verified = ofType.filter((a) => a.verified);
@@ -80982,7 +81019,7 @@ function verifyImage(found, digest, rule, roots, options) {
       roots
     );
     const predicateType = verdict.predicateType ?? bundle.predicateType;
-    if (predicateType === COSIGN_SIGN_PREDICATE || !predicateType && bundleIsSignature(bundle)) {
+    if (predicateType === COSIGN_SIGN_PREDICATE) {
       signatures.push(finding("bundle", bundle.reference, verdict));
     } else {
       attestations.push({
@@ -81025,7 +81062,7 @@ function verifyImage(found, digest, rule, roots, options) {
       });
     }
     const telling = signatures.find((s) => s.signer) ?? signatures[0];
-    const prefix = signatures.length > 1 ? `none of ${signatures.length} signatures verified; first: ` : "";
+    const prefix = signatures.length > 1 ? `none of ${signatures.length} signatures verified; ${telling?.reference ?? ""}: ` : "";
     return report({ reason: `${prefix}${telling?.reason ?? "not verified"}` });
   }
   const identityOf = {

@@ -146,8 +146,14 @@ async function bundleReferrers(
   const found = await mapLimit(unique.slice(0, MAX_REFERRERS), 8, async (descriptor) => {
     const reference = `${repo.registry}/${repo.repository}@${descriptor.digest}`
     // The index says little that can be trusted: read the manifest it points to.
-    const fetched = await registry.getManifest(repo, descriptor.digest, [MEDIA_TYPES.ociManifest])
-    const manifest = fetched ? parseJson<ImageManifest>(fetched.bytes) : undefined
+    let manifest: ImageManifest | undefined
+    try {
+      const fetched = await registry.getManifest(repo, descriptor.digest, [MEDIA_TYPES.ociManifest])
+      manifest = fetched ? parseJson<ImageManifest>(fetched.bytes) : undefined
+    } catch (err) {
+      notes.push(`referrer ${reference} could not be read: ${describeError(err)}`)
+      return []
+    }
     if (!manifest || !Array.isArray(manifest.layers)) return []
     const artifactType = manifest.artifactType ?? manifest.config?.mediaType ?? ''
     const bundleLayers = manifest.layers.filter((l) =>

@@ -14,12 +14,7 @@ import type { AttestationRequirement, Rule, SignerRequirement } from '../policy/
 import { FULCIO_OID_PREFIX } from '../sigstore/certificate'
 import { verifyImageBundle, type BundleVerdict } from './bundle'
 import type { Expectation } from './common'
-import {
-  claimedAttestationType,
-  COSIGN_SIGN_PREDICATE,
-  type Discovery,
-  type FoundBundle,
-} from './discover'
+import { claimedAttestationType, COSIGN_SIGN_PREDICATE, type Discovery } from './discover'
 import { verifyLegacySignature } from './legacy'
 import { verifyLegacyAttestation } from './legacy-attestation'
 import type { TrustRoot } from './trust'
@@ -154,10 +149,6 @@ function finding(
   return out
 }
 
-function bundleIsSignature(b: FoundBundle): boolean {
-  return b.predicateType === COSIGN_SIGN_PREDICATE
-}
-
 function requirementMet(
   requirement: AttestationRequirement,
   attestations: (AttestationFinding & { statement?: unknown })[],
@@ -224,7 +215,7 @@ export function verifyImage(
       roots,
     )
     const predicateType = verdict.predicateType ?? bundle.predicateType
-    if (predicateType === COSIGN_SIGN_PREDICATE || (!predicateType && bundleIsSignature(bundle))) {
+    if (predicateType === COSIGN_SIGN_PREDICATE) {
       signatures.push(finding('bundle', bundle.reference, verdict))
     } else {
       attestations.push({
@@ -271,9 +262,12 @@ export function verifyImage(
           `referrers${notes}`,
       })
     }
+    // The most telling failure: one whose signature was sound but not what the rule wants.
     const telling = signatures.find((s) => s.signer) ?? signatures[0]
     const prefix =
-      signatures.length > 1 ? `none of ${signatures.length} signatures verified; first: ` : ''
+      signatures.length > 1
+        ? `none of ${signatures.length} signatures verified; ${telling?.reference ?? ''}: `
+        : ''
     return report({ reason: `${prefix}${telling?.reason ?? 'not verified'}` })
   }
   const identityOf = {

@@ -13,15 +13,19 @@ interface Named {
   components?: unknown
 }
 
-function cycloneDxNames(components: unknown, out: string[], depth = 0): void {
-  // Nesting is bounded: a hostile SBOM must not exhaust the stack.
-  if (!Array.isArray(components) || depth > 64) return
-  for (const c of components as Named[]) {
-    if (typeof c?.name === 'string') {
-      out.push(c.name)
-      if (typeof c.group === 'string' && c.group !== '') out.push(`${c.group}/${c.name}`)
+/** Every name in a CycloneDX component tree, however deep: iterative, so no stack to exhaust. */
+function cycloneDxNames(components: unknown, out: string[]): void {
+  const pending: unknown[] = [components]
+  while (pending.length > 0) {
+    const list = pending.pop()
+    if (!Array.isArray(list)) continue
+    for (const c of list as (Named | null)[]) {
+      if (typeof c?.name === 'string') {
+        out.push(c.name)
+        if (typeof c.group === 'string' && c.group !== '') out.push(`${c.group}/${c.name}`)
+      }
+      pending.push(c?.components)
     }
-    cycloneDxNames(c?.components, out, depth + 1)
   }
 }
 

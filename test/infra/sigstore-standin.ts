@@ -513,9 +513,10 @@ export async function startSigstoreStandIn(
   tsaImpl.tstInfo = (req: TimestampRequest): pkijs.TSTInfo => {
     const info = mockTstInfo(req)
     // The mock's fixed serial DEADBEEF encodes as a negative INTEGER; RFC 3161 wants a unique,
-    // positive one.
+    // positive one. The first byte is kept in 0x01–0x7f: a leading 0x00 would be a non-minimal DER
+    // INTEGER, which Go's asn1 (cosign) refuses.
     const serial = randomBytes(16)
-    serial[0] &= 0x7f
+    serial[0] = (serial[0] & 0x7f) | 0x01
     info.serialNumber = new asn1js.Integer({ valueHex: serial })
     const nonce = derNonces.get(req)
     if (nonce !== undefined) info.nonce = nonce ?? undefined

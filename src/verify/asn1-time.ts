@@ -1,0 +1,43 @@
+/**
+ * A fix for sigstore-js reading RFC 3161 timestamps: `@sigstore/core` accepts a GeneralizedTime
+ * with no fraction or exactly three fractional digits, but DER drops trailing zeros, so a TSA
+ * stamping milliseconds writes `…12.5Z` or `…12.34Z` about one time in nine, and sigstore-js then
+ * rejects a valid timestamp ("invalid time"). cosign (Go) reads every DER form.
+ *
+ * `tolerateDerFractionalSeconds()` widens `ASN1Obj.toDate` to the DER forms (1 to 9 fractional
+ * digits, no trailing zero) and nothing else, read to the whole second as sigstore-js reads
+ * `.ddd`: every string the original accepts still gives the same date, and anything that is not a
+ * DER GeneralizedTime still throws. Idempotent.
+ */
+import { ASN1Obj } from '@sigstore/core'
+
+/** DER GeneralizedTime (X.690 11.7): UTC, fraction without trailing zeros. */
+const DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/
+
+let installed = false
+
+/** The date of a DER GeneralizedTime string, or undefined when it is not one. */
+export function parseDerGeneralizedTime(text: string): Date | undefined {
+  const m = DER_GENERALIZED_TIME.exec(text)
+  if (!m) return undefined
+  // Whole seconds, as sigstore-js reads the forms it accepts (it drops `.ddd` too).
+  const date = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`)
+  return Number.isNaN(date.getTime()) ? undefined : date
+}
+
+export function tolerateDerFractionalSeconds(): void {
+  if (installed) return
+  installed = true
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+  const original = ASN1Obj.prototype.toDate
+  ASN1Obj.prototype.toDate = function toDate(this: ASN1Obj): Date {
+    try {
+      return original.call(this)
+    } catch (err) {
+      if (!this.tag.isGeneralizedTime()) throw err
+      const date = parseDerGeneralizedTime(this.value.toString('ascii'))
+      if (!date) throw err
+      return date
+    }
+  }
+}

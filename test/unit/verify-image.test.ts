@@ -1,0 +1,441 @@
+/**
+ * The verdict on one image (src/verify/image.ts verifyImage) from a hand-built Discovery of real
+ * published bundles (fixtures/real-world, INDEX.md sections 4 and 6): no registry, no network.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { policyFromInputs, type PolicyInputs, type Rule } from '../../src/policy/policy'
+import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/verify/discover'
+import { verifyImage, type ImageVerification } from '../../src/verify/image'
+import { parseTrustedRootFile, type TrustRoot } from '../../src/verify/trust'
+
+const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
+const read = (...p: string[]): Buffer => {
+  const file = resolve(FIXTURES, ...p)
+  if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
+  return readFileSync(file)
+}
+const json = (...p: string[]): unknown => JSON.parse(read(...p).toString('utf8'))
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
+const rootOf = (...p: string[]): TrustRoot => {
+  const roots = parseTrustedRootFile(read(...p).toString('utf8'), p.join('/'))
+  expect(roots).toHaveLength(1)
+  return roots[0]
+}
+
+const PG = rootOf('root-signing/targets/trusted_root.json')
+const GITHUB = rootOf('kyverno/pkg/image/verifiers/ivpol/cosign/testdata/github-trusted-root.json')
+const GHA = 'https://token.actions.githubusercontent.com'
+const COSIGN_SIGN = 'https://sigstore.dev/cosign/sign/v1'
+const SLSA_V1 = 'https://slsa.dev/provenance/v1'
+const OPTIONS = { keysWithoutTlog: false }
+
+/** The GitHub-instance SLSA provenance attestation of a container image (INDEX.md section 6). */
+const OPA = {
+  bundle: json('artifact-attestations-opa-provider/pkg/fetcher/testdata/valid-bundle.json'),
+  digest: 'sha256:d57f9212097b86c8d75158ea1d974721e7c6f8c33bd77838b242c8f6a2d21813',
+  san: 'https://github.com/github/artifact-attestations-opa-provider/.github/workflows/docker.yaml@refs/pull/31/merge',
+  reference: 'ghcr.io/github/artifact-attestations-opa-provider@sha256:' + '1'.repeat(64),
+}
+
+/** cosign v3 signature bundles of docker/actions-toolkit (INDEX.md section 4). */
+const DOCKER_DIR = ['_derived', 'docker-actions-toolkit']
+const DOCKER_SAN =
+  'https://github.com/docker/github-builder-experimental/.github/workflows/build.yml@refs/heads/build-reusable-workflow'
+const dockerBundle = (n: 1 | 2 | 3): unknown =>
+  json(...DOCKER_DIR, `sign-output${n}.bundle.sigstore.json`)
+const DIGEST1 = sha256(read(...DOCKER_DIR, 'manifest1_8fe63f8b0555.json'))
+const DIGEST2 = sha256(read(...DOCKER_DIR, 'manifest2_c6fc458cc871.json'))
+const REF1 = 'public.ecr.aws/q3b5f1u4/test-docker-action@sha256:' + 'a'.repeat(64)
+const REF2 = 'public.ecr.aws/q3b5f1u4/test-docker-action@sha256:' + 'b'.repeat(64)
+
+/** As discovery reports a bundle referrer: the predicate type it claims, unverified. */
+const found = (bundleJson: unknown, reference: string, predicateType?: string): FoundBundle => ({
+  reference,
+  json: bundleJson,
+  predicateType: predicateType ?? claimedPredicateType(bundleJson),
+})
+
+const discovery = (bundles: FoundBundle[], notes: string[] = []): Discovery => ({
+  signatures: [],
+  attestations: [],
+  bundles,
+  notes,
+  referrersFrom: 'api',
+})
+
+const ruleOf = (inputs: PolicyInputs): Rule => {
+  const rule = policyFromInputs(inputs)?.rules[0]
+  if (!rule) throw new Error('policyFromInputs made no rule')
+  return rule
+}
+const keylessRule = (identity: string, requireAttestations: string[] = []): Rule =>
+  ruleOf({ certificateIdentity: identity, certificateOidcIssuer: GHA, requireAttestations })
+
+/** A deep copy of `bundle` with one bit of its DSSE signature flipped. */
+function withCorruptSignature(bundle: unknown): unknown {
+  const copy = structuredClone(bundle) as {
+    dsseEnvelope: { signatures: { sig: string }[] }
+  }
+  const sig = Buffer.from(copy.dsseEnvelope.signatures[0].sig, 'base64')
+  sig[sig.length - 5] ^= 0x01
+  copy.dsseEnvelope.signatures[0].sig = sig.toString('base64')
+  return copy
+}
+
+describe('the GitHub-instance SLSA provenance attestation of a container image', () => {
+  const verifyOpa = (roots: TrustRoot[], predicateType?: string): ImageVerification =>
+    verifyImage(
+      discovery([found(OPA.bundle, OPA.reference, predicateType)]),
+      OPA.digest,
+      keylessRule(OPA.san),
+      roots,
+      OPTIONS,
+    )
+
+  it("verifies as an attestation under GitHub's root, reporting its signer from the Fulcio extensions", () => {
+    const result = verifyOpa([GITHUB])
+    expect(result.attestations).toEqual([
+      {
+        format: 'bundle',
+        reference: OPA.reference,
+        verified: true,
+        predicateType: SLSA_V1,
+        signer: {
+          identity: OPA.san,
+          issuer: GHA,
+          repository: 'https://github.com/github/artifact-attestations-opa-provider',
+          workflow: OPA.san,
+          ref: 'refs/pull/31/merge',
+          trigger: 'pull_request',
+          commit: 'f492e8cf01446c41f376aa07656dc4266f154739',
+          runnerEnvironment: 'github-hosted',
+        },
+      },
+    ])
+  })
+
+  it('does not verify the image: an attestation is not a signature', () => {
+    const result = verifyOpa([GITHUB])
+    expect(result.verified).toBe(false)
+    expect(result.signatures).toEqual([])
+    expect(result.reason).toMatch(/^expected a signature, got none/)
+    expect(result.signer).toBeUndefined()
+  })
+
+  it('stays an attestation when the referrer claims to be a cosign signature', () => {
+    const result = verifyOpa([GITHUB], COSIGN_SIGN)
+    expect(result.verified).toBe(false)
+    expect(result.signatures).toEqual([])
+    expect(result.attestations.map((a) => [a.predicateType, a.verified])).toEqual([[SLSA_V1, true]])
+  })
+
+  it('does not verify the attestation under the public-good root (its timestamp authority is not trusted there)', () => {
+    const result = verifyOpa([PG])
+    expect(result.verified).toBe(false)
+    expect(result.attestations).toHaveLength(1)
+    expect(result.attestations[0]).toMatchObject({
+      format: 'bundle',
+      reference: OPA.reference,
+      verified: false,
+      predicateType: SLSA_V1, // as discovery claimed it
+    })
+    expect(result.attestations[0].reason).toMatch(/^signature verification failed/)
+  })
+
+  it('verifies the attestation when both roots are given, public good first', () => {
+    const result = verifyOpa([PG, GITHUB])
+    expect(result.attestations.map((a) => a.verified)).toEqual([true])
+    expect(result.attestations[0].reason).toBeUndefined()
+  })
+
+  it('does not verify the attestation for another digest', () => {
+    const result = verifyImage(
+      discovery([found(OPA.bundle, OPA.reference)]),
+      DIGEST1,
+      keylessRule(OPA.san),
+      [GITHUB],
+      OPTIONS,
+    )
+    expect(result.attestations[0].verified).toBe(false)
+    expect(result.attestations[0].reason).toMatch(
+      /^expected a statement subject with digest sha256:8fe63f8b/,
+    )
+  })
+
+  it('names the discovery notes in the no-signature reason', () => {
+    const note = 'referrer x@sha256:00 is about sha256:ff, not this digest: ignored'
+    const result = verifyImage(
+      discovery([found(OPA.bundle, OPA.reference)], [note]),
+      OPA.digest,
+      keylessRule(OPA.san),
+      [GITHUB],
+      OPTIONS,
+    )
+    expect(result.reason).toMatch(/^expected a signature, got none/)
+    expect(result.reason).toContain(note)
+  })
+})
+
+describe('cosign v3 signature bundles under the public-good root', () => {
+  it('verify the image and report the signer from the Fulcio extensions and the Rekor entry', () => {
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.reason).toBeUndefined()
+    expect(result.verified).toBe(true)
+    const signer = {
+      identity: DOCKER_SAN,
+      issuer: GHA,
+      repository: 'https://github.com/docker/github-builder-test',
+      // The caller of the reusable workflow that signed (Build Config URI).
+      workflow:
+        'https://github.com/docker/github-builder-test/.github/workflows/ci.yml@refs/heads/main',
+      ref: 'refs/heads/main',
+      trigger: 'workflow_dispatch',
+      commit: 'a09fc6eb8837d30548c4db26074c0bc6551e9215',
+      runnerEnvironment: 'github-hosted',
+    }
+    expect(result.signer).toEqual(signer)
+    expect(result.rekorLogIndex).toBe(658949562)
+    expect(result.rekorIntegratedTime).toBe(1761913383)
+    expect(result.signatures).toEqual([
+      {
+        format: 'bundle',
+        reference: REF1,
+        verified: true,
+        signer,
+        rekorLogIndex: 658949562,
+        rekorIntegratedTime: 1761913383,
+      },
+    ])
+    expect(result.attestations).toEqual([])
+  })
+
+  it('verify when the rule has two signers and only the second matches', () => {
+    const rule: Rule = {
+      ...keylessRule(DOCKER_SAN),
+      signers: [
+        ...keylessRule('https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main')
+          .signers,
+        ...keylessRule(DOCKER_SAN).signers,
+      ],
+    }
+    expect(rule.signers).toHaveLength(2)
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      rule,
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(true)
+    expect(result.signer?.identity).toBe(DOCKER_SAN)
+  })
+
+  it('verify with an identity regexp that matches the whole SAN', () => {
+    const rule = ruleOf({
+      certificateIdentityRegexp:
+        'https://github\\.com/docker/[^/]+/\\.github/workflows/build\\.yml@.*',
+      certificateOidcIssuer: GHA,
+    })
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      rule,
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(true)
+  })
+
+  it('do not verify for a rule with another identity, and say which identity was expected and found', () => {
+    const wanted =
+      'https://github.com/docker/github-builder-test/.github/workflows/ci.yml@refs/heads/main'
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(wanted),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe(`expected identity "${wanted}", got ${DOCKER_SAN}`)
+    // The signature was sound: who signed it is reported, for the reader to compare.
+    expect(result.signatures).toHaveLength(1)
+    expect(result.signatures[0]).toMatchObject({
+      verified: false,
+      reason: result.reason,
+      signer: { identity: DOCKER_SAN, issuer: GHA },
+    })
+  })
+
+  it('give the identity mismatch, not the failure under the wrong root, when several roots are tried', () => {
+    const wanted = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main'
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(wanted),
+      [GITHUB, PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe(`expected identity "${wanted}", got ${DOCKER_SAN}`)
+  })
+
+  it('do not verify for a rule with another issuer', () => {
+    const rule = ruleOf({
+      certificateIdentity: DOCKER_SAN,
+      certificateOidcIssuer: 'https://accounts.google.com',
+    })
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      rule,
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe(`expected issuer "https://accounts.google.com", got ${GHA}`)
+  })
+
+  it("do not verify under GitHub's root alone", () => {
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN),
+      [GITHUB],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toMatch(/^signature verification failed/)
+  })
+
+  it('do not verify an image whose digest the bundle does not sign', () => {
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST2,
+      keylessRule(DOCKER_SAN),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toMatch(/^expected a statement subject with digest sha256:c6fc458c/)
+  })
+
+  it('verify when one of two bundles is corrupted, and report the corrupted one as not verified', () => {
+    const result = verifyImage(
+      discovery([found(withCorruptSignature(dockerBundle(1)), REF2), found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(true)
+    expect(result.reason).toBeUndefined()
+    expect(result.rekorLogIndex).toBe(658949562)
+    expect(result.signatures.map((s) => [s.reference, s.verified])).toEqual([
+      [REF2, false],
+      [REF1, true],
+    ])
+    expect(result.signatures[0].reason).toMatch(/^signature verification failed/)
+  })
+
+  it('do not verify when every bundle is corrupted, and count them in the reason', () => {
+    const result = verifyImage(
+      discovery([
+        found(withCorruptSignature(dockerBundle(1)), REF1),
+        found(withCorruptSignature(dockerBundle(1)), REF2),
+      ]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toMatch(
+      /^none of 2 signatures verified; \S+: signature verification failed/,
+    )
+  })
+
+  it('do not verify when the rule allows no signer', () => {
+    const rule: Rule = { ...keylessRule(DOCKER_SAN), signers: [] }
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      rule,
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe('the rule allows no signer')
+  })
+})
+
+describe('required attestations', () => {
+  it('fail a signed image with no attestation of the required type, keeping the signer', () => {
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN, ['slsaprovenance']),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe('expected a slsaprovenance attestation, got none')
+    expect(result.signer?.identity).toBe(DOCKER_SAN)
+    expect(result.signatures.map((s) => s.verified)).toEqual([true])
+  })
+
+  it('name the required type as written, a URI included', () => {
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1)]),
+      DIGEST1,
+      keylessRule(DOCKER_SAN, ['https://cyclonedx.org/bom']),
+      [PG],
+      OPTIONS,
+    )
+    expect(result.reason).toBe('expected a https://cyclonedx.org/bom attestation, got none')
+  })
+
+  it('are not met by a sound attestation of that type about another image', () => {
+    // The signature is docker's (digest 1); the SLSA attestation is GitHub's, for another image.
+    const rule = ruleOf({
+      certificateIdentityRegexp: 'https://github\\.com/(docker|github)/.*',
+      certificateOidcIssuer: GHA,
+      requireAttestations: ['slsaprovenance'],
+    })
+    const result = verifyImage(
+      discovery([found(dockerBundle(1), REF1), found(OPA.bundle, OPA.reference)]),
+      DIGEST1,
+      rule,
+      [PG, GITHUB],
+      OPTIONS,
+    )
+    expect(result.verified).toBe(false)
+    expect(result.signatures.map((s) => s.verified)).toEqual([true])
+    expect(result.attestations.map((a) => [a.predicateType, a.verified])).toEqual([
+      [SLSA_V1, false],
+    ])
+    expect(result.reason).toMatch(
+      /^expected a verified slsaprovenance attestation, got 1 that did not verify: expected a statement subject with digest sha256:8fe63f8b/,
+    )
+  })
+
+  it('do not leak the attested statement into the report', () => {
+    const result = verifyImage(
+      discovery([found(OPA.bundle, OPA.reference)]),
+      OPA.digest,
+      keylessRule(OPA.san),
+      [GITHUB],
+      OPTIONS,
+    )
+    expect(result.attestations[0].verified).toBe(true)
+    expect(Object.keys(result.attestations[0])).not.toContain('statement')
+  })
+})
