@@ -190,6 +190,31 @@ describe('images signed by Signet', () => {
     expect(results(bad)[0].reason).toMatch(/signature verification failed/)
   })
 
+  it('wants a Rekor entry for a key signature unless tlog: false says otherwise, and warns', async () => {
+    const offLog = await pushFreshImage(registry.host, 'verify/nolog')
+    const sign = await runAction({
+      images: offLog.ref,
+      key: keyPath,
+      'key-password': 'pw',
+      tlog: 'false',
+      ...standInInputs(sigstore, registry.host),
+    })
+    expect(sign.errors).toEqual([])
+    const byKey = {
+      'certificate-identity': '',
+      'certificate-oidc-issuer': '',
+      'public-key': pubPath,
+    }
+    const strict = await runAction(trusting({ images: offLog.ref, ...byKey }))
+    expect(strict.outputs.verified).toBe('false')
+    expect(results(strict)[0].reason).toMatch(/tlog|transparency|log/i)
+    const lenient = await runAction(trusting({ images: offLog.ref, ...byKey, tlog: 'false' }))
+    expect(lenient.errors).toEqual([])
+    expect(lenient.outputs.verified).toBe('true')
+    expect(lenient.stdout).toMatch(/::warning::tlog: false — key-signed signatures are accepted/)
+    expect(lenient.summary).toContain('[!WARNING]')
+  })
+
   it('does not take a key signature for a keyless signer, nor the reverse', async () => {
     const run = await runAction(
       trusting({ images: `${keyed.ref}\n${keyless.ref}`, 'public-key': pubPath }),
