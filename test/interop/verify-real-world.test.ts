@@ -441,3 +441,26 @@ describe('real published signatures: Signet agrees with cosign v3', () => {
     })
   })
 })
+
+describe('the default trust root (no trusted-root input)', () => {
+  // The public-good root through TUF, or, when the mirror cannot be reached (as on a machine
+  // without internet), the root embedded in Signet with a warning. Either way, a real public-good
+  // signature verifies and a tampered one does not.
+  it.each([cases[0], cases[3]])('gives the INDEX verdict on: $name', async (c) => {
+    const { ref } = await imageOf(c)
+    const run = await runAction({
+      mode: 'verify',
+      images: ref,
+      'plain-http': registry.host,
+      recursive: 'false',
+      ...signetIdentityInputs(c.identity),
+    })
+    expect(run.outputs.verified).toBe(c.expected === 'accept' ? 'true' : 'false')
+    const offline = /::warning::could not update the Sigstore trusted root through TUF/.test(
+      run.stdout,
+    )
+    expect(run.summary).toContain(
+      offline ? 'Sigstore public good (embedded)' : 'Trust roots: Sigstore public good.',
+    )
+  })
+})
