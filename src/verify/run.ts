@@ -26,17 +26,11 @@ import type { Logger } from '../report/types'
 import { parseDockerfile } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
 import { discover } from './discover'
-import {
-  verifyImage,
-  type AttestationFinding,
-  type ImageVerification,
-  type SignatureFinding,
-  type SignerReport,
-} from './image'
+import { verifyImage, type ImageVerification } from './image'
 import { loadTrustRoots, type TrustRoot } from './trust'
 
-/** One entry of the `results` output in verify mode. */
-export interface VerifyImageResult {
+/** One entry of the `results` output in verify mode: the image, and its verification. */
+export interface VerifyImageResult extends ImageVerification {
   /** As written in `images`, or in the Dockerfile after ARG substitution. */
   image: string
   /** `registry/repository`. */
@@ -46,15 +40,8 @@ export interface VerifyImageResult {
   parent?: string
   platform?: string
   dockerfile?: { file: string; line: number }
-  verified: boolean
   verdict: 'verified' | 'failed' | 'skipped'
   rule?: string
-  reason?: string
-  signer?: SignerReport
-  rekorLogIndex?: number
-  rekorIntegratedTime?: number
-  signatures: SignatureFinding[]
-  attestations: AttestationFinding[]
 }
 
 export interface VerifyOutcome {
