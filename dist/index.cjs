@@ -22508,7 +22508,7 @@ var require_length = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.decodeLength = decodeLength;
-    exports2.encodeLength = encodeLength;
+    exports2.encodeLength = encodeLength2;
     var error_1 = require_error2();
     function decodeLength(stream) {
       const buf = stream.getUint8();
@@ -22536,7 +22536,7 @@ var require_length = __commonJS({
       return len;
     }
     __name(decodeLength, "decodeLength");
-    function encodeLength(len) {
+    function encodeLength2(len) {
       if (len < 128) {
         return Buffer.from([len]);
       }
@@ -22548,7 +22548,7 @@ var require_length = __commonJS({
       }
       return Buffer.from([128 | bytes.length, ...bytes]);
     }
-    __name(encodeLength, "encodeLength");
+    __name(encodeLength2, "encodeLength");
   }
 });
 
@@ -80139,8 +80139,9 @@ var import_verify = __toESM(require_dist7());
 // src/verify/common.ts
 var import_node_crypto6 = require("node:crypto");
 
-// src/verify/asn1-time.ts
+// src/verify/asn1-patches.ts
 var import_core4 = __toESM(require_dist3());
+var import_length = __toESM(require_length());
 var DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/;
 var installed = false;
 function parseDerGeneralizedTime(text) {
@@ -80150,9 +80151,17 @@ function parseDerGeneralizedTime(text) {
   return Number.isNaN(date.getTime()) ? void 0 : date;
 }
 __name(parseDerGeneralizedTime, "parseDerGeneralizedTime");
-function tolerateDerFractionalSeconds() {
+function encodeDer(obj3) {
+  const value = obj3.subs.length > 0 ? Buffer.concat(obj3.subs.map((sub) => encodeDer(sub))) : obj3.value;
+  return Buffer.concat([Buffer.from([obj3.tag.toDER()]), (0, import_length.encodeLength)(value.length), value]);
+}
+__name(encodeDer, "encodeDer");
+function patchSigstoreAsn1() {
   if (installed) return;
   installed = true;
+  import_core4.ASN1Obj.prototype.toDER = /* @__PURE__ */ __name(function toDER() {
+    return encodeDer(this);
+  }, "toDER");
   const original = import_core4.ASN1Obj.prototype.toDate;
   import_core4.ASN1Obj.prototype.toDate = /* @__PURE__ */ __name(function toDate() {
     try {
@@ -80165,10 +80174,10 @@ function tolerateDerFractionalSeconds() {
     }
   }, "toDate");
 }
-__name(tolerateDerFractionalSeconds, "tolerateDerFractionalSeconds");
+__name(patchSigstoreAsn1, "patchSigstoreAsn1");
 
 // src/verify/common.ts
-tolerateDerFractionalSeconds();
+patchSigstoreAsn1();
 var OID_CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
 function pemBlocks(text, type) {
   const re = new RegExp(`-----BEGIN ${type}-----([\\s\\S]*?)-----END ${type}-----`, "g");

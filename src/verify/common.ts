@@ -5,10 +5,10 @@ import { X509Certificate as NodeX509 } from 'node:crypto'
 import type { X509Certificate } from '@sigstore/core'
 import type { Signer } from '@sigstore/verify'
 import { fulcioExtensions } from '../sigstore/certificate'
-import { tolerateDerFractionalSeconds } from './asn1-time'
+import { patchSigstoreAsn1 } from './asn1-patches'
 
-// Before any timestamp is read: real TSAs write DER times sigstore-js would refuse (asn1-time.ts).
-tolerateDerFractionalSeconds()
+// Before anything is verified: DER times sigstore-js would refuse, and a faster toDER (see there).
+patchSigstoreAsn1()
 
 export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3'
 

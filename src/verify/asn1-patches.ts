@@ -1,5 +1,8 @@
 /**
- * A fix for sigstore-js reading RFC 3161 timestamps: `@sigstore/core` accepts a GeneralizedTime
+ * Two changes to how `@sigstore/core` (sigstore-js) reads ASN.1, installed once before Signet
+ * verifies anything. Neither accepts anything else as valid; both are for reporting upstream.
+ *
+ * 1. Time. sigstore-js reading RFC 3161 timestamps: `@sigstore/core` accepts a GeneralizedTime
  * with no fraction or exactly three fractional digits, but DER drops trailing zeros, so a TSA
  * stamping milliseconds writes `…12.5Z` or `…12.34Z` about one time in nine, and sigstore-js then
  * rejects a valid timestamp ("invalid time"). cosign (Go) reads every DER form.
@@ -7,9 +10,15 @@
  * `tolerateDerFractionalSeconds()` widens `ASN1Obj.toDate` to the DER forms (1 to 9 fractional
  * digits, no trailing zero) and nothing else, read to the whole second as sigstore-js reads
  * `.ddd`: every string the original accepts still gives the same date, and anything that is not a
- * DER GeneralizedTime still throws. Idempotent.
+ * DER GeneralizedTime still throws.
+ *
+ * 2. Speed. `ASN1Obj.toDER()` re-encodes an object through a growable stream that zero-fills at
+ * least 1 KiB per node; certificate path building calls it for every comparison and signature
+ * check, so verifying 100 signatures spent most of its CPU there. The replacement builds the same
+ * bytes with one concatenation per node (same tag, same length encoding, same content).
  */
 import { ASN1Obj } from '@sigstore/core'
+import { encodeLength } from '@sigstore/core/dist/asn1/length'
 
 /** DER GeneralizedTime (X.690 11.7): UTC, fraction without trailing zeros. */
 const DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/
@@ -25,9 +34,20 @@ export function parseDerGeneralizedTime(text: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date
 }
 
-export function tolerateDerFractionalSeconds(): void {
+/** The DER of `obj`, as `ASN1Obj.prototype.toDER` encodes it, without the scratch streams. */
+export function encodeDer(obj: ASN1Obj): Buffer {
+  const value =
+    obj.subs.length > 0 ? Buffer.concat(obj.subs.map((sub) => encodeDer(sub))) : obj.value
+  return Buffer.concat([Buffer.from([obj.tag.toDER()]), encodeLength(value.length), value])
+}
+
+/** Installs both changes (idempotent). */
+export function patchSigstoreAsn1(): void {
   if (installed) return
   installed = true
+  ASN1Obj.prototype.toDER = function toDER(this: ASN1Obj): Buffer {
+    return encodeDer(this)
+  }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const original = ASN1Obj.prototype.toDate
   ASN1Obj.prototype.toDate = function toDate(this: ASN1Obj): Date {
