@@ -1,7 +1,7 @@
 /** The action's entry: read the inputs once, run, report, fail in one place. */
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
-import { failureOf, runSign, type SignOutcome } from './main'
+import type { SignOutcome } from './main'
 import {
   actionsLogger,
   applySignOutcome,
@@ -9,7 +9,6 @@ import {
   BundleFile,
   fail,
 } from './report/actions'
-import { runVerify } from './verify/run'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
@@ -17,10 +16,13 @@ async function main(): Promise<void> {
   for (const secret of secretValues(get)) core.setSecret(secret)
   try {
     const inputs = readInputs(get)
+    // Each mode loads only its own code: verifying starts without evaluating the signing stack.
     if (inputs.mode === 'verify') {
+      const { runVerify } = await import('./verify/run')
       await applyVerifyOutcome(await runVerify(inputs, { log: actionsLogger }), inputs.summary)
       return
     }
+    const { failureOf, runSign } = await import('./main')
     const bundles = new BundleFile()
     // Set at once: the file is there (with what was made) even when the run fails midway.
     core.setOutput('bundle-path', bundles.path)

@@ -4,8 +4,7 @@
  */
 import { SignetError, isSignetError } from './errors'
 import { INPUT, type Inputs } from './inputs'
-import { RegistryClient } from './registry/client'
-import { createCredentialProvider } from './registry/credentials'
+import { createRegistry } from './registry/create'
 import type { Registry } from './registry/types'
 import type { ImageResult, Logger } from './report/types'
 import { resolveImages } from './resolve'
@@ -21,7 +20,7 @@ import { planAttestations } from './attestations'
 import { attestationsStoreFromEnv, type AttestationStore } from './github/attestations'
 import { PUBLIC_GOOD } from './sigstore/services'
 import { SigningSession } from './sigstore/signing'
-import { requestedImages, type RequestedImage } from './subjects'
+import { requestedImages } from './subjects'
 import type { Bundle } from '@sigstore/bundle'
 
 export interface RunDependencies {
@@ -60,33 +59,6 @@ export interface SignOutcome {
   timestamped: boolean
   /** Why images were not signed. */
   errors: unknown[]
-}
-
-/** The HTTP registry client, with credentials for the registries the run names. */
-export function createRegistry(
-  inputs: Inputs,
-  requested: RequestedImage[],
-  env: NodeJS.ProcessEnv,
-  log: Logger,
-): RegistryClient {
-  return new RegistryClient({
-    credentials: createCredentialProvider({
-      explicit:
-        inputs.registryUsername && inputs.registryPassword
-          ? {
-              username: inputs.registryUsername,
-              password: inputs.registryPassword,
-              registries: [...new Set(requested.map((r) => r.registry))],
-            }
-          : undefined,
-      githubToken: inputs.githubToken,
-      githubActor: env.GITHUB_ACTOR,
-      env,
-      log: (message) => log.debug(message),
-    }),
-    plainHttp: inputs.plainHttp,
-    log: (message) => log.debug(message),
-  })
 }
 
 export function buildVerifyCommand(

@@ -12,7 +12,7 @@ import { relative, resolve } from 'node:path'
 import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
-import { createRegistry } from '../main'
+import { createRegistry } from '../registry/create'
 import {
   parsePolicy,
   policyFromInputs,
