@@ -34455,7 +34455,8 @@ async function bundleReferrers(registry, repo, digest, notes) {
         bundles.push({
           reference,
           json: json2,
-          predicateType: manifest.annotations?.["dev.sigstore.bundle.predicateType"] ?? claimedPredicateType(json2)
+          // The statement's own claim first: that is what verification will check.
+          predicateType: claimedPredicateType(json2) ?? manifest.annotations?.["dev.sigstore.bundle.predicateType"]
         });
       } catch (err) {
         notes.push(`referrer ${reference} could not be read: ${describeError(err)}`);
@@ -34488,12 +34489,10 @@ async function discover(registry, repo, digest) {
   };
 }
 function claimedAttestationType(att) {
-  const annotated = att.annotations[LEGACY_ANNOTATIONS.predicateType];
-  if (annotated) return annotated;
   const envelope = parseJson(att.envelope);
-  if (typeof envelope?.payload !== "string") return void 0;
-  const statement = parseJson(Buffer.from(envelope.payload, "base64"));
-  return typeof statement?.predicateType === "string" ? statement.predicateType : void 0;
+  const statement = typeof envelope?.payload === "string" ? parseJson(Buffer.from(envelope.payload, "base64")) : void 0;
+  if (typeof statement?.predicateType === "string") return statement.predicateType;
+  return att.annotations[LEGACY_ANNOTATIONS.predicateType] || void 0;
 }
 var MAX_LAYERS, MAX_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE;
 var init_discover = __esm({
@@ -38967,56 +38966,98 @@ function verifyImage(found, digest, rule, roots, options) {
     // A key needs no trusted time; the log is what makes a key signature public.
     requireTlog: expectation.kind === "key" && options.keysWithoutTlog ? false : root.requirements.requireTlog
   }), "requirementsFor");
+  const check = /* @__PURE__ */ __name((attempt) => firstSuccess(attempt, rule.signers, roots), "check");
+  const verifyBundle = /* @__PURE__ */ __name((bundle) => check(
+    (expectation, root) => verifyImageBundle(
+      bundle.json,
+      digest,
+      root.material,
+      expectation,
+      requirementsFor(root, expectation)
+    )
+  ), "verifyBundle");
   const signatures = [];
   const attestations = [];
+  const signed = /* @__PURE__ */ __name(() => signatures.some((s) => s.verified), "signed");
+  const unchecked = /* @__PURE__ */ __name((why) => ({
+    verified: false,
+    checked: false,
+    reason: `not checked: ${why}`
+  }), "unchecked");
+  const alreadyVerified = "another signature already verified this image";
+  for (const bundle of found.bundles.filter((b) => b.predicateType === COSIGN_SIGN_PREDICATE)) {
+    if (signed()) {
+      signatures.push({
+        format: "bundle",
+        reference: bundle.reference,
+        ...unchecked(alreadyVerified)
+      });
+      continue;
+    }
+    const verdict = verifyBundle(bundle);
+    if (verdict.predicateType && verdict.predicateType !== COSIGN_SIGN_PREDICATE)
+      attestations.push({
+        ...finding("bundle", bundle.reference, verdict),
+        predicateType: verdict.predicateType,
+        statement: verdict.statement
+      });
+    else signatures.push(finding("bundle", bundle.reference, verdict));
+  }
   for (const sig of found.signatures) {
-    const verdict = firstSuccess(
+    if (signed()) {
+      signatures.push({ format: "legacy", reference: sig.reference, ...unchecked(alreadyVerified) });
+      continue;
+    }
+    const verdict = check(
       (expectation, root) => verifyLegacySignature(sig.signature, digest, root.material, expectation, {
         requireTlog: requirementsFor(root, expectation).requireTlog
-      }),
-      rule.signers,
-      roots
+      })
     );
     signatures.push(finding("legacy", sig.reference, verdict));
   }
-  for (const bundle of found.bundles) {
-    const verdict = firstSuccess(
-      (expectation, root) => verifyImageBundle(
-        bundle.json,
-        digest,
-        root.material,
-        expectation,
-        requirementsFor(root, expectation)
-      ),
-      rule.signers,
-      roots
-    );
-    const predicateType = verdict.predicateType ?? bundle.predicateType;
-    if (predicateType === COSIGN_SIGN_PREDICATE) {
-      signatures.push(finding("bundle", bundle.reference, verdict));
-    } else {
+  const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes));
+  const notRequired = "the rule requires no attestation of this type";
+  for (const bundle of found.bundles.filter((b) => b.predicateType !== COSIGN_SIGN_PREDICATE)) {
+    const claimed = bundle.predicateType ?? "(unknown)";
+    if (!required.has(claimed)) {
       attestations.push({
-        ...finding("bundle", bundle.reference, verdict),
-        predicateType: predicateType ?? "(unknown)",
-        statement: verdict.statement
+        format: "bundle",
+        reference: bundle.reference,
+        predicateType: claimed,
+        ...unchecked(notRequired)
       });
+      continue;
     }
+    const verdict = verifyBundle(bundle);
+    attestations.push({
+      ...finding("bundle", bundle.reference, verdict),
+      predicateType: verdict.predicateType ?? claimed,
+      statement: verdict.statement
+    });
   }
   for (const att of found.attestations) {
-    const verdict = firstSuccess(
+    const claimed = claimedAttestationType(att) ?? "(unknown)";
+    if (!required.has(claimed)) {
+      attestations.push({
+        format: "legacy",
+        reference: att.reference,
+        predicateType: claimed,
+        ...unchecked(notRequired)
+      });
+      continue;
+    }
+    const verdict = check(
       (expectation, root) => verifyLegacyAttestation(
         { envelope: att.envelope, annotations: att.annotations },
         digest,
         root.material,
         expectation,
         requirementsFor(root, expectation)
-      ),
-      rule.signers,
-      roots
+      )
     );
     attestations.push({
       ...finding("legacy", att.reference, verdict),
-      predicateType: verdict.predicateType ?? claimedAttestationType(att) ?? "(unknown)",
+      predicateType: verdict.predicateType ?? claimed,
       statement: verdict.statement
     });
   }
@@ -81872,7 +81913,8 @@ function foundCell(r) {
   }
   for (const a of r.attestations) {
     const where = a.format === "legacy" ? "`.att`" : "bundle";
-    parts.push(`${a.verified ? "\u2705" : "\u274C"} \`${a.predicateType.replace(/`/g, "")}\` (${where})`);
+    const mark = a.checked === false ? "\u2796" : a.verified ? "\u2705" : "\u274C";
+    parts.push(`${mark} \`${a.predicateType.replace(/`/g, "")}\` (${where})`);
   }
   return parts.length > 0 ? parts.join("<br>") : "\u2014";
 }

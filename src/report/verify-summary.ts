@@ -25,7 +25,8 @@ function foundCell(r: VerifyImageResult): string {
   }
   for (const a of r.attestations) {
     const where = a.format === 'legacy' ? '`.att`' : 'bundle'
-    parts.push(`${a.verified ? '✅' : '❌'} \`${a.predicateType.replace(/`/g, '')}\` (${where})`)
+    const mark = a.checked === false ? '➖' : a.verified ? '✅' : '❌'
+    parts.push(`${mark} \`${a.predicateType.replace(/`/g, '')}\` (${where})`)
   }
   return parts.length > 0 ? parts.join('<br>') : '—'
 }

@@ -51,7 +51,7 @@ export interface FoundBundle {
   reference: string
   /** The parsed bundle JSON (checked by the verifier). */
   json: unknown
-  /** From the referrer's annotation, or the envelope's (unverified) statement: for sorting only. */
+  /** The envelope's (unverified) statement's, else the referrer's annotation: for sorting only. */
   predicateType?: string
 }
 
@@ -175,9 +175,10 @@ async function bundleReferrers(
         bundles.push({
           reference,
           json,
+          // The statement's own claim first: that is what verification will check.
           predicateType:
-            manifest.annotations?.['dev.sigstore.bundle.predicateType'] ??
-            claimedPredicateType(json),
+            claimedPredicateType(json) ??
+            manifest.annotations?.['dev.sigstore.bundle.predicateType'],
         })
       } catch (err) {
         notes.push(`referrer ${reference} could not be read: ${describeError(err)}`)
@@ -216,12 +217,16 @@ export async function discover(
   }
 }
 
-/** The predicate type a legacy `.att` layer claims (annotation, else its unverified payload). */
+/**
+ * The predicate type a legacy `.att` layer claims: its (unverified) statement's, which is what
+ * verification checks, else the annotation (old cosign wrote none).
+ */
 export function claimedAttestationType(att: FoundLegacyAttestation): string | undefined {
-  const annotated = att.annotations[LEGACY_ANNOTATIONS.predicateType]
-  if (annotated) return annotated
   const envelope = parseJson<{ payload?: unknown }>(att.envelope)
-  if (typeof envelope?.payload !== 'string') return undefined
-  const statement = parseJson<{ predicateType?: unknown }>(Buffer.from(envelope.payload, 'base64'))
-  return typeof statement?.predicateType === 'string' ? statement.predicateType : undefined
+  const statement =
+    typeof envelope?.payload === 'string'
+      ? parseJson<{ predicateType?: unknown }>(Buffer.from(envelope.payload, 'base64'))
+      : undefined
+  if (typeof statement?.predicateType === 'string') return statement.predicateType
+  return att.annotations[LEGACY_ANNOTATIONS.predicateType] || undefined
 }

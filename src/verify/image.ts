@@ -14,7 +14,12 @@ import type { AttestationRequirement, Rule, SignerRequirement } from '../policy/
 import { FULCIO_OID_PREFIX } from '../sigstore/certificate'
 import { verifyImageBundle, type BundleVerdict } from './bundle'
 import type { Expectation } from './common'
-import { claimedAttestationType, COSIGN_SIGN_PREDICATE, type Discovery } from './discover'
+import {
+  claimedAttestationType,
+  COSIGN_SIGN_PREDICATE,
+  type Discovery,
+  type FoundBundle,
+} from './discover'
 import { verifyLegacySignature } from './legacy'
 import { verifyLegacyAttestation } from './legacy-attestation'
 import type { TrustRoot } from './trust'
@@ -40,6 +45,8 @@ export interface SignatureFinding {
   format: 'legacy' | 'bundle'
   reference: string
   verified: boolean
+  /** false: found but not checked (another signature decided, or no rule needs it). */
+  checked?: false
   reason?: string
   signer?: SignerReport
   rekorLogIndex?: number
@@ -187,60 +194,109 @@ export function verifyImage(
       expectation.kind === 'key' && options.keysWithoutTlog ? false : root.requirements.requireTlog,
   })
 
+  const check = (attempt: Attempt): Verdict & { keyed: boolean } =>
+    firstSuccess(attempt, rule.signers, roots)
+  const verifyBundle = (bundle: FoundBundle): Verdict & { keyed: boolean } =>
+    check((expectation, root) =>
+      verifyImageBundle(
+        bundle.json,
+        digest,
+        root.material,
+        expectation,
+        requirementsFor(root, expectation),
+      ),
+    )
+
+  // Signatures in the order cosign v3 prefers them (bundles, then .sig). One verified signature
+  // decides; the others are listed as found but not checked, which keeps a run over many images
+  // signed in both formats from doing every check twice.
   const signatures: SignatureFinding[] = []
   const attestations: (AttestationFinding & { statement?: unknown })[] = []
+  const signed = (): boolean => signatures.some((s) => s.verified)
+  const unchecked = (why: string): { verified: false; checked: false; reason: string } => ({
+    verified: false,
+    checked: false,
+    reason: `not checked: ${why}`,
+  })
+  const alreadyVerified = 'another signature already verified this image'
 
+  for (const bundle of found.bundles.filter((b) => b.predicateType === COSIGN_SIGN_PREDICATE)) {
+    if (signed()) {
+      signatures.push({
+        format: 'bundle',
+        reference: bundle.reference,
+        ...unchecked(alreadyVerified),
+      })
+      continue
+    }
+    const verdict = verifyBundle(bundle)
+    // The claim came from an annotation or an unverified payload; a verified statement decides.
+    if (verdict.predicateType && verdict.predicateType !== COSIGN_SIGN_PREDICATE)
+      attestations.push({
+        ...finding('bundle', bundle.reference, verdict),
+        predicateType: verdict.predicateType,
+        statement: verdict.statement,
+      })
+    else signatures.push(finding('bundle', bundle.reference, verdict))
+  }
   for (const sig of found.signatures) {
-    const verdict = firstSuccess(
-      (expectation, root) =>
-        verifyLegacySignature(sig.signature, digest, root.material, expectation, {
-          requireTlog: requirementsFor(root, expectation).requireTlog,
-        }),
-      rule.signers,
-      roots,
+    if (signed()) {
+      signatures.push({ format: 'legacy', reference: sig.reference, ...unchecked(alreadyVerified) })
+      continue
+    }
+    const verdict = check((expectation, root) =>
+      verifyLegacySignature(sig.signature, digest, root.material, expectation, {
+        requireTlog: requirementsFor(root, expectation).requireTlog,
+      }),
     )
     signatures.push(finding('legacy', sig.reference, verdict))
   }
-  for (const bundle of found.bundles) {
-    const verdict = firstSuccess(
-      (expectation, root) =>
-        verifyImageBundle(
-          bundle.json,
-          digest,
-          root.material,
-          expectation,
-          requirementsFor(root, expectation),
-        ),
-      rule.signers,
-      roots,
-    )
-    const predicateType = verdict.predicateType ?? bundle.predicateType
-    if (predicateType === COSIGN_SIGN_PREDICATE) {
-      signatures.push(finding('bundle', bundle.reference, verdict))
-    } else {
+
+  // Attestations of a type the rule requires are all checked (each may carry a banned component);
+  // the others are listed as found.
+  const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes))
+  const notRequired = 'the rule requires no attestation of this type'
+  for (const bundle of found.bundles.filter((b) => b.predicateType !== COSIGN_SIGN_PREDICATE)) {
+    const claimed = bundle.predicateType ?? '(unknown)'
+    if (!required.has(claimed)) {
       attestations.push({
-        ...finding('bundle', bundle.reference, verdict),
-        predicateType: predicateType ?? '(unknown)',
-        statement: verdict.statement,
+        format: 'bundle',
+        reference: bundle.reference,
+        predicateType: claimed,
+        ...unchecked(notRequired),
       })
+      continue
     }
+    const verdict = verifyBundle(bundle)
+    attestations.push({
+      ...finding('bundle', bundle.reference, verdict),
+      predicateType: verdict.predicateType ?? claimed,
+      statement: verdict.statement,
+    })
   }
   for (const att of found.attestations) {
-    const verdict = firstSuccess(
-      (expectation, root) =>
-        verifyLegacyAttestation(
-          { envelope: att.envelope, annotations: att.annotations },
-          digest,
-          root.material,
-          expectation,
-          requirementsFor(root, expectation),
-        ),
-      rule.signers,
-      roots,
+    const claimed = claimedAttestationType(att) ?? '(unknown)'
+    if (!required.has(claimed)) {
+      attestations.push({
+        format: 'legacy',
+        reference: att.reference,
+        predicateType: claimed,
+        ...unchecked(notRequired),
+      })
+      continue
+    }
+    const verdict = check((expectation, root) =>
+      verifyLegacyAttestation(
+        { envelope: att.envelope, annotations: att.annotations },
+        digest,
+        root.material,
+        expectation,
+        requirementsFor(root, expectation),
+      ),
     )
     attestations.push({
       ...finding('legacy', att.reference, verdict),
-      predicateType: verdict.predicateType ?? claimedAttestationType(att) ?? '(unknown)',
+      predicateType: verdict.predicateType ?? claimed,
       statement: verdict.statement,
     })
   }

@@ -89,7 +89,8 @@ describe('the GitHub-instance SLSA provenance attestation of a container image',
     verifyImage(
       discovery([found(OPA.bundle, OPA.reference, predicateType)]),
       OPA.digest,
-      keylessRule(OPA.san),
+      // Attestations of a required type are checked; others are only listed.
+      keylessRule(OPA.san, ['slsaprovenance']),
       roots,
       OPTIONS,
     )
@@ -154,7 +155,7 @@ describe('the GitHub-instance SLSA provenance attestation of a container image',
     const result = verifyImage(
       discovery([found(OPA.bundle, OPA.reference)]),
       DIGEST1,
-      keylessRule(OPA.san),
+      keylessRule(OPA.san, ['slsaprovenance']),
       [GITHUB],
       OPTIONS,
     )
@@ -427,11 +428,31 @@ describe('required attestations', () => {
     )
   })
 
-  it('do not leak the attested statement into the report', () => {
+  it('lists, without checking, an attestation of a type no rule requires', () => {
     const result = verifyImage(
       discovery([found(OPA.bundle, OPA.reference)]),
       OPA.digest,
       keylessRule(OPA.san),
+      [GITHUB],
+      OPTIONS,
+    )
+    expect(result.attestations).toEqual([
+      {
+        format: 'bundle',
+        reference: OPA.reference,
+        predicateType: SLSA_V1,
+        verified: false,
+        checked: false,
+        reason: 'not checked: the rule requires no attestation of this type',
+      },
+    ])
+  })
+
+  it('do not leak the attested statement into the report', () => {
+    const result = verifyImage(
+      discovery([found(OPA.bundle, OPA.reference)]),
+      OPA.digest,
+      keylessRule(OPA.san, ['slsaprovenance']),
       [GITHUB],
       OPTIONS,
     )
