@@ -22558,6 +22558,11 @@ var init_client = __esm({
       log;
       /** What each host asked for on its last 401; absent = anonymous has worked so far. */
       challenges = /* @__PURE__ */ new Map();
+      /**
+       * Registries that answered the referrers API with "not served here": asked once per run, since
+       * a registry serves the API for all its repositories or for none.
+       */
+      noReferrersApi = /* @__PURE__ */ new Set();
       tokens = /* @__PURE__ */ new Map();
       constructor(options = {}) {
         this.credentials = options.credentials ?? anonymousCredentials;
@@ -22770,6 +22775,7 @@ var init_client = __esm({
       async referrers(repo, digest, artifactType) {
         checkRepository(repo);
         validateDigest(digest, "digest");
+        if (this.noReferrersApi.has(repo.registry)) return void 0;
         const first = new URL(`/v2/${repo.repository}/referrers/${digest}`, this.baseUrl(repo.registry));
         if (artifactType) first.searchParams.set("artifactType", artifactType);
         const manifests = [];
@@ -22823,7 +22829,10 @@ var init_client = __esm({
             }
           );
           if (!result) {
-            if (n === 0) return void 0;
+            if (n === 0) {
+              this.noReferrersApi.add(repo.registry);
+              return void 0;
+            }
             throw new SignetError(
               "REGISTRY_ERROR",
               `GET ${page.host}${page.pathname}: a later page of the referrers listing is missing`

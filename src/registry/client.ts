@@ -216,6 +216,11 @@ export class RegistryClient implements Registry {
   private readonly log: (message: string) => void
   /** What each host asked for on its last 401; absent = anonymous has worked so far. */
   private readonly challenges = new Map<string, AuthChallenge>()
+  /**
+   * Registries that answered the referrers API with "not served here": asked once per run, since
+   * a registry serves the API for all its repositories or for none.
+   */
+  private readonly noReferrersApi = new Set<string>()
   private readonly tokens = new Map<string, Promise<CachedToken>>()
 
   constructor(options: RegistryClientOptions = {}) {
@@ -503,6 +508,7 @@ export class RegistryClient implements Registry {
   ): Promise<ImageIndex | undefined> {
     checkRepository(repo)
     validateDigest(digest, 'digest')
+    if (this.noReferrersApi.has(repo.registry)) return undefined
     const first = new URL(`/v2/${repo.repository}/referrers/${digest}`, this.baseUrl(repo.registry))
     if (artifactType) first.searchParams.set('artifactType', artifactType)
 
@@ -561,7 +567,10 @@ export class RegistryClient implements Registry {
         },
       )
       if (!result) {
-        if (n === 0) return undefined
+        if (n === 0) {
+          this.noReferrersApi.add(repo.registry)
+          return undefined
+        }
         throw new SignetError(
           'REGISTRY_ERROR',
           `GET ${page.host}${page.pathname}: a later page of the referrers listing is missing`,

@@ -322,6 +322,25 @@ describe.each(SETUPS)('$name', (setup) => {
 })
 
 describe('oci registry specifics', () => {
+  it('asks a registry without the referrers API once per run', async () => {
+    const server = await startOciRegistry({ referrers: false })
+    try {
+      const once = client(server.host)
+      const digests = await Promise.all(
+        ['x', 'y'].map(async (seed) => {
+          const repo = uniqueRepo(server.host, 'no-referrers')
+          return { repo, digest: (await pushTestImage(once, repo, { seed })).digest }
+        }),
+      )
+      for (const { repo, digest } of digests)
+        expect(await once.referrers(repo, digest)).toBeUndefined()
+      const asked = server.log.filter((r) => r.url.includes('/referrers/'))
+      expect(asked).toHaveLength(1)
+    } finally {
+      await server.stop()
+    }
+  })
+
   const started: { stop(): Promise<void> }[] = []
   afterAll(async () => {
     await Promise.all(started.map((r) => r.stop()))
