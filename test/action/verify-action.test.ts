@@ -388,6 +388,24 @@ describe('Dockerfile base images', () => {
     expect(run.errors[0]).toContain('expected a signature, got none')
   })
 
+  it('honours FROM --platform: the index and that platform only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'signet-ws-'))
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      `FROM --platform=linux/arm64 ${index.ref}\nFROM --platform=linux/s390x ${index.ref}\n`,
+    )
+    const run = await runAction(trusting({ dockerfile: 'Dockerfile' }), {}, { cwd: dir })
+    expect(results(run).map((r) => [r.dockerfile?.line, r.platform ?? 'index', r.verdict])).toEqual(
+      [
+        [1, 'index', 'verified'],
+        [1, 'linux/arm64', 'verified'],
+        [2, 'index', 'failed'],
+      ],
+    )
+    expect(results(run)[2].reason).toBe('expected a linux/s390x manifest in the index, got none')
+    expect(run.errors).toEqual([expect.stringMatching(/^::error file=Dockerfile,line=2::/)])
+  })
+
   it('takes globs, and warns instead of failing in audit mode', async () => {
     const run = await runAction(
       trusting({ dockerfile: '**/Dockerfile', 'public-key': pubPath, enforce: 'false' }),
@@ -463,6 +481,17 @@ describe('bad input: one ::error:: naming the input, exit 1', () => {
   })
 
   it.each([
+    [
+      'a policy file and identity inputs at once',
+      {
+        images: 'a:1',
+        policy: 'typo.yml',
+        'certificate-identity': 'a',
+        'certificate-oidc-issuer': 'b',
+      },
+      'policy',
+      /two ways to say whom to trust/,
+    ],
     [
       'no policy and no identity',
       { images: 'a@sha256:' + 'a'.repeat(64) },
