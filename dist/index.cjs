@@ -45239,6 +45239,9 @@ var run_exports = {};
 __export(run_exports, {
   runVerify: () => runVerify
 });
+function oneLine(text) {
+  return text.replace(/[\r\n]+/g, " ");
+}
 async function readPolicy(inputs, cwd) {
   const identityPolicy = policyFromInputs({
     certificateIdentity: inputs.certificateIdentity,
@@ -45506,8 +45509,8 @@ async function runVerify(inputs, deps) {
       );
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ""}`;
       if (outcome.verified)
-        log.info(`\u2705 ${where}: signed by ${outcome.signer?.identity ?? "the public key"}`);
-      else log.info(`\u274C ${where}: ${outcome.reason ?? "not verified"}`);
+        log.info(oneLine(`\u2705 ${where}: signed by ${outcome.signer?.identity ?? "the public key"}`));
+      else log.info(oneLine(`\u274C ${where}: ${outcome.reason ?? "not verified"}`));
       return {
         ...base,
         verified: outcome.verified,
@@ -45552,6 +45555,7 @@ var init_run = __esm({
     init_image();
     init_trust();
     CONCURRENCY = 16;
+    __name(oneLine, "oneLine");
     INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
     GLOB_CHARS = /[*?[\]{}]/;
     __name(readPolicy, "readPolicy");
