@@ -38976,7 +38976,7 @@ function verifyImage(found, digest, rule, roots, options) {
     requireTlog: expectation.kind === "key" && options.keysWithoutTlog ? false : root.requirements.requireTlog
   }), "requirementsFor");
   const check = /* @__PURE__ */ __name((attempt) => firstSuccess(attempt, rule.signers, roots), "check");
-  const verifyBundle = /* @__PURE__ */ __name((bundle) => check(
+  const verifyBundle = /* @__PURE__ */ __name((bundle) => () => check(
     (expectation, root) => verifyImageBundle(
       bundle.json,
       digest,
@@ -38985,90 +38985,84 @@ function verifyImage(found, digest, rule, roots, options) {
       requirementsFor(root, expectation)
     )
   ), "verifyBundle");
+  const isSignature = /* @__PURE__ */ __name((b) => b.predicateType === COSIGN_SIGN_PREDICATE, "isSignature");
+  const signatureCandidates = [
+    ...found.bundles.filter(isSignature).map((b) => ({
+      format: "bundle",
+      reference: b.reference,
+      verify: verifyBundle(b)
+    })),
+    ...found.signatures.map((sig) => ({
+      format: "legacy",
+      reference: sig.reference,
+      verify: /* @__PURE__ */ __name(() => check(
+        (expectation, root) => verifyLegacySignature(sig.signature, digest, root.material, expectation, {
+          requireTlog: requirementsFor(root, expectation).requireTlog
+        })
+      ), "verify")
+    }))
+  ];
+  const attestationCandidates = [
+    ...found.bundles.filter((b) => !isSignature(b)).map((b) => ({
+      format: "bundle",
+      reference: b.reference,
+      claimed: b.predicateType,
+      verify: verifyBundle(b)
+    })),
+    ...found.attestations.map((att) => ({
+      format: "legacy",
+      reference: att.reference,
+      claimed: claimedAttestationType(att),
+      verify: /* @__PURE__ */ __name(() => check(
+        (expectation, root) => verifyLegacyAttestation(
+          { envelope: att.envelope, annotations: att.annotations },
+          digest,
+          root.material,
+          expectation,
+          requirementsFor(root, expectation)
+        )
+      ), "verify")
+    }))
+  ];
   const signatures = [];
   const attestations = [];
-  const signed = /* @__PURE__ */ __name(() => signatures.some((s) => s.verified), "signed");
   const unchecked = /* @__PURE__ */ __name((why) => ({
     verified: false,
     checked: false,
     reason: `not checked: ${why}`
   }), "unchecked");
-  const alreadyVerified = "another signature already verified this image";
-  for (const bundle of found.bundles.filter((b) => b.predicateType === COSIGN_SIGN_PREDICATE)) {
-    if (signed()) {
+  const attested = /* @__PURE__ */ __name((c, verdict, claimed) => {
+    attestations.push({
+      ...finding(c.format, c.reference, verdict),
+      predicateType: verdict.predicateType ?? claimed,
+      statement: verdict.statement
+    });
+  }, "attested");
+  for (const c of signatureCandidates) {
+    if (signatures.some((s) => s.verified)) {
       signatures.push({
-        format: "bundle",
-        reference: bundle.reference,
-        ...unchecked(alreadyVerified)
+        format: c.format,
+        reference: c.reference,
+        ...unchecked("another signature already verified this image")
       });
       continue;
     }
-    const verdict = verifyBundle(bundle);
+    const verdict = c.verify();
     if (verdict.predicateType && verdict.predicateType !== COSIGN_SIGN_PREDICATE)
-      attestations.push({
-        ...finding("bundle", bundle.reference, verdict),
-        predicateType: verdict.predicateType,
-        statement: verdict.statement
-      });
-    else signatures.push(finding("bundle", bundle.reference, verdict));
-  }
-  for (const sig of found.signatures) {
-    if (signed()) {
-      signatures.push({ format: "legacy", reference: sig.reference, ...unchecked(alreadyVerified) });
-      continue;
-    }
-    const verdict = check(
-      (expectation, root) => verifyLegacySignature(sig.signature, digest, root.material, expectation, {
-        requireTlog: requirementsFor(root, expectation).requireTlog
-      })
-    );
-    signatures.push(finding("legacy", sig.reference, verdict));
+      attested(c, verdict, verdict.predicateType);
+    else signatures.push(finding(c.format, c.reference, verdict));
   }
   const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes));
-  const notRequired = "the rule requires no attestation of this type";
-  for (const bundle of found.bundles.filter((b) => b.predicateType !== COSIGN_SIGN_PREDICATE)) {
-    const claimed = bundle.predicateType ?? "(unknown)";
-    if (!required.has(claimed)) {
+  for (const c of attestationCandidates) {
+    const claimed = c.claimed ?? "(unknown)";
+    if (required.has(claimed)) attested(c, c.verify(), claimed);
+    else
       attestations.push({
-        format: "bundle",
-        reference: bundle.reference,
+        format: c.format,
+        reference: c.reference,
         predicateType: claimed,
-        ...unchecked(notRequired)
+        ...unchecked("the rule requires no attestation of this type")
       });
-      continue;
-    }
-    const verdict = verifyBundle(bundle);
-    attestations.push({
-      ...finding("bundle", bundle.reference, verdict),
-      predicateType: verdict.predicateType ?? claimed,
-      statement: verdict.statement
-    });
-  }
-  for (const att of found.attestations) {
-    const claimed = claimedAttestationType(att) ?? "(unknown)";
-    if (!required.has(claimed)) {
-      attestations.push({
-        format: "legacy",
-        reference: att.reference,
-        predicateType: claimed,
-        ...unchecked(notRequired)
-      });
-      continue;
-    }
-    const verdict = check(
-      (expectation, root) => verifyLegacyAttestation(
-        { envelope: att.envelope, annotations: att.annotations },
-        digest,
-        root.material,
-        expectation,
-        requirementsFor(root, expectation)
-      )
-    );
-    attestations.push({
-      ...finding("legacy", att.reference, verdict),
-      predicateType: verdict.predicateType ?? claimed,
-      statement: verdict.statement
-    });
   }
   const report = /* @__PURE__ */ __name((extra) => ({
     verified: false,

@@ -82,6 +82,17 @@ interface Verdict {
 }
 
 type Attempt = (expectation: Expectation, root: TrustRoot) => Verdict
+/** A verdict, and whether the signer it was checked against is a key. */
+type Checked = Verdict & { keyed: boolean }
+
+/** Something found that claims to sign or attest the image, and how to check it. */
+interface Candidate {
+  format: SignatureFinding['format']
+  reference: string
+  /** The predicate type it claims (attestations), before verification. */
+  claimed?: string
+  verify: () => Checked
+}
 
 function ext(extensions: Record<string, string> | undefined, n: number): string | undefined {
   return extensions?.[`${FULCIO_OID_PREFIX}${n}`]
@@ -124,12 +135,8 @@ function expectationOf(signer: SignerRequirement): Expectation {
  * the identity or digest checks) when there is one, since "expected identity X, got Y" says more
  * than "untrusted certificate" under a root the signature was never meant for.
  */
-function firstSuccess(
-  attempt: Attempt,
-  signers: SignerRequirement[],
-  roots: TrustRoot[],
-): Verdict & { keyed: boolean } {
-  let best: (Verdict & { keyed: boolean }) | undefined
+function firstSuccess(attempt: Attempt, signers: SignerRequirement[], roots: TrustRoot[]): Checked {
+  let best: Checked | undefined
   for (const signer of signers) {
     const expectation = expectationOf(signer)
     for (const root of roots) {
@@ -144,7 +151,7 @@ function firstSuccess(
 function finding(
   format: SignatureFinding['format'],
   reference: string,
-  verdict: Verdict & { keyed: boolean },
+  verdict: Checked,
 ): SignatureFinding {
   const out: SignatureFinding = { format, reference, verified: verdict.ok }
   if (!verdict.ok) out.reason = verdict.reason ?? 'not verified'
@@ -194,9 +201,8 @@ export function verifyImage(
       expectation.kind === 'key' && options.keysWithoutTlog ? false : root.requirements.requireTlog,
   })
 
-  const check = (attempt: Attempt): Verdict & { keyed: boolean } =>
-    firstSuccess(attempt, rule.signers, roots)
-  const verifyBundle = (bundle: FoundBundle): Verdict & { keyed: boolean } =>
+  const check = (attempt: Attempt): Checked => firstSuccess(attempt, rule.signers, roots)
+  const verifyBundle = (bundle: FoundBundle) => (): Checked =>
     check((expectation, root) =>
       verifyImageBundle(
         bundle.json,
@@ -206,99 +212,98 @@ export function verifyImage(
         requirementsFor(root, expectation),
       ),
     )
+  const isSignature = (b: FoundBundle): boolean => b.predicateType === COSIGN_SIGN_PREDICATE
 
-  // Signatures in the order cosign v3 prefers them (bundles, then .sig). One verified signature
-  // decides; the others are listed as found but not checked, which keeps a run over many images
-  // signed in both formats from doing every check twice.
+  // Signatures in the order cosign v3 prefers them: bundles, then `.sig` layers.
+  const signatureCandidates: Candidate[] = [
+    ...found.bundles.filter(isSignature).map((b) => ({
+      format: 'bundle' as const,
+      reference: b.reference,
+      verify: verifyBundle(b),
+    })),
+    ...found.signatures.map((sig) => ({
+      format: 'legacy' as const,
+      reference: sig.reference,
+      verify: () =>
+        check((expectation, root) =>
+          verifyLegacySignature(sig.signature, digest, root.material, expectation, {
+            requireTlog: requirementsFor(root, expectation).requireTlog,
+          }),
+        ),
+    })),
+  ]
+  const attestationCandidates: Candidate[] = [
+    ...found.bundles
+      .filter((b) => !isSignature(b))
+      .map((b) => ({
+        format: 'bundle' as const,
+        reference: b.reference,
+        claimed: b.predicateType,
+        verify: verifyBundle(b),
+      })),
+    ...found.attestations.map((att) => ({
+      format: 'legacy' as const,
+      reference: att.reference,
+      claimed: claimedAttestationType(att),
+      verify: () =>
+        check((expectation, root) =>
+          verifyLegacyAttestation(
+            { envelope: att.envelope, annotations: att.annotations },
+            digest,
+            root.material,
+            expectation,
+            requirementsFor(root, expectation),
+          ),
+        ),
+    })),
+  ]
+
   const signatures: SignatureFinding[] = []
   const attestations: (AttestationFinding & { statement?: unknown })[] = []
-  const signed = (): boolean => signatures.some((s) => s.verified)
   const unchecked = (why: string): { verified: false; checked: false; reason: string } => ({
     verified: false,
     checked: false,
     reason: `not checked: ${why}`,
   })
-  const alreadyVerified = 'another signature already verified this image'
+  const attested = (c: Candidate, verdict: Checked, claimed: string): void => {
+    attestations.push({
+      ...finding(c.format, c.reference, verdict),
+      predicateType: verdict.predicateType ?? claimed,
+      statement: verdict.statement,
+    })
+  }
 
-  for (const bundle of found.bundles.filter((b) => b.predicateType === COSIGN_SIGN_PREDICATE)) {
-    if (signed()) {
+  // One verified signature decides; the others are listed as found but not checked, which keeps
+  // a run over many images signed in both formats from doing every check twice.
+  for (const c of signatureCandidates) {
+    if (signatures.some((s) => s.verified)) {
       signatures.push({
-        format: 'bundle',
-        reference: bundle.reference,
-        ...unchecked(alreadyVerified),
+        format: c.format,
+        reference: c.reference,
+        ...unchecked('another signature already verified this image'),
       })
       continue
     }
-    const verdict = verifyBundle(bundle)
-    // The claim came from an annotation or an unverified payload; a verified statement decides.
+    const verdict = c.verify()
+    // The claim came from an unverified payload or an annotation; a verified statement decides.
     if (verdict.predicateType && verdict.predicateType !== COSIGN_SIGN_PREDICATE)
-      attestations.push({
-        ...finding('bundle', bundle.reference, verdict),
-        predicateType: verdict.predicateType,
-        statement: verdict.statement,
-      })
-    else signatures.push(finding('bundle', bundle.reference, verdict))
-  }
-  for (const sig of found.signatures) {
-    if (signed()) {
-      signatures.push({ format: 'legacy', reference: sig.reference, ...unchecked(alreadyVerified) })
-      continue
-    }
-    const verdict = check((expectation, root) =>
-      verifyLegacySignature(sig.signature, digest, root.material, expectation, {
-        requireTlog: requirementsFor(root, expectation).requireTlog,
-      }),
-    )
-    signatures.push(finding('legacy', sig.reference, verdict))
+      attested(c, verdict, verdict.predicateType)
+    else signatures.push(finding(c.format, c.reference, verdict))
   }
 
-  // Attestations of a type the rule requires are all checked (each may carry a banned component);
+  // Attestations of a type the rule requires are all checked (any may carry a banned component);
   // the others are listed as found.
   const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes))
-  const notRequired = 'the rule requires no attestation of this type'
-  for (const bundle of found.bundles.filter((b) => b.predicateType !== COSIGN_SIGN_PREDICATE)) {
-    const claimed = bundle.predicateType ?? '(unknown)'
-    if (!required.has(claimed)) {
+  for (const c of attestationCandidates) {
+    const claimed = c.claimed ?? '(unknown)'
+    if (required.has(claimed)) attested(c, c.verify(), claimed)
+    else
       attestations.push({
-        format: 'bundle',
-        reference: bundle.reference,
+        format: c.format,
+        reference: c.reference,
         predicateType: claimed,
-        ...unchecked(notRequired),
+        ...unchecked('the rule requires no attestation of this type'),
       })
-      continue
-    }
-    const verdict = verifyBundle(bundle)
-    attestations.push({
-      ...finding('bundle', bundle.reference, verdict),
-      predicateType: verdict.predicateType ?? claimed,
-      statement: verdict.statement,
-    })
-  }
-  for (const att of found.attestations) {
-    const claimed = claimedAttestationType(att) ?? '(unknown)'
-    if (!required.has(claimed)) {
-      attestations.push({
-        format: 'legacy',
-        reference: att.reference,
-        predicateType: claimed,
-        ...unchecked(notRequired),
-      })
-      continue
-    }
-    const verdict = check((expectation, root) =>
-      verifyLegacyAttestation(
-        { envelope: att.envelope, annotations: att.annotations },
-        digest,
-        root.material,
-        expectation,
-        requirementsFor(root, expectation),
-      ),
-    )
-    attestations.push({
-      ...finding('legacy', att.reference, verdict),
-      predicateType: verdict.predicateType ?? claimed,
-      statement: verdict.statement,
-    })
   }
 
   const report = (extra: Partial<ImageVerification>): ImageVerification => ({
