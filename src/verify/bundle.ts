@@ -11,7 +11,6 @@
  *
  * Pure: no network. Fails closed: every problem becomes `{ ok: false, reason }`.
  */
-import type { KeyObject } from 'node:crypto'
 import {
   bundleFromJSON,
   BUNDLE_V01_MEDIA_TYPE,
@@ -19,12 +18,11 @@ import {
   BUNDLE_V03_LEGACY_MEDIA_TYPE,
   BUNDLE_V03_MEDIA_TYPE,
   type Bundle,
-  type TransparencyLogEntry,
 } from '@sigstore/bundle'
-import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
+import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
 import { describeError } from '../errors'
-import { checkKeylessSigner, pemBlocks, type Expectation } from './common'
+import { checkTlogNamesSigner, signerFacts, verifySigner, type Expectation } from './common'
 
 export interface BundleVerdict {
   ok: boolean
@@ -65,66 +63,9 @@ const MEDIA_TYPES = new Set([
 
 class BundleFormatError extends Error {}
 
-/** The DER of a PEM certificate or public key, or of raw DER bytes. */
-function verifierDer(pemOrDer: Buffer): Buffer[] {
-  const text = pemOrDer.toString('utf8')
-  if (text.includes('-----BEGIN'))
-    return [...pemBlocks(text, 'CERTIFICATE'), ...pemBlocks(text, 'PUBLIC KEY')]
-  return [pemOrDer]
-}
-
 type Json = Record<string, unknown>
 const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {})
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
-const fromB64 = (v: unknown): Buffer => Buffer.from(str(v), 'base64')
-
-/**
- * The verifiers (certificate or key DER) a tlog entry body names: dsse 0.0.1 (b64 PEM), intoto
- * 0.0.2 (b64 PEM), Rekor v2 dsse/hashedrekord 0.0.2 (DER).
- */
-function bodyVerifiers(entry: TransparencyLogEntry): Buffer[] {
-  const body = obj(JSON.parse(entry.canonicalizedBody.toString('utf8')))
-  const spec = obj(body.spec)
-  const kind = `${str(body.kind)} ${str(body.apiVersion)}`
-  const v2 = (v: unknown): Buffer[] => {
-    const verifier = obj(v)
-    const raw = obj(verifier.x509Certificate).rawBytes ?? obj(verifier.publicKey).rawBytes
-    return [fromB64(raw)]
-  }
-  switch (kind) {
-    case 'dsse 0.0.1':
-      return arr(spec.signatures).flatMap((s) => verifierDer(fromB64(obj(s).verifier)))
-    case 'intoto 0.0.2':
-      return arr(obj(obj(spec.content).envelope).signatures).flatMap((s) =>
-        verifierDer(fromB64(obj(s).publicKey)),
-      )
-    case 'dsse 0.0.2':
-      return arr(obj(spec.dsseV002).signatures).flatMap((s) => v2(obj(s).verifier))
-    case 'hashedrekord 0.0.2':
-      return v2(obj(obj(spec.hashedRekordV002).signature).verifier)
-    default:
-      throw new BundleFormatError(`unsupported Rekor entry kind ${kind}`)
-  }
-}
-
-/** cosign (sigstore-go): every tlog entry must name the certificate / key that signed. */
-function checkTlogNamesSigner(bundle: Bundle, signer: { certDer?: Buffer; key: KeyObject }): void {
-  const want = signer.certDer ?? signer.key.export({ type: 'spki', format: 'der' })
-  for (const entry of bundle.verificationMaterial.tlogEntries) {
-    let named: Buffer[]
-    try {
-      named = bodyVerifiers(entry)
-    } catch (err) {
-      if (err instanceof BundleFormatError) throw err
-      throw new BundleFormatError('Rekor entry body is unreadable')
-    }
-    if (named.length !== 1 || !named[0]?.equals(want))
-      throw new BundleFormatError(
-        `expected the Rekor entry to name the signing ${signer.certDer ? 'certificate' : 'key'}, got another`,
-      )
-  }
-}
 
 /** The leaf certificate's DER, when the bundle has a certificate. */
 function leafDer(bundle: Bundle): Buffer | undefined {
@@ -228,44 +169,23 @@ export function verifyImageBundle(
       }
 
     const entity = toSignedEntity(bundle)
-    let material: TrustMaterial = trust
-    if (expectation.kind === 'key') {
-      // The bundle's hint is free-form; the expected key is the only one accepted.
-      const key = expectation.publicKey
-      material = { ...trust, publicKey: () => ({ publicKey: key, validFor: () => true }) }
-    }
-    const verifier = new Verifier(material, {
-      tlogThreshold: requireTlog ? 1 : 0,
-      ctlogThreshold: expectation.kind === 'keyless' && requireSct ? 1 : 0,
-      // A certificate needs a trusted signing time (SET or TSA); a key needs none.
-      timestampThreshold: expectation.kind === 'keyless' ? 1 : 0,
+    const verified = verifySigner(entity, trust, expectation, {
+      requireTlog,
+      requireSct: expectation.kind === 'keyless' && requireSct,
     })
-    let signer
-    try {
-      signer = verifier.verify(entity)
-    } catch (err) {
-      return { ...verdict, reason: `signature verification failed: ${describeError(err)}` }
-    }
+    if ('reason' in verified) return { ...verdict, reason: verified.reason }
+    const { signer } = verified
     verdict.timestamps = entity.timestamps.length
     const tsaCount = entity.timestamps.filter((t) => t.$case === 'timestamp-authority').length
     if (requireTimestamp && tsaCount === 0)
       return { ...verdict, reason: 'expected an RFC 3161 timestamp, got none' }
 
     const certDer = leafDer(bundle)
-    checkTlogNamesSigner(bundle, { certDer, key: signer.key })
+    checkTlogNamesSigner(bundle.verificationMaterial.tlogEntries, { certDer, key: signer.key })
 
-    if (expectation.kind === 'keyless') {
-      const checked = checkKeylessSigner(
-        expectation,
-        signer,
-        certDer,
-        entity.key.$case === 'certificate' ? entity.key.certificate : undefined,
-      )
-      verdict.signer = checked.facts
-      if (checked.reason) return { ...verdict, reason: checked.reason }
-    } else {
-      verdict.signer = {}
-    }
+    const checked = signerFacts(expectation, signer, certDer, entity)
+    verdict.signer = checked.facts
+    if (checked.reason) return { ...verdict, reason: checked.reason }
 
     const { statement, predicateType, subject } = parseStatement(envelope.payload)
     verdict.predicateType = predicateType

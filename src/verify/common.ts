@@ -1,9 +1,13 @@
 /**
- * What the legacy and bundle verifiers share: PEM blocks and the keyless identity check made after @sigstore/verify has verified a signer.
+ * What the legacy, legacy-attestation and bundle verifiers share: the call into @sigstore/verify
+ * with cosign's thresholds, the check that each Rekor entry names the signer, and the keyless
+ * identity check made after @sigstore/verify has verified a signer.
  */
-import { X509Certificate as NodeX509 } from 'node:crypto'
+import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto'
+import type { TransparencyLogEntry } from '@sigstore/bundle'
 import type { X509Certificate } from '@sigstore/core'
-import type { Signer } from '@sigstore/verify'
+import { Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify'
+import { describeError } from '../errors'
 import { fulcioExtensions } from '../sigstore/certificate'
 import { patchSigstoreAsn1 } from './asn1-patches'
 
@@ -11,6 +15,9 @@ import { patchSigstoreAsn1 } from './asn1-patches'
 patchSigstoreAsn1()
 
 export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3'
+
+/** The key hint of bundles converted from cosign's key-signed layers (verifySigner supplies the key). */
+export const EXPECTED_KEY_HINT = 'signet-legacy-expected-key'
 
 /** What a verified signature must have been made by. */
 export type Expectation =
@@ -69,4 +76,116 @@ export function checkKeylessSigner(
     }
   }
   return { facts }
+}
+
+/**
+ * `@sigstore/verify` with cosign's thresholds: a transparency-log entry unless `requireTlog` is
+ * false, an SCT on a certificate unless `requireSct` is false, and a trusted signing time (SET or
+ * TSA) for a certificate, since a short-lived Fulcio certificate is otherwise expired. For a key
+ * expectation the expected key is the only key trusted, whatever hint the signature carries.
+ */
+export function verifySigner(
+  entity: SignedEntity,
+  trust: TrustMaterial,
+  expectation: Expectation,
+  options: { requireTlog: boolean; requireSct: boolean },
+): { signer: Signer } | { reason: string } {
+  let material = trust
+  if (expectation.kind === 'key') {
+    const key = expectation.publicKey
+    material = { ...trust, publicKey: () => ({ publicKey: key, validFor: () => true }) }
+  }
+  const verifier = new Verifier(material, {
+    tlogThreshold: options.requireTlog ? 1 : 0,
+    ctlogThreshold: options.requireSct ? 1 : 0,
+    timestampThreshold: expectation.kind === 'keyless' ? 1 : 0,
+  })
+  try {
+    return { signer: verifier.verify(entity) }
+  } catch (err) {
+    return { reason: `signature verification failed: ${describeError(err)}` }
+  }
+}
+
+/** Who signed: the keyless checks for a certificate; for a key there is nothing more to say. */
+export function signerFacts(
+  expectation: Expectation,
+  signer: Signer,
+  certDer: Buffer | undefined,
+  entity: SignedEntity,
+): { facts: SignerFacts; reason?: string } {
+  if (expectation.kind === 'key') return { facts: {} }
+  const certificate = entity.key.$case === 'certificate' ? entity.key.certificate : undefined
+  return checkKeylessSigner(expectation, signer, certDer, certificate)
+}
+
+type Json = Record<string, unknown>
+const obj = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {})
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+const fromB64 = (v: unknown): Buffer => Buffer.from(str(v), 'base64')
+
+/** The DER of a PEM certificate or public key, or of raw DER bytes. */
+function verifierDer(pemOrDer: Buffer): Buffer[] {
+  const text = pemOrDer.toString('utf8')
+  if (text.includes('-----BEGIN'))
+    return [...pemBlocks(text, 'CERTIFICATE'), ...pemBlocks(text, 'PUBLIC KEY')]
+  return [pemOrDer]
+}
+
+class RekorBodyError extends Error {}
+
+/**
+ * The verifiers (certificate or key DER) a tlog entry body names: hashedrekord 0.0.1, dsse 0.0.1
+ * and intoto 0.0.2 (b64 PEM), Rekor v2 dsse/hashedrekord 0.0.2 (DER).
+ */
+function bodyVerifiers(entry: TransparencyLogEntry): Buffer[] {
+  const body = obj(JSON.parse(entry.canonicalizedBody.toString('utf8')))
+  const spec = obj(body.spec)
+  const kind = `${str(body.kind)} ${str(body.apiVersion)}`
+  const v2 = (v: unknown): Buffer[] => {
+    const verifier = obj(v)
+    const raw = obj(verifier.x509Certificate).rawBytes ?? obj(verifier.publicKey).rawBytes
+    return [fromB64(raw)]
+  }
+  switch (kind) {
+    case 'hashedrekord 0.0.1':
+      return verifierDer(fromB64(obj(obj(spec.signature).publicKey).content))
+    case 'dsse 0.0.1':
+      return arr(spec.signatures).flatMap((s) => verifierDer(fromB64(obj(s).verifier)))
+    case 'intoto 0.0.2':
+      return arr(obj(obj(spec.content).envelope).signatures).flatMap((s) =>
+        verifierDer(fromB64(obj(s).publicKey)),
+      )
+    case 'dsse 0.0.2':
+      return arr(obj(spec.dsseV002).signatures).flatMap((s) => v2(obj(s).verifier))
+    case 'hashedrekord 0.0.2':
+      return v2(obj(obj(spec.hashedRekordV002).signature).verifier)
+    default:
+      throw new RekorBodyError(`unsupported Rekor entry kind ${kind}`)
+  }
+}
+
+/**
+ * cosign (sigstore-go): every tlog entry must name the certificate / key that signed, which
+ * sigstore-js does not check. Throws with the reason.
+ */
+export function checkTlogNamesSigner(
+  entries: TransparencyLogEntry[],
+  signer: { certDer?: Buffer; key: KeyObject },
+): void {
+  const want = signer.certDer ?? signer.key.export({ type: 'spki', format: 'der' })
+  for (const entry of entries) {
+    let named: Buffer[]
+    try {
+      named = bodyVerifiers(entry)
+    } catch (err) {
+      if (err instanceof RekorBodyError) throw err
+      throw new RekorBodyError('Rekor entry body is unreadable')
+    }
+    if (named.length !== 1 || !named[0]?.equals(want))
+      throw new RekorBodyError(
+        `expected the Rekor entry to name the signing ${signer.certDer ? 'certificate' : 'key'}, got another`,
+      )
+  }
 }

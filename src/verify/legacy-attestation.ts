@@ -25,13 +25,27 @@
  */
 import { createHash, type KeyObject } from 'node:crypto'
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON } from '@sigstore/bundle'
-import { toSignedEntity, Verifier, type Signer, type TrustMaterial } from '@sigstore/verify'
+import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
 // Not re-exported by the package; the same SET check sigstore-js makes for every tlog entry.
 import { verifyTLogSET } from '@sigstore/verify/dist/tlog/set'
 import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
 import { describeError } from '../errors'
 import { verifyImageBundle, type BundleVerdict, type BundleVerifyOptions } from './bundle'
-import { checkKeylessSigner, pemBlocks, type Expectation, type SignerFacts } from './common'
+import {
+  annotatedVerificationMaterial,
+  LegacyFormatError,
+  parseRekorAnnotation,
+  type AnnotatedRekorEntry,
+  type TlogEntryJson,
+} from './legacy'
+import {
+  EXPECTED_KEY_HINT,
+  pemBlocks,
+  signerFacts,
+  verifySigner,
+  type Expectation,
+  type SignerFacts,
+} from './common'
 
 /** One layer of a cosign `.att` manifest. */
 export interface LegacyAttestation {
@@ -42,7 +56,6 @@ export interface LegacyAttestation {
 }
 
 /** Any public-key hint works: verifyImageBundle substitutes the expected key for it. */
-const KEY_HINT = 'signet-legacy-expected-key'
 
 /** Rekor body kinds whose body-vs-envelope check @sigstore/verify makes. */
 const DELEGATED_KINDS = new Set(['dsse 0.0.1', 'intoto 0.0.2'])
@@ -56,15 +69,6 @@ const obj = (v: unknown): Json =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {}
 const str = (v: unknown): string => (typeof v === 'string' ? v : '')
 const sha256Hex = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
-
-interface TlogEntryJson {
-  logIndex: string
-  logId: { keyId: string }
-  kindVersion: { kind: string; version: string }
-  integratedTime: string
-  inclusionPromise: { signedEntryTimestamp: string }
-  canonicalizedBody: string
-}
 
 interface BundleJson {
   mediaType: string
@@ -88,8 +92,8 @@ interface Converted {
   payload: Buffer
   /** The leaf certificate's DER (keyless). */
   certDer?: Buffer
-  /** The decoded Rekor body and its `kind apiVersion`, when there is a SET annotation. */
-  rekor?: { body: Json; kind: string; logIndex: number; integratedTime: number }
+  /** The Rekor entry of the SET annotation, when there is one. */
+  rekor?: AnnotatedRekorEntry
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
@@ -124,96 +128,20 @@ function parseEnvelope(bytes: Buffer): BundleJson['dsseEnvelope'] {
   }
 }
 
-/** The `dev.sigstore.cosign/bundle` annotation (Go field names), as a tlog entry. */
-function parseRekorAnnotation(text: string): { entry: TlogEntryJson; rekor: Converted['rekor'] } {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    throw new LegacyAttestationFormatError('the Rekor bundle annotation is not JSON')
-  }
-  const set = obj(value)
-  const p = obj(set.Payload)
-  const logIndex = p.logIndex
-  const integratedTime = p.integratedTime
-  if (
-    typeof set.SignedEntryTimestamp !== 'string' ||
-    set.SignedEntryTimestamp === '' ||
-    typeof p.body !== 'string' ||
-    typeof logIndex !== 'number' ||
-    !Number.isSafeInteger(logIndex) ||
-    typeof integratedTime !== 'number' ||
-    !Number.isSafeInteger(integratedTime) ||
-    !/^[0-9a-f]{64}$/i.test(str(p.logID))
-  )
-    throw new LegacyAttestationFormatError('the Rekor bundle annotation is malformed')
-  let body: Json
-  try {
-    body = obj(JSON.parse(Buffer.from(p.body, 'base64').toString('utf8')))
-  } catch {
-    throw new LegacyAttestationFormatError('the Rekor entry body is not JSON')
-  }
-  const kind = str(body.kind)
-  const version = str(body.apiVersion)
-  if (kind === '' || version === '')
-    throw new LegacyAttestationFormatError('the Rekor entry body has no kind or apiVersion')
-  return {
-    entry: {
-      logIndex: String(logIndex),
-      logId: { keyId: Buffer.from(str(p.logID), 'hex').toString('base64') },
-      kindVersion: { kind, version },
-      integratedTime: String(integratedTime),
-      inclusionPromise: { signedEntryTimestamp: set.SignedEntryTimestamp },
-      canonicalizedBody: p.body,
-    },
-    rekor: { body, kind: `${kind} ${version}`, logIndex, integratedTime },
-  }
-}
-
 function convert(att: LegacyAttestation): Converted {
   const dsseEnvelope = parseEnvelope(att.envelope)
   const a = att.annotations
 
-  let certDer: Buffer | undefined
-  let verificationContent: Pick<
-    BundleJson['verificationMaterial'],
-    'x509CertificateChain' | 'publicKey'
-  >
-  const certPem = a[LEGACY_ANNOTATIONS.certificate]
-  if (certPem) {
-    const leaf = pemBlocks(certPem, 'CERTIFICATE')
-    if (leaf.length !== 1)
-      throw new LegacyAttestationFormatError(
-        `expected 1 certificate in the certificate annotation, got ${leaf.length}`,
-      )
-    certDer = leaf[0]
-    // @sigstore/verify uses only the leaf and builds the chain from the trusted root, as cosign
-    // does when TUF supplies the intermediates; the chain annotation rides along unused.
-    const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? '', 'CERTIFICATE')
-    verificationContent = {
-      x509CertificateChain: {
-        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: der.toString('base64') })),
-      },
-    }
-  } else {
-    verificationContent = { publicKey: { hint: KEY_HINT } }
-  }
-
-  const tlogEntries: TlogEntryJson[] = []
-  let rekor: Converted['rekor']
+  const { content, certDer } = annotatedVerificationMaterial(a)
   const rekorText = a[LEGACY_ANNOTATIONS.rekorBundle]
-  if (rekorText) {
-    const parsed = parseRekorAnnotation(rekorText)
-    tlogEntries.push(parsed.entry)
-    rekor = parsed.rekor
-  }
+  const rekor = rekorText ? parseRekorAnnotation(rekorText) : undefined
 
   return {
     bundle: {
       mediaType: BUNDLE_V01_MEDIA_TYPE,
       verificationMaterial: {
-        ...verificationContent,
-        tlogEntries,
+        ...content,
+        tlogEntries: rekor ? [rekor.entry] : [],
         timestampVerificationData: { rfc3161Timestamps: [] },
       },
       dsseEnvelope,
@@ -311,18 +239,13 @@ function verifyIntoto001(
       return { ok: false, rekor, reason: 'expected a certificate, got a key' }
     // The SET is verified above, so its integrated time is a trusted signing time; the entry itself
     // is withheld because @sigstore/verify would refuse its kind.
-    const verifier = new Verifier(trust, {
-      tlogThreshold: 0,
-      ctlogThreshold: (options.requireSct ?? true) ? 1 : 0,
-      timestampThreshold: 1,
+    const verified = verifySigner({ ...entity, tlogEntries: [] }, trust, expectation, {
+      requireTlog: false,
+      requireSct: options.requireSct ?? true,
     })
-    let signer: Signer
-    try {
-      signer = verifier.verify({ ...entity, tlogEntries: [] })
-    } catch (err) {
-      return { ok: false, rekor, reason: `signature verification failed: ${describeError(err)}` }
-    }
-    const checked = checkKeylessSigner(expectation, signer, signerDer, entity.key.certificate)
+    if ('reason' in verified) return { ok: false, rekor, reason: verified.reason }
+    const { signer } = verified
+    const checked = signerFacts(expectation, signer, signerDer, entity)
     facts = checked.facts
     if (checked.reason) return { ok: false, rekor, signer: facts, reason: checked.reason }
     key = signer.key
@@ -333,7 +256,7 @@ function verifyIntoto001(
   const keyOnly: BundleJson = {
     ...converted.bundle,
     verificationMaterial: {
-      publicKey: { hint: KEY_HINT },
+      publicKey: { hint: EXPECTED_KEY_HINT },
       tlogEntries: [],
       timestampVerificationData: { rfc3161Timestamps: [] },
     },
@@ -385,7 +308,7 @@ export function verifyLegacyAttestation(
     try {
       converted = convert(att)
     } catch (err) {
-      if (err instanceof LegacyAttestationFormatError)
+      if (err instanceof LegacyAttestationFormatError || err instanceof LegacyFormatError)
         return { ok: false, reason: `malformed attestation layer: ${err.message}` }
       throw err
     }

@@ -11,13 +11,20 @@
  * supplies intermediates), so the `dev.sigstore.cosign/chain` annotation is not needed.
  * Fails closed: every problem becomes `{ ok: false, reason }`; nothing is thrown for a bad signature.
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle'
-import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify'
+import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
 import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
 import { parseSimpleSigningPayload, SIMPLE_SIGNING_TYPE } from '../formats/simple-signing'
 import { describeError } from '../errors'
-import { checkKeylessSigner, pemBlocks, type Expectation } from './common'
+import {
+  checkTlogNamesSigner,
+  EXPECTED_KEY_HINT,
+  pemBlocks,
+  signerFacts,
+  verifySigner,
+  type Expectation,
+} from './common'
 
 export type { Expectation } from './common'
 
@@ -41,41 +48,117 @@ export interface LegacyVerifyOptions {
 }
 
 const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1'
-const KEY_HINT = 'signet-legacy-expected-key'
 
-/** The `dev.sigstore.cosign/bundle` annotation (Go field names). */
-interface RekorBundleAnnotation {
-  SignedEntryTimestamp: string
-  Payload: { body: string; integratedTime: number; logIndex: number; logID: string }
+/** A cosign layer or its annotations cannot be read. Exported: legacy-attestation.ts reads them too. */
+export class LegacyFormatError extends Error {}
+
+type Json = Record<string, unknown>
+const obj = (v: unknown): Json =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {}
+const str = (v: unknown): string => (typeof v === 'string' ? v : '')
+
+function b64(buf: Buffer): string {
+  return buf.toString('base64')
 }
 
-class LegacyFormatError extends Error {}
+/** A tlog entry in the bundle JSON encoding. */
+export interface TlogEntryJson {
+  logIndex: string
+  logId: { keyId: string }
+  kindVersion: { kind: string; version: string }
+  integratedTime: string
+  inclusionPromise: { signedEntryTimestamp: string }
+  canonicalizedBody: string
+}
 
-function parseRekorBundle(text: string): RekorBundleAnnotation {
+/** The Rekor entry a layer's `dev.sigstore.cosign/bundle` annotation records. */
+export interface AnnotatedRekorEntry {
+  /** As a bundle tlog entry, its kind and version read from the body. */
+  entry: TlogEntryJson
+  /** The decoded body, and its `kind apiVersion`. */
+  body: Json
+  kind: string
+  logIndex: number
+  integratedTime: number
+}
+
+/** Reads the `dev.sigstore.cosign/bundle` annotation (Go field names: SET, body, index, time). */
+export function parseRekorAnnotation(text: string): AnnotatedRekorEntry {
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch {
-    throw new LegacyFormatError('Rekor bundle annotation is not JSON')
+    throw new LegacyFormatError('the Rekor bundle annotation is not JSON')
   }
-  const v = value as Partial<RekorBundleAnnotation> | null
-  const p = v?.Payload
+  const set = obj(value)
+  const p = obj(set.Payload)
+  const logIndex = p.logIndex
+  const integratedTime = p.integratedTime
   if (
-    typeof v?.SignedEntryTimestamp !== 'string' ||
-    !p ||
+    typeof set.SignedEntryTimestamp !== 'string' ||
+    set.SignedEntryTimestamp === '' ||
     typeof p.body !== 'string' ||
-    !Number.isSafeInteger(p.integratedTime) ||
-    !Number.isSafeInteger(p.logIndex) ||
-    typeof p.logID !== 'string' ||
-    !/^[0-9a-f]{64}$/i.test(p.logID)
-  ) {
-    throw new LegacyFormatError('Rekor bundle annotation is malformed')
+    typeof logIndex !== 'number' ||
+    !Number.isSafeInteger(logIndex) ||
+    typeof integratedTime !== 'number' ||
+    !Number.isSafeInteger(integratedTime) ||
+    !/^[0-9a-f]{64}$/i.test(str(p.logID))
+  )
+    throw new LegacyFormatError('the Rekor bundle annotation is malformed')
+  let body: Json
+  try {
+    body = obj(JSON.parse(Buffer.from(p.body, 'base64').toString('utf8')))
+  } catch {
+    throw new LegacyFormatError('the Rekor entry body is not JSON')
   }
-  return v as RekorBundleAnnotation
+  const kind = str(body.kind)
+  const version = str(body.apiVersion)
+  if (kind === '' || version === '')
+    throw new LegacyFormatError('the Rekor entry body has no kind or apiVersion')
+  return {
+    entry: {
+      logIndex: String(logIndex),
+      logId: { keyId: b64(Buffer.from(str(p.logID), 'hex')) },
+      kindVersion: { kind, version },
+      integratedTime: String(integratedTime),
+      inclusionPromise: { signedEntryTimestamp: set.SignedEntryTimestamp },
+      canonicalizedBody: p.body,
+    },
+    body,
+    kind: `${kind} ${version}`,
+    logIndex,
+    integratedTime,
+  }
 }
 
-function b64(buf: Buffer): string {
-  return buf.toString('base64')
+/**
+ * The verification material of a cosign layer: its leaf certificate (followed by the chain
+ * annotation's certificates; `@sigstore/verify` uses only the leaf and takes the CA chain from the
+ * trusted root, as cosign does when TUF supplies intermediates), or, with no certificate, the
+ * expected-key hint that verifySigner answers.
+ */
+export function annotatedVerificationMaterial(a: Record<string, string>): {
+  content:
+    | { x509CertificateChain: { certificates: { rawBytes: string }[] } }
+    | { publicKey: { hint: string } }
+  certDer?: Buffer
+} {
+  const certPem = a[LEGACY_ANNOTATIONS.certificate]
+  if (!certPem) return { content: { publicKey: { hint: EXPECTED_KEY_HINT } } }
+  const leaf = pemBlocks(certPem, 'CERTIFICATE')
+  if (leaf.length !== 1)
+    throw new LegacyFormatError(
+      `expected 1 certificate in the certificate annotation, got ${leaf.length}`,
+    )
+  const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? '', 'CERTIFICATE')
+  return {
+    content: {
+      x509CertificateChain: {
+        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: b64(der) })),
+      },
+    },
+    certDer: leaf[0],
+  }
 }
 
 /**
@@ -91,37 +174,9 @@ export function legacyToBundle(sig: LegacySignature): Bundle {
   const signatureBytes = Buffer.from(signature, 'base64')
   if (signatureBytes.length === 0) throw new LegacyFormatError('empty signature annotation')
 
-  let verificationContent: Record<string, unknown>
-  const certPem = a[LEGACY_ANNOTATIONS.certificate]
-  if (certPem) {
-    const leaf = pemBlocks(certPem, 'CERTIFICATE')
-    if (leaf.length !== 1)
-      throw new LegacyFormatError(
-        `expected 1 certificate in the certificate annotation, got ${leaf.length}`,
-      )
-    const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? '', 'CERTIFICATE')
-    verificationContent = {
-      x509CertificateChain: {
-        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: b64(der) })),
-      },
-    }
-  } else {
-    verificationContent = { publicKey: { hint: KEY_HINT } }
-  }
-
-  const tlogEntries: unknown[] = []
+  const { content } = annotatedVerificationMaterial(a)
   const rekorText = a[LEGACY_ANNOTATIONS.rekorBundle]
-  if (rekorText) {
-    const rekor = parseRekorBundle(rekorText)
-    tlogEntries.push({
-      logIndex: String(rekor.Payload.logIndex),
-      logId: { keyId: b64(Buffer.from(rekor.Payload.logID, 'hex')) },
-      kindVersion: { kind: 'hashedrekord', version: '0.0.1' },
-      integratedTime: String(rekor.Payload.integratedTime),
-      inclusionPromise: { signedEntryTimestamp: rekor.SignedEntryTimestamp },
-      canonicalizedBody: rekor.Payload.body,
-    })
-  }
+  const tlogEntries = rekorText ? [parseRekorAnnotation(rekorText).entry] : []
 
   const rfc3161: unknown[] = []
   const tsText = a[LEGACY_ANNOTATIONS.timestamp]
@@ -140,7 +195,7 @@ export function legacyToBundle(sig: LegacySignature): Bundle {
   return bundleFromJSON({
     mediaType: BUNDLE_V01,
     verificationMaterial: {
-      ...verificationContent,
+      ...content,
       tlogEntries,
       timestampVerificationData: { rfc3161Timestamps: rfc3161 },
     },
@@ -154,43 +209,18 @@ export function legacyToBundle(sig: LegacySignature): Bundle {
   })
 }
 
-function spkiDer(key: KeyObject): Buffer {
-  return key.export({ type: 'spki', format: 'der' })
-}
-
 /**
- * cosign's check that the Rekor entry is about this signer: the hashedrekord body's public key
- * (a PEM certificate or key) must be the leaf certificate / expected key. Signature and digest are
- * compared by `@sigstore/verify`; the algorithm is checked here too.
+ * cosign's hashedrekord check beside the one every verifier shares (checkTlogNamesSigner): the
+ * logged digest must be sha256. Signature and digest are compared by `@sigstore/verify`.
  */
-function checkBodyMatchesSigner(body: Buffer, signer: { certDer?: Buffer; key: KeyObject }): void {
+function checkHashAlgorithm(body: Buffer): void {
   const entry = JSON.parse(body.toString('utf8')) as {
-    spec?: {
-      data?: { hash?: { algorithm?: string } }
-      signature?: { publicKey?: { content?: string } }
-    }
+    spec?: { data?: { hash?: { algorithm?: string } } }
   }
   if (entry.spec?.data?.hash?.algorithm !== 'sha256')
     throw new LegacyFormatError(
       `expected Rekor hash algorithm sha256, got ${entry.spec?.data?.hash?.algorithm}`,
     )
-  const pem = Buffer.from(entry.spec.signature?.publicKey?.content ?? '', 'base64').toString('utf8')
-  if (signer.certDer) {
-    const certs = pemBlocks(pem, 'CERTIFICATE')
-    if (certs.length !== 1 || !certs[0]?.equals(signer.certDer))
-      throw new LegacyFormatError(
-        'expected the Rekor entry to hold the signing certificate, got another',
-      )
-    return
-  }
-  let logged: KeyObject
-  try {
-    logged = createPublicKey(pem)
-  } catch {
-    throw new LegacyFormatError('Rekor entry public key is unreadable')
-  }
-  if (!spkiDer(logged).equals(spkiDer(signer.key)))
-    throw new LegacyFormatError('expected the Rekor entry to hold the signing key, got another')
 }
 
 /**
@@ -223,56 +253,25 @@ export function verifyLegacySignature(
       }
     }
 
-    let material: TrustMaterial = trust
-    if (expectation.kind === 'key') {
-      const key = expectation.publicKey
-      material = {
-        ...trust,
-        publicKey: (hint) => {
-          if (hint !== KEY_HINT) throw new Error(`unknown key hint ${hint}`)
-          return { publicKey: key, validFor: () => true }
-        },
-      }
-    }
-    const verifier = new Verifier(material, {
-      tlogThreshold: requireTlog ? 1 : 0,
-      ctlogThreshold: 1,
-      // A certificate needs a trusted signing time (SET or TSA): a short-lived Fulcio cert is
-      // otherwise expired. A key needs none.
-      timestampThreshold: expectation.kind === 'keyless' ? 1 : 0,
+    const verified = verifySigner(entity, trust, expectation, {
+      requireTlog,
+      requireSct: true,
     })
-    let signer
-    try {
-      signer = verifier.verify(entity)
-    } catch (err) {
-      return {
-        ...verdict,
-        ok: false,
-        reason: `signature verification failed: ${describeError(err)}`,
-      }
-    }
+    if ('reason' in verified) return { ...verdict, reason: verified.reason }
+    const { signer } = verified
 
     // cosign: the Rekor entry must name this signer.
     const certDer =
       entity.key.$case === 'certificate'
         ? pemBlocks(sig.annotations[LEGACY_ANNOTATIONS.certificate] ?? '', 'CERTIFICATE')[0]
         : undefined
-    for (const entry of bundle.verificationMaterial.tlogEntries) {
-      checkBodyMatchesSigner(entry.canonicalizedBody, { certDer, key: signer.key })
-    }
+    const entries = bundle.verificationMaterial.tlogEntries
+    for (const entry of entries) checkHashAlgorithm(entry.canonicalizedBody)
+    checkTlogNamesSigner(entries, { certDer, key: signer.key })
 
-    if (expectation.kind === 'keyless') {
-      const checked = checkKeylessSigner(
-        expectation,
-        signer,
-        certDer,
-        entity.key.$case === 'certificate' ? entity.key.certificate : undefined,
-      )
-      verdict.signer = checked.facts
-      if (checked.reason) return { ...verdict, reason: checked.reason }
-    } else {
-      verdict.signer = {}
-    }
+    const checked = signerFacts(expectation, signer, certDer, entity)
+    verdict.signer = checked.facts
+    if (checked.reason) return { ...verdict, reason: checked.reason }
 
     const payload = parseSimpleSigningPayload(sig.payload)
     if (!payload)
