@@ -1115,8 +1115,8 @@ var require_util = __commonJS({
     function nop() {
     }
     __name(nop, "nop");
-    function isStream(obj3) {
-      return obj3 && typeof obj3 === "object" && typeof obj3.pipe === "function" && typeof obj3.on === "function";
+    function isStream(obj5) {
+      return obj5 && typeof obj5 === "object" && typeof obj5.pipe === "function" && typeof obj5.on === "function";
     }
     __name(isStream, "isStream");
     function isBlobLike(object) {
@@ -1230,16 +1230,16 @@ var require_util = __commonJS({
       return servername;
     }
     __name(getServerName, "getServerName");
-    function deepClone(obj3) {
-      return JSON.parse(JSON.stringify(obj3));
+    function deepClone(obj5) {
+      return JSON.parse(JSON.stringify(obj5));
     }
     __name(deepClone, "deepClone");
-    function isAsyncIterable(obj3) {
-      return !!(obj3 != null && typeof obj3[Symbol.asyncIterator] === "function");
+    function isAsyncIterable(obj5) {
+      return !!(obj5 != null && typeof obj5[Symbol.asyncIterator] === "function");
     }
     __name(isAsyncIterable, "isAsyncIterable");
-    function isIterable(obj3) {
-      return !!(obj3 != null && (typeof obj3[Symbol.iterator] === "function" || typeof obj3[Symbol.asyncIterator] === "function"));
+    function isIterable(obj5) {
+      return !!(obj5 != null && (typeof obj5[Symbol.iterator] === "function" || typeof obj5[Symbol.asyncIterator] === "function"));
     }
     __name(isIterable, "isIterable");
     function bodyLength(body) {
@@ -1293,30 +1293,30 @@ var require_util = __commonJS({
       return tree.lookup(value) ?? value.toString("latin1").toLowerCase();
     }
     __name(bufferToLowerCasedHeaderName, "bufferToLowerCasedHeaderName");
-    function parseHeaders(headers, obj3) {
-      if (obj3 === void 0) obj3 = {};
+    function parseHeaders(headers, obj5) {
+      if (obj5 === void 0) obj5 = {};
       for (let i = 0; i < headers.length; i += 2) {
         const key = headerNameToString(headers[i]);
-        let val = obj3[key];
+        let val = obj5[key];
         if (val) {
           if (typeof val === "string") {
             val = [val];
-            obj3[key] = val;
+            obj5[key] = val;
           }
           val.push(headers[i + 1].toString("utf8"));
         } else {
           const headersValue = headers[i + 1];
           if (typeof headersValue === "string") {
-            obj3[key] = headersValue;
+            obj5[key] = headersValue;
           } else {
-            obj3[key] = Array.isArray(headersValue) ? headersValue.map((x) => x.toString("utf8")) : headersValue.toString("utf8");
+            obj5[key] = Array.isArray(headersValue) ? headersValue.map((x) => x.toString("utf8")) : headersValue.toString("utf8");
           }
         }
       }
-      if ("content-length" in obj3 && "content-disposition" in obj3) {
-        obj3["content-disposition"] = Buffer.from(obj3["content-disposition"]).toString("latin1");
+      if ("content-length" in obj5 && "content-disposition" in obj5) {
+        obj5["content-disposition"] = Buffer.from(obj5["content-disposition"]).toString("latin1");
       }
-      return obj3;
+      return obj5;
     }
     __name(parseHeaders, "parseHeaders");
     function parseRawHeaders(headers) {
@@ -1511,18 +1511,18 @@ var require_util = __commonJS({
       } : null;
     }
     __name(parseRangeHeader, "parseRangeHeader");
-    function addListener(obj3, name, listener) {
-      const listeners = obj3[kListeners] ??= [];
+    function addListener(obj5, name, listener) {
+      const listeners = obj5[kListeners] ??= [];
       listeners.push([name, listener]);
-      obj3.on(name, listener);
-      return obj3;
+      obj5.on(name, listener);
+      return obj5;
     }
     __name(addListener, "addListener");
-    function removeAllListeners(obj3) {
-      for (const [name, listener] of obj3[kListeners] ?? []) {
-        obj3.removeListener(name, listener);
+    function removeAllListeners(obj5) {
+      for (const [name, listener] of obj5[kListeners] ?? []) {
+        obj5.removeListener(name, listener);
       }
-      obj3[kListeners] = null;
+      obj5[kListeners] = null;
     }
     __name(removeAllListeners, "removeAllListeners");
     function errorRequest(client, request2, err) {
@@ -2132,11 +2132,11 @@ var require_request = __commonJS({
           } else if (typeof val[i] === "object") {
             throw new InvalidArgumentError(`invalid ${key} header`);
           } else {
-            const str4 = `${val[i]}`;
-            if (!isValidHeaderValue(str4)) {
+            const str6 = `${val[i]}`;
+            if (!isValidHeaderValue(str6)) {
               throw new InvalidArgumentError(`invalid ${key} header`);
             }
-            arr2.push(str4);
+            arr2.push(str6);
           }
         }
         val = arr2;
@@ -2864,10 +2864,10 @@ var require_utils = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.enumToMap = void 0;
-    function enumToMap(obj3) {
+    function enumToMap(obj5) {
       const res = {};
-      Object.keys(obj3).forEach((key) => {
-        const value = obj3[key];
+      Object.keys(obj5).forEach((key) => {
+        const value = obj5[key];
         if (typeof value === "number") {
           res[key] = value;
         }
@@ -3749,28 +3749,28 @@ var require_data_url = __commonJS({
       return char === 13 || char === 10 || char === 9 || char === 32;
     }
     __name(isHTTPWhiteSpace, "isHTTPWhiteSpace");
-    function removeHTTPWhitespace(str4, leading = true, trailing = true) {
-      return removeChars(str4, leading, trailing, isHTTPWhiteSpace);
+    function removeHTTPWhitespace(str6, leading = true, trailing = true) {
+      return removeChars(str6, leading, trailing, isHTTPWhiteSpace);
     }
     __name(removeHTTPWhitespace, "removeHTTPWhitespace");
     function isASCIIWhitespace(char) {
       return char === 13 || char === 10 || char === 9 || char === 12 || char === 32;
     }
     __name(isASCIIWhitespace, "isASCIIWhitespace");
-    function removeASCIIWhitespace(str4, leading = true, trailing = true) {
-      return removeChars(str4, leading, trailing, isASCIIWhitespace);
+    function removeASCIIWhitespace(str6, leading = true, trailing = true) {
+      return removeChars(str6, leading, trailing, isASCIIWhitespace);
     }
     __name(removeASCIIWhitespace, "removeASCIIWhitespace");
-    function removeChars(str4, leading, trailing, predicate) {
+    function removeChars(str6, leading, trailing, predicate) {
       let lead = 0;
-      let trail = str4.length - 1;
+      let trail = str6.length - 1;
       if (leading) {
-        while (lead < str4.length && predicate(str4.charCodeAt(lead))) lead++;
+        while (lead < str6.length && predicate(str6.charCodeAt(lead))) lead++;
       }
       if (trailing) {
-        while (trail > 0 && predicate(str4.charCodeAt(trail))) trail--;
+        while (trail > 0 && predicate(str6.charCodeAt(trail))) trail--;
       }
-      return lead === 0 && trail === str4.length - 1 ? str4 : str4.slice(lead, trail + 1);
+      return lead === 0 && trail === str6.length - 1 ? str6 : str6.slice(lead, trail + 1);
     }
     __name(removeChars, "removeChars");
     function isomorphicDecode(input) {
@@ -5775,7 +5775,7 @@ var require_body = __commonJS({
         const boundary = `----formdata-undici-0${`${random(1e11)}`.padStart(11, "0")}`;
         const prefix = `--${boundary}\r
 Content-Disposition: form-data`;
-        const escape = /* @__PURE__ */ __name((str4) => str4.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22"), "escape");
+        const escape = /* @__PURE__ */ __name((str6) => str6.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22"), "escape");
         const normalizeLinefeeds = /* @__PURE__ */ __name((value) => value.replace(/\r?\n|\r/g, "\r\n"), "normalizeLinefeeds");
         const blobParts = [];
         const rn = new Uint8Array([13, 10]);
@@ -17063,9 +17063,9 @@ var require_cookies = __commonJS({
       webidl.argumentLengthCheck(arguments, 2, "setCookie");
       webidl.brandCheck(headers, Headers2, { strict: false });
       cookie = webidl.converters.Cookie(cookie);
-      const str4 = stringify(cookie);
-      if (str4) {
-        headers.append("Set-Cookie", str4);
+      const str6 = stringify(cookie);
+      if (str6) {
+        headers.append("Set-Cookie", str6);
       }
     }
     __name(setCookie, "setCookie");
@@ -20116,17 +20116,17 @@ var require_envelope = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.payload.length !== 0) {
-          obj3.payload = base64FromBytes(message.payload);
+          obj5.payload = base64FromBytes(message.payload);
         }
         if (message.payloadType !== "") {
-          obj3.payloadType = message.payloadType;
+          obj5.payloadType = message.payloadType;
         }
         if (message.signatures?.length) {
-          obj3.signatures = message.signatures.map((e) => exports2.Signature.toJSON(e));
+          obj5.signatures = message.signatures.map((e) => exports2.Signature.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Signature = {
@@ -20137,14 +20137,14 @@ var require_envelope = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.sig.length !== 0) {
-          obj3.sig = base64FromBytes(message.sig);
+          obj5.sig = base64FromBytes(message.sig);
         }
         if (message.keyid !== "") {
-          obj3.keyid = message.keyid;
+          obj5.keyid = message.keyid;
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -20176,14 +20176,14 @@ var require_timestamp = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.seconds !== "0") {
-          obj3.seconds = message.seconds;
+          obj5.seconds = message.seconds;
         }
         if (message.nanos !== 0) {
-          obj3.nanos = Math.round(message.nanos);
+          obj5.nanos = Math.round(message.nanos);
         }
-        return obj3;
+        return obj5;
       }
     };
     function isSet(value) {
@@ -20469,14 +20469,14 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.algorithm !== 0) {
-          obj3.algorithm = hashAlgorithmToJSON(message.algorithm);
+          obj5.algorithm = hashAlgorithmToJSON(message.algorithm);
         }
         if (message.digest.length !== 0) {
-          obj3.digest = base64FromBytes(message.digest);
+          obj5.digest = base64FromBytes(message.digest);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.MessageSignature = {
@@ -20487,14 +20487,14 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.messageDigest !== void 0) {
-          obj3.messageDigest = exports2.HashOutput.toJSON(message.messageDigest);
+          obj5.messageDigest = exports2.HashOutput.toJSON(message.messageDigest);
         }
         if (message.signature.length !== 0) {
-          obj3.signature = base64FromBytes(message.signature);
+          obj5.signature = base64FromBytes(message.signature);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.LogId = {
@@ -20502,11 +20502,11 @@ var require_sigstore_common = __commonJS({
         return { keyId: isSet(object.keyId) ? Buffer.from(bytesFromBase64(object.keyId)) : Buffer.alloc(0) };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.keyId.length !== 0) {
-          obj3.keyId = base64FromBytes(message.keyId);
+          obj5.keyId = base64FromBytes(message.keyId);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.RFC3161SignedTimestamp = {
@@ -20516,11 +20516,11 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.signedTimestamp.length !== 0) {
-          obj3.signedTimestamp = base64FromBytes(message.signedTimestamp);
+          obj5.signedTimestamp = base64FromBytes(message.signedTimestamp);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.PublicKey = {
@@ -20532,17 +20532,17 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.rawBytes !== void 0) {
-          obj3.rawBytes = base64FromBytes(message.rawBytes);
+          obj5.rawBytes = base64FromBytes(message.rawBytes);
         }
         if (message.keyDetails !== 0) {
-          obj3.keyDetails = publicKeyDetailsToJSON(message.keyDetails);
+          obj5.keyDetails = publicKeyDetailsToJSON(message.keyDetails);
         }
         if (message.validFor !== void 0) {
-          obj3.validFor = exports2.TimeRange.toJSON(message.validFor);
+          obj5.validFor = exports2.TimeRange.toJSON(message.validFor);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.PublicKeyIdentifier = {
@@ -20550,11 +20550,11 @@ var require_sigstore_common = __commonJS({
         return { hint: isSet(object.hint) ? globalThis.String(object.hint) : "" };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.hint !== "") {
-          obj3.hint = message.hint;
+          obj5.hint = message.hint;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ObjectIdentifier = {
@@ -20562,11 +20562,11 @@ var require_sigstore_common = __commonJS({
         return { id: globalThis.Array.isArray(object?.id) ? object.id.map((e) => globalThis.Number(e)) : [] };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.id?.length) {
-          obj3.id = message.id.map((e) => Math.round(e));
+          obj5.id = message.id.map((e) => Math.round(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ObjectIdentifierValuePair = {
@@ -20577,14 +20577,14 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.oid !== void 0) {
-          obj3.oid = exports2.ObjectIdentifier.toJSON(message.oid);
+          obj5.oid = exports2.ObjectIdentifier.toJSON(message.oid);
         }
         if (message.value.length !== 0) {
-          obj3.value = base64FromBytes(message.value);
+          obj5.value = base64FromBytes(message.value);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.DistinguishedName = {
@@ -20595,14 +20595,14 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.organization !== "") {
-          obj3.organization = message.organization;
+          obj5.organization = message.organization;
         }
         if (message.commonName !== "") {
-          obj3.commonName = message.commonName;
+          obj5.commonName = message.commonName;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.X509Certificate = {
@@ -20610,11 +20610,11 @@ var require_sigstore_common = __commonJS({
         return { rawBytes: isSet(object.rawBytes) ? Buffer.from(bytesFromBase64(object.rawBytes)) : Buffer.alloc(0) };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.rawBytes.length !== 0) {
-          obj3.rawBytes = base64FromBytes(message.rawBytes);
+          obj5.rawBytes = base64FromBytes(message.rawBytes);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.SubjectAlternativeName = {
@@ -20625,16 +20625,16 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.type !== 0) {
-          obj3.type = subjectAlternativeNameTypeToJSON(message.type);
+          obj5.type = subjectAlternativeNameTypeToJSON(message.type);
         }
         if (message.identity?.$case === "regexp") {
-          obj3.regexp = message.identity.regexp;
+          obj5.regexp = message.identity.regexp;
         } else if (message.identity?.$case === "value") {
-          obj3.value = message.identity.value;
+          obj5.value = message.identity.value;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.X509CertificateChain = {
@@ -20644,11 +20644,11 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.certificates?.length) {
-          obj3.certificates = message.certificates.map((e) => exports2.X509Certificate.toJSON(e));
+          obj5.certificates = message.certificates.map((e) => exports2.X509Certificate.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.TimeRange = {
@@ -20659,14 +20659,14 @@ var require_sigstore_common = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.start !== void 0) {
-          obj3.start = message.start.toISOString();
+          obj5.start = message.start.toISOString();
         }
         if (message.end !== void 0) {
-          obj3.end = message.end.toISOString();
+          obj5.end = message.end.toISOString();
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -20715,14 +20715,14 @@ var require_sigstore_rekor = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.kind !== "") {
-          obj3.kind = message.kind;
+          obj5.kind = message.kind;
         }
         if (message.version !== "") {
-          obj3.version = message.version;
+          obj5.version = message.version;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Checkpoint = {
@@ -20730,11 +20730,11 @@ var require_sigstore_rekor = __commonJS({
         return { envelope: isSet(object.envelope) ? globalThis.String(object.envelope) : "" };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.envelope !== "") {
-          obj3.envelope = message.envelope;
+          obj5.envelope = message.envelope;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.InclusionProof = {
@@ -20748,23 +20748,23 @@ var require_sigstore_rekor = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.logIndex !== "0") {
-          obj3.logIndex = message.logIndex;
+          obj5.logIndex = message.logIndex;
         }
         if (message.rootHash.length !== 0) {
-          obj3.rootHash = base64FromBytes(message.rootHash);
+          obj5.rootHash = base64FromBytes(message.rootHash);
         }
         if (message.treeSize !== "0") {
-          obj3.treeSize = message.treeSize;
+          obj5.treeSize = message.treeSize;
         }
         if (message.hashes?.length) {
-          obj3.hashes = message.hashes.map((e) => base64FromBytes(e));
+          obj5.hashes = message.hashes.map((e) => base64FromBytes(e));
         }
         if (message.checkpoint !== void 0) {
-          obj3.checkpoint = exports2.Checkpoint.toJSON(message.checkpoint);
+          obj5.checkpoint = exports2.Checkpoint.toJSON(message.checkpoint);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.InclusionPromise = {
@@ -20774,11 +20774,11 @@ var require_sigstore_rekor = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.signedEntryTimestamp.length !== 0) {
-          obj3.signedEntryTimestamp = base64FromBytes(message.signedEntryTimestamp);
+          obj5.signedEntryTimestamp = base64FromBytes(message.signedEntryTimestamp);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.TransparencyLogEntry = {
@@ -20794,29 +20794,29 @@ var require_sigstore_rekor = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.logIndex !== "0") {
-          obj3.logIndex = message.logIndex;
+          obj5.logIndex = message.logIndex;
         }
         if (message.logId !== void 0) {
-          obj3.logId = sigstore_common_1.LogId.toJSON(message.logId);
+          obj5.logId = sigstore_common_1.LogId.toJSON(message.logId);
         }
         if (message.kindVersion !== void 0) {
-          obj3.kindVersion = exports2.KindVersion.toJSON(message.kindVersion);
+          obj5.kindVersion = exports2.KindVersion.toJSON(message.kindVersion);
         }
         if (message.integratedTime !== "0") {
-          obj3.integratedTime = message.integratedTime;
+          obj5.integratedTime = message.integratedTime;
         }
         if (message.inclusionPromise !== void 0) {
-          obj3.inclusionPromise = exports2.InclusionPromise.toJSON(message.inclusionPromise);
+          obj5.inclusionPromise = exports2.InclusionPromise.toJSON(message.inclusionPromise);
         }
         if (message.inclusionProof !== void 0) {
-          obj3.inclusionProof = exports2.InclusionProof.toJSON(message.inclusionProof);
+          obj5.inclusionProof = exports2.InclusionProof.toJSON(message.inclusionProof);
         }
         if (message.canonicalizedBody.length !== 0) {
-          obj3.canonicalizedBody = base64FromBytes(message.canonicalizedBody);
+          obj5.canonicalizedBody = base64FromBytes(message.canonicalizedBody);
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -20850,11 +20850,11 @@ var require_sigstore_bundle = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.rfc3161Timestamps?.length) {
-          obj3.rfc3161Timestamps = message.rfc3161Timestamps.map((e) => sigstore_common_1.RFC3161SignedTimestamp.toJSON(e));
+          obj5.rfc3161Timestamps = message.rfc3161Timestamps.map((e) => sigstore_common_1.RFC3161SignedTimestamp.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.VerificationMaterial = {
@@ -20869,21 +20869,21 @@ var require_sigstore_bundle = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.content?.$case === "publicKey") {
-          obj3.publicKey = sigstore_common_1.PublicKeyIdentifier.toJSON(message.content.publicKey);
+          obj5.publicKey = sigstore_common_1.PublicKeyIdentifier.toJSON(message.content.publicKey);
         } else if (message.content?.$case === "x509CertificateChain") {
-          obj3.x509CertificateChain = sigstore_common_1.X509CertificateChain.toJSON(message.content.x509CertificateChain);
+          obj5.x509CertificateChain = sigstore_common_1.X509CertificateChain.toJSON(message.content.x509CertificateChain);
         } else if (message.content?.$case === "certificate") {
-          obj3.certificate = sigstore_common_1.X509Certificate.toJSON(message.content.certificate);
+          obj5.certificate = sigstore_common_1.X509Certificate.toJSON(message.content.certificate);
         }
         if (message.tlogEntries?.length) {
-          obj3.tlogEntries = message.tlogEntries.map((e) => sigstore_rekor_1.TransparencyLogEntry.toJSON(e));
+          obj5.tlogEntries = message.tlogEntries.map((e) => sigstore_rekor_1.TransparencyLogEntry.toJSON(e));
         }
         if (message.timestampVerificationData !== void 0) {
-          obj3.timestampVerificationData = exports2.TimestampVerificationData.toJSON(message.timestampVerificationData);
+          obj5.timestampVerificationData = exports2.TimestampVerificationData.toJSON(message.timestampVerificationData);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Bundle = {
@@ -20895,19 +20895,19 @@ var require_sigstore_bundle = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+          obj5.mediaType = message.mediaType;
         }
         if (message.verificationMaterial !== void 0) {
-          obj3.verificationMaterial = exports2.VerificationMaterial.toJSON(message.verificationMaterial);
+          obj5.verificationMaterial = exports2.VerificationMaterial.toJSON(message.verificationMaterial);
         }
         if (message.content?.$case === "messageSignature") {
-          obj3.messageSignature = sigstore_common_1.MessageSignature.toJSON(message.content.messageSignature);
+          obj5.messageSignature = sigstore_common_1.MessageSignature.toJSON(message.content.messageSignature);
         } else if (message.content?.$case === "dsseEnvelope") {
-          obj3.dsseEnvelope = envelope_1.Envelope.toJSON(message.content.dsseEnvelope);
+          obj5.dsseEnvelope = envelope_1.Envelope.toJSON(message.content.dsseEnvelope);
         }
-        return obj3;
+        return obj5;
       }
     };
     function isSet(value) {
@@ -20979,26 +20979,26 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.baseUrl !== "") {
-          obj3.baseUrl = message.baseUrl;
+          obj5.baseUrl = message.baseUrl;
         }
         if (message.hashAlgorithm !== 0) {
-          obj3.hashAlgorithm = (0, sigstore_common_1.hashAlgorithmToJSON)(message.hashAlgorithm);
+          obj5.hashAlgorithm = (0, sigstore_common_1.hashAlgorithmToJSON)(message.hashAlgorithm);
         }
         if (message.publicKey !== void 0) {
-          obj3.publicKey = sigstore_common_1.PublicKey.toJSON(message.publicKey);
+          obj5.publicKey = sigstore_common_1.PublicKey.toJSON(message.publicKey);
         }
         if (message.logId !== void 0) {
-          obj3.logId = sigstore_common_1.LogId.toJSON(message.logId);
+          obj5.logId = sigstore_common_1.LogId.toJSON(message.logId);
         }
         if (message.checkpointKeyId !== void 0) {
-          obj3.checkpointKeyId = sigstore_common_1.LogId.toJSON(message.checkpointKeyId);
+          obj5.checkpointKeyId = sigstore_common_1.LogId.toJSON(message.checkpointKeyId);
         }
         if (message.operator !== "") {
-          obj3.operator = message.operator;
+          obj5.operator = message.operator;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.CertificateAuthority = {
@@ -21012,23 +21012,23 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.subject !== void 0) {
-          obj3.subject = sigstore_common_1.DistinguishedName.toJSON(message.subject);
+          obj5.subject = sigstore_common_1.DistinguishedName.toJSON(message.subject);
         }
         if (message.uri !== "") {
-          obj3.uri = message.uri;
+          obj5.uri = message.uri;
         }
         if (message.certChain !== void 0) {
-          obj3.certChain = sigstore_common_1.X509CertificateChain.toJSON(message.certChain);
+          obj5.certChain = sigstore_common_1.X509CertificateChain.toJSON(message.certChain);
         }
         if (message.validFor !== void 0) {
-          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
+          obj5.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
         }
         if (message.operator !== "") {
-          obj3.operator = message.operator;
+          obj5.operator = message.operator;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.TrustedRoot = {
@@ -21042,23 +21042,23 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+          obj5.mediaType = message.mediaType;
         }
         if (message.tlogs?.length) {
-          obj3.tlogs = message.tlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
+          obj5.tlogs = message.tlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
         }
         if (message.certificateAuthorities?.length) {
-          obj3.certificateAuthorities = message.certificateAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
+          obj5.certificateAuthorities = message.certificateAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
         }
         if (message.ctlogs?.length) {
-          obj3.ctlogs = message.ctlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
+          obj5.ctlogs = message.ctlogs.map((e) => exports2.TransparencyLogInstance.toJSON(e));
         }
         if (message.timestampAuthorities?.length) {
-          obj3.timestampAuthorities = message.timestampAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
+          obj5.timestampAuthorities = message.timestampAuthorities.map((e) => exports2.CertificateAuthority.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.SigningConfig = {
@@ -21074,29 +21074,29 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+          obj5.mediaType = message.mediaType;
         }
         if (message.caUrls?.length) {
-          obj3.caUrls = message.caUrls.map((e) => exports2.Service.toJSON(e));
+          obj5.caUrls = message.caUrls.map((e) => exports2.Service.toJSON(e));
         }
         if (message.oidcUrls?.length) {
-          obj3.oidcUrls = message.oidcUrls.map((e) => exports2.Service.toJSON(e));
+          obj5.oidcUrls = message.oidcUrls.map((e) => exports2.Service.toJSON(e));
         }
         if (message.rekorTlogUrls?.length) {
-          obj3.rekorTlogUrls = message.rekorTlogUrls.map((e) => exports2.Service.toJSON(e));
+          obj5.rekorTlogUrls = message.rekorTlogUrls.map((e) => exports2.Service.toJSON(e));
         }
         if (message.rekorTlogConfig !== void 0) {
-          obj3.rekorTlogConfig = exports2.ServiceConfiguration.toJSON(message.rekorTlogConfig);
+          obj5.rekorTlogConfig = exports2.ServiceConfiguration.toJSON(message.rekorTlogConfig);
         }
         if (message.tsaUrls?.length) {
-          obj3.tsaUrls = message.tsaUrls.map((e) => exports2.Service.toJSON(e));
+          obj5.tsaUrls = message.tsaUrls.map((e) => exports2.Service.toJSON(e));
         }
         if (message.tsaConfig !== void 0) {
-          obj3.tsaConfig = exports2.ServiceConfiguration.toJSON(message.tsaConfig);
+          obj5.tsaConfig = exports2.ServiceConfiguration.toJSON(message.tsaConfig);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Service = {
@@ -21109,20 +21109,20 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.url !== "") {
-          obj3.url = message.url;
+          obj5.url = message.url;
         }
         if (message.majorApiVersion !== 0) {
-          obj3.majorApiVersion = Math.round(message.majorApiVersion);
+          obj5.majorApiVersion = Math.round(message.majorApiVersion);
         }
         if (message.validFor !== void 0) {
-          obj3.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
+          obj5.validFor = sigstore_common_1.TimeRange.toJSON(message.validFor);
         }
         if (message.operator !== "") {
-          obj3.operator = message.operator;
+          obj5.operator = message.operator;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ServiceConfiguration = {
@@ -21133,14 +21133,14 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.selector !== 0) {
-          obj3.selector = serviceSelectorToJSON(message.selector);
+          obj5.selector = serviceSelectorToJSON(message.selector);
         }
         if (message.count !== 0) {
-          obj3.count = Math.round(message.count);
+          obj5.count = Math.round(message.count);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ClientTrustConfig = {
@@ -21152,17 +21152,17 @@ var require_sigstore_trustroot = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.mediaType !== "") {
-          obj3.mediaType = message.mediaType;
+          obj5.mediaType = message.mediaType;
         }
         if (message.trustedRoot !== void 0) {
-          obj3.trustedRoot = exports2.TrustedRoot.toJSON(message.trustedRoot);
+          obj5.trustedRoot = exports2.TrustedRoot.toJSON(message.trustedRoot);
         }
         if (message.signingConfig !== void 0) {
-          obj3.signingConfig = exports2.SigningConfig.toJSON(message.signingConfig);
+          obj5.signingConfig = exports2.SigningConfig.toJSON(message.signingConfig);
         }
-        return obj3;
+        return obj5;
       }
     };
     function isSet(value) {
@@ -21190,17 +21190,17 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.issuer !== "") {
-          obj3.issuer = message.issuer;
+          obj5.issuer = message.issuer;
         }
         if (message.san !== void 0) {
-          obj3.san = sigstore_common_1.SubjectAlternativeName.toJSON(message.san);
+          obj5.san = sigstore_common_1.SubjectAlternativeName.toJSON(message.san);
         }
         if (message.oids?.length) {
-          obj3.oids = message.oids.map((e) => sigstore_common_1.ObjectIdentifierValuePair.toJSON(e));
+          obj5.oids = message.oids.map((e) => sigstore_common_1.ObjectIdentifierValuePair.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.CertificateIdentities = {
@@ -21210,11 +21210,11 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.identities?.length) {
-          obj3.identities = message.identities.map((e) => exports2.CertificateIdentity.toJSON(e));
+          obj5.identities = message.identities.map((e) => exports2.CertificateIdentity.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.PublicKeyIdentities = {
@@ -21224,11 +21224,11 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.publicKeys?.length) {
-          obj3.publicKeys = message.publicKeys.map((e) => sigstore_common_1.PublicKey.toJSON(e));
+          obj5.publicKeys = message.publicKeys.map((e) => sigstore_common_1.PublicKey.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions = {
@@ -21246,28 +21246,28 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.signers?.$case === "certificateIdentities") {
-          obj3.certificateIdentities = exports2.CertificateIdentities.toJSON(message.signers.certificateIdentities);
+          obj5.certificateIdentities = exports2.CertificateIdentities.toJSON(message.signers.certificateIdentities);
         } else if (message.signers?.$case === "publicKeys") {
-          obj3.publicKeys = exports2.PublicKeyIdentities.toJSON(message.signers.publicKeys);
+          obj5.publicKeys = exports2.PublicKeyIdentities.toJSON(message.signers.publicKeys);
         }
         if (message.tlogOptions !== void 0) {
-          obj3.tlogOptions = exports2.ArtifactVerificationOptions_TlogOptions.toJSON(message.tlogOptions);
+          obj5.tlogOptions = exports2.ArtifactVerificationOptions_TlogOptions.toJSON(message.tlogOptions);
         }
         if (message.ctlogOptions !== void 0) {
-          obj3.ctlogOptions = exports2.ArtifactVerificationOptions_CtlogOptions.toJSON(message.ctlogOptions);
+          obj5.ctlogOptions = exports2.ArtifactVerificationOptions_CtlogOptions.toJSON(message.ctlogOptions);
         }
         if (message.tsaOptions !== void 0) {
-          obj3.tsaOptions = exports2.ArtifactVerificationOptions_TimestampAuthorityOptions.toJSON(message.tsaOptions);
+          obj5.tsaOptions = exports2.ArtifactVerificationOptions_TimestampAuthorityOptions.toJSON(message.tsaOptions);
         }
         if (message.integratedTsOptions !== void 0) {
-          obj3.integratedTsOptions = exports2.ArtifactVerificationOptions_TlogIntegratedTimestampOptions.toJSON(message.integratedTsOptions);
+          obj5.integratedTsOptions = exports2.ArtifactVerificationOptions_TlogIntegratedTimestampOptions.toJSON(message.integratedTsOptions);
         }
         if (message.observerOptions !== void 0) {
-          obj3.observerOptions = exports2.ArtifactVerificationOptions_ObserverTimestampOptions.toJSON(message.observerOptions);
+          obj5.observerOptions = exports2.ArtifactVerificationOptions_ObserverTimestampOptions.toJSON(message.observerOptions);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions_TlogOptions = {
@@ -21279,17 +21279,17 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+          obj5.threshold = Math.round(message.threshold);
         }
         if (message.performOnlineVerification !== false) {
-          obj3.performOnlineVerification = message.performOnlineVerification;
+          obj5.performOnlineVerification = message.performOnlineVerification;
         }
         if (message.disable !== false) {
-          obj3.disable = message.disable;
+          obj5.disable = message.disable;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions_CtlogOptions = {
@@ -21300,14 +21300,14 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+          obj5.threshold = Math.round(message.threshold);
         }
         if (message.disable !== false) {
-          obj3.disable = message.disable;
+          obj5.disable = message.disable;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions_TimestampAuthorityOptions = {
@@ -21318,14 +21318,14 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+          obj5.threshold = Math.round(message.threshold);
         }
         if (message.disable !== false) {
-          obj3.disable = message.disable;
+          obj5.disable = message.disable;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions_TlogIntegratedTimestampOptions = {
@@ -21336,14 +21336,14 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+          obj5.threshold = Math.round(message.threshold);
         }
         if (message.disable !== false) {
-          obj3.disable = message.disable;
+          obj5.disable = message.disable;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.ArtifactVerificationOptions_ObserverTimestampOptions = {
@@ -21354,14 +21354,14 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.threshold !== 0) {
-          obj3.threshold = Math.round(message.threshold);
+          obj5.threshold = Math.round(message.threshold);
         }
         if (message.disable !== false) {
-          obj3.disable = message.disable;
+          obj5.disable = message.disable;
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Artifact = {
@@ -21371,15 +21371,15 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.data?.$case === "artifactUri") {
-          obj3.artifactUri = message.data.artifactUri;
+          obj5.artifactUri = message.data.artifactUri;
         } else if (message.data?.$case === "artifact") {
-          obj3.artifact = base64FromBytes(message.data.artifact);
+          obj5.artifact = base64FromBytes(message.data.artifact);
         } else if (message.data?.$case === "artifactDigest") {
-          obj3.artifactDigest = sigstore_common_1.HashOutput.toJSON(message.data.artifactDigest);
+          obj5.artifactDigest = sigstore_common_1.HashOutput.toJSON(message.data.artifactDigest);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Input = {
@@ -21392,20 +21392,20 @@ var require_sigstore_verification = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.artifactTrustRoot !== void 0) {
-          obj3.artifactTrustRoot = sigstore_trustroot_1.TrustedRoot.toJSON(message.artifactTrustRoot);
+          obj5.artifactTrustRoot = sigstore_trustroot_1.TrustedRoot.toJSON(message.artifactTrustRoot);
         }
         if (message.artifactVerificationOptions !== void 0) {
-          obj3.artifactVerificationOptions = exports2.ArtifactVerificationOptions.toJSON(message.artifactVerificationOptions);
+          obj5.artifactVerificationOptions = exports2.ArtifactVerificationOptions.toJSON(message.artifactVerificationOptions);
         }
         if (message.bundle !== void 0) {
-          obj3.bundle = sigstore_bundle_1.Bundle.toJSON(message.bundle);
+          obj5.bundle = sigstore_bundle_1.Bundle.toJSON(message.bundle);
         }
         if (message.artifact !== void 0) {
-          obj3.artifact = exports2.Artifact.toJSON(message.artifact);
+          obj5.artifact = exports2.Artifact.toJSON(message.artifact);
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -21774,8 +21774,8 @@ var require_serialized = __commonJS({
     var protobuf_specs_1 = require_dist();
     var bundle_1 = require_bundle();
     var validate_1 = require_validate();
-    var bundleFromJSON4 = /* @__PURE__ */ __name((obj3) => {
-      const bundle = protobuf_specs_1.Bundle.fromJSON(obj3);
+    var bundleFromJSON4 = /* @__PURE__ */ __name((obj5) => {
+      const bundle = protobuf_specs_1.Bundle.fromJSON(obj5);
       switch (bundle.mediaType) {
         case bundle_1.BUNDLE_V01_MEDIA_TYPE:
           (0, validate_1.assertBundleV01)(bundle);
@@ -21794,8 +21794,8 @@ var require_serialized = __commonJS({
       return protobuf_specs_1.Bundle.toJSON(bundle);
     }, "bundleToJSON");
     exports2.bundleToJSON = bundleToJSON3;
-    var envelopeFromJSON = /* @__PURE__ */ __name((obj3) => {
-      return protobuf_specs_1.Envelope.fromJSON(obj3);
+    var envelopeFromJSON = /* @__PURE__ */ __name((obj5) => {
+      return protobuf_specs_1.Envelope.fromJSON(obj5);
     }, "envelopeFromJSON");
     exports2.envelopeFromJSON = envelopeFromJSON;
     var envelopeToJSON2 = /* @__PURE__ */ __name((envelope) => {
@@ -23672,7 +23672,7 @@ var require_anchors = __commonJS({
 var require_applyReviver = __commonJS({
   "node_modules/yaml/dist/doc/applyReviver.js"(exports2) {
     "use strict";
-    function applyReviver(reviver, obj3, key, val) {
+    function applyReviver(reviver, obj5, key, val) {
       if (val && typeof val === "object") {
         if (Array.isArray(val)) {
           for (let i = 0, len = val.length; i < len; ++i) {
@@ -23712,7 +23712,7 @@ var require_applyReviver = __commonJS({
           }
         }
       }
-      return reviver.call(obj3, key, val);
+      return reviver.call(obj5, key, val);
     }
     __name(applyReviver, "applyReviver");
     exports2.applyReviver = applyReviver;
@@ -24177,14 +24177,14 @@ var require_Collection = __commonJS({
 var require_stringifyComment = __commonJS({
   "node_modules/yaml/dist/stringify/stringifyComment.js"(exports2) {
     "use strict";
-    var stringifyComment = /* @__PURE__ */ __name((str4) => str4.replace(/^(?!$)(?: $)?/gm, "#"), "stringifyComment");
+    var stringifyComment = /* @__PURE__ */ __name((str6) => str6.replace(/^(?!$)(?: $)?/gm, "#"), "stringifyComment");
     function indentComment(comment, indent) {
       if (/^\n+$/.test(comment))
         return comment.substring(1);
       return indent ? comment.replace(/^(?! *$)/gm, indent) : comment;
     }
     __name(indentComment, "indentComment");
-    var lineComment = /* @__PURE__ */ __name((str4, indent, comment) => str4.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str4.endsWith(" ") ? "" : " ") + comment, "lineComment");
+    var lineComment = /* @__PURE__ */ __name((str6, indent, comment) => str6.endsWith("\n") ? indentComment(comment, indent) : comment.includes("\n") ? "\n" + indentComment(comment, indent) : (str6.endsWith(" ") ? "" : " ") + comment, "lineComment");
     exports2.indentComment = indentComment;
     exports2.lineComment = lineComment;
     exports2.stringifyComment = stringifyComment;
@@ -24340,16 +24340,16 @@ var require_stringifyString = __commonJS({
       lineWidth: ctx.options.lineWidth,
       minContentWidth: ctx.options.minContentWidth
     }), "getFoldOptions");
-    var containsDocumentMarker = /* @__PURE__ */ __name((str4) => /^(%|---|\.\.\.)/m.test(str4), "containsDocumentMarker");
-    function lineLengthOverLimit(str4, lineWidth, indentLength) {
+    var containsDocumentMarker = /* @__PURE__ */ __name((str6) => /^(%|---|\.\.\.)/m.test(str6), "containsDocumentMarker");
+    function lineLengthOverLimit(str6, lineWidth, indentLength) {
       if (!lineWidth || lineWidth < 0)
         return false;
       const limit = lineWidth - indentLength;
-      const strLen = str4.length;
+      const strLen = str6.length;
       if (strLen <= limit)
         return false;
       for (let i = 0, start = 0; i < strLen; ++i) {
-        if (str4[i] === "\n") {
+        if (str6[i] === "\n") {
           if (i - start > limit)
             return true;
           start = i + 1;
@@ -24367,11 +24367,11 @@ var require_stringifyString = __commonJS({
       const { implicitKey } = ctx;
       const minMultiLineLength = ctx.options.doubleQuotedMinMultiLineLength;
       const indent = ctx.indent || (containsDocumentMarker(value) ? "  " : "");
-      let str4 = "";
+      let str6 = "";
       let start = 0;
       for (let i = 0, ch = json2[i]; ch; ch = json2[++i]) {
         if (ch === " " && json2[i + 1] === "\\" && json2[i + 2] === "n") {
-          str4 += json2.slice(start, i) + "\\ ";
+          str6 += json2.slice(start, i) + "\\ ";
           i += 1;
           start = i;
           ch = "\\";
@@ -24380,38 +24380,38 @@ var require_stringifyString = __commonJS({
           switch (json2[i + 1]) {
             case "u":
               {
-                str4 += json2.slice(start, i);
+                str6 += json2.slice(start, i);
                 const code = json2.substr(i + 2, 4);
                 switch (code) {
                   case "0000":
-                    str4 += "\\0";
+                    str6 += "\\0";
                     break;
                   case "0007":
-                    str4 += "\\a";
+                    str6 += "\\a";
                     break;
                   case "000b":
-                    str4 += "\\v";
+                    str6 += "\\v";
                     break;
                   case "001b":
-                    str4 += "\\e";
+                    str6 += "\\e";
                     break;
                   case "0085":
-                    str4 += "\\N";
+                    str6 += "\\N";
                     break;
                   case "00a0":
-                    str4 += "\\_";
+                    str6 += "\\_";
                     break;
                   case "2028":
-                    str4 += "\\L";
+                    str6 += "\\L";
                     break;
                   case "2029":
-                    str4 += "\\P";
+                    str6 += "\\P";
                     break;
                   default:
                     if (code.substr(0, 2) === "00")
-                      str4 += "\\x" + code.substr(2);
+                      str6 += "\\x" + code.substr(2);
                     else
-                      str4 += json2.substr(i, 6);
+                      str6 += json2.substr(i, 6);
                 }
                 i += 5;
                 start = i + 1;
@@ -24421,14 +24421,14 @@ var require_stringifyString = __commonJS({
               if (implicitKey || json2[i + 2] === '"' || json2.length < minMultiLineLength) {
                 i += 1;
               } else {
-                str4 += json2.slice(start, i) + "\n\n";
+                str6 += json2.slice(start, i) + "\n\n";
                 while (json2[i + 2] === "\\" && json2[i + 3] === "n" && json2[i + 4] !== '"') {
-                  str4 += "\n";
+                  str6 += "\n";
                   i += 2;
                 }
-                str4 += indent;
+                str6 += indent;
                 if (json2[i + 2] === " ")
-                  str4 += "\\";
+                  str6 += "\\";
                 i += 1;
                 start = i + 1;
               }
@@ -24437,8 +24437,8 @@ var require_stringifyString = __commonJS({
               i += 1;
           }
       }
-      str4 = start ? str4 + json2.slice(start) : json2;
-      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
+      str6 = start ? str6 + json2.slice(start) : json2;
+      return implicitKey ? str6 : foldFlowLines.foldFlowLines(str6, indent, foldFlowLines.FOLD_QUOTED, getFoldOptions(ctx, false));
     }
     __name(doubleQuotedString, "doubleQuotedString");
     function singleQuotedString(value, ctx) {
@@ -24570,15 +24570,15 @@ ${indent}${start}${value}${end}`;
           return quotedString(value, ctx);
         }
       }
-      const str4 = value.replace(/\n+/g, `$&
+      const str6 = value.replace(/\n+/g, `$&
 ${indent}`);
       if (actualString) {
-        const test = /* @__PURE__ */ __name((tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str4), "test");
+        const test = /* @__PURE__ */ __name((tag) => tag.default && tag.tag !== "tag:yaml.org,2002:str" && tag.test?.test(str6), "test");
         const { compat, tags } = ctx.doc.schema;
         if (tags.some(test) || compat?.some(test))
           return quotedString(value, ctx);
       }
-      return implicitKey ? str4 : foldFlowLines.foldFlowLines(str4, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
+      return implicitKey ? str6 : foldFlowLines.foldFlowLines(str6, indent, foldFlowLines.FOLD_FLOW, getFoldOptions(ctx, false));
     }
     __name(plainString, "plainString");
     function stringifyString(item, ctx, onComment, onChompKeep) {
@@ -24677,10 +24677,10 @@ var require_stringify = __commonJS({
           return match.find((t) => t.format === item.format) ?? match[0];
       }
       let tagObj = void 0;
-      let obj3;
+      let obj5;
       if (identity.isScalar(item)) {
-        obj3 = item.value;
-        let match = tags.filter((t) => t.identify?.(obj3));
+        obj5 = item.value;
+        let match = tags.filter((t) => t.identify?.(obj5));
         if (match.length > 1) {
           const testMatch = match.filter((t) => t.test);
           if (testMatch.length > 0)
@@ -24688,11 +24688,11 @@ var require_stringify = __commonJS({
         }
         tagObj = match.find((t) => t.format === item.format) ?? match.find((t) => !t.format);
       } else {
-        obj3 = item;
-        tagObj = tags.find((t) => t.nodeClass && obj3 instanceof t.nodeClass);
+        obj5 = item;
+        tagObj = tags.find((t) => t.nodeClass && obj5 instanceof t.nodeClass);
       }
       if (!tagObj) {
-        const name = obj3?.constructor?.name ?? (obj3 === null ? "null" : typeof obj3);
+        const name = obj5?.constructor?.name ?? (obj5 === null ? "null" : typeof obj5);
         throw new Error(`Tag not resolved for ${name} value`);
       }
       return tagObj;
@@ -24735,11 +24735,11 @@ var require_stringify = __commonJS({
       const props = stringifyProps(node, tagObj, ctx);
       if (props.length > 0)
         ctx.indentAtStart = (ctx.indentAtStart ?? 0) + props.length + 1;
-      const str4 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
+      const str6 = typeof tagObj.stringify === "function" ? tagObj.stringify(node, ctx, onComment, onChompKeep) : identity.isScalar(node) ? stringifyString.stringifyString(node, ctx, onComment, onChompKeep) : node.toString(ctx, onComment, onChompKeep);
       if (!props)
-        return str4;
-      return identity.isScalar(node) || str4[0] === "{" || str4[0] === "[" ? `${props} ${str4}` : `${props}
-${ctx.indent}${str4}`;
+        return str6;
+      return identity.isScalar(node) || str6[0] === "{" || str6[0] === "[" ? `${props} ${str6}` : `${props}
+${ctx.indent}${str6}`;
     }
     __name(stringify, "stringify");
     exports2.createStringifyContext = createStringifyContext;
@@ -24775,8 +24775,8 @@ var require_stringifyPair = __commonJS({
       });
       let keyCommentDone = false;
       let chompKeep = false;
-      let str4 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
-      if (!explicitKey && !ctx.inFlow && str4.length > 1024) {
+      let str6 = stringify.stringify(key, ctx, () => keyCommentDone = true, () => chompKeep = true);
+      if (!explicitKey && !ctx.inFlow && str6.length > 1024) {
         if (simpleKeys)
           throw new Error("With simple keys, single line scalar must not span more than 1024 characters");
         explicitKey = true;
@@ -24785,27 +24785,27 @@ var require_stringifyPair = __commonJS({
         if (allNullValues || value == null) {
           if (keyCommentDone && onComment)
             onComment();
-          return str4 === "" ? "?" : explicitKey ? `? ${str4}` : str4;
+          return str6 === "" ? "?" : explicitKey ? `? ${str6}` : str6;
         }
       } else if (allNullValues && !simpleKeys || value == null && explicitKey) {
-        str4 = `? ${str4}`;
+        str6 = `? ${str6}`;
         if (keyComment && !keyCommentDone) {
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
+          str6 += stringifyComment.lineComment(str6, ctx.indent, commentString(keyComment));
         } else if (chompKeep && onChompKeep)
           onChompKeep();
-        return str4;
+        return str6;
       }
       if (keyCommentDone)
         keyComment = null;
       if (explicitKey) {
         if (keyComment)
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
-        str4 = `? ${str4}
+          str6 += stringifyComment.lineComment(str6, ctx.indent, commentString(keyComment));
+        str6 = `? ${str6}
 ${indent}:`;
       } else {
-        str4 = `${str4}:`;
+        str6 = `${str6}:`;
         if (keyComment)
-          str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(keyComment));
+          str6 += stringifyComment.lineComment(str6, ctx.indent, commentString(keyComment));
       }
       let vsb, vcb, valueComment;
       if (identity.isNode(value)) {
@@ -24821,7 +24821,7 @@ ${indent}:`;
       }
       ctx.implicitKey = false;
       if (!explicitKey && !keyComment && identity.isScalar(value))
-        ctx.indentAtStart = str4.length + 1;
+        ctx.indentAtStart = str6.length + 1;
       chompKeep = false;
       if (!indentSeq && indentStep.length >= 2 && !ctx.inFlow && !explicitKey && identity.isSeq(value) && !value.flow && !value.tag && !value.anchor) {
         ctx.indent = ctx.indent.substring(2);
@@ -24865,16 +24865,16 @@ ${ctx.indent}`;
       } else if (valueStr === "" || valueStr[0] === "\n") {
         ws = "";
       }
-      str4 += ws + valueStr;
+      str6 += ws + valueStr;
       if (ctx.inFlow) {
         if (valueCommentDone && onComment)
           onComment();
       } else if (valueComment && !valueCommentDone) {
-        str4 += stringifyComment.lineComment(str4, ctx.indent, commentString(valueComment));
+        str6 += stringifyComment.lineComment(str6, ctx.indent, commentString(valueComment));
       } else if (chompKeep && onChompKeep) {
         onChompKeep();
       }
-      return str4;
+      return str6;
     }
     __name(stringifyPair, "stringifyPair");
     exports2.stringifyPair = stringifyPair;
@@ -25114,31 +25114,31 @@ var require_stringifyCollection = __commonJS({
           }
         }
         chompKeep = false;
-        let str5 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
+        let str7 = stringify.stringify(item, itemCtx, () => comment2 = null, () => chompKeep = true);
         if (comment2)
-          str5 += stringifyComment.lineComment(str5, itemIndent, commentString(comment2));
+          str7 += stringifyComment.lineComment(str7, itemIndent, commentString(comment2));
         if (chompKeep && comment2)
           chompKeep = false;
-        lines.push(blockItemPrefix + str5);
+        lines.push(blockItemPrefix + str7);
       }
-      let str4;
+      let str6;
       if (lines.length === 0) {
-        str4 = flowChars.start + flowChars.end;
+        str6 = flowChars.start + flowChars.end;
       } else {
-        str4 = lines[0];
+        str6 = lines[0];
         for (let i = 1; i < lines.length; ++i) {
           const line = lines[i];
-          str4 += line ? `
+          str6 += line ? `
 ${indent}${line}` : "\n";
         }
       }
       if (comment) {
-        str4 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
+        str6 += "\n" + stringifyComment.indentComment(commentString(comment), indent);
         if (onComment)
           onComment();
       } else if (chompKeep && onChompKeep)
         onChompKeep();
-      return str4;
+      return str6;
     }
     __name(stringifyBlockCollection, "stringifyBlockCollection");
     function stringifyFlowCollection({ items }, ctx, { flowChars, itemIndent }) {
@@ -25182,21 +25182,21 @@ ${indent}${line}` : "\n";
         }
         if (comment)
           reqNewline = true;
-        let str4 = stringify.stringify(item, itemCtx, () => comment = null);
-        reqNewline || (reqNewline = lines.length > linesAtValue || str4.includes("\n"));
+        let str6 = stringify.stringify(item, itemCtx, () => comment = null);
+        reqNewline || (reqNewline = lines.length > linesAtValue || str6.includes("\n"));
         if (i < items.length - 1) {
-          str4 += ",";
+          str6 += ",";
         } else if (ctx.options.trailingComma) {
           if (ctx.options.lineWidth > 0) {
-            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str4.length + 2) > ctx.options.lineWidth);
+            reqNewline || (reqNewline = lines.reduce((sum, line) => sum + line.length + 2, 2) + (str6.length + 2) > ctx.options.lineWidth);
           }
           if (reqNewline) {
-            str4 += ",";
+            str6 += ",";
           }
         }
         if (comment)
-          str4 += stringifyComment.lineComment(str4, itemIndent, commentString(comment));
-        lines.push(str4);
+          str6 += stringifyComment.lineComment(str6, itemIndent, commentString(comment));
+        lines.push(str6);
         linesAtValue = lines.length;
       }
       const { start, end } = flowChars;
@@ -25208,11 +25208,11 @@ ${indent}${line}` : "\n";
           reqNewline = ctx.options.lineWidth > 0 && len > ctx.options.lineWidth;
         }
         if (reqNewline) {
-          let str4 = start;
+          let str6 = start;
           for (const line of lines)
-            str4 += line ? `
+            str6 += line ? `
 ${indentStep}${indent}${line}` : "\n";
-          return `${str4}
+          return `${str6}
 ${indent}${end}`;
         } else {
           return `${start}${fcPadding}${lines.join(" ")}${fcPadding}${end}`;
@@ -25271,23 +25271,23 @@ var require_YAMLMap = __commonJS({
        * A generic collection parsing method that can be extended
        * to other node classes that inherit from YAMLMap
        */
-      static from(schema, obj3, ctx) {
+      static from(schema, obj5, ctx) {
         const { keepUndefined, replacer } = ctx;
         const map = new this(schema);
         const add = /* @__PURE__ */ __name((key, value) => {
           if (typeof replacer === "function")
-            value = replacer.call(obj3, key, value);
+            value = replacer.call(obj5, key, value);
           else if (Array.isArray(replacer) && !replacer.includes(key))
             return;
           if (value !== void 0 || keepUndefined)
             map.items.push(Pair.createPair(key, value, ctx));
         }, "add");
-        if (obj3 instanceof Map) {
-          for (const [key, value] of obj3)
+        if (obj5 instanceof Map) {
+          for (const [key, value] of obj5)
             add(key, value);
-        } else if (obj3 && typeof obj3 === "object") {
-          for (const key of Object.keys(obj3))
-            add(key, obj3[key]);
+        } else if (obj5 && typeof obj5 === "object") {
+          for (const key of Object.keys(obj5))
+            add(key, obj5[key]);
         }
         if (typeof schema.sortMapEntries === "function") {
           map.items.sort(schema.sortMapEntries);
@@ -25397,7 +25397,7 @@ var require_map = __commonJS({
           onError("Expected a mapping for this tag");
         return map2;
       },
-      createNode: /* @__PURE__ */ __name((schema, obj3, ctx) => YAMLMap.YAMLMap.from(schema, obj3, ctx), "createNode")
+      createNode: /* @__PURE__ */ __name((schema, obj5, ctx) => YAMLMap.YAMLMap.from(schema, obj5, ctx), "createNode")
     };
     exports2.map = map;
   }
@@ -25496,15 +25496,15 @@ var require_YAMLSeq = __commonJS({
           onComment
         });
       }
-      static from(schema, obj3, ctx) {
+      static from(schema, obj5, ctx) {
         const { replacer } = ctx;
         const seq2 = new this(schema);
-        if (obj3 && Symbol.iterator in Object(obj3)) {
+        if (obj5 && Symbol.iterator in Object(obj5)) {
           let i = 0;
-          for (let it of obj3) {
+          for (let it of obj5) {
             if (typeof replacer === "function") {
-              const key = obj3 instanceof Set ? it : String(i++);
-              it = replacer.call(obj3, key, it);
+              const key = obj5 instanceof Set ? it : String(i++);
+              it = replacer.call(obj5, key, it);
             }
             seq2.items.push(createNode.createNode(it, void 0, ctx));
           }
@@ -25539,7 +25539,7 @@ var require_seq = __commonJS({
           onError("Expected a sequence for this tag");
         return seq3;
       },
-      createNode: /* @__PURE__ */ __name((schema, obj3, ctx) => YAMLSeq.YAMLSeq.from(schema, obj3, ctx), "createNode")
+      createNode: /* @__PURE__ */ __name((schema, obj5, ctx) => YAMLSeq.YAMLSeq.from(schema, obj5, ctx), "createNode")
     };
     exports2.seq = seq2;
   }
@@ -25554,7 +25554,7 @@ var require_string = __commonJS({
       identify: /* @__PURE__ */ __name((value) => typeof value === "string", "identify"),
       default: true,
       tag: "tag:yaml.org,2002:str",
-      resolve: /* @__PURE__ */ __name((str4) => str4, "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => str6, "resolve"),
       stringify(item, ctx, onComment, onChompKeep) {
         ctx = Object.assign({ actualString: true }, ctx);
         return stringifyString.stringifyString(item, ctx, onComment, onChompKeep);
@@ -25592,7 +25592,7 @@ var require_bool = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:bool",
       test: /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/,
-      resolve: /* @__PURE__ */ __name((str4) => new Scalar.Scalar(str4[0] === "t" || str4[0] === "T"), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => new Scalar.Scalar(str6[0] === "t" || str6[0] === "T"), "resolve"),
       stringify({ source, value }, ctx) {
         if (source && boolTag.test.test(source)) {
           const sv = source[0] === "t" || source[0] === "T";
@@ -25645,7 +25645,7 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: /* @__PURE__ */ __name((str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => str6.slice(-3).toLowerCase() === "nan" ? NaN : str6[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, "resolve"),
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -25654,7 +25654,7 @@ var require_float = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/,
-      resolve: /* @__PURE__ */ __name((str4) => parseFloat(str4), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => parseFloat(str6), "resolve"),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -25665,11 +25665,11 @@ var require_float = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/,
-      resolve(str4) {
-        const node = new Scalar.Scalar(parseFloat(str4));
-        const dot = str4.indexOf(".");
-        if (dot !== -1 && str4[str4.length - 1] === "0")
-          node.minFractionDigits = str4.length - dot - 1;
+      resolve(str6) {
+        const node = new Scalar.Scalar(parseFloat(str6));
+        const dot = str6.indexOf(".");
+        if (dot !== -1 && str6[str6.length - 1] === "0")
+          node.minFractionDigits = str6.length - dot - 1;
         return node;
       },
       stringify: stringifyNumber.stringifyNumber
@@ -25686,7 +25686,7 @@ var require_int = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = /* @__PURE__ */ __name((value) => typeof value === "bigint" || Number.isInteger(value), "intIdentify");
-    var intResolve = /* @__PURE__ */ __name((str4, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4.substring(offset), radix), "intResolve");
+    var intResolve = /* @__PURE__ */ __name((str6, offset, radix, { intAsBigInt }) => intAsBigInt ? BigInt(str6) : parseInt(str6.substring(offset), radix), "intResolve");
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value) && value >= 0)
@@ -25700,7 +25700,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^0o[0-7]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 2, 8, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 2, 8, opt), "resolve"),
       stringify: /* @__PURE__ */ __name((node) => intStringify(node, 8, "0o"), "stringify")
     };
     var int = {
@@ -25708,7 +25708,7 @@ var require_int = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 0, 10, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 0, 10, opt), "resolve"),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -25717,7 +25717,7 @@ var require_int = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^0x[0-9a-fA-F]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 2, 16, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 2, 16, opt), "resolve"),
       stringify: /* @__PURE__ */ __name((node) => intStringify(node, 16, "0x"), "stringify")
     };
     exports2.int = int;
@@ -25771,7 +25771,7 @@ var require_schema2 = __commonJS({
         identify: /* @__PURE__ */ __name((value) => typeof value === "string", "identify"),
         default: true,
         tag: "tag:yaml.org,2002:str",
-        resolve: /* @__PURE__ */ __name((str4) => str4, "resolve"),
+        resolve: /* @__PURE__ */ __name((str6) => str6, "resolve"),
         stringify: stringifyJSON
       },
       {
@@ -25788,7 +25788,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:bool",
         test: /^true$|^false$/,
-        resolve: /* @__PURE__ */ __name((str4) => str4 === "true", "resolve"),
+        resolve: /* @__PURE__ */ __name((str6) => str6 === "true", "resolve"),
         stringify: stringifyJSON
       },
       {
@@ -25796,7 +25796,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:int",
         test: /^-?(?:0|[1-9][0-9]*)$/,
-        resolve: /* @__PURE__ */ __name((str4, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str4) : parseInt(str4, 10), "resolve"),
+        resolve: /* @__PURE__ */ __name((str6, _onError, { intAsBigInt }) => intAsBigInt ? BigInt(str6) : parseInt(str6, 10), "resolve"),
         stringify: /* @__PURE__ */ __name(({ value }) => intIdentify(value) ? value.toString() : JSON.stringify(value), "stringify")
       },
       {
@@ -25804,7 +25804,7 @@ var require_schema2 = __commonJS({
         default: true,
         tag: "tag:yaml.org,2002:float",
         test: /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?$/,
-        resolve: /* @__PURE__ */ __name((str4) => parseFloat(str4), "resolve"),
+        resolve: /* @__PURE__ */ __name((str6) => parseFloat(str6), "resolve"),
         stringify: stringifyJSON
       }
     ];
@@ -25812,9 +25812,9 @@ var require_schema2 = __commonJS({
       default: true,
       tag: "",
       test: /^/,
-      resolve(str4, onError) {
-        onError(`Unresolved plain scalar ${JSON.stringify(str4)}`);
-        return str4;
+      resolve(str6, onError) {
+        onError(`Unresolved plain scalar ${JSON.stringify(str6)}`);
+        return str6;
       }
     };
     var schema = [map.map, seq2.seq].concat(jsonScalars, jsonError);
@@ -25846,10 +25846,10 @@ var require_binary = __commonJS({
         if (typeof node_buffer.Buffer === "function") {
           return node_buffer.Buffer.from(src, "base64");
         } else if (typeof atob === "function") {
-          const str4 = atob(src.replace(/[\n\r]/g, ""));
-          const buffer = new Uint8Array(str4.length);
-          for (let i = 0; i < str4.length; ++i)
-            buffer[i] = str4.charCodeAt(i);
+          const str6 = atob(src.replace(/[\n\r]/g, ""));
+          const buffer = new Uint8Array(str6.length);
+          for (let i = 0; i < str6.length; ++i)
+            buffer[i] = str6.charCodeAt(i);
           return buffer;
         } else {
           onError("This environment does not support reading binary tags; either Buffer or atob is required");
@@ -25860,28 +25860,28 @@ var require_binary = __commonJS({
         if (!value)
           return "";
         const buf = value;
-        let str4;
+        let str6;
         if (typeof node_buffer.Buffer === "function") {
-          str4 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
+          str6 = buf instanceof node_buffer.Buffer ? buf.toString("base64") : node_buffer.Buffer.from(buf.buffer).toString("base64");
         } else if (typeof btoa === "function") {
           let s = "";
           for (let i = 0; i < buf.length; ++i)
             s += String.fromCharCode(buf[i]);
-          str4 = btoa(s);
+          str6 = btoa(s);
         } else {
           throw new Error("This environment does not support writing binary tags; either Buffer or btoa is required");
         }
         type ?? (type = Scalar.Scalar.BLOCK_LITERAL);
         if (type !== Scalar.Scalar.QUOTE_DOUBLE) {
           const lineWidth = Math.max(ctx.options.lineWidth - ctx.indent.length, ctx.options.minContentWidth);
-          const n = Math.ceil(str4.length / lineWidth);
+          const n = Math.ceil(str6.length / lineWidth);
           const lines = new Array(n);
           for (let i = 0, o = 0; i < n; ++i, o += lineWidth) {
-            lines[i] = str4.substr(o, lineWidth);
+            lines[i] = str6.substr(o, lineWidth);
           }
-          str4 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
+          str6 = lines.join(type === Scalar.Scalar.BLOCK_LITERAL ? "\n" : " ");
         }
-        return stringifyString.stringifyString({ comment, type, value: str4 }, ctx, onComment, onChompKeep);
+        return stringifyString.stringifyString({ comment, type, value: str6 }, ctx, onComment, onChompKeep);
       }
     };
     exports2.binary = binary;
@@ -26093,7 +26093,7 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/,
-      resolve: /* @__PURE__ */ __name((str4) => str4.slice(-3).toLowerCase() === "nan" ? NaN : str4[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => str6.slice(-3).toLowerCase() === "nan" ? NaN : str6[0] === "-" ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY, "resolve"),
       stringify: stringifyNumber.stringifyNumber
     };
     var floatExp = {
@@ -26102,7 +26102,7 @@ var require_float2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "EXP",
       test: /^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$/,
-      resolve: /* @__PURE__ */ __name((str4) => parseFloat(str4.replace(/_/g, "")), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => parseFloat(str6.replace(/_/g, "")), "resolve"),
       stringify(node) {
         const num = Number(node.value);
         return isFinite(num) ? num.toExponential() : stringifyNumber.stringifyNumber(node);
@@ -26113,11 +26113,11 @@ var require_float2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:float",
       test: /^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*$/,
-      resolve(str4) {
-        const node = new Scalar.Scalar(parseFloat(str4.replace(/_/g, "")));
-        const dot = str4.indexOf(".");
+      resolve(str6) {
+        const node = new Scalar.Scalar(parseFloat(str6.replace(/_/g, "")));
+        const dot = str6.indexOf(".");
         if (dot !== -1) {
-          const f = str4.substring(dot + 1).replace(/_/g, "");
+          const f = str6.substring(dot + 1).replace(/_/g, "");
           if (f[f.length - 1] === "0")
             node.minFractionDigits = f.length;
         }
@@ -26137,35 +26137,35 @@ var require_int2 = __commonJS({
     "use strict";
     var stringifyNumber = require_stringifyNumber();
     var intIdentify = /* @__PURE__ */ __name((value) => typeof value === "bigint" || Number.isInteger(value), "intIdentify");
-    function intResolve(str4, offset, radix, { intAsBigInt }) {
-      const sign2 = str4[0];
+    function intResolve(str6, offset, radix, { intAsBigInt }) {
+      const sign2 = str6[0];
       if (sign2 === "-" || sign2 === "+")
         offset += 1;
-      str4 = str4.substring(offset).replace(/_/g, "");
+      str6 = str6.substring(offset).replace(/_/g, "");
       if (intAsBigInt) {
         switch (radix) {
           case 2:
-            str4 = `0b${str4}`;
+            str6 = `0b${str6}`;
             break;
           case 8:
-            str4 = `0o${str4}`;
+            str6 = `0o${str6}`;
             break;
           case 16:
-            str4 = `0x${str4}`;
+            str6 = `0x${str6}`;
             break;
         }
-        const n2 = BigInt(str4);
+        const n2 = BigInt(str6);
         return sign2 === "-" ? BigInt(-1) * n2 : n2;
       }
-      const n = parseInt(str4, radix);
+      const n = parseInt(str6, radix);
       return sign2 === "-" ? -1 * n : n;
     }
     __name(intResolve, "intResolve");
     function intStringify(node, radix, prefix) {
       const { value } = node;
       if (intIdentify(value)) {
-        const str4 = value.toString(radix);
-        return value < 0 ? "-" + prefix + str4.substr(1) : prefix + str4;
+        const str6 = value.toString(radix);
+        return value < 0 ? "-" + prefix + str6.substr(1) : prefix + str6;
       }
       return stringifyNumber.stringifyNumber(node);
     }
@@ -26176,7 +26176,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "BIN",
       test: /^[-+]?0b[0-1_]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 2, 2, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 2, 2, opt), "resolve"),
       stringify: /* @__PURE__ */ __name((node) => intStringify(node, 2, "0b"), "stringify")
     };
     var intOct = {
@@ -26185,7 +26185,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "OCT",
       test: /^[-+]?0[0-7_]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 1, 8, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 1, 8, opt), "resolve"),
       stringify: /* @__PURE__ */ __name((node) => intStringify(node, 8, "0"), "stringify")
     };
     var int = {
@@ -26193,7 +26193,7 @@ var require_int2 = __commonJS({
       default: true,
       tag: "tag:yaml.org,2002:int",
       test: /^[-+]?[0-9][0-9_]*$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 0, 10, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 0, 10, opt), "resolve"),
       stringify: stringifyNumber.stringifyNumber
     };
     var intHex = {
@@ -26202,7 +26202,7 @@ var require_int2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "HEX",
       test: /^[-+]?0x[0-9a-fA-F_]+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, opt) => intResolve(str4, 2, 16, opt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, opt) => intResolve(str6, 2, 16, opt), "resolve"),
       stringify: /* @__PURE__ */ __name((node) => intStringify(node, 16, "0x"), "stringify")
     };
     exports2.int = int;
@@ -26309,9 +26309,9 @@ var require_timestamp2 = __commonJS({
   "node_modules/yaml/dist/schema/yaml-1.1/timestamp.js"(exports2) {
     "use strict";
     var stringifyNumber = require_stringifyNumber();
-    function parseSexagesimal(str4, asBigInt) {
-      const sign2 = str4[0];
-      const parts = sign2 === "-" || sign2 === "+" ? str4.substring(1) : str4;
+    function parseSexagesimal(str6, asBigInt) {
+      const sign2 = str6[0];
+      const parts = sign2 === "-" || sign2 === "+" ? str6.substring(1) : str6;
       const num = /* @__PURE__ */ __name((n) => asBigInt ? BigInt(n) : Number(n), "num");
       const res = parts.replace(/_/g, "").split(":").reduce((res2, p) => res2 * num(60) + num(p), num(0));
       return sign2 === "-" ? num(-1) * res : res;
@@ -26350,7 +26350,7 @@ var require_timestamp2 = __commonJS({
       tag: "tag:yaml.org,2002:int",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+$/,
-      resolve: /* @__PURE__ */ __name((str4, _onError, { intAsBigInt }) => parseSexagesimal(str4, intAsBigInt), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6, _onError, { intAsBigInt }) => parseSexagesimal(str6, intAsBigInt), "resolve"),
       stringify: stringifySexagesimal
     };
     var floatTime = {
@@ -26359,7 +26359,7 @@ var require_timestamp2 = __commonJS({
       tag: "tag:yaml.org,2002:float",
       format: "TIME",
       test: /^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*$/,
-      resolve: /* @__PURE__ */ __name((str4) => parseSexagesimal(str4, false), "resolve"),
+      resolve: /* @__PURE__ */ __name((str6) => parseSexagesimal(str6, false), "resolve"),
       stringify: stringifySexagesimal
     };
     var timestamp = {
@@ -26370,8 +26370,8 @@ var require_timestamp2 = __commonJS({
       // may be omitted altogether, resulting in a date format. In such a case, the time part is
       // assumed to be 00:00:00Z (start of day, UTC).
       test: RegExp("^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?:(?:t|T|[ \\t]+)([0-9]{1,2}):([0-9]{1,2}):([0-9]{1,2}(\\.[0-9]+)?)(?:[ \\t]*(Z|[-+][012]?[0-9](?::[0-9]{2})?))?)?$"),
-      resolve(str4) {
-        const match = str4.match(timestamp.test);
+      resolve(str6) {
+        const match = str6.match(timestamp.test);
         if (!match)
           throw new Error("!!timestamp expects a date, starting with yyyy-mm-dd");
         const [, year, month, day, hour, minute, second] = match.map(Number);
@@ -34384,7 +34384,7 @@ function parseJson(bytes) {
     return void 0;
   }
 }
-async function legacyLayers(registry, repo, tag, maxBytes, notes) {
+async function legacyLayers(registry, repo, tag, maxBytes, notes, skip = () => false) {
   const fetched = await registry.getManifest(repo, tag, [
     MEDIA_TYPES.ociManifest,
     MEDIA_TYPES.dockerManifest
@@ -34400,13 +34400,10 @@ async function legacyLayers(registry, repo, tag, maxBytes, notes) {
     notes.push(`${reference} has ${manifest.layers.length} layers: read the first ${MAX_LAYERS}`);
   const layers = manifest.layers.slice(0, MAX_LAYERS);
   const read = await mapLimit(layers, 8, async (layer, i) => {
+    const found = { reference: `${reference} layer ${i + 1}`, annotations: layer.annotations ?? {} };
+    if (skip(found.annotations)) return found;
     try {
-      const bytes = await registry.getBlob(repo, layer.digest, maxBytes);
-      return {
-        reference: `${reference} layer ${i + 1}`,
-        bytes,
-        annotations: layer.annotations ?? {}
-      };
+      return { ...found, bytes: await registry.getBlob(repo, layer.digest, maxBytes) };
     } catch (err) {
       notes.push(`${reference} layer ${i + 1} could not be read: ${describeError(err)}`);
       return void 0;
@@ -34429,7 +34426,7 @@ async function listReferrers(registry, repo, digest) {
   const parsed = fallback ? parseJson(fallback.bytes) : void 0;
   return { descriptors: parsed?.manifests ?? [], from: "fallback-tag" };
 }
-async function bundleReferrers(registry, repo, digest, notes) {
+async function bundleReferrers(registry, repo, digest, notes, needsAttestation) {
   const { descriptors, from } = await listReferrers(registry, repo, digest);
   const unique = [...new Map(descriptors.map((d) => [d.digest, d])).values()];
   if (unique.length > MAX_REFERRERS)
@@ -34457,7 +34454,12 @@ async function bundleReferrers(registry, repo, digest, notes) {
       return [];
     }
     const bundles = [];
+    const annotated = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION];
     for (const layer of bundleLayers.slice(0, MAX_LAYERS)) {
+      if (annotated && annotated !== COSIGN_SIGN_PREDICATE && !needsAttestation(annotated)) {
+        bundles.push({ reference, predicateType: annotated });
+        continue;
+      }
       try {
         const bytes = await registry.getBlob(repo, layer.digest, MAX_ATTESTATION_BYTES);
         const json2 = parseJson(bytes);
@@ -34465,7 +34467,7 @@ async function bundleReferrers(registry, repo, digest, notes) {
           reference,
           json: json2,
           // The statement's own claim first: that is what verification will check.
-          predicateType: claimedPredicateType(json2) ?? manifest.annotations?.["dev.sigstore.bundle.predicateType"]
+          predicateType: claimedPredicateType(json2) ?? annotated
         });
       } catch (err) {
         notes.push(`referrer ${reference} could not be read: ${describeError(err)}`);
@@ -34475,18 +34477,21 @@ async function bundleReferrers(registry, repo, digest, notes) {
   });
   return { bundles: found.flat(), from };
 }
-async function discover(registry, repo, digest) {
+async function discover(registry, repo, digest, needsAttestation = () => true) {
   const notes = [];
+  const unneeded = /* @__PURE__ */ __name((annotations) => {
+    const annotated = annotations[LEGACY_ANNOTATIONS.predicateType];
+    return Boolean(annotated) && !needsAttestation(annotated);
+  }, "unneeded");
   const [sigLayers, attLayers, referrers] = await Promise.all([
     legacyLayers(registry, repo, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
-    legacyLayers(registry, repo, attestationTag(digest), MAX_ATTESTATION_BYTES, notes),
-    bundleReferrers(registry, repo, digest, notes)
+    legacyLayers(registry, repo, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
+    bundleReferrers(registry, repo, digest, notes, needsAttestation)
   ]);
   return {
-    signatures: sigLayers.map((l) => ({
-      reference: l.reference,
-      signature: { payload: l.bytes, annotations: l.annotations }
-    })),
+    signatures: sigLayers.flatMap(
+      (l) => l.bytes ? [{ reference: l.reference, signature: { payload: l.bytes, annotations: l.annotations } }] : []
+    ),
     attestations: attLayers.map((l) => ({
       reference: l.reference,
       envelope: l.bytes,
@@ -34498,12 +34503,12 @@ async function discover(registry, repo, digest) {
   };
 }
 function claimedAttestationType(att) {
-  const envelope = parseJson(att.envelope);
+  const envelope = att.envelope && parseJson(att.envelope);
   const statement = typeof envelope?.payload === "string" ? parseJson(Buffer.from(envelope.payload, "base64")) : void 0;
   if (typeof statement?.predicateType === "string") return statement.predicateType;
   return att.annotations[LEGACY_ANNOTATIONS.predicateType] || void 0;
 }
-var MAX_LAYERS, MAX_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE;
+var MAX_LAYERS, MAX_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE, BUNDLE_PREDICATE_TYPE_ANNOTATION;
 var init_discover = __esm({
   "src/verify/discover.ts"() {
     "use strict";
@@ -34518,6 +34523,7 @@ var init_discover = __esm({
     MAX_ATTESTATION_BYTES = 24 * 1024 * 1024;
     BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle";
     COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1";
+    BUNDLE_PREDICATE_TYPE_ANNOTATION = BUNDLE_ANNOTATIONS.predicateType;
     __name(parseJson, "parseJson");
     __name(legacyLayers, "legacyLayers");
     __name(claimedPredicateType, "claimedPredicateType");
@@ -34922,11 +34928,11 @@ var require_obj = __commonJS({
       // Constructs an ASN.1 object from a Buffer of DER-encoded bytes.
       static parseBuffer(buf) {
         const stream = new stream_1.ByteStream(buf);
-        const obj3 = parseStream(stream);
+        const obj5 = parseStream(stream);
         if (stream.position !== stream.length) {
           throw new error_1.ASN1ParseError("invalid trailing data");
         }
-        return obj3;
+        return obj5;
       }
       toDER() {
         const valueStream = new stream_1.ByteStream();
@@ -34938,11 +34944,11 @@ var require_obj = __commonJS({
           valueStream.appendView(this.value);
         }
         const value = valueStream.buffer;
-        const obj3 = new stream_1.ByteStream();
-        obj3.appendChar(this.tag.toDER());
-        obj3.appendView((0, length_1.encodeLength)(value.length));
-        obj3.appendView(value);
-        return obj3.buffer;
+        const obj5 = new stream_1.ByteStream();
+        obj5.appendChar(this.tag.toDER());
+        obj5.appendView((0, length_1.encodeLength)(value.length));
+        obj5.appendView(value);
+        return obj5.buffer;
       }
       /////////////////////////////////////////////////////////////////////////////
       // Convenience methods for parsing ASN.1 primitives into JS types
@@ -35056,12 +35062,12 @@ var require_crypto = __commonJS({
       return mod && mod.__esModule ? mod : { "default": mod };
     };
     Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.createPublicKey = createPublicKey4;
+    exports2.createPublicKey = createPublicKey3;
     exports2.digest = digest;
     exports2.verify = verify;
     exports2.bufferEqual = bufferEqual;
     var crypto_1 = __importDefault(require("crypto"));
-    function createPublicKey4(key, type = "spki") {
+    function createPublicKey3(key, type = "spki") {
       if (typeof key === "string") {
         if (key.startsWith("-----")) {
           return crypto_1.default.createPublicKey(key);
@@ -35076,7 +35082,7 @@ var require_crypto = __commonJS({
         return crypto_1.default.createPublicKey({ key, format: "der", type });
       }
     }
-    __name(createPublicKey4, "createPublicKey");
+    __name(createPublicKey3, "createPublicKey");
     function digest(algorithm, ...data) {
       const hash = crypto_1.default.createHash(algorithm);
       for (const d of data) {
@@ -35133,12 +35139,12 @@ var require_encoding2 = __commonJS({
     exports2.base64Decode = base64Decode;
     var BASE64_ENCODING = "base64";
     var UTF8_ENCODING = "utf-8";
-    function base64Encode(str4) {
-      return Buffer.from(str4, UTF8_ENCODING).toString(BASE64_ENCODING);
+    function base64Encode(str6) {
+      return Buffer.from(str6, UTF8_ENCODING).toString(BASE64_ENCODING);
     }
     __name(base64Encode, "base64Encode");
-    function base64Decode(str4) {
-      return Buffer.from(str4, BASE64_ENCODING).toString(UTF8_ENCODING);
+    function base64Decode(str6) {
+      return Buffer.from(str6, BASE64_ENCODING).toString(UTF8_ENCODING);
     }
     __name(base64Decode, "base64Decode");
   }
@@ -35478,8 +35484,8 @@ var require_timestamp3 = __commonJS({
       }
       // https://www.rfc-editor.org/rfc/rfc5652#section-3
       get signedDataObj() {
-        const obj3 = this.timeStampTokenObj.subs.find((sub) => sub.tag.isContextSpecific(0));
-        return obj3.subs[0];
+        const obj5 = this.timeStampTokenObj.subs.find((sub) => sub.tag.isContextSpecific(0));
+        return obj5.subs[0];
       }
       // https://datatracker.ietf.org/doc/html/rfc5652#section-5.1
       get encapContentInfoObj() {
@@ -36979,11 +36985,11 @@ var require_verifier = __commonJS({
         return { rawBytes: isSet(object.rawBytes) ? Buffer.from(bytesFromBase64(object.rawBytes)) : Buffer.alloc(0) };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.rawBytes.length !== 0) {
-          obj3.rawBytes = base64FromBytes(message.rawBytes);
+          obj5.rawBytes = base64FromBytes(message.rawBytes);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Verifier = {
@@ -36994,16 +37000,16 @@ var require_verifier = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.verifier?.$case === "publicKey") {
-          obj3.publicKey = exports2.PublicKey.toJSON(message.verifier.publicKey);
+          obj5.publicKey = exports2.PublicKey.toJSON(message.verifier.publicKey);
         } else if (message.verifier?.$case === "x509Certificate") {
-          obj3.x509Certificate = sigstore_common_1.X509Certificate.toJSON(message.verifier.x509Certificate);
+          obj5.x509Certificate = sigstore_common_1.X509Certificate.toJSON(message.verifier.x509Certificate);
         }
         if (message.keyDetails !== 0) {
-          obj3.keyDetails = (0, sigstore_common_1.publicKeyDetailsToJSON)(message.keyDetails);
+          obj5.keyDetails = (0, sigstore_common_1.publicKeyDetailsToJSON)(message.keyDetails);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Signature = {
@@ -37014,14 +37020,14 @@ var require_verifier = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.content.length !== 0) {
-          obj3.content = base64FromBytes(message.content);
+          obj5.content = base64FromBytes(message.content);
         }
         if (message.verifier !== void 0) {
-          obj3.verifier = exports2.Verifier.toJSON(message.verifier);
+          obj5.verifier = exports2.Verifier.toJSON(message.verifier);
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -37056,14 +37062,14 @@ var require_dsse3 = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.envelope !== void 0) {
-          obj3.envelope = envelope_1.Envelope.toJSON(message.envelope);
+          obj5.envelope = envelope_1.Envelope.toJSON(message.envelope);
         }
         if (message.verifiers?.length) {
-          obj3.verifiers = message.verifiers.map((e) => verifier_1.Verifier.toJSON(e));
+          obj5.verifiers = message.verifiers.map((e) => verifier_1.Verifier.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.DSSELogEntryV002 = {
@@ -37074,14 +37080,14 @@ var require_dsse3 = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.payloadHash !== void 0) {
-          obj3.payloadHash = sigstore_common_1.HashOutput.toJSON(message.payloadHash);
+          obj5.payloadHash = sigstore_common_1.HashOutput.toJSON(message.payloadHash);
         }
         if (message.signatures?.length) {
-          obj3.signatures = message.signatures.map((e) => verifier_1.Signature.toJSON(e));
+          obj5.signatures = message.signatures.map((e) => verifier_1.Signature.toJSON(e));
         }
-        return obj3;
+        return obj5;
       }
     };
     function isSet(value) {
@@ -37107,14 +37113,14 @@ var require_hashedrekord = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.digest.length !== 0) {
-          obj3.digest = base64FromBytes(message.digest);
+          obj5.digest = base64FromBytes(message.digest);
         }
         if (message.signature !== void 0) {
-          obj3.signature = verifier_1.Signature.toJSON(message.signature);
+          obj5.signature = verifier_1.Signature.toJSON(message.signature);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.HashedRekordLogEntryV002 = {
@@ -37125,14 +37131,14 @@ var require_hashedrekord = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.data !== void 0) {
-          obj3.data = sigstore_common_1.HashOutput.toJSON(message.data);
+          obj5.data = sigstore_common_1.HashOutput.toJSON(message.data);
         }
         if (message.signature !== void 0) {
-          obj3.signature = verifier_1.Signature.toJSON(message.signature);
+          obj5.signature = verifier_1.Signature.toJSON(message.signature);
         }
-        return obj3;
+        return obj5;
       }
     };
     function bytesFromBase64(b642) {
@@ -37167,17 +37173,17 @@ var require_entry = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.kind !== "") {
-          obj3.kind = message.kind;
+          obj5.kind = message.kind;
         }
         if (message.apiVersion !== "") {
-          obj3.apiVersion = message.apiVersion;
+          obj5.apiVersion = message.apiVersion;
         }
         if (message.spec !== void 0) {
-          obj3.spec = exports2.Spec.toJSON(message.spec);
+          obj5.spec = exports2.Spec.toJSON(message.spec);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.Spec = {
@@ -37187,13 +37193,13 @@ var require_entry = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.spec?.$case === "hashedRekordV002") {
-          obj3.hashedRekordV002 = hashedrekord_1.HashedRekordLogEntryV002.toJSON(message.spec.hashedRekordV002);
+          obj5.hashedRekordV002 = hashedrekord_1.HashedRekordLogEntryV002.toJSON(message.spec.hashedRekordV002);
         } else if (message.spec?.$case === "dsseV002") {
-          obj3.dsseV002 = dsse_1.DSSELogEntryV002.toJSON(message.spec.dsseV002);
+          obj5.dsseV002 = dsse_1.DSSELogEntryV002.toJSON(message.spec.dsseV002);
         }
-        return obj3;
+        return obj5;
       }
     };
     exports2.CreateEntryRequest = {
@@ -37206,13 +37212,13 @@ var require_entry = __commonJS({
         };
       },
       toJSON(message) {
-        const obj3 = {};
+        const obj5 = {};
         if (message.spec?.$case === "hashedRekordRequestV002") {
-          obj3.hashedRekordRequestV002 = hashedrekord_1.HashedRekordRequestV002.toJSON(message.spec.hashedRekordRequestV002);
+          obj5.hashedRekordRequestV002 = hashedrekord_1.HashedRekordRequestV002.toJSON(message.spec.hashedRekordRequestV002);
         } else if (message.spec?.$case === "dsseRequestV002") {
-          obj3.dsseRequestV002 = dsse_1.DSSERequestV002.toJSON(message.spec.dsseRequestV002);
+          obj5.dsseRequestV002 = dsse_1.DSSERequestV002.toJSON(message.spec.dsseRequestV002);
         }
-        return obj3;
+        return obj5;
       }
     };
     function isSet(value) {
@@ -37458,8 +37464,8 @@ var require_intoto = __commonJS({
       }
     }
     __name(verifyIntoto002TLogBody, "verifyIntoto002TLogBody");
-    function base64Decode(str4) {
-      return Buffer.from(str4, "base64").toString("utf-8");
+    function base64Decode(str6) {
+      return Buffer.from(str6, "base64").toString("utf-8");
     }
     __name(base64Decode, "base64Decode");
   }
@@ -37826,7 +37832,7 @@ var require_verifier2 = __commonJS({
     var policy_1 = require_policy();
     var timestamp_1 = require_timestamp4();
     var tlog_1 = require_tlog();
-    var Verifier4 = class {
+    var Verifier2 = class {
       static {
         __name(this, "Verifier");
       }
@@ -37952,7 +37958,7 @@ var require_verifier2 = __commonJS({
         }
       }
     };
-    exports2.Verifier = Verifier4;
+    exports2.Verifier = Verifier2;
     function containsDupes(arr2) {
       for (let i = 0; i < arr2.length; i++) {
         for (let j = i + 1; j < arr2.length; j++) {
@@ -38036,9 +38042,9 @@ function parseDerGeneralizedTime(text) {
   const date = /* @__PURE__ */ new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
   return Number.isNaN(date.getTime()) ? void 0 : date;
 }
-function encodeDer(obj3) {
-  const value = obj3.subs.length > 0 ? Buffer.concat(obj3.subs.map((sub) => encodeDer(sub))) : obj3.value;
-  return Buffer.concat([Buffer.from([obj3.tag.toDER()]), (0, import_length.encodeLength)(value.length), value]);
+function encodeDer(obj5) {
+  const value = obj5.subs.length > 0 ? Buffer.concat(obj5.subs.map((sub) => encodeDer(sub))) : obj5.value;
+  return Buffer.concat([Buffer.from([obj5.tag.toDER()]), (0, import_length.encodeLength)(value.length), value]);
 }
 function patchSigstoreAsn1() {
   if (installed) return;
@@ -38100,21 +38106,28 @@ function checkKeylessSigner(expectation, signer, certDer, certificate) {
   }
   return { facts };
 }
-var import_node_crypto5, OID_CODE_SIGNING;
-var init_common = __esm({
-  "src/verify/common.ts"() {
-    "use strict";
-    import_node_crypto5 = require("node:crypto");
-    init_certificate();
-    init_asn1_patches();
-    patchSigstoreAsn1();
-    OID_CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
-    __name(pemBlocks, "pemBlocks");
-    __name(checkKeylessSigner, "checkKeylessSigner");
+function verifySigner(entity, trust, expectation, options) {
+  let material = trust;
+  if (expectation.kind === "key") {
+    const key = expectation.publicKey;
+    material = { ...trust, publicKey: /* @__PURE__ */ __name(() => ({ publicKey: key, validFor: /* @__PURE__ */ __name(() => true, "validFor") }), "publicKey") };
   }
-});
-
-// src/verify/bundle.ts
+  const verifier = new import_verify.Verifier(material, {
+    tlogThreshold: options.requireTlog ? 1 : 0,
+    ctlogThreshold: options.requireSct ? 1 : 0,
+    timestampThreshold: expectation.kind === "keyless" ? 1 : 0
+  });
+  try {
+    return { signer: verifier.verify(entity) };
+  } catch (err) {
+    return { reason: `signature verification failed: ${describeError(err)}` };
+  }
+}
+function signerFacts(expectation, signer, certDer, entity) {
+  if (expectation.kind === "key") return { facts: {} };
+  const certificate = entity.key.$case === "certificate" ? entity.key.certificate : void 0;
+  return checkKeylessSigner(expectation, signer, certDer, certificate);
+}
 function verifierDer(pemOrDer) {
   const text = pemOrDer.toString("utf8");
   if (text.includes("-----BEGIN"))
@@ -38131,6 +38144,8 @@ function bodyVerifiers(entry) {
     return [fromB64(raw)];
   }, "v2");
   switch (kind) {
+    case "hashedrekord 0.0.1":
+      return verifierDer(fromB64(obj(obj(spec.signature).publicKey).content));
     case "dsse 0.0.1":
       return arr(spec.signatures).flatMap((s) => verifierDer(fromB64(obj(s).verifier)));
     case "intoto 0.0.2":
@@ -38142,25 +38157,57 @@ function bodyVerifiers(entry) {
     case "hashedrekord 0.0.2":
       return v2(obj(obj(spec.hashedRekordV002).signature).verifier);
     default:
-      throw new BundleFormatError(`unsupported Rekor entry kind ${kind}`);
+      throw new RekorBodyError(`unsupported Rekor entry kind ${kind}`);
   }
 }
-function checkTlogNamesSigner(bundle, signer) {
+function checkTlogNamesSigner(entries2, signer) {
   const want = signer.certDer ?? signer.key.export({ type: "spki", format: "der" });
-  for (const entry of bundle.verificationMaterial.tlogEntries) {
+  for (const entry of entries2) {
     let named;
     try {
       named = bodyVerifiers(entry);
     } catch (err) {
-      if (err instanceof BundleFormatError) throw err;
-      throw new BundleFormatError("Rekor entry body is unreadable");
+      if (err instanceof RekorBodyError) throw err;
+      throw new RekorBodyError("Rekor entry body is unreadable");
     }
     if (named.length !== 1 || !named[0]?.equals(want))
-      throw new BundleFormatError(
+      throw new RekorBodyError(
         `expected the Rekor entry to name the signing ${signer.certDer ? "certificate" : "key"}, got another`
       );
   }
 }
+var import_node_crypto5, import_verify, OID_CODE_SIGNING, EXPECTED_KEY_HINT, obj, arr, str2, fromB64, RekorBodyError;
+var init_common = __esm({
+  "src/verify/common.ts"() {
+    "use strict";
+    import_node_crypto5 = require("node:crypto");
+    import_verify = __toESM(require_dist5());
+    init_errors();
+    init_certificate();
+    init_asn1_patches();
+    patchSigstoreAsn1();
+    OID_CODE_SIGNING = "1.3.6.1.5.5.7.3.3";
+    EXPECTED_KEY_HINT = "signet-legacy-expected-key";
+    __name(pemBlocks, "pemBlocks");
+    __name(checkKeylessSigner, "checkKeylessSigner");
+    __name(verifySigner, "verifySigner");
+    __name(signerFacts, "signerFacts");
+    obj = /* @__PURE__ */ __name((v) => v && typeof v === "object" ? v : {}, "obj");
+    arr = /* @__PURE__ */ __name((v) => Array.isArray(v) ? v : [], "arr");
+    str2 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
+    fromB64 = /* @__PURE__ */ __name((v) => Buffer.from(str2(v), "base64"), "fromB64");
+    __name(verifierDer, "verifierDer");
+    RekorBodyError = class extends Error {
+      static {
+        __name(this, "RekorBodyError");
+      }
+    };
+    __name(bodyVerifiers, "bodyVerifiers");
+    __name(checkTlogNamesSigner, "checkTlogNamesSigner");
+  }
+});
+
+// src/verify/bundle.ts
 function leafDer(bundle) {
   const c = bundle.verificationMaterial.content;
   if (c.$case === "certificate") return Buffer.from(c.certificate.rawBytes);
@@ -38177,8 +38224,8 @@ function parseStatement(payload) {
   } catch {
     throw new BundleFormatError("DSSE payload is not JSON");
   }
-  const s = obj(value);
-  if (!STATEMENT_TYPES.has(str2(s._type)))
+  const s = obj2(value);
+  if (!STATEMENT_TYPES.has(str3(s._type)))
     throw new BundleFormatError(
       `expected an in-toto statement, got _type ${JSON.stringify(s._type)}`
     );
@@ -38186,7 +38233,7 @@ function parseStatement(payload) {
     throw new BundleFormatError("in-toto statement has no predicateType");
   if (!Array.isArray(s.subject))
     throw new BundleFormatError("in-toto statement has no subject list");
-  return { statement: s, predicateType: s.predicateType, subject: s.subject.map(obj) };
+  return { statement: s, predicateType: s.predicateType, subject: s.subject.map(obj2) };
 }
 function verifyImageBundle(bundleJson, expectedDigest, trust, expectation, options = {}) {
   const requireTlog = options.requireTlog ?? true;
@@ -38199,7 +38246,7 @@ function verifyImageBundle(bundleJson, expectedDigest, trust, expectation, optio
       return { ok: false, reason: `expected digest is not sha256:<hex>: ${expectedDigest}` };
     if (!bundleJson || typeof bundleJson !== "object" || Array.isArray(bundleJson))
       return { ok: false, reason: "malformed bundle: not a JSON object" };
-    const mediaType = str2(obj(bundleJson).mediaType);
+    const mediaType = str3(obj2(bundleJson).mediaType);
     if (!MEDIA_TYPES2.has(mediaType))
       return { ok: false, reason: `unsupported bundle media type ${JSON.stringify(mediaType)}` };
     let bundle;
@@ -38235,42 +38282,22 @@ function verifyImageBundle(bundleJson, expectedDigest, trust, expectation, optio
         logIndex: Number(tlog.logIndex),
         integratedTime: Number(tlog.integratedTime)
       };
-    const entity = (0, import_verify.toSignedEntity)(bundle);
-    let material = trust;
-    if (expectation.kind === "key") {
-      const key = expectation.publicKey;
-      material = { ...trust, publicKey: /* @__PURE__ */ __name(() => ({ publicKey: key, validFor: /* @__PURE__ */ __name(() => true, "validFor") }), "publicKey") };
-    }
-    const verifier = new import_verify.Verifier(material, {
-      tlogThreshold: requireTlog ? 1 : 0,
-      ctlogThreshold: expectation.kind === "keyless" && requireSct ? 1 : 0,
-      // A certificate needs a trusted signing time (SET or TSA); a key needs none.
-      timestampThreshold: expectation.kind === "keyless" ? 1 : 0
+    const entity = (0, import_verify2.toSignedEntity)(bundle);
+    const verified = verifySigner(entity, trust, expectation, {
+      requireTlog,
+      requireSct: expectation.kind === "keyless" && requireSct
     });
-    let signer;
-    try {
-      signer = verifier.verify(entity);
-    } catch (err) {
-      return { ...verdict, reason: `signature verification failed: ${describeError(err)}` };
-    }
+    if ("reason" in verified) return { ...verdict, reason: verified.reason };
+    const { signer } = verified;
     verdict.timestamps = entity.timestamps.length;
     const tsaCount = entity.timestamps.filter((t) => t.$case === "timestamp-authority").length;
     if (requireTimestamp && tsaCount === 0)
       return { ...verdict, reason: "expected an RFC 3161 timestamp, got none" };
     const certDer = leafDer(bundle);
-    checkTlogNamesSigner(bundle, { certDer, key: signer.key });
-    if (expectation.kind === "keyless") {
-      const checked = checkKeylessSigner(
-        expectation,
-        signer,
-        certDer,
-        entity.key.$case === "certificate" ? entity.key.certificate : void 0
-      );
-      verdict.signer = checked.facts;
-      if (checked.reason) return { ...verdict, reason: checked.reason };
-    } else {
-      verdict.signer = {};
-    }
+    checkTlogNamesSigner(bundle.verificationMaterial.tlogEntries, { certDer, key: signer.key });
+    const checked = signerFacts(expectation, signer, certDer, entity);
+    verdict.signer = checked.facts;
+    if (checked.reason) return { ...verdict, reason: checked.reason };
     const { statement, predicateType, subject } = parseStatement(envelope.payload);
     verdict.predicateType = predicateType;
     const matches = subject.some((s) => {
@@ -38278,7 +38305,7 @@ function verifyImageBundle(bundleJson, expectedDigest, trust, expectation, optio
       return typeof hex === "string" && hex.toLowerCase() === wantHex;
     });
     if (!matches) {
-      const got = subject.map((s) => str2(s.digest?.sha256) || "(none)").join(", ");
+      const got = subject.map((s) => str3(s.digest?.sha256) || "(none)").join(", ");
       return {
         ...verdict,
         reason: `expected a statement subject with digest ${expectedDigest}, got sha256 ${got || "(no subjects)"}`
@@ -38289,12 +38316,12 @@ function verifyImageBundle(bundleJson, expectedDigest, trust, expectation, optio
     return { ...verdict, ok: false, reason: describeError(err) };
   }
 }
-var import_bundle4, import_verify, STATEMENT_TYPES, MEDIA_TYPES2, BundleFormatError, obj, arr, str2, fromB64;
+var import_bundle4, import_verify2, STATEMENT_TYPES, MEDIA_TYPES2, BundleFormatError, obj2, str3;
 var init_bundle = __esm({
   "src/verify/bundle.ts"() {
     "use strict";
     import_bundle4 = __toESM(require_dist2());
-    import_verify = __toESM(require_dist5());
+    import_verify2 = __toESM(require_dist5());
     init_statement();
     init_errors();
     init_common();
@@ -38313,13 +38340,8 @@ var init_bundle = __esm({
         __name(this, "BundleFormatError");
       }
     };
-    __name(verifierDer, "verifierDer");
-    obj = /* @__PURE__ */ __name((v) => v && typeof v === "object" ? v : {}, "obj");
-    arr = /* @__PURE__ */ __name((v) => Array.isArray(v) ? v : [], "arr");
-    str2 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
-    fromB64 = /* @__PURE__ */ __name((v) => Buffer.from(str2(v), "base64"), "fromB64");
-    __name(bodyVerifiers, "bodyVerifiers");
-    __name(checkTlogNamesSigner, "checkTlogNamesSigner");
+    obj2 = /* @__PURE__ */ __name((v) => v && typeof v === "object" ? v : {}, "obj");
+    str3 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
     __name(leafDer, "leafDer");
     __name(parseStatement, "parseStatement");
     __name(verifyImageBundle, "verifyImageBundle");
@@ -38364,22 +38386,64 @@ var init_simple_signing = __esm({
 });
 
 // src/verify/legacy.ts
-function parseRekorBundle(text) {
+function b64(buf) {
+  return buf.toString("base64");
+}
+function parseRekorAnnotation(text) {
   let value;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new LegacyFormatError("Rekor bundle annotation is not JSON");
+    throw new LegacyFormatError("the Rekor bundle annotation is not JSON");
   }
-  const v = value;
-  const p = v?.Payload;
-  if (typeof v?.SignedEntryTimestamp !== "string" || !p || typeof p.body !== "string" || !Number.isSafeInteger(p.integratedTime) || !Number.isSafeInteger(p.logIndex) || typeof p.logID !== "string" || !/^[0-9a-f]{64}$/i.test(p.logID)) {
-    throw new LegacyFormatError("Rekor bundle annotation is malformed");
+  const set = obj3(value);
+  const p = obj3(set.Payload);
+  const logIndex = p.logIndex;
+  const integratedTime = p.integratedTime;
+  if (typeof set.SignedEntryTimestamp !== "string" || set.SignedEntryTimestamp === "" || typeof p.body !== "string" || typeof logIndex !== "number" || !Number.isSafeInteger(logIndex) || typeof integratedTime !== "number" || !Number.isSafeInteger(integratedTime) || !/^[0-9a-f]{64}$/i.test(str4(p.logID)))
+    throw new LegacyFormatError("the Rekor bundle annotation is malformed");
+  let body;
+  try {
+    body = obj3(JSON.parse(Buffer.from(p.body, "base64").toString("utf8")));
+  } catch {
+    throw new LegacyFormatError("the Rekor entry body is not JSON");
   }
-  return v;
+  const kind = str4(body.kind);
+  const version = str4(body.apiVersion);
+  if (kind === "" || version === "")
+    throw new LegacyFormatError("the Rekor entry body has no kind or apiVersion");
+  return {
+    entry: {
+      logIndex: String(logIndex),
+      logId: { keyId: b64(Buffer.from(str4(p.logID), "hex")) },
+      kindVersion: { kind, version },
+      integratedTime: String(integratedTime),
+      inclusionPromise: { signedEntryTimestamp: set.SignedEntryTimestamp },
+      canonicalizedBody: p.body
+    },
+    body,
+    kind: `${kind} ${version}`,
+    logIndex,
+    integratedTime
+  };
 }
-function b64(buf) {
-  return buf.toString("base64");
+function annotatedVerificationMaterial(a) {
+  const certPem = a[LEGACY_ANNOTATIONS.certificate];
+  if (!certPem) return { content: { publicKey: { hint: EXPECTED_KEY_HINT } } };
+  const leaf = pemBlocks(certPem, "CERTIFICATE");
+  if (leaf.length !== 1)
+    throw new LegacyFormatError(
+      `expected 1 certificate in the certificate annotation, got ${leaf.length}`
+    );
+  const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? "", "CERTIFICATE");
+  return {
+    content: {
+      x509CertificateChain: {
+        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: b64(der) }))
+      }
+    },
+    certDer: leaf[0]
+  };
 }
 function legacyToBundle(sig) {
   const a = sig.annotations;
@@ -38387,36 +38451,9 @@ function legacyToBundle(sig) {
   if (!signature) throw new LegacyFormatError("no signature annotation");
   const signatureBytes = Buffer.from(signature, "base64");
   if (signatureBytes.length === 0) throw new LegacyFormatError("empty signature annotation");
-  let verificationContent;
-  const certPem = a[LEGACY_ANNOTATIONS.certificate];
-  if (certPem) {
-    const leaf = pemBlocks(certPem, "CERTIFICATE");
-    if (leaf.length !== 1)
-      throw new LegacyFormatError(
-        `expected 1 certificate in the certificate annotation, got ${leaf.length}`
-      );
-    const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? "", "CERTIFICATE");
-    verificationContent = {
-      x509CertificateChain: {
-        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: b64(der) }))
-      }
-    };
-  } else {
-    verificationContent = { publicKey: { hint: KEY_HINT } };
-  }
-  const tlogEntries = [];
+  const { content } = annotatedVerificationMaterial(a);
   const rekorText = a[LEGACY_ANNOTATIONS.rekorBundle];
-  if (rekorText) {
-    const rekor = parseRekorBundle(rekorText);
-    tlogEntries.push({
-      logIndex: String(rekor.Payload.logIndex),
-      logId: { keyId: b64(Buffer.from(rekor.Payload.logID, "hex")) },
-      kindVersion: { kind: "hashedrekord", version: "0.0.1" },
-      integratedTime: String(rekor.Payload.integratedTime),
-      inclusionPromise: { signedEntryTimestamp: rekor.SignedEntryTimestamp },
-      canonicalizedBody: rekor.Payload.body
-    });
-  }
+  const tlogEntries = rekorText ? [parseRekorAnnotation(rekorText).entry] : [];
   const rfc3161 = [];
   const tsText = a[LEGACY_ANNOTATIONS.timestamp];
   if (tsText) {
@@ -38433,7 +38470,7 @@ function legacyToBundle(sig) {
   return (0, import_bundle5.bundleFromJSON)({
     mediaType: BUNDLE_V01,
     verificationMaterial: {
-      ...verificationContent,
+      ...content,
       tlogEntries,
       timestampVerificationData: { rfc3161Timestamps: rfc3161 }
     },
@@ -38446,32 +38483,12 @@ function legacyToBundle(sig) {
     }
   });
 }
-function spkiDer(key) {
-  return key.export({ type: "spki", format: "der" });
-}
-function checkBodyMatchesSigner(body, signer) {
+function checkHashAlgorithm(body) {
   const entry = JSON.parse(body.toString("utf8"));
   if (entry.spec?.data?.hash?.algorithm !== "sha256")
     throw new LegacyFormatError(
       `expected Rekor hash algorithm sha256, got ${entry.spec?.data?.hash?.algorithm}`
     );
-  const pem = Buffer.from(entry.spec.signature?.publicKey?.content ?? "", "base64").toString("utf8");
-  if (signer.certDer) {
-    const certs = pemBlocks(pem, "CERTIFICATE");
-    if (certs.length !== 1 || !certs[0]?.equals(signer.certDer))
-      throw new LegacyFormatError(
-        "expected the Rekor entry to hold the signing certificate, got another"
-      );
-    return;
-  }
-  let logged;
-  try {
-    logged = (0, import_node_crypto6.createPublicKey)(pem);
-  } catch {
-    throw new LegacyFormatError("Rekor entry public key is unreadable");
-  }
-  if (!spkiDer(logged).equals(spkiDer(signer.key)))
-    throw new LegacyFormatError("expected the Rekor entry to hold the signing key, got another");
 }
 function verifyLegacySignature(sig, expectedDigest, trust, expectation, options = {}) {
   const requireTlog = options.requireTlog ?? true;
@@ -38483,7 +38500,7 @@ function verifyLegacySignature(sig, expectedDigest, trust, expectation, options 
     if (expectation.kind === "key" && hasCert)
       return { ok: false, reason: "expected a key-based signature, got a certificate" };
     const bundle = legacyToBundle(sig);
-    const entity = (0, import_verify2.toSignedEntity)(bundle, sig.payload);
+    const entity = (0, import_verify3.toSignedEntity)(bundle, sig.payload);
     const tlog = bundle.verificationMaterial.tlogEntries[0];
     if (tlog) {
       verdict.rekor = {
@@ -38491,50 +38508,19 @@ function verifyLegacySignature(sig, expectedDigest, trust, expectation, options 
         integratedTime: Number(tlog.integratedTime)
       };
     }
-    let material = trust;
-    if (expectation.kind === "key") {
-      const key = expectation.publicKey;
-      material = {
-        ...trust,
-        publicKey: /* @__PURE__ */ __name((hint) => {
-          if (hint !== KEY_HINT) throw new Error(`unknown key hint ${hint}`);
-          return { publicKey: key, validFor: /* @__PURE__ */ __name(() => true, "validFor") };
-        }, "publicKey")
-      };
-    }
-    const verifier = new import_verify2.Verifier(material, {
-      tlogThreshold: requireTlog ? 1 : 0,
-      ctlogThreshold: 1,
-      // A certificate needs a trusted signing time (SET or TSA): a short-lived Fulcio cert is
-      // otherwise expired. A key needs none.
-      timestampThreshold: expectation.kind === "keyless" ? 1 : 0
+    const verified = verifySigner(entity, trust, expectation, {
+      requireTlog,
+      requireSct: true
     });
-    let signer;
-    try {
-      signer = verifier.verify(entity);
-    } catch (err) {
-      return {
-        ...verdict,
-        ok: false,
-        reason: `signature verification failed: ${describeError(err)}`
-      };
-    }
+    if ("reason" in verified) return { ...verdict, reason: verified.reason };
+    const { signer } = verified;
     const certDer = entity.key.$case === "certificate" ? pemBlocks(sig.annotations[LEGACY_ANNOTATIONS.certificate] ?? "", "CERTIFICATE")[0] : void 0;
-    for (const entry of bundle.verificationMaterial.tlogEntries) {
-      checkBodyMatchesSigner(entry.canonicalizedBody, { certDer, key: signer.key });
-    }
-    if (expectation.kind === "keyless") {
-      const checked = checkKeylessSigner(
-        expectation,
-        signer,
-        certDer,
-        entity.key.$case === "certificate" ? entity.key.certificate : void 0
-      );
-      verdict.signer = checked.facts;
-      if (checked.reason) return { ...verdict, reason: checked.reason };
-    } else {
-      verdict.signer = {};
-    }
+    const entries2 = bundle.verificationMaterial.tlogEntries;
+    for (const entry of entries2) checkHashAlgorithm(entry.canonicalizedBody);
+    checkTlogNamesSigner(entries2, { certDer, key: signer.key });
+    const checked = signerFacts(expectation, signer, certDer, entity);
+    verdict.signer = checked.facts;
+    if (checked.reason) return { ...verdict, reason: checked.reason };
     const payload = parseSimpleSigningPayload(sig.payload);
     if (!payload)
       return {
@@ -38552,29 +38538,30 @@ function verifyLegacySignature(sig, expectedDigest, trust, expectation, options 
     return { ...verdict, ok: false, reason: describeError(err) };
   }
 }
-var import_node_crypto6, import_bundle5, import_verify2, BUNDLE_V01, KEY_HINT, LegacyFormatError;
+var import_node_crypto6, import_bundle5, import_verify3, BUNDLE_V01, LegacyFormatError, obj3, str4;
 var init_legacy = __esm({
   "src/verify/legacy.ts"() {
     "use strict";
     import_node_crypto6 = require("node:crypto");
     import_bundle5 = __toESM(require_dist2());
-    import_verify2 = __toESM(require_dist5());
+    import_verify3 = __toESM(require_dist5());
     init_cosign_legacy();
     init_simple_signing();
     init_errors();
     init_common();
     BUNDLE_V01 = "application/vnd.dev.sigstore.bundle+json;version=0.1";
-    KEY_HINT = "signet-legacy-expected-key";
     LegacyFormatError = class extends Error {
       static {
         __name(this, "LegacyFormatError");
       }
     };
-    __name(parseRekorBundle, "parseRekorBundle");
+    obj3 = /* @__PURE__ */ __name((v) => v && typeof v === "object" && !Array.isArray(v) ? v : {}, "obj");
+    str4 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
     __name(b64, "b64");
+    __name(parseRekorAnnotation, "parseRekorAnnotation");
+    __name(annotatedVerificationMaterial, "annotatedVerificationMaterial");
     __name(legacyToBundle, "legacyToBundle");
-    __name(spkiDer, "spkiDer");
-    __name(checkBodyMatchesSigner, "checkBodyMatchesSigner");
+    __name(checkHashAlgorithm, "checkHashAlgorithm");
     __name(verifyLegacySignature, "verifyLegacySignature");
   }
 });
@@ -38594,91 +38581,32 @@ function parseEnvelope(bytes) {
     throw new LegacyAttestationFormatError("the DSSE envelope has no payloadType");
   if (typeof e.payload !== "string" || e.payload === "" || !BASE64.test(e.payload))
     throw new LegacyAttestationFormatError("the DSSE envelope has no base64 payload");
-  const signatures = Array.isArray(e.signatures) ? e.signatures.map(obj2) : [];
+  const signatures = Array.isArray(e.signatures) ? e.signatures.map(obj4) : [];
   if (signatures.length !== 1)
     throw new LegacyAttestationFormatError(
       `expected 1 DSSE signature in the envelope, got ${signatures.length}`
     );
-  const sig = str3(signatures[0]?.sig);
+  const sig = str5(signatures[0]?.sig);
   if (sig === "" || !BASE64.test(sig))
     throw new LegacyAttestationFormatError("the DSSE envelope signature is empty or not base64");
   return {
     payload: e.payload,
     payloadType: e.payloadType,
-    signatures: [{ sig, keyid: str3(signatures[0]?.keyid) }]
-  };
-}
-function parseRekorAnnotation(text) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new LegacyAttestationFormatError("the Rekor bundle annotation is not JSON");
-  }
-  const set = obj2(value);
-  const p = obj2(set.Payload);
-  const logIndex = p.logIndex;
-  const integratedTime = p.integratedTime;
-  if (typeof set.SignedEntryTimestamp !== "string" || set.SignedEntryTimestamp === "" || typeof p.body !== "string" || typeof logIndex !== "number" || !Number.isSafeInteger(logIndex) || typeof integratedTime !== "number" || !Number.isSafeInteger(integratedTime) || !/^[0-9a-f]{64}$/i.test(str3(p.logID)))
-    throw new LegacyAttestationFormatError("the Rekor bundle annotation is malformed");
-  let body;
-  try {
-    body = obj2(JSON.parse(Buffer.from(p.body, "base64").toString("utf8")));
-  } catch {
-    throw new LegacyAttestationFormatError("the Rekor entry body is not JSON");
-  }
-  const kind = str3(body.kind);
-  const version = str3(body.apiVersion);
-  if (kind === "" || version === "")
-    throw new LegacyAttestationFormatError("the Rekor entry body has no kind or apiVersion");
-  return {
-    entry: {
-      logIndex: String(logIndex),
-      logId: { keyId: Buffer.from(str3(p.logID), "hex").toString("base64") },
-      kindVersion: { kind, version },
-      integratedTime: String(integratedTime),
-      inclusionPromise: { signedEntryTimestamp: set.SignedEntryTimestamp },
-      canonicalizedBody: p.body
-    },
-    rekor: { body, kind: `${kind} ${version}`, logIndex, integratedTime }
+    signatures: [{ sig, keyid: str5(signatures[0]?.keyid) }]
   };
 }
 function convert(att) {
   const dsseEnvelope = parseEnvelope(att.envelope);
   const a = att.annotations;
-  let certDer;
-  let verificationContent;
-  const certPem = a[LEGACY_ANNOTATIONS.certificate];
-  if (certPem) {
-    const leaf = pemBlocks(certPem, "CERTIFICATE");
-    if (leaf.length !== 1)
-      throw new LegacyAttestationFormatError(
-        `expected 1 certificate in the certificate annotation, got ${leaf.length}`
-      );
-    certDer = leaf[0];
-    const chain = pemBlocks(a[LEGACY_ANNOTATIONS.chain] ?? "", "CERTIFICATE");
-    verificationContent = {
-      x509CertificateChain: {
-        certificates: [...leaf, ...chain].map((der) => ({ rawBytes: der.toString("base64") }))
-      }
-    };
-  } else {
-    verificationContent = { publicKey: { hint: KEY_HINT2 } };
-  }
-  const tlogEntries = [];
-  let rekor;
+  const { content, certDer } = annotatedVerificationMaterial(a);
   const rekorText = a[LEGACY_ANNOTATIONS.rekorBundle];
-  if (rekorText) {
-    const parsed = parseRekorAnnotation(rekorText);
-    tlogEntries.push(parsed.entry);
-    rekor = parsed.rekor;
-  }
+  const rekor = rekorText ? parseRekorAnnotation(rekorText) : void 0;
   return {
     bundle: {
       mediaType: import_bundle6.BUNDLE_V01_MEDIA_TYPE,
       verificationMaterial: {
-        ...verificationContent,
-        tlogEntries,
+        ...content,
+        tlogEntries: rekor ? [rekor.entry] : [],
         timestampVerificationData: { rfc3161Timestamps: [] }
       },
       dsseEnvelope
@@ -38689,22 +38617,22 @@ function convert(att) {
   };
 }
 function envelopeHashMismatch(body, kind, envelope) {
-  const spec = obj2(body.spec);
-  const hash = kind.startsWith("dsse ") ? obj2(spec.envelopeHash) : obj2(obj2(spec.content).hash);
+  const spec = obj4(body.spec);
+  const hash = kind.startsWith("dsse ") ? obj4(spec.envelopeHash) : obj4(obj4(spec.content).hash);
   const want = sha256Hex(envelope);
-  if (str3(hash.algorithm) !== "sha256" || str3(hash.value).toLowerCase() !== want)
-    return `expected the Rekor entry to record the layer's envelope hash sha256:${want}, got ${str3(hash.algorithm) || "(none)"}:${str3(hash.value) || "(none)"}`;
+  if (str5(hash.algorithm) !== "sha256" || str5(hash.value).toLowerCase() !== want)
+    return `expected the Rekor entry to record the layer's envelope hash sha256:${want}, got ${str5(hash.algorithm) || "(none)"}:${str5(hash.value) || "(none)"}`;
   return void 0;
 }
 function intoto001Mismatch(body, payload, signerDer) {
-  const spec = obj2(body.spec);
-  const payloadHash = obj2(obj2(spec.content).payloadHash);
+  const spec = obj4(body.spec);
+  const payloadHash = obj4(obj4(spec.content).payloadHash);
   if (Object.keys(payloadHash).length > 0) {
     const want = sha256Hex(payload);
-    if (str3(payloadHash.algorithm) !== "sha256" || str3(payloadHash.value).toLowerCase() !== want)
-      return `expected the Rekor entry to record the payload hash sha256:${want}, got ${str3(payloadHash.algorithm) || "(none)"}:${str3(payloadHash.value) || "(none)"}`;
+    if (str5(payloadHash.algorithm) !== "sha256" || str5(payloadHash.value).toLowerCase() !== want)
+      return `expected the Rekor entry to record the payload hash sha256:${want}, got ${str5(payloadHash.algorithm) || "(none)"}:${str5(payloadHash.value) || "(none)"}`;
   }
-  const pem = Buffer.from(str3(spec.publicKey), "base64").toString("utf8");
+  const pem = Buffer.from(str5(spec.publicKey), "base64").toString("utf8");
   const named = [...pemBlocks(pem, "CERTIFICATE"), ...pemBlocks(pem, "PUBLIC KEY")];
   if (named.length !== 1 || !named[0]?.equals(signerDer))
     return "expected the Rekor entry to name the signing certificate or key, got another";
@@ -38732,21 +38660,16 @@ function verifyIntoto001(converted, att, expectedDigest, trust, expectation, opt
   let key;
   let facts = {};
   if (expectation.kind === "keyless") {
-    const entity = (0, import_verify3.toSignedEntity)(bundle);
+    const entity = (0, import_verify4.toSignedEntity)(bundle);
     if (entity.key.$case !== "certificate")
       return { ok: false, rekor, reason: "expected a certificate, got a key" };
-    const verifier = new import_verify3.Verifier(trust, {
-      tlogThreshold: 0,
-      ctlogThreshold: options.requireSct ?? true ? 1 : 0,
-      timestampThreshold: 1
+    const verified = verifySigner({ ...entity, tlogEntries: [] }, trust, expectation, {
+      requireTlog: false,
+      requireSct: options.requireSct ?? true
     });
-    let signer;
-    try {
-      signer = verifier.verify({ ...entity, tlogEntries: [] });
-    } catch (err) {
-      return { ok: false, rekor, reason: `signature verification failed: ${describeError(err)}` };
-    }
-    const checked = checkKeylessSigner(expectation, signer, signerDer, entity.key.certificate);
+    if ("reason" in verified) return { ok: false, rekor, reason: verified.reason };
+    const { signer } = verified;
+    const checked = signerFacts(expectation, signer, signerDer, entity);
     facts = checked.facts;
     if (checked.reason) return { ok: false, rekor, signer: facts, reason: checked.reason };
     key = signer.key;
@@ -38756,7 +38679,7 @@ function verifyIntoto001(converted, att, expectedDigest, trust, expectation, opt
   const keyOnly = {
     ...converted.bundle,
     verificationMaterial: {
-      publicKey: { hint: KEY_HINT2 },
+      publicKey: { hint: EXPECTED_KEY_HINT },
       tlogEntries: [],
       timestampVerificationData: { rfc3161Timestamps: [] }
     }
@@ -38795,7 +38718,7 @@ function verifyLegacyAttestation(att, expectedDigest, trust, expectation, option
     try {
       converted = convert(att);
     } catch (err) {
-      if (err instanceof LegacyAttestationFormatError)
+      if (err instanceof LegacyAttestationFormatError || err instanceof LegacyFormatError)
         return { ok: false, reason: `malformed attestation layer: ${err.message}` };
       throw err;
     }
@@ -38823,19 +38746,19 @@ function verifyLegacyAttestation(att, expectedDigest, trust, expectation, option
     return { ok: false, reason: describeError(err) };
   }
 }
-var import_node_crypto7, import_bundle6, import_verify3, import_set, KEY_HINT2, DELEGATED_KINDS, INTOTO_001, LegacyAttestationFormatError, obj2, str3, sha256Hex, BASE64;
+var import_node_crypto7, import_bundle6, import_verify4, import_set, DELEGATED_KINDS, INTOTO_001, LegacyAttestationFormatError, obj4, str5, sha256Hex, BASE64;
 var init_legacy_attestation = __esm({
   "src/verify/legacy-attestation.ts"() {
     "use strict";
     import_node_crypto7 = require("node:crypto");
     import_bundle6 = __toESM(require_dist2());
-    import_verify3 = __toESM(require_dist5());
+    import_verify4 = __toESM(require_dist5());
     import_set = __toESM(require_set2());
     init_cosign_legacy();
     init_errors();
     init_bundle();
+    init_legacy();
     init_common();
-    KEY_HINT2 = "signet-legacy-expected-key";
     DELEGATED_KINDS = /* @__PURE__ */ new Set(["dsse 0.0.1", "intoto 0.0.2"]);
     INTOTO_001 = "intoto 0.0.1";
     LegacyAttestationFormatError = class extends Error {
@@ -38843,12 +38766,11 @@ var init_legacy_attestation = __esm({
         __name(this, "LegacyAttestationFormatError");
       }
     };
-    obj2 = /* @__PURE__ */ __name((v) => v && typeof v === "object" && !Array.isArray(v) ? v : {}, "obj");
-    str3 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
+    obj4 = /* @__PURE__ */ __name((v) => v && typeof v === "object" && !Array.isArray(v) ? v : {}, "obj");
+    str5 = /* @__PURE__ */ __name((v) => typeof v === "string" ? v : "", "str");
     sha256Hex = /* @__PURE__ */ __name((b) => (0, import_node_crypto7.createHash)("sha256").update(b).digest("hex"), "sha256Hex");
     BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
     __name(parseEnvelope, "parseEnvelope");
-    __name(parseRekorAnnotation, "parseRekorAnnotation");
     __name(convert, "convert");
     __name(envelopeHashMismatch, "envelopeHashMismatch");
     __name(intoto001Mismatch, "intoto001Mismatch");
@@ -38969,6 +38891,9 @@ function requirementMet(requirement, attestations) {
   }
   return void 0;
 }
+function requiredPredicateTypes(rule) {
+  return new Set(rule.attestations.flatMap((r) => r.predicateTypes));
+}
 function verifyImage(found, digest, rule, roots, options) {
   const requirementsFor = /* @__PURE__ */ __name((root, expectation) => ({
     ...root.requirements,
@@ -39015,7 +38940,8 @@ function verifyImage(found, digest, rule, roots, options) {
       claimed: claimedAttestationType(att),
       verify: /* @__PURE__ */ __name(() => check(
         (expectation, root) => verifyLegacyAttestation(
-          { envelope: att.envelope, annotations: att.annotations },
+          // Discovery reads every envelope a rule needs; an unread one fails as malformed.
+          { envelope: att.envelope ?? Buffer.alloc(0), annotations: att.annotations },
           digest,
           root.material,
           expectation,
@@ -39052,7 +38978,7 @@ function verifyImage(found, digest, rule, roots, options) {
       attested(c, verdict, verdict.predicateType);
     else signatures.push(finding(c.format, c.reference, verdict));
   }
-  const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes));
+  const required = requiredPredicateTypes(rule);
   for (const c of attestationCandidates) {
     const claimed = c.claimed ?? "(unknown)";
     if (required.has(claimed)) attested(c, c.verify(), claimed);
@@ -39109,6 +39035,7 @@ var init_image = __esm({
     __name(firstSuccess, "firstSuccess");
     __name(finding, "finding");
     __name(requirementMet, "requirementMet");
+    __name(requiredPredicateTypes, "requiredPredicateTypes");
     __name(verifyImage, "verifyImage");
   }
 });
@@ -39444,8 +39371,8 @@ var require_base = __commonJS({
       }
     };
     exports2.Signed = Signed;
-    function isNumeric(str4) {
-      return !isNaN(Number(str4));
+    function isNumeric(str6) {
+      return !isNaN(Number(str6));
     }
     __name(isNumeric, "isNumeric");
   }
@@ -39933,38 +39860,38 @@ var require_commonjs = __commonJS({
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
     exports2.range = exports2.balanced = void 0;
-    var balanced = /* @__PURE__ */ __name((a, b, str4) => {
-      const ma = a instanceof RegExp ? maybeMatch(a, str4) : a;
-      const mb = b instanceof RegExp ? maybeMatch(b, str4) : b;
-      const r = ma !== null && mb != null && (0, exports2.range)(ma, mb, str4);
+    var balanced = /* @__PURE__ */ __name((a, b, str6) => {
+      const ma = a instanceof RegExp ? maybeMatch(a, str6) : a;
+      const mb = b instanceof RegExp ? maybeMatch(b, str6) : b;
+      const r = ma !== null && mb != null && (0, exports2.range)(ma, mb, str6);
       return r && {
         start: r[0],
         end: r[1],
-        pre: str4.slice(0, r[0]),
-        body: str4.slice(r[0] + ma.length, r[1]),
-        post: str4.slice(r[1] + mb.length)
+        pre: str6.slice(0, r[0]),
+        body: str6.slice(r[0] + ma.length, r[1]),
+        post: str6.slice(r[1] + mb.length)
       };
     }, "balanced");
     exports2.balanced = balanced;
-    var maybeMatch = /* @__PURE__ */ __name((reg, str4) => {
-      const m = str4.match(reg);
+    var maybeMatch = /* @__PURE__ */ __name((reg, str6) => {
+      const m = str6.match(reg);
       return m ? m[0] : null;
     }, "maybeMatch");
-    var range = /* @__PURE__ */ __name((a, b, str4) => {
+    var range = /* @__PURE__ */ __name((a, b, str6) => {
       let begs, beg, left, right = void 0, result;
-      let ai = str4.indexOf(a);
-      let bi = str4.indexOf(b, ai + 1);
+      let ai = str6.indexOf(a);
+      let bi = str6.indexOf(b, ai + 1);
       let i = ai;
       if (ai >= 0 && bi > 0) {
         if (a === b) {
           return [ai, bi];
         }
         begs = [];
-        left = str4.length;
+        left = str6.length;
         while (i >= 0 && !result) {
           if (i === ai) {
             begs.push(i);
-            ai = str4.indexOf(a, i + 1);
+            ai = str6.indexOf(a, i + 1);
           } else if (begs.length === 1) {
             const r = begs.pop();
             if (r !== void 0)
@@ -39975,7 +39902,7 @@ var require_commonjs = __commonJS({
               left = beg;
               right = bi;
             }
-            bi = str4.indexOf(b, i + 1);
+            bi = str6.indexOf(b, i + 1);
           }
           i = ai < bi && ai >= 0 ? ai : bi;
         }
@@ -40018,16 +39945,16 @@ var require_commonjs2 = __commonJS({
     exports2.EXPANSION_MAX_REWRITES = 1e3;
     exports2.EXPANSION_MAX_STEPS = 2e7;
     var CALL_STEPS = 16;
-    function numeric(str4) {
-      return !isNaN(str4) ? parseInt(str4, 10) : str4.charCodeAt(0);
+    function numeric(str6) {
+      return !isNaN(str6) ? parseInt(str6, 10) : str6.charCodeAt(0);
     }
     __name(numeric, "numeric");
-    function escapeBraces(str4) {
-      return str4.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
+    function escapeBraces(str6) {
+      return str6.replace(slashPattern, escSlash).replace(openPattern, escOpen).replace(closePattern, escClose).replace(commaPattern, escComma).replace(periodPattern, escPeriod);
     }
     __name(escapeBraces, "escapeBraces");
-    function unescapeBraces(str4) {
-      return str4.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
+    function unescapeBraces(str6) {
+      return str6.replace(escSlashPattern, "\\").replace(escOpenPattern, "{").replace(escClosePattern, "}").replace(escCommaPattern, ",").replace(escPeriodPattern, ".");
     }
     __name(unescapeBraces, "unescapeBraces");
     function pushAll(target, items) {
@@ -40036,21 +39963,21 @@ var require_commonjs2 = __commonJS({
       }
     }
     __name(pushAll, "pushAll");
-    function balancedWithBudget(str4, masked, budget) {
+    function balancedWithBudget(str6, masked, budget) {
       if (budget.remaining < 0) {
         return void 0;
       }
       const r = (0, balanced_match_1.range)("{", "}", masked);
       const unmatched = r !== void 0 && masked.indexOf("{") < r[0];
-      budget.remaining -= r && !unmatched ? r[1] + 1 : str4.length;
+      budget.remaining -= r && !unmatched ? r[1] + 1 : str6.length;
       if (!r || budget.remaining < 0) {
         return void 0;
       }
       return {
         end: r[1],
-        pre: str4.slice(0, r[0]),
-        body: str4.slice(r[0] + 1, r[1]),
-        post: str4.slice(r[1] + 1),
+        pre: str6.slice(0, r[0]),
+        body: str6.slice(r[0] + 1, r[1]),
+        post: str6.slice(r[1] + 1),
         unmatched
       };
     }
@@ -40076,35 +40003,35 @@ var require_commonjs2 = __commonJS({
       return out + masked.slice(last);
     }
     __name(maskUnmatchedOpens, "maskUnmatchedOpens");
-    function commaSetFollows(str4, budget) {
-      budget.remaining -= str4.length;
+    function commaSetFollows(str6, budget) {
+      budget.remaining -= str6.length;
       if (budget.remaining < 0) {
         return false;
       }
       let close = false;
-      for (let i = str4.length - 1; i >= 0; i--) {
-        const c = str4.charCodeAt(i);
+      for (let i = str6.length - 1; i >= 0; i--) {
+        const c = str6.charCodeAt(i);
         if (c === 125) {
           close = true;
         } else if (c === 10 || c === 13 || c === 8232 || c === 8233) {
           close = false;
-        } else if (c === 44 && close && str4.charCodeAt(i + 1) !== 44) {
+        } else if (c === 44 && close && str6.charCodeAt(i + 1) !== 44) {
           return true;
         }
       }
       return false;
     }
     __name(commaSetFollows, "commaSetFollows");
-    function parseCommaParts(str4, budget) {
+    function parseCommaParts(str6, budget) {
       const parts = [];
       let carry = "";
       for (; ; ) {
-        const m = balancedWithBudget(str4, str4, budget);
+        const m = balancedWithBudget(str6, str6, budget);
         if (budget.remaining < 0) {
           return void 0;
         }
         if (!m) {
-          const tail = str4.split(",");
+          const tail = str6.split(",");
           tail[0] = carry + tail[0];
           pushAll(parts, tail);
           return parts;
@@ -40119,7 +40046,7 @@ var require_commonjs2 = __commonJS({
         }
         carry = p.pop();
         pushAll(parts, p);
-        str4 = post;
+        str6 = post;
       }
     }
     __name(parseCommaParts, "parseCommaParts");
@@ -40127,8 +40054,8 @@ var require_commonjs2 = __commonJS({
       return value === void 0 || isNaN(value) ? fallback : value;
     }
     __name(bound, "bound");
-    function expand2(str4, options = {}) {
-      if (!str4) {
+    function expand2(str6, options = {}) {
+      if (!str6) {
         return [];
       }
       const max = bound(options.max, exports2.EXPANSION_MAX);
@@ -40136,14 +40063,14 @@ var require_commonjs2 = __commonJS({
       const maxDepth = bound(options.maxDepth, exports2.EXPANSION_MAX_DEPTH);
       const maxRewrites = bound(options.maxRewrites, exports2.EXPANSION_MAX_REWRITES);
       const maxSteps = bound(options.maxSteps, exports2.EXPANSION_MAX_STEPS);
-      if (str4.slice(0, 2) === "{}") {
-        str4 = "\\{\\}" + str4.slice(2);
+      if (str6.slice(0, 2) === "{}") {
+        str6 = "\\{\\}" + str6.slice(2);
       }
-      return expand_(escapeBraces(str4), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
+      return expand_(escapeBraces(str6), max, maxLength, maxDepth, 0, maxRewrites, { remaining: maxSteps }, true).map(unescapeBraces);
     }
     __name(expand2, "expand");
-    function embrace(str4) {
-      return "{" + str4 + "}";
+    function embrace(str6) {
+      return "{" + str6 + "}";
     }
     __name(embrace, "embrace");
     function isPadded(el) {
@@ -40236,20 +40163,20 @@ var require_commonjs2 = __commonJS({
       return N;
     }
     __name(expandSequence, "expandSequence");
-    function expand_(str4, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
+    function expand_(str6, max, maxLength, maxDepth, depth, maxRewrites, budget, isTop) {
       budget.remaining -= CALL_STEPS;
       if (depth > maxDepth) {
-        return [str4];
+        return [str6];
       }
       let acc = [""];
       let rewrites = 0;
       let dropEmpties = false;
       let firstGroup = true;
-      let masked = str4;
+      let masked = str6;
       for (; ; ) {
-        const m = balancedWithBudget(str4, masked, budget);
+        const m = balancedWithBudget(str6, masked, budget);
         if (!m) {
-          return combine(acc, str4, [""], max, maxLength, dropEmpties, budget);
+          return combine(acc, str6, [""], max, maxLength, dropEmpties, budget);
         }
         if (m.unmatched) {
           masked = maskUnmatchedOpens(masked, budget);
@@ -40261,7 +40188,7 @@ var require_commonjs2 = __commonJS({
           firstGroup = false;
           if (!m.post.length)
             break;
-          str4 = m.post;
+          str6 = m.post;
           masked = masked.slice(m.end + 1);
           continue;
         }
@@ -40272,7 +40199,7 @@ var require_commonjs2 = __commonJS({
         if (!isSequence && !isOptions) {
           if (rewrites < maxRewrites && commaSetFollows(m.post, budget)) {
             rewrites++;
-            str4 = m.pre + "{" + m.body + escClose + m.post;
+            str6 = m.pre + "{" + m.body + escClose + m.post;
             masked = masked.slice(0, m.end) + escClose + masked.slice(m.end + 1);
             isTop = true;
             continue;
@@ -40307,7 +40234,7 @@ var require_commonjs2 = __commonJS({
               acc = next2;
               if (!m.post.length)
                 break;
-              str4 = m.post;
+              str6 = m.post;
               masked = masked.slice(m.end + 1);
               continue;
             }
@@ -40344,7 +40271,7 @@ var require_commonjs2 = __commonJS({
         acc = next;
         if (!m.post.length)
           break;
-        str4 = m.post;
+        str6 = m.post;
         masked = masked.slice(m.end + 1);
       }
       return acc;
@@ -40722,7 +40649,7 @@ var require_ast = __commonJS({
         }
         return c;
       }
-      static #parseAST(str4, ast, pos, opt, extDepth) {
+      static #parseAST(str6, ast, pos, opt, extDepth) {
         const maxDepth = opt.maxExtglobRecursion ?? 2;
         let escaping = false;
         let inBrace = false;
@@ -40731,8 +40658,8 @@ var require_ast = __commonJS({
         if (ast.type === null) {
           let i2 = pos;
           let acc2 = "";
-          while (i2 < str4.length) {
-            const c = str4.charAt(i2++);
+          while (i2 < str6.length) {
+            const c = str6.charAt(i2++);
             if (escaping || c === "\\") {
               escaping = !escaping;
               acc2 += c;
@@ -40755,12 +40682,12 @@ var require_ast = __commonJS({
               acc2 += c;
               continue;
             }
-            const doRecurse = !opt.noext && isExtglobType(c) && str4.charAt(i2) === "(" && extDepth <= maxDepth;
+            const doRecurse = !opt.noext && isExtglobType(c) && str6.charAt(i2) === "(" && extDepth <= maxDepth;
             if (doRecurse) {
               ast.push(acc2);
               acc2 = "";
               const ext2 = new _a(c, ast);
-              i2 = _a.#parseAST(str4, ext2, i2, opt, extDepth + 1);
+              i2 = _a.#parseAST(str6, ext2, i2, opt, extDepth + 1);
               ast.push(ext2);
               continue;
             }
@@ -40773,8 +40700,8 @@ var require_ast = __commonJS({
         let part = new _a(null, ast);
         const parts = [];
         let acc = "";
-        while (i < str4.length) {
-          const c = str4.charAt(i++);
+        while (i < str6.length) {
+          const c = str6.charAt(i++);
           if (escaping || c === "\\") {
             escaping = !escaping;
             acc += c;
@@ -40797,7 +40724,7 @@ var require_ast = __commonJS({
             acc += c;
             continue;
           }
-          const doRecurse = !opt.noext && isExtglobType(c) && str4.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
+          const doRecurse = !opt.noext && isExtglobType(c) && str6.charAt(i) === "(" && /* c8 ignore start - the maxDepth is sufficient here */
           (extDepth <= maxDepth || ast && ast.#canAdoptType(c));
           if (doRecurse) {
             const depthAdd = ast && ast.#canAdoptType(c) ? 0 : 1;
@@ -40805,7 +40732,7 @@ var require_ast = __commonJS({
             acc = "";
             const ext2 = new _a(c, part);
             part.push(ext2);
-            i = _a.#parseAST(str4, ext2, i, opt, extDepth + depthAdd);
+            i = _a.#parseAST(str6, ext2, i, opt, extDepth + depthAdd);
             continue;
           }
           if (c === "|") {
@@ -40828,7 +40755,7 @@ var require_ast = __commonJS({
         }
         ast.type = null;
         ast.#hasMagic = void 0;
-        ast.#parts = [str4.substring(pos - 1)];
+        ast.#parts = [str6.substring(pos - 1)];
         return i;
       }
       #canAdoptWithSpace(child) {
@@ -43038,13 +42965,13 @@ var require_ms = __commonJS({
         "val is not a non-empty string or a valid number. val=" + JSON.stringify(val)
       );
     };
-    function parse3(str4) {
-      str4 = String(str4);
-      if (str4.length > 100) {
+    function parse3(str6) {
+      str6 = String(str6);
+      if (str6.length > 100) {
         return;
       }
       var match = /^(-?(?:\d+)?\.?\d+) *(milliseconds?|msecs?|ms|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w|years?|yrs?|y)?$/i.exec(
-        str4
+        str6
       );
       if (!match) {
         return;
@@ -43721,7 +43648,7 @@ var require_node = __commonJS({
     }
     exports2.inspectOpts = Object.keys(process.env).filter((key) => {
       return /^debug_/i.test(key);
-    }).reduce((obj3, key) => {
+    }).reduce((obj5, key) => {
       const prop = key.substring(6).toLowerCase().replace(/_([a-z])/g, (_, k) => {
         return k.toUpperCase();
       });
@@ -43735,8 +43662,8 @@ var require_node = __commonJS({
       } else {
         val = Number(val);
       }
-      obj3[prop] = val;
-      return obj3;
+      obj5[prop] = val;
+      return obj5;
     }, {});
     function useColors() {
       return "colors" in exports2.inspectOpts ? Boolean(exports2.inspectOpts.colors) : tty.isatty(process.stderr.fd);
@@ -43790,7 +43717,7 @@ var require_node = __commonJS({
     var { formatters } = module2.exports;
     formatters.o = function(v) {
       this.inspectOpts.colors = this.useColors;
-      return util.inspect(v, this.inspectOpts).split("\n").map((str4) => str4.trim()).join(" ");
+      return util.inspect(v, this.inspectOpts).split("\n").map((str6) => str6.trim()).join(" ");
     };
     formatters.O = function(v) {
       this.inspectOpts.colors = this.useColors;
@@ -45136,7 +45063,7 @@ function trustRootOf(root, name) {
   const hasTlog = root.tlogs.length > 0;
   return {
     name: name ?? hostOf(root.certificateAuthorities[0]?.uri) ?? hostOf(root.tlogs[0]?.baseUrl) ?? "trusted root",
-    material: (0, import_verify4.toTrustMaterial)(root),
+    material: (0, import_verify5.toTrustMaterial)(root),
     requirements: {
       requireTlog: hasTlog,
       requireTimestamp: !hasTlog,
@@ -45205,7 +45132,7 @@ async function loadTrustRoots(options) {
     return [embeddedPublicGoodRoot()];
   }
 }
-var import_promises2, import_node_os3, import_node_path3, import_protobuf_specs, import_tuf, import_verify4, PUBLIC_GOOD_TUF_MIRROR;
+var import_promises2, import_node_os3, import_node_path3, import_protobuf_specs, import_tuf, import_verify5, PUBLIC_GOOD_TUF_MIRROR;
 var init_trust = __esm({
   "src/verify/trust.ts"() {
     "use strict";
@@ -45214,7 +45141,7 @@ var init_trust = __esm({
     import_node_path3 = require("node:path");
     import_protobuf_specs = __toESM(require_dist());
     import_tuf = __toESM(require_dist8());
-    import_verify4 = __toESM(require_dist5());
+    import_verify5 = __toESM(require_dist5());
     init_errors();
     init_inputs();
     PUBLIC_GOOD_TUF_MIRROR = "https://tuf-repo-cdn.sigstore.dev";
@@ -45453,7 +45380,8 @@ async function runVerify(inputs, deps) {
     const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}`;
     let pending = verifications.get(key);
     if (!pending) {
-      pending = discover(registry, target.repo, target.digest).then(
+      const needed = requiredPredicateTypes(rule);
+      pending = discover(registry, target.repo, target.digest, (type) => needed.has(type)).then(
         (found) => verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
         (err) => ({
           verified: false,
@@ -46604,8 +46532,8 @@ var require_lib3 = __commonJS({
         });
       }
       postJson(requestUrl_1, obj_1) {
-        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj3, additionalHeaders = {}) {
-          const data = JSON.stringify(obj3, null, 2);
+        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj5, additionalHeaders = {}) {
+          const data = JSON.stringify(obj5, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
           const res = yield this.post(requestUrl, data, additionalHeaders);
@@ -46613,8 +46541,8 @@ var require_lib3 = __commonJS({
         });
       }
       putJson(requestUrl_1, obj_1) {
-        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj3, additionalHeaders = {}) {
-          const data = JSON.stringify(obj3, null, 2);
+        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj5, additionalHeaders = {}) {
+          const data = JSON.stringify(obj5, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
           const res = yield this.put(requestUrl, data, additionalHeaders);
@@ -46622,8 +46550,8 @@ var require_lib3 = __commonJS({
         });
       }
       patchJson(requestUrl_1, obj_1) {
-        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj3, additionalHeaders = {}) {
-          const data = JSON.stringify(obj3, null, 2);
+        return __awaiter4(this, arguments, void 0, function* (requestUrl, obj5, additionalHeaders = {}) {
+          const data = JSON.stringify(obj5, null, 2);
           additionalHeaders[Headers2.Accept] = this._getExistingOrDefaultHeader(additionalHeaders, Headers2.Accept, MediaTypes2.ApplicationJson);
           additionalHeaders[Headers2.ContentType] = this._getExistingOrDefaultContentTypeHeader(additionalHeaders, MediaTypes2.ApplicationJson);
           const res = yield this.patch(requestUrl, data, additionalHeaders);
@@ -46989,25 +46917,25 @@ var require_lib3 = __commonJS({
               return value;
             }
             __name(dateTimeDeserializer, "dateTimeDeserializer");
-            let obj3;
+            let obj5;
             let contents;
             try {
               contents = yield res.readBody();
               if (contents && contents.length > 0) {
                 if (options && options.deserializeDates) {
-                  obj3 = JSON.parse(contents, dateTimeDeserializer);
+                  obj5 = JSON.parse(contents, dateTimeDeserializer);
                 } else {
-                  obj3 = JSON.parse(contents);
+                  obj5 = JSON.parse(contents);
                 }
-                response.result = obj3;
+                response.result = obj5;
               }
               response.headers = res.message.headers;
             } catch (err) {
             }
             if (statusCode > 299) {
               let msg;
-              if (obj3 && obj3.message) {
-                msg = obj3.message;
+              if (obj5 && obj5.message) {
+                msg = obj5.message;
               } else if (contents && contents.length > 0) {
                 msg = contents;
               } else {
@@ -47024,7 +46952,7 @@ var require_lib3 = __commonJS({
       }
     };
     exports2.HttpClient = HttpClient3;
-    var lowercaseKeys2 = /* @__PURE__ */ __name((obj3) => Object.keys(obj3).reduce((c, k) => (c[k.toLowerCase()] = obj3[k], c), {}), "lowercaseKeys");
+    var lowercaseKeys2 = /* @__PURE__ */ __name((obj5) => Object.keys(obj5).reduce((c, k) => (c[k.toLowerCase()] = obj5[k], c), {}), "lowercaseKeys");
   }
 });
 
@@ -47291,13 +47219,13 @@ function mergeDeep(defaults2, options) {
   });
   return result;
 }
-function removeUndefinedProperties(obj3) {
-  for (const key in obj3) {
-    if (obj3[key] === void 0) {
-      delete obj3[key];
+function removeUndefinedProperties(obj5) {
+  for (const key in obj5) {
+    if (obj5[key] === void 0) {
+      delete obj5[key];
     }
   }
-  return obj3;
+  return obj5;
 }
 function merge(defaults2, route, options) {
   if (typeof route === "string") {
@@ -47352,16 +47280,16 @@ function omit(object, keysToOmit) {
   }
   return result;
 }
-function encodeReserved(str4) {
-  return str4.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
+function encodeReserved(str6) {
+  return str6.split(/(%[0-9A-Fa-f]{2})/g).map(function(part) {
     if (!/%[0-9A-Fa-f]/.test(part)) {
       part = encodeURI(part).replace(/%5B/g, "[").replace(/%5D/g, "]");
     }
     return part;
   }).join("");
 }
-function encodeUnreserved(str4) {
-  return encodeURIComponent(str4).replace(/[!'()*]/g, function(c) {
+function encodeUnreserved(str6) {
+  return encodeURIComponent(str6).replace(/[!'()*]/g, function(c) {
     return "%" + c.charCodeAt(0).toString(16).toUpperCase();
   });
 }
@@ -47733,15 +47661,15 @@ function parseParameters(header, type, index, len, stopFlags) {
   }
   return { type, index, parameters };
 }
-function unescapeQuotedPairs(str4, start, end) {
+function unescapeQuotedPairs(str6, start, end) {
   let result = "";
   for (let index = start; index < end; index++) {
-    if (str4.charCodeAt(index) === BSLASH) {
-      result += str4.slice(start, index);
+    if (str6.charCodeAt(index) === BSLASH) {
+      result += str6.slice(start, index);
       start = ++index;
     }
   }
-  return result + str4.slice(start, end);
+  return result + str6.slice(start, end);
 }
 var SP, HTAB, SEMI, EQ, DQUOTE, BSLASH, COMMA, LOWER_CASE, OWS, SEMI_FLAG, COMMA_FLAG, TOKEN_FLAG, NON_ASCII, CASE_FLAGS, CHAR_MAP, NullObject;
 var init_dist = __esm({
@@ -54251,12 +54179,12 @@ var require_bom_handling = __commonJS({
       this.addBOM = true;
     }
     __name(PrependBOMWrapper, "PrependBOMWrapper");
-    PrependBOMWrapper.prototype.write = function(str4) {
+    PrependBOMWrapper.prototype.write = function(str6) {
       if (this.addBOM) {
-        str4 = BOMChar + str4;
+        str6 = BOMChar + str6;
         this.addBOM = false;
       }
-      return this.encoder.write(str4);
+      return this.encoder.write(str6);
     };
     PrependBOMWrapper.prototype.end = function() {
       return this.encoder.end();
@@ -54360,8 +54288,8 @@ var require_internal = __commonJS({
       this.enc = codec.enc;
     }
     __name(InternalEncoder, "InternalEncoder");
-    InternalEncoder.prototype.write = function(str4) {
-      return Buffer2.from(str4, this.enc);
+    InternalEncoder.prototype.write = function(str6) {
+      return Buffer2.from(str6, this.enc);
     };
     InternalEncoder.prototype.end = function() {
     };
@@ -54369,12 +54297,12 @@ var require_internal = __commonJS({
       this.prevStr = "";
     }
     __name(InternalEncoderBase64, "InternalEncoderBase64");
-    InternalEncoderBase64.prototype.write = function(str4) {
-      str4 = this.prevStr + str4;
-      var completeQuads = str4.length - str4.length % 4;
-      this.prevStr = str4.slice(completeQuads);
-      str4 = str4.slice(0, completeQuads);
-      return Buffer2.from(str4, "base64");
+    InternalEncoderBase64.prototype.write = function(str6) {
+      str6 = this.prevStr + str6;
+      var completeQuads = str6.length - str6.length % 4;
+      this.prevStr = str6.slice(completeQuads);
+      str6 = str6.slice(0, completeQuads);
+      return Buffer2.from(str6, "base64");
     };
     InternalEncoderBase64.prototype.end = function() {
       return Buffer2.from(this.prevStr, "base64");
@@ -54382,11 +54310,11 @@ var require_internal = __commonJS({
     function InternalEncoderCesu8(options, codec) {
     }
     __name(InternalEncoderCesu8, "InternalEncoderCesu8");
-    InternalEncoderCesu8.prototype.write = function(str4) {
-      var buf = Buffer2.alloc(str4.length * 3);
+    InternalEncoderCesu8.prototype.write = function(str6) {
+      var buf = Buffer2.alloc(str6.length * 3);
       var bufIdx = 0;
-      for (var i = 0; i < str4.length; i++) {
-        var charCode = str4.charCodeAt(i);
+      for (var i = 0; i < str6.length; i++) {
+        var charCode = str6.charCodeAt(i);
         if (charCode < 128) {
           buf[bufIdx++] = charCode;
         } else if (charCode < 2048) {
@@ -54469,25 +54397,25 @@ var require_internal = __commonJS({
       this.highSurrogate = "";
     }
     __name(InternalEncoderUtf8, "InternalEncoderUtf8");
-    InternalEncoderUtf8.prototype.write = function(str4) {
+    InternalEncoderUtf8.prototype.write = function(str6) {
       if (this.highSurrogate) {
-        str4 = this.highSurrogate + str4;
+        str6 = this.highSurrogate + str6;
         this.highSurrogate = "";
       }
-      if (str4.length > 0) {
-        var charCode = str4.charCodeAt(str4.length - 1);
+      if (str6.length > 0) {
+        var charCode = str6.charCodeAt(str6.length - 1);
         if (charCode >= 55296 && charCode < 56320) {
-          this.highSurrogate = str4[str4.length - 1];
-          str4 = str4.slice(0, str4.length - 1);
+          this.highSurrogate = str6[str6.length - 1];
+          str6 = str6.slice(0, str6.length - 1);
         }
       }
-      return Buffer2.from(str4, this.enc);
+      return Buffer2.from(str6, this.enc);
     };
     InternalEncoderUtf8.prototype.end = function() {
       if (this.highSurrogate) {
-        var str4 = this.highSurrogate;
+        var str6 = this.highSurrogate;
         this.highSurrogate = "";
-        return Buffer2.from(str4, this.enc);
+        return Buffer2.from(str6, this.enc);
       }
     };
   }
@@ -54516,8 +54444,8 @@ var require_utf32 = __commonJS({
       this.highSurrogate = 0;
     }
     __name(Utf32Encoder, "Utf32Encoder");
-    Utf32Encoder.prototype.write = function(str4) {
-      var src = Buffer2.from(str4, "ucs2");
+    Utf32Encoder.prototype.write = function(str6) {
+      var src = Buffer2.from(str6, "ucs2");
       var dst = Buffer2.alloc(src.length * 2 + 4);
       var write32 = this.isLE ? dst.writeUInt32LE : dst.writeUInt32BE;
       var offset = 0;
@@ -54646,8 +54574,8 @@ var require_utf32 = __commonJS({
       this.encoder = codec.iconv.getEncoder(options.defaultEncoding || "utf-32le", options);
     }
     __name(Utf32AutoEncoder, "Utf32AutoEncoder");
-    Utf32AutoEncoder.prototype.write = function(str4) {
-      return this.encoder.write(str4);
+    Utf32AutoEncoder.prototype.write = function(str6) {
+      return this.encoder.write(str6);
     };
     Utf32AutoEncoder.prototype.end = function() {
       return this.encoder.end();
@@ -54751,8 +54679,8 @@ var require_utf16 = __commonJS({
     function Utf16BEEncoder() {
     }
     __name(Utf16BEEncoder, "Utf16BEEncoder");
-    Utf16BEEncoder.prototype.write = function(str4) {
-      var buf = Buffer2.from(str4, "ucs2");
+    Utf16BEEncoder.prototype.write = function(str6) {
+      var buf = Buffer2.from(str6, "ucs2");
       for (var i = 0; i < buf.length; i += 2) {
         var tmp = buf[i];
         buf[i] = buf[i + 1];
@@ -54804,8 +54732,8 @@ var require_utf16 = __commonJS({
       this.encoder = codec.iconv.getEncoder("utf-16le", options);
     }
     __name(Utf16Encoder, "Utf16Encoder");
-    Utf16Encoder.prototype.write = function(str4) {
-      return this.encoder.write(str4);
+    Utf16Encoder.prototype.write = function(str6) {
+      return this.encoder.write(str6);
     };
     Utf16Encoder.prototype.end = function() {
       return this.encoder.end();
@@ -54905,8 +54833,8 @@ var require_utf7 = __commonJS({
       this.iconv = codec.iconv;
     }
     __name(Utf7Encoder, "Utf7Encoder");
-    Utf7Encoder.prototype.write = function(str4) {
-      return Buffer2.from(str4.replace(nonDirectChars, function(chunk) {
+    Utf7Encoder.prototype.write = function(str6) {
+      return Buffer2.from(str6.replace(nonDirectChars, function(chunk) {
         return "+" + (chunk === "+" ? "" : this.iconv.encode(chunk, "utf16-be").toString("base64").replace(/=+$/, "")) + "-";
       }.bind(this)));
     };
@@ -54993,14 +54921,14 @@ var require_utf7 = __commonJS({
       this.base64AccumIdx = 0;
     }
     __name(Utf7IMAPEncoder, "Utf7IMAPEncoder");
-    Utf7IMAPEncoder.prototype.write = function(str4) {
+    Utf7IMAPEncoder.prototype.write = function(str6) {
       var inBase64 = this.inBase64;
       var base64Accum = this.base64Accum;
       var base64AccumIdx = this.base64AccumIdx;
-      var buf = Buffer2.alloc(str4.length * 5 + 10);
+      var buf = Buffer2.alloc(str6.length * 5 + 10);
       var bufIdx = 0;
-      for (var i2 = 0; i2 < str4.length; i2++) {
-        var uChar = str4.charCodeAt(i2);
+      for (var i2 = 0; i2 < str6.length; i2++) {
+        var uChar = str6.charCodeAt(i2);
         if (uChar >= 32 && uChar <= 126) {
           if (inBase64) {
             if (base64AccumIdx > 0) {
@@ -55144,10 +55072,10 @@ var require_sbcs_codec = __commonJS({
       this.encodeBuf = codec.encodeBuf;
     }
     __name(SBCSEncoder, "SBCSEncoder");
-    SBCSEncoder.prototype.write = function(str4) {
-      var buf = Buffer2.alloc(str4.length);
-      for (var i = 0; i < str4.length; i++) {
-        buf[i] = this.encodeBuf[str4.charCodeAt(i)];
+    SBCSEncoder.prototype.write = function(str6) {
+      var buf = Buffer2.alloc(str6.length);
+      for (var i = 0; i < str6.length; i++) {
+        buf[i] = this.encodeBuf[str6.charCodeAt(i)];
       }
       return buf;
     };
@@ -56026,8 +55954,8 @@ var require_dbcs_codec = __commonJS({
       this.gb18030 = codec.gb18030;
     }
     __name(DBCSEncoder, "DBCSEncoder");
-    DBCSEncoder.prototype.write = function(str4) {
-      var newBuf = Buffer2.alloc(str4.length * (this.gb18030 ? 4 : 3));
+    DBCSEncoder.prototype.write = function(str6) {
+      var newBuf = Buffer2.alloc(str6.length * (this.gb18030 ? 4 : 3));
       var leadSurrogate = this.leadSurrogate;
       var seqObj = this.seqObj;
       var nextChar = -1;
@@ -56035,8 +55963,8 @@ var require_dbcs_codec = __commonJS({
       var j = 0;
       while (true) {
         if (nextChar === -1) {
-          if (i2 == str4.length) break;
-          var uCode = str4.charCodeAt(i2++);
+          if (i2 == str6.length) break;
+          var uCode = str6.charCodeAt(i2++);
         } else {
           var uCode = nextChar;
           nextChar = -1;
@@ -57878,10 +57806,10 @@ var require_lib4 = __commonJS({
     module2.exports.encodings = null;
     module2.exports.defaultCharUnicode = "\uFFFD";
     module2.exports.defaultCharSingleByte = "?";
-    module2.exports.encode = /* @__PURE__ */ __name(function encode(str4, encoding, options) {
-      str4 = "" + (str4 || "");
+    module2.exports.encode = /* @__PURE__ */ __name(function encode(str6, encoding, options) {
+      str6 = "" + (str6 || "");
       var encoder = module2.exports.getEncoder(encoding, options);
-      var res = encoder.write(str4);
+      var res = encoder.write(str6);
       var trail = encoder.end();
       return trail && trail.length > 0 ? Buffer2.concat([res, trail]) : res;
     }, "encode");
@@ -58178,11 +58106,11 @@ var require_body2 = __commonJS({
       json: { enumerable: true },
       text: { enumerable: true }
     });
-    var isURLSearchParams = /* @__PURE__ */ __name((obj3) => (
+    var isURLSearchParams = /* @__PURE__ */ __name((obj5) => (
       // Duck-typing as a necessary condition.
-      typeof obj3 !== "object" || typeof obj3.append !== "function" || typeof obj3.delete !== "function" || typeof obj3.get !== "function" || typeof obj3.getAll !== "function" || typeof obj3.has !== "function" || typeof obj3.set !== "function" ? false : obj3.constructor.name === "URLSearchParams" || Object.prototype.toString.call(obj3) === "[object URLSearchParams]" || typeof obj3.sort === "function"
+      typeof obj5 !== "object" || typeof obj5.append !== "function" || typeof obj5.delete !== "function" || typeof obj5.get !== "function" || typeof obj5.getAll !== "function" || typeof obj5.has !== "function" || typeof obj5.set !== "function" ? false : obj5.constructor.name === "URLSearchParams" || Object.prototype.toString.call(obj5) === "[object URLSearchParams]" || typeof obj5.sort === "function"
     ), "isURLSearchParams");
-    var isBlob = /* @__PURE__ */ __name((obj3) => typeof obj3 === "object" && typeof obj3.arrayBuffer === "function" && typeof obj3.type === "string" && typeof obj3.stream === "function" && typeof obj3.constructor === "function" && typeof obj3.constructor.name === "string" && /^(Blob|File)$/.test(obj3.constructor.name) && /^(Blob|File)$/.test(obj3[Symbol.toStringTag]), "isBlob");
+    var isBlob = /* @__PURE__ */ __name((obj5) => typeof obj5 === "object" && typeof obj5.arrayBuffer === "function" && typeof obj5.type === "string" && typeof obj5.stream === "function" && typeof obj5.constructor === "function" && typeof obj5.constructor.name === "string" && /^(Blob|File)$/.test(obj5.constructor.name) && /^(Blob|File)$/.test(obj5[Symbol.toStringTag]), "isBlob");
     var convertBody = /* @__PURE__ */ __name((buffer, headers) => {
       const ct = headers && headers.get("content-type");
       let charset = "utf-8";
@@ -58190,14 +58118,14 @@ var require_body2 = __commonJS({
       if (ct) {
         res = /charset=([^;]*)/i.exec(ct);
       }
-      const str4 = buffer.slice(0, 1024).toString();
-      if (!res && str4) {
-        res = /<meta.+?charset=(['"])(.+?)\1/i.exec(str4);
+      const str6 = buffer.slice(0, 1024).toString();
+      if (!res && str6) {
+        res = /<meta.+?charset=(['"])(.+?)\1/i.exec(str6);
       }
-      if (!res && str4) {
-        res = /<meta[\s]+?http-equiv=(['"])content-type\1[\s]+?content=(['"])(.+?)\2/i.exec(str4);
+      if (!res && str6) {
+        res = /<meta[\s]+?http-equiv=(['"])content-type\1[\s]+?content=(['"])(.+?)\2/i.exec(str6);
         if (!res) {
-          res = /<meta[\s]+?content=(['"])(.+?)\1[\s]+?http-equiv=(['"])content-type\3/i.exec(str4);
+          res = /<meta[\s]+?content=(['"])(.+?)\1[\s]+?http-equiv=(['"])content-type\3/i.exec(str6);
           if (res) {
             res.pop();
           }
@@ -58206,8 +58134,8 @@ var require_body2 = __commonJS({
           res = /charset=(.*)/i.exec(res.pop());
         }
       }
-      if (!res && str4) {
-        res = /<\?xml.+?encoding=(['"])(.+?)\1/i.exec(str4);
+      if (!res && str6) {
+        res = /<\?xml.+?encoding=(['"])(.+?)\1/i.exec(str6);
       }
       if (res) {
         charset = res.pop();
@@ -58374,21 +58302,21 @@ var require_headers2 = __commonJS({
         return "Headers";
       }
       static exportNodeCompatibleHeaders(headers) {
-        const obj3 = Object.assign(/* @__PURE__ */ Object.create(null), headers[MAP]);
+        const obj5 = Object.assign(/* @__PURE__ */ Object.create(null), headers[MAP]);
         const hostHeaderKey = find(headers[MAP], "Host");
         if (hostHeaderKey !== void 0) {
-          obj3[hostHeaderKey] = obj3[hostHeaderKey][0];
+          obj5[hostHeaderKey] = obj5[hostHeaderKey][0];
         }
-        return obj3;
+        return obj5;
       }
-      static createHeadersLenient(obj3) {
+      static createHeadersLenient(obj5) {
         const headers = new _Headers();
-        for (const name of Object.keys(obj3)) {
+        for (const name of Object.keys(obj5)) {
           if (invalidTokenRegex.test(name)) {
             continue;
           }
-          if (Array.isArray(obj3[name])) {
-            for (const val of obj3[name]) {
+          if (Array.isArray(obj5[name])) {
+            for (const val of obj5[name]) {
               if (invalidHeaderCharRegex.test(val)) {
                 continue;
               }
@@ -58398,8 +58326,8 @@ var require_headers2 = __commonJS({
                 headers[MAP][name].push(val);
               }
             }
-          } else if (!invalidHeaderCharRegex.test(obj3[name])) {
-            headers[MAP][name] = [obj3[name]];
+          } else if (!invalidHeaderCharRegex.test(obj5[name])) {
+            headers[MAP][name] = [obj5[name]];
           }
         }
         return headers;
@@ -59686,30 +59614,30 @@ var require_http_cache_semantics = __commonJS({
        * @param {Object} obj - The serialized object.
        * @returns {CachePolicy} A new CachePolicy instance.
        */
-      static fromObject(obj3) {
-        return new this(void 0, void 0, { _fromObject: obj3 });
+      static fromObject(obj5) {
+        return new this(void 0, void 0, { _fromObject: obj5 });
       }
       /**
        * @param {any} obj - The serialized object.
        * @throws {Error} If already initialized or if the object is invalid.
        */
-      _fromObject(obj3) {
+      _fromObject(obj5) {
         if (this._responseTime) throw Error("Reinitialized");
-        if (!obj3 || obj3.v !== 1) throw Error("Invalid serialization");
-        this._responseTime = obj3.t;
-        this._isShared = obj3.sh;
-        this._cacheHeuristic = obj3.ch;
-        this._immutableMinTtl = obj3.imm !== void 0 ? obj3.imm : 24 * 3600 * 1e3;
-        this._ignoreCargoCult = !!obj3.icc;
-        this._status = obj3.st;
-        this._resHeaders = obj3.resh;
-        this._rescc = obj3.rescc;
-        this._method = obj3.m;
-        this._url = obj3.u;
-        this._host = obj3.h;
-        this._noAuthorization = obj3.a;
-        this._reqHeaders = obj3.reqh;
-        this._reqcc = obj3.reqcc;
+        if (!obj5 || obj5.v !== 1) throw Error("Invalid serialization");
+        this._responseTime = obj5.t;
+        this._isShared = obj5.sh;
+        this._cacheHeuristic = obj5.ch;
+        this._immutableMinTtl = obj5.imm !== void 0 ? obj5.imm : 24 * 3600 * 1e3;
+        this._ignoreCargoCult = !!obj5.icc;
+        this._status = obj5.st;
+        this._resHeaders = obj5.resh;
+        this._rescc = obj5.rescc;
+        this._method = obj5.m;
+        this._url = obj5.u;
+        this._host = obj5.h;
+        this._noAuthorization = obj5.a;
+        this._reqHeaders = obj5.reqh;
+        this._reqcc = obj5.reqcc;
       }
       /**
        * Serializes the `CachePolicy` instance into a JSON-serializable object.
@@ -59863,8 +59791,8 @@ var require_dist9 = __commonJS({
       C.prototype = /* @__PURE__ */ Object.create(null);
       return C;
     })();
-    function format(obj3) {
-      const { type, parameters } = obj3;
+    function format(obj5) {
+      const { type, parameters } = obj5;
       if (!type || !TYPE_REGEXP.test(type)) {
         throw new TypeError(`Invalid type: ${type}`);
       }
@@ -59951,9 +59879,9 @@ var require_dist9 = __commonJS({
       return { type, index, parameters };
     }
     __name(parseParameters2, "parseParameters");
-    function skipValue(str4, index, len, stopChar) {
+    function skipValue(str6, index, len, stopChar) {
       while (index < len) {
-        const code = str4.charCodeAt(index);
+        const code = str6.charCodeAt(index);
         if (code === SEMI2 || code === stopChar)
           break;
         index++;
@@ -59981,12 +59909,12 @@ var require_dist9 = __commonJS({
       return end;
     }
     __name(trailingOWS, "trailingOWS");
-    function qstring(str4) {
-      if (TOKEN_REGEXP.test(str4))
-        return str4;
-      if (TEXT_REGEXP.test(str4))
-        return `"${str4.replace(QUOTE_REGEXP, "\\$&")}"`;
-      throw new TypeError(`Invalid parameter value: ${str4}`);
+    function qstring(str6) {
+      if (TOKEN_REGEXP.test(str6))
+        return str6;
+      if (TEXT_REGEXP.test(str6))
+        return `"${str6.replace(QUOTE_REGEXP, "\\$&")}"`;
+      throw new TypeError(`Invalid parameter value: ${str6}`);
     }
     __name(qstring, "qstring");
   }
@@ -60799,13 +60727,13 @@ var require_lib6 = __commonJS({
     }
     __name(_parse, "_parse");
     module2.exports.stringify = stringify;
-    function stringify(obj3, opts) {
-      if (obj3.algorithm && obj3.digest) {
-        return Hash.prototype.toString.call(obj3, opts);
-      } else if (typeof obj3 === "string") {
-        return stringify(parse3(obj3, opts), opts);
+    function stringify(obj5, opts) {
+      if (obj5.algorithm && obj5.digest) {
+        return Hash.prototype.toString.call(obj5, opts);
+      } else if (typeof obj5 === "string") {
+        return stringify(parse3(obj5, opts), opts);
       } else {
-        return Integrity.prototype.toString.call(obj3, opts);
+        return Integrity.prototype.toString.call(obj5, opts);
       }
     }
     __name(stringify, "stringify");
@@ -66199,13 +66127,13 @@ ${hashEntry(stringified)}	${stringified}`);
         if (!pieces[1] || hashEntry(pieces[1]) !== pieces[0]) {
           return;
         }
-        let obj3;
+        let obj5;
         try {
-          obj3 = JSON.parse(pieces[1]);
+          obj5 = JSON.parse(pieces[1]);
         } catch (_) {
         }
-        if (obj3) {
-          entries2.push(obj3);
+        if (obj5) {
+          entries2.push(obj5);
         }
       });
       return entries2;
@@ -66231,12 +66159,12 @@ ${hashEntry(stringified)}	${stringified}`);
     }
     __name(hashKey, "hashKey");
     module2.exports.hashEntry = hashEntry;
-    function hashEntry(str4) {
-      return hash(str4, "sha1");
+    function hashEntry(str6) {
+      return hash(str6, "sha1");
     }
     __name(hashEntry, "hashEntry");
-    function hash(str4, digest) {
-      return crypto2.createHash(digest).update(str4).digest("hex");
+    function hash(str6, digest) {
+      return crypto2.createHash(digest).update(str6).digest("hex");
     }
     __name(hash, "hash");
     function formatEntry(cache, entry, keepAll) {
@@ -66928,8 +66856,8 @@ var require_memoization = __commonJS({
       static {
         __name(this, "ObjProxy");
       }
-      constructor(obj3) {
-        this.obj = obj3;
+      constructor(obj5) {
+        this.obj = obj5;
       }
       get(key) {
         return this.obj[key];
@@ -71701,7 +71629,7 @@ var require_verify2 = __commonJS({
     var cacheDir = require_cache_dir();
     var path = require("path");
     var ssri = require_lib6();
-    var hasOwnProperty = /* @__PURE__ */ __name((obj3, key) => Object.prototype.hasOwnProperty.call(obj3, key), "hasOwnProperty");
+    var hasOwnProperty = /* @__PURE__ */ __name((obj5, key) => Object.prototype.hasOwnProperty.call(obj5, key), "hasOwnProperty");
     var verifyOpts = /* @__PURE__ */ __name((opts) => ({
       concurrency: 20,
       log: { silly() {
@@ -72419,16 +72347,16 @@ var require_lib11 = __commonJS({
       }
       return redactUrlPassword(value, REPLACE).replace(matchers.NPM_SECRET.pattern, `npm_${REPLACE}`).replace(matchers.UUID.pattern, REPLACE);
     }, "redact");
-    var splitAndRedact = /* @__PURE__ */ __name((str4) => {
+    var splitAndRedact = /* @__PURE__ */ __name((str6) => {
       const splitChars = /[\s=]/g;
       let match = null;
       let result = "";
       let index = 0;
-      while (match = splitChars.exec(str4)) {
-        result += redact(str4.slice(index, match.index)) + match[0];
+      while (match = splitChars.exec(str6)) {
+        result += redact(str6.slice(index, match.index)) + match[0];
         index = splitChars.lastIndex;
       }
-      return result + redact(str4.slice(index));
+      return result + redact(str6.slice(index));
     }, "splitAndRedact");
     var redactLog = /* @__PURE__ */ __name((arg) => {
       if (typeof arg === "string") {
@@ -73147,9 +73075,9 @@ var require_options2 = __commonJS({
       delete normalized.headers;
       return normalized;
     }, "normalizeOptions");
-    var createKey = /* @__PURE__ */ __name((obj3) => {
+    var createKey = /* @__PURE__ */ __name((obj5) => {
       let key = "";
-      const sorted = Object.entries(obj3).sort((a, b) => a[0] - b[0]);
+      const sorted = Object.entries(obj5).sort((a, b) => a[0] - b[0]);
       for (let [k, v] of sorted) {
         if (v == null) {
           v = "null";
@@ -73204,12 +73132,12 @@ async function toBuffer(stream) {
 }
 async function json(stream) {
   const buf = await toBuffer(stream);
-  const str4 = buf.toString("utf8");
+  const str6 = buf.toString("utf8");
   try {
-    return JSON.parse(str4);
+    return JSON.parse(str6);
   } catch (_err) {
     const err = _err;
-    err.message += ` (input: ${str4})`;
+    err.message += ` (input: ${str6})`;
     throw err;
   }
 }
@@ -73406,12 +73334,12 @@ var dist_exports2 = {};
 __export(dist_exports2, {
   HttpProxyAgent: () => HttpProxyAgent
 });
-function omit2(obj3, ...keys) {
+function omit2(obj5, ...keys) {
   const ret = {};
   let key;
-  for (key in obj3) {
+  for (key in obj5) {
     if (!keys.includes(key)) {
-      ret[key] = obj3[key];
+      ret[key] = obj5[key];
     }
   }
   return ret;
@@ -73622,12 +73550,12 @@ function resume(socket) {
     socket.resume();
   });
 }
-function omit3(obj3, ...keys) {
+function omit3(obj5, ...keys) {
   const ret = {};
   let key;
-  for (key in obj3) {
+  for (key in obj5) {
     if (!keys.includes(key)) {
-      ret[key] = obj3[key];
+      ret[key] = obj5[key];
     }
   }
   return ret;
@@ -78486,12 +78414,12 @@ function parseSocksURL(url) {
   }
   return { lookup: lookup2, proxy };
 }
-function omit4(obj3, ...keys) {
+function omit4(obj5, ...keys) {
   const ret = {};
   let key;
-  for (key in obj3) {
+  for (key in obj5) {
     if (!keys.includes(key)) {
-      ret[key] = obj3[key];
+      ret[key] = obj5[key];
     }
   }
   return ret;
@@ -79213,7 +79141,7 @@ var require_entry2 = __commonJS({
     var CachePolicy = require_policy2();
     var cacheKey = require_key4();
     var remote = require_remote();
-    var hasOwnProperty = /* @__PURE__ */ __name((obj3, prop) => Object.prototype.hasOwnProperty.call(obj3, prop), "hasOwnProperty");
+    var hasOwnProperty = /* @__PURE__ */ __name((obj5, prop) => Object.prototype.hasOwnProperty.call(obj5, prop), "hasOwnProperty");
     var KEEP_REQUEST_HEADERS = [
       "accept-charset",
       "accept-encoding",

@@ -12,7 +12,7 @@
  * read, and every blob has a size cap.
  */
 import { LEGACY_ANNOTATIONS, attestationTag, signatureTag } from '../formats/cosign-legacy'
-import { referrersFallbackTag } from '../formats/referrers'
+import { BUNDLE_ANNOTATIONS, referrersFallbackTag } from '../formats/referrers'
 import { describeError } from '../errors'
 import { mapLimit } from '../concurrency'
 import {
@@ -33,6 +33,7 @@ const MAX_SIGNATURE_BYTES = 1024 * 1024
 const MAX_ATTESTATION_BYTES = 24 * 1024 * 1024
 const BUNDLE_MEDIA_TYPE_PREFIX = 'application/vnd.dev.sigstore.bundle'
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1'
+const BUNDLE_PREDICATE_TYPE_ANNOTATION = BUNDLE_ANNOTATIONS.predicateType
 
 export interface FoundLegacySignature {
   /** `repo:sha256-….sig` and the layer's position. */
@@ -42,15 +43,16 @@ export interface FoundLegacySignature {
 
 export interface FoundLegacyAttestation {
   reference: string
-  envelope: Buffer
+  /** The layer's DSSE envelope; not read when no rule needs an attestation of its type. */
+  envelope?: Buffer
   annotations: Record<string, string>
 }
 
 export interface FoundBundle {
   /** `repo@sha256:…` of the referrer manifest. */
   reference: string
-  /** The parsed bundle JSON (checked by the verifier). */
-  json: unknown
+  /** The parsed bundle JSON (checked by the verifier); not read when no rule needs its type. */
+  json?: unknown
   /** The envelope's (unverified) statement's, else the referrer's annotation: for sorting only. */
   predicateType?: string
 }
@@ -79,7 +81,8 @@ async function legacyLayers(
   tag: string,
   maxBytes: number,
   notes: string[],
-): Promise<{ reference: string; bytes: Buffer; annotations: Record<string, string> }[]> {
+  skip: (annotations: Record<string, string>) => boolean = () => false,
+): Promise<{ reference: string; bytes?: Buffer; annotations: Record<string, string> }[]> {
   const fetched = await registry.getManifest(repo, tag, [
     MEDIA_TYPES.ociManifest,
     MEDIA_TYPES.dockerManifest,
@@ -95,13 +98,10 @@ async function legacyLayers(
     notes.push(`${reference} has ${manifest.layers.length} layers: read the first ${MAX_LAYERS}`)
   const layers = manifest.layers.slice(0, MAX_LAYERS)
   const read = await mapLimit(layers, 8, async (layer, i) => {
+    const found = { reference: `${reference} layer ${i + 1}`, annotations: layer.annotations ?? {} }
+    if (skip(found.annotations)) return found
     try {
-      const bytes = await registry.getBlob(repo, layer.digest, maxBytes)
-      return {
-        reference: `${reference} layer ${i + 1}`,
-        bytes,
-        annotations: layer.annotations ?? {},
-      }
+      return { ...found, bytes: await registry.getBlob(repo, layer.digest, maxBytes) }
     } catch (err) {
       notes.push(`${reference} layer ${i + 1} could not be read: ${describeError(err)}`)
       return undefined
@@ -138,6 +138,7 @@ async function bundleReferrers(
   repo: Repository,
   digest: string,
   notes: string[],
+  needsAttestation: (predicateType: string) => boolean,
 ): Promise<{ bundles: FoundBundle[]; from: Discovery['referrersFrom'] }> {
   const { descriptors, from } = await listReferrers(registry, repo, digest)
   const unique = [...new Map(descriptors.map((d) => [d.digest, d])).values()]
@@ -168,7 +169,12 @@ async function bundleReferrers(
       return []
     }
     const bundles: FoundBundle[] = []
+    const annotated = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION]
     for (const layer of bundleLayers.slice(0, MAX_LAYERS)) {
+      if (annotated && annotated !== COSIGN_SIGN_PREDICATE && !needsAttestation(annotated)) {
+        bundles.push({ reference, predicateType: annotated })
+        continue
+      }
       try {
         const bytes = await registry.getBlob(repo, layer.digest, MAX_ATTESTATION_BYTES)
         const json = parseJson<unknown>(bytes)
@@ -176,9 +182,7 @@ async function bundleReferrers(
           reference,
           json,
           // The statement's own claim first: that is what verification will check.
-          predicateType:
-            claimedPredicateType(json) ??
-            manifest.annotations?.['dev.sigstore.bundle.predicateType'],
+          predicateType: claimedPredicateType(json) ?? annotated,
         })
       } catch (err) {
         notes.push(`referrer ${reference} could not be read: ${describeError(err)}`)
@@ -189,23 +193,35 @@ async function bundleReferrers(
   return { bundles: found.flat(), from }
 }
 
-/** Everything that claims to sign or attest `digest` in `repo`. */
+/**
+ * Everything that claims to sign or attest `digest` in `repo`. `needsAttestation` says which
+ * attestation types will be checked: an attestation whose annotation names another type is listed
+ * without downloading it (SBOMs run to megabytes). Trusting the annotation here can only hide an
+ * attestation, which fails a requirement closed; one that claims a needed type is read and its
+ * verified statement decides.
+ */
 export async function discover(
   registry: Registry,
   repo: Repository,
   digest: string,
+  needsAttestation: (predicateType: string) => boolean = () => true,
 ): Promise<Discovery> {
   const notes: string[] = []
+  const unneeded = (annotations: Record<string, string>): boolean => {
+    const annotated = annotations[LEGACY_ANNOTATIONS.predicateType]
+    return Boolean(annotated) && !needsAttestation(annotated)
+  }
   const [sigLayers, attLayers, referrers] = await Promise.all([
     legacyLayers(registry, repo, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
-    legacyLayers(registry, repo, attestationTag(digest), MAX_ATTESTATION_BYTES, notes),
-    bundleReferrers(registry, repo, digest, notes),
+    legacyLayers(registry, repo, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
+    bundleReferrers(registry, repo, digest, notes, needsAttestation),
   ])
   return {
-    signatures: sigLayers.map((l) => ({
-      reference: l.reference,
-      signature: { payload: l.bytes, annotations: l.annotations },
-    })),
+    signatures: sigLayers.flatMap((l) =>
+      l.bytes
+        ? [{ reference: l.reference, signature: { payload: l.bytes, annotations: l.annotations } }]
+        : [],
+    ),
     attestations: attLayers.map((l) => ({
       reference: l.reference,
       envelope: l.bytes,
@@ -222,7 +238,7 @@ export async function discover(
  * verification checks, else the annotation (old cosign wrote none).
  */
 export function claimedAttestationType(att: FoundLegacyAttestation): string | undefined {
-  const envelope = parseJson<{ payload?: unknown }>(att.envelope)
+  const envelope = att.envelope && parseJson<{ payload?: unknown }>(att.envelope)
   const statement =
     typeof envelope?.payload === 'string'
       ? parseJson<{ predicateType?: unknown }>(Buffer.from(envelope.payload, 'base64'))

@@ -184,6 +184,11 @@ function requirementMet(
   return undefined
 }
 
+/** Every attestation type the rule will check (discovery reads only these). */
+export function requiredPredicateTypes(rule: Rule): Set<string> {
+  return new Set(rule.attestations.flatMap((r) => r.predicateTypes))
+}
+
 export function verifyImage(
   found: Discovery,
   digest: string,
@@ -248,7 +253,8 @@ export function verifyImage(
       verify: () =>
         check((expectation, root) =>
           verifyLegacyAttestation(
-            { envelope: att.envelope, annotations: att.annotations },
+            // Discovery reads every envelope a rule needs; an unread one fails as malformed.
+            { envelope: att.envelope ?? Buffer.alloc(0), annotations: att.annotations },
             digest,
             root.material,
             expectation,
@@ -293,7 +299,7 @@ export function verifyImage(
 
   // Attestations of a type the rule requires are all checked (any may carry a banned component);
   // the others are listed as found.
-  const required = new Set(rule.attestations.flatMap((r) => r.predicateTypes))
+  const required = requiredPredicateTypes(rule)
   for (const c of attestationCandidates) {
     const claimed = c.claimed ?? '(unknown)'
     if (required.has(claimed)) attested(c, c.verify(), claimed)

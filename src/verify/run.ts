@@ -26,7 +26,7 @@ import type { Logger } from '../report/types'
 import { parseDockerfile } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
 import { discover } from './discover'
-import { verifyImage, type ImageVerification } from './image'
+import { requiredPredicateTypes, verifyImage, type ImageVerification } from './image'
 import { loadTrustRoots, type TrustRoot } from './trust'
 
 /** One entry of the `results` output in verify mode: the image, and its verification. */
@@ -351,7 +351,8 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
     const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}`
     let pending = verifications.get(key)
     if (!pending) {
-      pending = discover(registry, target.repo, target.digest).then(
+      const needed = requiredPredicateTypes(rule)
+      pending = discover(registry, target.repo, target.digest, (type) => needed.has(type)).then(
         (found) =>
           verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
         (err: unknown) => ({

@@ -396,6 +396,30 @@ describe.each(SETUPS)('$name', (setup) => {
       )
     })
 
+    it('lists, without reading, attestations whose annotated type no rule needs', async () => {
+      const onlySignatures = await discover(client, image.repo, subject.digest, () => false)
+      expect(onlySignatures.attestations).toEqual([
+        {
+          reference: `${image.name}:${attestationTag(subject.digest)} layer 1`,
+          annotations: attAnnotations,
+        },
+      ])
+      expect(claimedAttestationType(onlySignatures.attestations[0])).toBe(
+        'https://cyclonedx.org/bom',
+      )
+      expect(byReference(onlySignatures.bundles)).toEqual(
+        byReference([
+          { reference: `${image.name}@${slsaReferrer.digest}`, predicateType: SLSA_V1 },
+          {
+            reference: `${image.name}@${signatureReferrer.digest}`,
+            json: JSON.parse(SIGNATURE_BUNDLE.toString('utf8')),
+            predicateType: COSIGN_SIGN_PREDICATE,
+          },
+        ]),
+      )
+      expect(onlySignatures.signatures).toEqual(found.signatures)
+    })
+
     it('ignores a referrer that is not a Sigstore bundle, without a note', () => {
       const references = found.bundles.map((b) => b.reference)
       expect(references).not.toContain(`${image.name}@${spdx.digest}`)
