@@ -196,6 +196,23 @@ async function main(): Promise<void> {
   writeFileSync(signingConfigPath, JSON.stringify(signingConfig))
   const tokenPath = join(dir, 'token')
   writeFileSync(tokenPath, sigstore.mintToken())
+  // Keyless signing against the stand-in: v3 from the signing config (a file token), v2 from flags.
+  const cosign3Keyless = [
+    '--identity-token',
+    tokenPath,
+    '--trusted-root',
+    sigstore.trustedRootPath,
+    '--signing-config',
+    signingConfigPath,
+  ]
+  const cosign2Keyless = (): string[] => [
+    '--fulcio-url',
+    sigstore.fulcioURL,
+    '--rekor-url',
+    sigstore.rekorURL,
+    '--identity-token',
+    sigstore.mintToken(),
+  ]
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const keyPath = join(dir, 'bench.key')
   writeFileSync(keyPath, encryptCosignKey(privateKey, 'bench'))
@@ -289,19 +306,7 @@ async function main(): Promise<void> {
       [
         'keyless, bundle',
         'cosign v3',
-        async () =>
-          cosign(
-            'cosign3',
-            [
-              '--identity-token',
-              tokenPath,
-              '--trusted-root',
-              sigstore.trustedRootPath,
-              '--signing-config',
-              signingConfigPath,
-            ],
-            await freshImages(n),
-          ),
+        async () => cosign('cosign3', cosign3Keyless, await freshImages(n)),
       ],
       [
         'keyless, legacy',
@@ -311,20 +316,7 @@ async function main(): Promise<void> {
       [
         'keyless, legacy',
         'cosign v2',
-        async () =>
-          cosign(
-            'cosign2',
-            [
-              '--fulcio-url',
-              sigstore.fulcioURL,
-              '--rekor-url',
-              sigstore.rekorURL,
-              '--identity-token',
-              sigstore.mintToken(),
-            ],
-            await freshImages(n),
-            sigstore.cosignV2Env,
-          ),
+        async () => cosign('cosign2', cosign2Keyless(), await freshImages(n), sigstore.cosignV2Env),
       ],
       [
         'key, legacy',
@@ -423,23 +415,7 @@ async function main(): Promise<void> {
         async () =>
           signet(await freshImages(n), { 'signature-format': 'bundle', sbom: sbomPath }, true),
       ],
-      [
-        `${scenario}, bundle`,
-        'cosign v3',
-        () =>
-          cosignEach(
-            'cosign3',
-            [
-              '--identity-token',
-              tokenPath,
-              '--trusted-root',
-              sigstore.trustedRootPath,
-              '--signing-config',
-              signingConfigPath,
-            ],
-            {},
-          ),
-      ],
+      [`${scenario}, bundle`, 'cosign v3', () => cosignEach('cosign3', cosign3Keyless, {})],
       [
         `${scenario}, legacy`,
         'signet',
@@ -449,19 +425,7 @@ async function main(): Promise<void> {
       [
         `${scenario}, legacy`,
         'cosign v2',
-        () =>
-          cosignEach(
-            'cosign2',
-            [
-              '--fulcio-url',
-              sigstore.fulcioURL,
-              '--rekor-url',
-              sigstore.rekorURL,
-              '--identity-token',
-              sigstore.mintToken(),
-            ],
-            sigstore.cosignV2Env,
-          ),
+        () => cosignEach('cosign2', cosign2Keyless(), sigstore.cosignV2Env),
       ],
     ]
     latency.ms = 0
