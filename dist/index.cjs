@@ -45160,9 +45160,6 @@ var run_exports = {};
 __export(run_exports, {
   runVerify: () => runVerify
 });
-function oneLine(text) {
-  return text.replace(/[\r\n]+/g, " ");
-}
 async function readPolicy(inputs, cwd) {
   const identityPolicy = policyFromInputs({
     certificateIdentity: inputs.certificateIdentity,
@@ -45431,8 +45428,8 @@ async function runVerify(inputs, deps) {
       );
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ""}`;
       if (outcome.verified)
-        log.info(oneLine(`\u2705 ${where}: signed by ${outcome.signer?.identity ?? "the public key"}`));
-      else log.info(oneLine(`\u274C ${where}: ${outcome.reason ?? "not verified"}`));
+        log.info(`\u2705 ${where}: signed by ${outcome.signer?.identity ?? "the public key"}`);
+      else log.info(`\u274C ${where}: ${outcome.reason ?? "not verified"}`);
       return {
         ...base,
         verified: outcome.verified,
@@ -45477,7 +45474,6 @@ var init_run = __esm({
     init_image();
     init_trust();
     CONCURRENCY = 16;
-    __name(oneLine, "oneLine");
     INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
     GLOB_CHARS = /[*?[\]{}]/;
     __name(readPolicy, "readPolicy");
@@ -81722,6 +81718,10 @@ function escapeMarkdown(text) {
   return text.replace(/[\\`*_{}[\]<>|#!]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
 }
 __name(escapeMarkdown, "escapeMarkdown");
+function oneLine(text) {
+  return text.replace(/[\r\n]+/g, " ");
+}
+__name(oneLine, "oneLine");
 function short(digest) {
   return digest.replace(/^sha256:(.{12}).*$/, "sha256:$1\u2026");
 }
@@ -81930,7 +81930,9 @@ __name(verifyAnnotations, "verifyAnnotations");
 
 // src/report/actions.ts
 var actionsLogger = {
-  info: /* @__PURE__ */ __name((m) => info(m), "info"),
+  // One line: a message quoting a registry, a signature or a certificate must not be able to start
+  // a workflow command (`::…`) of its own. Annotations and debug lines are escaped by the toolkit.
+  info: /* @__PURE__ */ __name((m) => info(oneLine(m)), "info"),
   warning: /* @__PURE__ */ __name((m) => warning(m), "warning"),
   debug: /* @__PURE__ */ __name((m) => debug(m), "debug"),
   group: /* @__PURE__ */ __name(async (name, fn) => group(name, fn), "group")

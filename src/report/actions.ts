@@ -6,13 +6,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isSignetError } from '../errors'
 import type { SignOutcome } from '../main'
-import { signOutputs, signSummary } from './summary'
+import { oneLine, signOutputs, signSummary } from './summary'
 import { verifyAnnotations, verifyOutputs, verifySummary } from './verify-summary'
 import type { VerifyOutcome } from '../verify/run'
 import type { Logger } from './types'
 
 export const actionsLogger: Logger = {
-  info: (m) => core.info(m),
+  // One line: a message quoting a registry, a signature or a certificate must not be able to start
+  // a workflow command (`::…`) of its own. Annotations and debug lines are escaped by the toolkit.
+  info: (m) => core.info(oneLine(m)),
   warning: (m) => core.warning(m),
   debug: (m) => core.debug(m),
   group: async (name, fn) => core.group(name, fn),

@@ -8,6 +8,11 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]<>|#!]/g, (c) => `\\${c}`).replace(/\r?\n/g, ' ')
 }
 
+/** A log message on one line: text quoted from outside cannot start a line of its own. */
+export function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ')
+}
+
 function short(digest: string): string {
   return digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')
 }

@@ -81,9 +81,6 @@ interface Subject {
 
 const CONCURRENCY = 16
 
-function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ')
-}
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 const GLOB_CHARS = /[*?[\]{}]/
 
@@ -407,11 +404,9 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
         target.parent ? { ...rule, attestations: [] } : rule,
       )
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ''}`
-      // What a signature or registry says is untrusted: one line, so it cannot start a workflow
-      // command (`::…`) of its own in the log.
       if (outcome.verified)
-        log.info(oneLine(`✅ ${where}: signed by ${outcome.signer?.identity ?? 'the public key'}`))
-      else log.info(oneLine(`❌ ${where}: ${outcome.reason ?? 'not verified'}`))
+        log.info(`✅ ${where}: signed by ${outcome.signer?.identity ?? 'the public key'}`)
+      else log.info(`❌ ${where}: ${outcome.reason ?? 'not verified'}`)
       return {
         ...base,
         verified: outcome.verified,
