@@ -21923,6 +21923,41 @@ var init_concurrency = __esm({
   }
 });
 
+// src/paths.ts
+async function expandPaths(pattern, cwd, what) {
+  const trimmed = pattern.trim();
+  const hint = what.hint ?? "";
+  const fail4 = /* @__PURE__ */ __name((message) => new SignetError("INPUT_INVALID", `input ${what.input}: ${message}`, { input: what.input }), "fail");
+  const literal = await (0, import_promises.stat)((0, import_node_path2.resolve)(cwd, trimmed)).catch(() => void 0);
+  if (literal?.isFile()) return [trimmed];
+  if (literal?.isDirectory()) {
+    throw fail4(
+      `${trimmed} is a directory; name the ${what.noun}, or a glob such as ${trimmed.replace(/\/+$/, "")}/${what.exampleGlob}`
+    );
+  }
+  if (!GLOB_MAGIC.test(trimmed))
+    throw fail4(`${what.noun} ${trimmed} does not exist (in ${cwd}); check the path${hint}`);
+  const matches = [];
+  for await (const match of (0, import_promises.glob)(trimmed, { cwd })) {
+    const info2 = await (0, import_promises.stat)((0, import_node_path2.resolve)(cwd, match)).catch(() => void 0);
+    if (info2?.isFile()) matches.push(match);
+  }
+  if (matches.length === 0)
+    throw fail4(`"${trimmed}" matches no file (in ${cwd}); check the pattern${hint}`);
+  return matches.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+}
+var import_promises, import_node_path2, GLOB_MAGIC;
+var init_paths = __esm({
+  "src/paths.ts"() {
+    "use strict";
+    import_promises = require("node:fs/promises");
+    import_node_path2 = require("node:path");
+    init_errors();
+    GLOB_MAGIC = /[*?[\]{}]/;
+    __name(expandPaths, "expandPaths");
+  }
+});
+
 // src/registry/credentials.ts
 function normalizeRegistryKey(key) {
   let host = key.trim().toLowerCase();
@@ -21997,11 +22032,11 @@ function createCredentialProvider(options = {}) {
   const env = options.env ?? process.env;
   const log = options.log ?? (() => void 0);
   const runHelper = options.runHelper ?? ((helper, serverUrl) => runCredentialHelper(helper, serverUrl, env));
-  const configDir = options.dockerConfigDir ?? env.DOCKER_CONFIG ?? (0, import_node_path2.join)((0, import_node_os2.homedir)(), ".docker");
-  const configPath = (0, import_node_path2.join)(configDir, "config.json");
+  const configDir = options.dockerConfigDir ?? env.DOCKER_CONFIG ?? (0, import_node_path3.join)((0, import_node_os2.homedir)(), ".docker");
+  const configPath = (0, import_node_path3.join)(configDir, "config.json");
   const explicitHosts = new Set((options.explicit?.registries ?? []).map(normalizeRegistryKey));
   let config;
-  const loadConfig = /* @__PURE__ */ __name(() => config ??= (0, import_promises.readFile)(configPath, "utf8").then(
+  const loadConfig = /* @__PURE__ */ __name(() => config ??= (0, import_promises2.readFile)(configPath, "utf8").then(
     (text) => {
       try {
         return JSON.parse(text);
@@ -22058,14 +22093,14 @@ function createCredentialProvider(options = {}) {
     }
   };
 }
-var import_node_child_process, import_promises, import_node_os2, import_node_path2, anonymousCredentials, GHCR_HOST, DOCKER_HUB_AUTH_KEY, DOCKER_HUB_HOSTS, runCredentialHelper;
+var import_node_child_process, import_promises2, import_node_os2, import_node_path3, anonymousCredentials, GHCR_HOST, DOCKER_HUB_AUTH_KEY, DOCKER_HUB_HOSTS, runCredentialHelper;
 var init_credentials = __esm({
   "src/registry/credentials.ts"() {
     "use strict";
     import_node_child_process = require("node:child_process");
-    import_promises = require("node:fs/promises");
+    import_promises2 = require("node:fs/promises");
     import_node_os2 = require("node:os");
-    import_node_path2 = require("node:path");
+    import_node_path3 = require("node:path");
     anonymousCredentials = { get: /* @__PURE__ */ __name(async () => void 0, "get") };
     GHCR_HOST = "ghcr.io";
     DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
@@ -33211,12 +33246,12 @@ function resolvePredicateType(nameOrUri, input = "require-attestations") {
 function isSbomType(predicateType) {
   return predicateType === CYCLONEDX || predicateType.startsWith(`${CYCLONEDX}/`) || predicateType === SPDX || predicateType.startsWith(`${SPDX}/`);
 }
-function globToRegExp(glob3) {
+function globToRegExp(glob2) {
   let out = "";
-  for (let i = 0; i < glob3.length; ) {
-    const c = glob3[i];
-    if (c === "*" && glob3[i + 1] === "*") {
-      if (glob3[i + 2] === "/") {
+  for (let i = 0; i < glob2.length; ) {
+    const c = glob2[i];
+    if (c === "*" && glob2[i + 1] === "*") {
+      if (glob2[i + 2] === "/") {
         out += "(?:.*/)?";
         i += 3;
       } else {
@@ -40324,9 +40359,9 @@ var require_brace_expressions = __commonJS({
     var braceEscape = /* @__PURE__ */ __name((s) => s.replace(/[[\]\\-]/g, "\\$&"), "braceEscape");
     var regexpEscape = /* @__PURE__ */ __name((s) => s.replace(/[-[\]{}()*+?.,\\^$|#\s]/g, "\\$&"), "regexpEscape");
     var rangesToString = /* @__PURE__ */ __name((ranges) => ranges.join(""), "rangesToString");
-    var parseClass = /* @__PURE__ */ __name((glob3, position) => {
+    var parseClass = /* @__PURE__ */ __name((glob2, position) => {
       const pos = position;
-      if (glob3.charAt(pos) !== "[") {
+      if (glob2.charAt(pos) !== "[") {
         throw new Error("not in a brace expression");
       }
       const ranges = [];
@@ -40338,8 +40373,8 @@ var require_brace_expressions = __commonJS({
       let negate = false;
       let endPos = pos;
       let rangeStart = "";
-      WHILE: while (i < glob3.length) {
-        const c = glob3.charAt(i);
+      WHILE: while (i < glob2.length) {
+        const c = glob2.charAt(i);
         if ((c === "!" || c === "^") && i === pos + 1) {
           negate = true;
           i++;
@@ -40359,9 +40394,9 @@ var require_brace_expressions = __commonJS({
         }
         if (c === "[" && !escaping) {
           for (const [cls, [unip, u, neg]] of Object.entries(posixClasses)) {
-            if (glob3.startsWith(cls, i)) {
+            if (glob2.startsWith(cls, i)) {
               if (rangeStart) {
-                return ["$.", false, glob3.length - pos, true];
+                return ["$.", false, glob2.length - pos, true];
               }
               i += cls.length;
               if (neg)
@@ -40384,12 +40419,12 @@ var require_brace_expressions = __commonJS({
           i++;
           continue;
         }
-        if (glob3.startsWith("-]", i + 1)) {
+        if (glob2.startsWith("-]", i + 1)) {
           ranges.push(braceEscape(c + "-"));
           i += 2;
           continue;
         }
-        if (glob3.startsWith("-", i + 1)) {
+        if (glob2.startsWith("-", i + 1)) {
           rangeStart = c;
           i += 2;
           continue;
@@ -40401,7 +40436,7 @@ var require_brace_expressions = __commonJS({
         return ["", false, 0, false];
       }
       if (!ranges.length && !negs.length) {
-        return ["$.", false, glob3.length - pos, true];
+        return ["$.", false, glob2.length - pos, true];
       }
       if (negs.length === 0 && ranges.length === 1 && /^\\?.$/.test(ranges[0]) && !negate) {
         const r = ranges[0].length === 2 ? ranges[0].slice(-1) : ranges[0];
@@ -40830,16 +40865,16 @@ var require_ast = __commonJS({
       toMMPattern() {
         if (this !== this.#root)
           return this.#root.toMMPattern();
-        const glob3 = this.toString();
+        const glob2 = this.toString();
         const [re, body, hasMagic, uflag] = this.toRegExpSource();
-        const anyMagic = hasMagic || this.#hasMagic || this.#options.nocase && !this.#options.nocaseMagicOnly && glob3.toUpperCase() !== glob3.toLowerCase();
+        const anyMagic = hasMagic || this.#hasMagic || this.#options.nocase && !this.#options.nocaseMagicOnly && glob2.toUpperCase() !== glob2.toLowerCase();
         if (!anyMagic) {
           return body;
         }
         const flags = (this.#options.nocase ? "i" : "") + (uflag ? "u" : "");
         return Object.assign(new RegExp(`^${re}$`, flags), {
           _src: re,
-          _glob: glob3
+          _glob: glob2
         });
       }
       get options() {
@@ -41034,13 +41069,13 @@ var require_ast = __commonJS({
           return re;
         }).filter((p) => !(this.isStart() && this.isEnd()) || !!p).join("|");
       }
-      static #parseGlob(glob3, hasMagic, noEmpty = false) {
+      static #parseGlob(glob2, hasMagic, noEmpty = false) {
         let escaping = false;
         let re = "";
         let uflag = false;
         let inStar = false;
-        for (let i = 0; i < glob3.length; i++) {
-          const c = glob3.charAt(i);
+        for (let i = 0; i < glob2.length; i++) {
+          const c = glob2.charAt(i);
           if (escaping) {
             escaping = false;
             re += (reSpecials.has(c) ? "\\" : "") + c;
@@ -41050,14 +41085,14 @@ var require_ast = __commonJS({
             if (inStar)
               continue;
             inStar = true;
-            re += noEmpty && /^[*]+$/.test(glob3) ? starNoEmpty : star;
+            re += noEmpty && /^[*]+$/.test(glob2) ? starNoEmpty : star;
             hasMagic = true;
             continue;
           } else {
             inStar = false;
           }
           if (c === "\\") {
-            if (i === glob3.length - 1) {
+            if (i === glob2.length - 1) {
               re += "\\\\";
             } else {
               escaping = true;
@@ -41065,7 +41100,7 @@ var require_ast = __commonJS({
             continue;
           }
           if (c === "[") {
-            const [src, needUflag, consumed, magic] = (0, brace_expressions_js_1.parseClass)(glob3, i);
+            const [src, needUflag, consumed, magic] = (0, brace_expressions_js_1.parseClass)(glob2, i);
             if (consumed) {
               re += src;
               uflag = uflag || needUflag;
@@ -41081,7 +41116,7 @@ var require_ast = __commonJS({
           }
           re += regExpEscape(c);
         }
-        return [re, (0, unescape_js_1.unescape)(glob3), !!hasMagic, uflag];
+        return [re, (0, unescape_js_1.unescape)(glob2), !!hasMagic, uflag];
       }
     };
     exports2.AST = AST;
@@ -45107,16 +45142,16 @@ function embeddedPublicGoodRoot() {
 }
 async function loadTrustRoots(options) {
   if (options.file) {
-    const path = (0, import_node_path3.resolve)(options.cwd, options.file);
+    const path = (0, import_node_path4.resolve)(options.cwd, options.file);
     let text;
     try {
-      text = await (0, import_promises2.readFile)(path, "utf8");
+      text = await (0, import_promises3.readFile)(path, "utf8");
     } catch (err) {
       throw invalid2(`cannot read ${options.file}: ${describeError(err)}`, err);
     }
     return parseTrustedRootFile(text, options.file);
   }
-  const cachePath = (0, import_node_path3.join)(options.cacheDir ?? (process.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)()), "signet-tuf");
+  const cachePath = (0, import_node_path4.join)(options.cacheDir ?? (process.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)()), "signet-tuf");
   try {
     const root = await (0, import_tuf.getTrustedRoot)({
       cachePath,
@@ -45132,13 +45167,13 @@ async function loadTrustRoots(options) {
     return [embeddedPublicGoodRoot()];
   }
 }
-var import_promises2, import_node_os3, import_node_path3, import_protobuf_specs, import_tuf, import_verify5, PUBLIC_GOOD_TUF_MIRROR;
+var import_promises3, import_node_os3, import_node_path4, import_protobuf_specs, import_tuf, import_verify5, PUBLIC_GOOD_TUF_MIRROR;
 var init_trust = __esm({
   "src/verify/trust.ts"() {
     "use strict";
-    import_promises2 = require("node:fs/promises");
+    import_promises3 = require("node:fs/promises");
     import_node_os3 = require("node:os");
-    import_node_path3 = require("node:path");
+    import_node_path4 = require("node:path");
     import_protobuf_specs = __toESM(require_dist());
     import_tuf = __toESM(require_dist8());
     import_verify5 = __toESM(require_dist5());
@@ -45186,7 +45221,7 @@ async function readPolicy(inputs, cwd) {
   }
   let text;
   try {
-    text = await (0, import_promises3.readFile)((0, import_node_path4.resolve)(cwd, inputs.policy), "utf8");
+    text = await (0, import_promises4.readFile)((0, import_node_path5.resolve)(cwd, inputs.policy), "utf8");
   } catch (err) {
     throw new SignetError(
       "POLICY_INVALID",
@@ -45206,30 +45241,15 @@ async function readPolicy(inputs, cwd) {
 async function dockerfilePaths(patterns, cwd) {
   const files = [];
   for (const pattern of patterns) {
-    if (!GLOB_CHARS.test(pattern)) {
-      const info2 = await (0, import_promises3.stat)((0, import_node_path4.resolve)(cwd, pattern)).catch(() => void 0);
-      if (!info2?.isFile())
-        throw new SignetError(
-          "INPUT_INVALID",
-          `input dockerfile: ${pattern} ${info2 ? "is not a file" : "does not exist"} (paths are relative to the workspace)`,
-          { input: INPUT.dockerfile }
-        );
-      files.push(pattern);
-      continue;
-    }
-    const matched = [];
-    for await (const match of (0, import_promises3.glob)(pattern, { cwd })) {
-      if ((await (0, import_promises3.stat)((0, import_node_path4.resolve)(cwd, match))).isFile()) matched.push(match);
-    }
-    if (matched.length === 0)
-      throw new SignetError(
-        "INPUT_INVALID",
-        `input dockerfile: ${pattern} matches no file (paths are relative to the workspace)`,
-        { input: INPUT.dockerfile }
-      );
-    files.push(...matched.sort());
+    files.push(
+      ...await expandPaths(pattern, cwd, {
+        input: INPUT.dockerfile,
+        noun: "Dockerfile",
+        exampleGlob: "Dockerfile"
+      })
+    );
   }
-  return [...new Set(files.map((f) => (0, import_node_path4.relative)(cwd, (0, import_node_path4.resolve)(cwd, f))))];
+  return [...new Set(files.map((f) => (0, import_node_path5.relative)(cwd, (0, import_node_path5.resolve)(cwd, f))))];
 }
 async function subjectsOf(inputs, cwd) {
   const subjects = [];
@@ -45245,7 +45265,7 @@ async function subjectsOf(inputs, cwd) {
     }
   }
   for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
-    const text = await (0, import_promises3.readFile)((0, import_node_path4.resolve)(cwd, file), "utf8");
+    const text = await (0, import_promises4.readFile)((0, import_node_path5.resolve)(cwd, file), "utf8");
     for (const base of parseDockerfile(text, file)) {
       subjects.push({
         written: base.reference,
@@ -45456,15 +45476,16 @@ async function runVerify(inputs, deps) {
     notes
   };
 }
-var import_promises3, import_node_path4, CONCURRENCY, INDEX_TYPES, GLOB_CHARS;
+var import_promises4, import_node_path5, CONCURRENCY, INDEX_TYPES;
 var init_run = __esm({
   "src/verify/run.ts"() {
     "use strict";
-    import_promises3 = require("node:fs/promises");
-    import_node_path4 = require("node:path");
+    import_promises4 = require("node:fs/promises");
+    import_node_path5 = require("node:path");
     init_concurrency();
     init_errors();
     init_inputs();
+    init_paths();
     init_create();
     init_policy();
     init_types();
@@ -45475,7 +45496,6 @@ var init_run = __esm({
     init_trust();
     CONCURRENCY = 16;
     INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
-    GLOB_CHARS = /[*?[\]{}]/;
     __name(readPolicy, "readPolicy");
     __name(dockerfilePaths, "dockerfilePaths");
     __name(subjectsOf, "subjectsOf");
@@ -45854,7 +45874,7 @@ async function readSbomFile(path, options = {}) {
   const input = options.input ?? INPUT.sbom;
   let size;
   try {
-    const info2 = await (0, import_promises4.stat)(path);
+    const info2 = await (0, import_promises5.stat)(path);
     if (!info2.isFile()) {
       throw new SignetError("INPUT_INVALID", `input ${input}: ${path} is not a file`, { input });
     }
@@ -45871,7 +45891,7 @@ async function readSbomFile(path, options = {}) {
   if (size > SBOM_MAX_BYTES) throw tooLarge(input, path, size);
   let content;
   try {
-    content = await (0, import_promises4.readFile)(path);
+    content = await (0, import_promises5.readFile)(path);
   } catch (err) {
     throw new SignetError(
       "INPUT_INVALID",
@@ -45923,45 +45943,21 @@ function parseSbomInput(value) {
   });
 }
 async function expandSbomPaths(pattern, cwd) {
-  const trimmed = pattern.trim();
-  const literal = await (0, import_promises4.stat)((0, import_node_path5.resolve)(cwd, trimmed)).catch(() => void 0);
-  if (literal?.isFile()) return [trimmed];
-  if (literal?.isDirectory()) {
-    throw new SignetError(
-      "INPUT_INVALID",
-      `input ${INPUT.sbom}: ${trimmed} is a directory; name the SBOM file, or a glob such as ${trimmed.replace(/\/+$/, "")}/*.json`,
-      { input: INPUT.sbom }
-    );
-  }
-  if (!GLOB_MAGIC.test(trimmed)) {
-    throw new SignetError(
-      "INPUT_INVALID",
-      `input ${INPUT.sbom}: SBOM file ${trimmed} does not exist (in ${cwd}); check the path (was the SBOM generated in an earlier step?)`,
-      { input: INPUT.sbom }
-    );
-  }
-  const matches = [];
-  for await (const match of (0, import_promises4.glob)(trimmed, { cwd })) {
-    const info2 = await (0, import_promises4.stat)((0, import_node_path5.resolve)(cwd, match)).catch(() => void 0);
-    if (info2?.isFile()) matches.push(match);
-  }
-  if (matches.length === 0) {
-    throw new SignetError(
-      "INPUT_INVALID",
-      `input ${INPUT.sbom}: "${trimmed}" matches no file (in ${cwd}); check the pattern (was the SBOM generated in an earlier step?)`,
-      { input: INPUT.sbom }
-    );
-  }
-  return matches.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+  return expandPaths(pattern, cwd, {
+    input: INPUT.sbom,
+    noun: "SBOM file",
+    exampleGlob: "*.json",
+    hint: " (was the SBOM generated in an earlier step?)"
+  });
 }
-var import_promises4, import_node_path5, SBOM_MAX_BYTES, SBOM_WARN_BYTES, CYCLONEDX_PREDICATE_TYPE, SPDX_PREDICATE_TYPE, SPDX_VERSIONS, EXPECTED, GLOB_MAGIC;
+var import_promises5, SBOM_MAX_BYTES, SBOM_WARN_BYTES, CYCLONEDX_PREDICATE_TYPE, SPDX_PREDICATE_TYPE, SPDX_VERSIONS, EXPECTED;
 var init_sbom = __esm({
   "src/formats/sbom.ts"() {
     "use strict";
-    import_promises4 = require("node:fs/promises");
-    import_node_path5 = require("node:path");
+    import_promises5 = require("node:fs/promises");
     init_errors();
     init_inputs();
+    init_paths();
     SBOM_MAX_BYTES = 16 * 1024 * 1024;
     SBOM_WARN_BYTES = 10 * 1024 * 1024;
     CYCLONEDX_PREDICATE_TYPE = "https://cyclonedx.org/bom";
@@ -45982,7 +45978,6 @@ var init_sbom = __esm({
     __name(readSbomFile, "readSbomFile");
     __name(splitEntries, "splitEntries");
     __name(parseSbomInput, "parseSbomInput");
-    GLOB_MAGIC = /[*?[\]{}]/;
     __name(expandSbomPaths, "expandSbomPaths");
   }
 });
@@ -46049,7 +46044,7 @@ async function planAttestations(inputs, requested, options) {
 async function readPredicate(path) {
   let text;
   try {
-    text = await (0, import_promises5.readFile)(path, "utf8");
+    text = await (0, import_promises6.readFile)(path, "utf8");
   } catch {
     throw new SignetError(
       "INPUT_INVALID",
@@ -46079,11 +46074,11 @@ async function readPredicate(path) {
   }
   return value;
 }
-var import_promises5, import_node_path6, PREDICATE_MAX_BYTES;
+var import_promises6, import_node_path6, PREDICATE_MAX_BYTES;
 var init_attestations = __esm({
   "src/attestations.ts"() {
     "use strict";
-    import_promises5 = require("node:fs/promises");
+    import_promises6 = require("node:fs/promises");
     import_node_path6 = require("node:path");
     init_errors();
     init_inputs();
@@ -71545,10 +71540,10 @@ var require_index_min2 = __commonJS({
 var require_glob = __commonJS({
   "node_modules/cacache/lib/util/glob.js"(exports2, module2) {
     "use strict";
-    var { glob: glob3 } = require_index_min2();
+    var { glob: glob2 } = require_index_min2();
     var path = require("path");
     var globify = /* @__PURE__ */ __name((pattern) => pattern.split(path.win32.sep).join(path.posix.sep), "globify");
-    module2.exports = (path2, options) => glob3(globify(path2), options);
+    module2.exports = (path2, options) => glob2(globify(path2), options);
   }
 });
 
@@ -71578,7 +71573,7 @@ var require_rm2 = __commonJS({
   "node_modules/cacache/lib/rm.js"(exports2, module2) {
     "use strict";
     var { rm: rm2 } = require("fs/promises");
-    var glob3 = require_glob();
+    var glob2 = require_glob();
     var index = require_entry_index();
     var memo = require_memoization();
     var path = require("path");
@@ -71599,7 +71594,7 @@ var require_rm2 = __commonJS({
     module2.exports.all = all;
     async function all(cache) {
       memo.clearMemoized();
-      const paths = await glob3(path.join(cache, "*(content-*|index-*)"), { silent: true, nosort: true });
+      const paths = await glob2(path.join(cache, "*(content-*|index-*)"), { silent: true, nosort: true });
       paths.push(path.join(cache, "CACHEDIR.TAG"));
       return Promise.all(paths.map((p) => rm2(p, { recursive: true, force: true })));
     }
@@ -71620,7 +71615,7 @@ var require_verify2 = __commonJS({
     } = require("fs/promises");
     var contentPath = require_path();
     var fsm = require_lib8();
-    var glob3 = require_glob();
+    var glob2 = require_glob();
     var index = require_entry_index();
     var cacheDir = require_cache_dir();
     var path = require("path");
@@ -71704,7 +71699,7 @@ var require_verify2 = __commonJS({
         indexStream.on("end", resolve5).on("error", reject);
       });
       const contentDir = contentPath.contentDir(cache);
-      const files = await glob3(path.join(contentDir, "**"), {
+      const files = await glob2(path.join(contentDir, "**"), {
         follow: false,
         nodir: true,
         nosort: true

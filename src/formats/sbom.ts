@@ -13,10 +13,10 @@
  *
  * Pure apart from reading the files it is given: no network, no @actions/core.
  */
-import { glob, readFile, stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { readFile, stat } from 'node:fs/promises'
 import { SignetError } from '../errors'
 import { INPUT } from '../inputs'
+import { expandPaths } from '../paths'
 
 export type SbomFormat = 'cyclonedx' | 'spdx'
 
@@ -352,48 +352,14 @@ export function parseSbomInput(value: string): SbomAssignment[] {
   })
 }
 
-/** Characters that make a pattern a glob for fs.glob (minimatch syntax). */
-const GLOB_MAGIC = /[*?[\]{}]/
-
 /**
- * The files a `sbom` path or glob (`*`, `**`, `?`, `{a,b}`) names, relative to `cwd` as the
- * pattern was written (absolute for an absolute pattern), sorted. An existing file is returned as
- * is even if its name has glob characters; a pattern matching no file is an error.
+ * The files a `sbom` path or glob names (see expandPaths), with messages about SBOMs.
  */
 export async function expandSbomPaths(pattern: string, cwd: string): Promise<string[]> {
-  const trimmed = pattern.trim()
-  const literal = await stat(resolve(cwd, trimmed)).catch(() => undefined)
-  if (literal?.isFile()) return [trimmed]
-  if (literal?.isDirectory()) {
-    throw new SignetError(
-      'INPUT_INVALID',
-      `input ${INPUT.sbom}: ${trimmed} is a directory; name the SBOM file, or a glob such as ${trimmed.replace(/\/+$/, '')}/*.json`,
-      { input: INPUT.sbom },
-    )
-  }
-  if (!GLOB_MAGIC.test(trimmed)) {
-    throw new SignetError(
-      'INPUT_INVALID',
-      `input ${INPUT.sbom}: SBOM file ${trimmed} does not exist (in ${cwd}); check the path ` +
-        '(was the SBOM generated in an earlier step?)',
-      { input: INPUT.sbom },
-    )
-  }
-
-  const matches: string[] = []
-  for await (const match of glob(trimmed, { cwd })) {
-    // A glob such as `sbom/*` also matches directories; only files are SBOMs.
-    const info = await stat(resolve(cwd, match)).catch(() => undefined)
-    if (info?.isFile()) matches.push(match)
-  }
-  if (matches.length === 0) {
-    throw new SignetError(
-      'INPUT_INVALID',
-      `input ${INPUT.sbom}: "${trimmed}" matches no file (in ${cwd}); check the pattern ` +
-        '(was the SBOM generated in an earlier step?)',
-      { input: INPUT.sbom },
-    )
-  }
-  // Code-unit order, not locale order: the same files attest in the same order on every runner.
-  return matches.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return expandPaths(pattern, cwd, {
+    input: INPUT.sbom,
+    noun: 'SBOM file',
+    exampleGlob: '*.json',
+    hint: ' (was the SBOM generated in an earlier step?)',
+  })
 }

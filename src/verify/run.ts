@@ -7,11 +7,12 @@
  * policy at all) is an error before any registry is read. An image that cannot be found or read is
  * a failed image, not an error: the report names it with the reason, as for a bad signature.
  */
-import { glob, readFile, stat } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { relative, resolve } from 'node:path'
 import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
+import { expandPaths } from '../paths'
 import { createRegistry } from '../registry/create'
 import {
   parsePolicy,
@@ -82,7 +83,6 @@ interface Subject {
 const CONCURRENCY = 16
 
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
-const GLOB_CHARS = /[*?[\]{}]/
 
 async function readPolicy(
   inputs: Inputs,
@@ -135,31 +135,17 @@ async function readPolicy(
   return { policy, source: inputs.policy }
 }
 
+/** The Dockerfiles the input names, each once, relative to the workspace (for annotations). */
 async function dockerfilePaths(patterns: string[], cwd: string): Promise<string[]> {
   const files: string[] = []
   for (const pattern of patterns) {
-    if (!GLOB_CHARS.test(pattern)) {
-      const info = await stat(resolve(cwd, pattern)).catch(() => undefined)
-      if (!info?.isFile())
-        throw new SignetError(
-          'INPUT_INVALID',
-          `input dockerfile: ${pattern} ${info ? 'is not a file' : 'does not exist'} (paths are relative to the workspace)`,
-          { input: INPUT.dockerfile },
-        )
-      files.push(pattern)
-      continue
-    }
-    const matched: string[] = []
-    for await (const match of glob(pattern, { cwd })) {
-      if ((await stat(resolve(cwd, match))).isFile()) matched.push(match)
-    }
-    if (matched.length === 0)
-      throw new SignetError(
-        'INPUT_INVALID',
-        `input dockerfile: ${pattern} matches no file (paths are relative to the workspace)`,
-        { input: INPUT.dockerfile },
-      )
-    files.push(...matched.sort())
+    files.push(
+      ...(await expandPaths(pattern, cwd, {
+        input: INPUT.dockerfile,
+        noun: 'Dockerfile',
+        exampleGlob: 'Dockerfile',
+      })),
+    )
   }
   return [...new Set(files.map((f) => relative(cwd, resolve(cwd, f))))]
 }
