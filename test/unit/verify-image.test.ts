@@ -84,6 +84,14 @@ function withCorruptSignature(bundle: unknown): unknown {
   return copy
 }
 
+/** The verdict on manifest 1 of docker/actions-toolkit, found with its cosign v3 bundle. */
+const verifyBundle1 = (
+  rule: Rule,
+  roots: TrustRoot[] = [PG],
+  digest = DIGEST1,
+): ImageVerification =>
+  verifyImage(discovery([found(dockerBundle(1), REF1)]), digest, rule, roots, OPTIONS)
+
 describe('the GitHub-instance SLSA provenance attestation of a container image', () => {
   const verifyOpa = (roots: TrustRoot[], predicateType?: string): ImageVerification =>
     verifyImage(
@@ -181,13 +189,7 @@ describe('the GitHub-instance SLSA provenance attestation of a container image',
 
 describe('cosign v3 signature bundles under the public-good root', () => {
   it('verify the image and report the signer from the Fulcio extensions and the Rekor entry', () => {
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(DOCKER_SAN),
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(DOCKER_SAN))
     expect(result.reason).toBeUndefined()
     expect(result.verified).toBe(true)
     const signer = {
@@ -228,13 +230,7 @@ describe('cosign v3 signature bundles under the public-good root', () => {
       ],
     }
     expect(rule.signers).toHaveLength(2)
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      rule,
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(rule)
     expect(result.verified).toBe(true)
     expect(result.signer?.identity).toBe(DOCKER_SAN)
   })
@@ -245,26 +241,14 @@ describe('cosign v3 signature bundles under the public-good root', () => {
         'https://github\\.com/docker/[^/]+/\\.github/workflows/build\\.yml@.*',
       certificateOidcIssuer: GHA,
     })
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      rule,
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(rule)
     expect(result.verified).toBe(true)
   })
 
   it('do not verify for a rule with another identity, and say which identity was expected and found', () => {
     const wanted =
       'https://github.com/docker/github-builder-test/.github/workflows/ci.yml@refs/heads/main'
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(wanted),
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(wanted))
     expect(result.verified).toBe(false)
     expect(result.reason).toBe(`expected identity "${wanted}", got ${DOCKER_SAN}`)
     // The signature was sound: who signed it is reported, for the reader to compare.
@@ -278,13 +262,7 @@ describe('cosign v3 signature bundles under the public-good root', () => {
 
   it('give the identity mismatch, not the failure under the wrong root, when several roots are tried', () => {
     const wanted = 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main'
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(wanted),
-      [GITHUB, PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(wanted), [GITHUB, PG])
     expect(result.verified).toBe(false)
     expect(result.reason).toBe(`expected identity "${wanted}", got ${DOCKER_SAN}`)
   })
@@ -294,37 +272,19 @@ describe('cosign v3 signature bundles under the public-good root', () => {
       certificateIdentity: DOCKER_SAN,
       certificateOidcIssuer: 'https://accounts.google.com',
     })
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      rule,
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(rule)
     expect(result.verified).toBe(false)
     expect(result.reason).toBe(`expected issuer "https://accounts.google.com", got ${GHA}`)
   })
 
   it("do not verify under GitHub's root alone", () => {
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(DOCKER_SAN),
-      [GITHUB],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(DOCKER_SAN), [GITHUB])
     expect(result.verified).toBe(false)
     expect(result.reason).toMatch(/^signature verification failed/)
   })
 
   it('do not verify an image whose digest the bundle does not sign', () => {
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST2,
-      keylessRule(DOCKER_SAN),
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(DOCKER_SAN), [PG], DIGEST2)
     expect(result.verified).toBe(false)
     expect(result.reason).toMatch(/^expected a statement subject with digest sha256:c6fc458c/)
   })
@@ -366,13 +326,7 @@ describe('cosign v3 signature bundles under the public-good root', () => {
 
   it('do not verify when the rule allows no signer', () => {
     const rule: Rule = { ...keylessRule(DOCKER_SAN), signers: [] }
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      rule,
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(rule)
     expect(result.verified).toBe(false)
     expect(result.reason).toBe('the rule allows no signer')
   })
@@ -380,13 +334,7 @@ describe('cosign v3 signature bundles under the public-good root', () => {
 
 describe('required attestations', () => {
   it('fail a signed image with no attestation of the required type, keeping the signer', () => {
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(DOCKER_SAN, ['slsaprovenance']),
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(DOCKER_SAN, ['slsaprovenance']))
     expect(result.verified).toBe(false)
     expect(result.reason).toBe('expected a slsaprovenance attestation, got none')
     expect(result.signer?.identity).toBe(DOCKER_SAN)
@@ -394,13 +342,7 @@ describe('required attestations', () => {
   })
 
   it('name the required type as written, a URI included', () => {
-    const result = verifyImage(
-      discovery([found(dockerBundle(1), REF1)]),
-      DIGEST1,
-      keylessRule(DOCKER_SAN, ['https://cyclonedx.org/bom']),
-      [PG],
-      OPTIONS,
-    )
+    const result = verifyBundle1(keylessRule(DOCKER_SAN, ['https://cyclonedx.org/bom']))
     expect(result.reason).toBe('expected a https://cyclonedx.org/bom attestation, got none')
   })
 
