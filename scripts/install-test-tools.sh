@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real tools Signet's tests use as judges: Debian's docker-registry,
+# Installs the real tools Signet's tests use as judges: Debian's docker-registry and cmark-gfm,
 # cosign v3 (Debian sid) and cosign v2 (Debian trixie), crane and oras (sid).
 # Idempotent: reuses what is already in $SIGNET_TOOLS (default ~/.cache/signet-tools).
 set -euo pipefail
@@ -17,6 +17,18 @@ if ! command -v docker-registry >/dev/null 2>&1; then
     (systemctl stop docker-registry 2>/dev/null || service docker-registry stop 2>/dev/null || true) >/dev/null
   else
     echo "warning: docker-registry is not installed and we are not root; tests use the project's own registry" >&2
+  fi
+fi
+
+# cmark-gfm renders the job summaries as GitHub does (test/unit/summary-render.test.ts): the
+# judge of what hostile text can do to them. Without it those tests fail, saying how to install it.
+if ! command -v cmark-gfm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's cmark-gfm" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmark-gfm >/dev/null
+  else
+    echo "warning: cmark-gfm is not installed and we are not root; the summary render tests will fail" >&2
   fi
 fi
 

@@ -20,8 +20,12 @@ import { planAttestations } from './attestations'
 import { attestationsStoreFromEnv, type AttestationStore } from './github/attestations'
 import { PUBLIC_GOOD } from './sigstore/services'
 import { SigningSession } from './sigstore/signing'
+import { buildVerifyCommand } from './report/verify-command'
 import { requestedImages } from './subjects'
 import type { Bundle } from '@sigstore/bundle'
+
+// The command a user pastes to check what was signed; it lives with the report (pure, tested alone).
+export { buildVerifyCommand }
 
 export interface RunDependencies {
   log: Logger
@@ -59,39 +63,6 @@ export interface SignOutcome {
   timestamped: boolean
   /** Why images were not signed. */
   errors: unknown[]
-}
-
-export function buildVerifyCommand(
-  outcome: Pick<
-    SignOutcome,
-    | 'keyless'
-    | 'identity'
-    | 'results'
-    | 'signatureFormat'
-    | 'customInstance'
-    | 'tlog'
-    | 'timestamped'
-  >,
-): string {
-  const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0]
-  const image = first ? `${first.image}@${first.digest}` : '<image>@<digest>'
-  const parts = ['cosign', 'verify']
-  if (outcome.keyless) {
-    parts.push(`--certificate-identity=${outcome.identity?.subject ?? '<identity>'}`)
-    parts.push(`--certificate-oidc-issuer=${outcome.identity?.issuer ?? '<issuer>'}`)
-  } else {
-    parts.push('--key=cosign.pub')
-  }
-  if (outcome.customInstance) parts.push('--trusted-root=trusted_root.json')
-  if (!outcome.tlog) {
-    // Nothing in Rekor: cosign must be told not to look, and to trust the timestamp instead.
-    if (outcome.timestamped) parts.push('--use-signed-timestamps')
-    parts.push('--insecure-ignore-tlog=true')
-  }
-  // cosign 2 reads only .sig; cosign 3 only reads .sig when told not to look for bundles.
-  if (outcome.signatureFormat === 'legacy') parts.push('--new-bundle-format=false')
-  parts.push(image)
-  return parts.join(' ')
 }
 
 export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<SignOutcome> {

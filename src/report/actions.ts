@@ -13,11 +13,13 @@ import type { Logger } from './types'
 
 export const actionsLogger: Logger = {
   // One line: a message quoting a registry, a signature or a certificate must not be able to start
-  // a workflow command (`::…`) of its own. Annotations and debug lines are escaped by the toolkit.
+  // a workflow command (`::…`, or the legacy `##[…]` anywhere in a line) of its own. Warnings and
+  // debug lines are commands the toolkit escapes (%, \r, \n); one line keeps their text plain too.
   info: (m) => core.info(oneLine(m)),
-  warning: (m) => core.warning(m),
-  debug: (m) => core.debug(m),
-  group: async (name, fn) => core.group(name, fn),
+  warning: (m) => core.warning(oneLine(m)),
+  debug: (m) => core.debug(oneLine(m)),
+  group: async (name, fn) => core.group(oneLine(name), fn),
+  mask: (secret) => core.setSecret(secret),
 }
 
 /**
@@ -44,8 +46,8 @@ export class BundleFile {
 
 export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
   for (const [name, value] of Object.entries(signOutputs(outcome))) core.setOutput(name, value)
-  if (outcome.identityNote) core.notice(outcome.identityNote)
-  core.info(`verify with: ${outcome.verifyCommand}`)
+  if (outcome.identityNote) core.notice(oneLine(outcome.identityNote))
+  core.info(oneLine(`verify with: ${outcome.verifyCommand}`))
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
     await core.summary.addRaw(signSummary(outcome)).write()
   }
@@ -60,11 +62,13 @@ export async function applyVerifyOutcome(
   writeSummary: boolean,
 ): Promise<void> {
   for (const [name, value] of Object.entries(verifyOutputs(outcome))) core.setOutput(name, value)
-  for (const note of outcome.notes) core.warning(note)
+  for (const note of outcome.notes) core.warning(oneLine(note))
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
     await core.summary.addRaw(verifySummary(outcome)).write()
   }
   for (const a of verifyAnnotations(outcome)) {
+    // The toolkit escapes the file name as a property (`,` `:` % and line breaks): a Dockerfile
+    // path cannot add properties; the message is one line (verifyAnnotations).
     const properties = a.file ? { file: a.file, startLine: a.line } : {}
     if (outcome.enforce) core.error(a.message, properties)
     else core.warning(`(audit mode) ${a.message}`, properties)
@@ -76,12 +80,14 @@ export async function applyVerifyOutcome(
 export function fail(err: unknown): void {
   if (isSignetError(err)) {
     const named = err.input && !err.message.includes(err.input) ? ` (input: ${err.input})` : ''
+    // One line: the message may quote a Dockerfile, a policy file or a registry.
+    const message = oneLine(`${err.message}${named}`)
     if (err.file) {
       // On the line at fault (a Dockerfile, a policy file), so the pull request shows it there.
-      core.error(`${err.message}${named}`, { file: err.file, startLine: err.line })
+      core.error(message, { file: err.file, startLine: err.line })
       process.exitCode = 1
     } else {
-      core.setFailed(`${err.message}${named}`)
+      core.setFailed(message)
     }
     if (err.cause instanceof Error) core.debug(`cause: ${err.cause.message}`)
     return
@@ -89,7 +95,7 @@ export function fail(err: unknown): void {
   // An unexpected error is a bug of ours: say so plainly; the stack goes to the debug log only.
   const message = err instanceof Error ? err.message : String(err)
   core.setFailed(
-    `Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`,
+    oneLine(`Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`),
   )
   if (err instanceof Error && err.stack) core.debug(err.stack)
 }

@@ -41,6 +41,11 @@ export interface Logger {
   warning(message: string): void
   debug(message: string): void
   group<T>(name: string, fn: () => Promise<T>): Promise<T>
+  /**
+   * Hides a secret Signet obtained itself (the workflow OIDC token) from the log from here on:
+   * the runner's `::add-mask::`. Optional: loggers that print nowhere public need not.
+   */
+  mask?(secret: string): void
 }
 
 export const silentLogger: Logger = {

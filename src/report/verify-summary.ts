@@ -1,9 +1,9 @@
 /** Verify mode's job summary, outputs and annotations, as plain data. Pure. */
 import type { VerifyImageResult, VerifyOutcome } from '../verify/run'
-import { escapeMarkdown } from './summary'
+import { codeText, markdownText, numberText, oneLine } from './summary'
 
-function short(digest: string): string {
-  return digest ? digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…') : '—'
+function digestCell(digest: string): string {
+  return digest ? codeText(digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')) : '—'
 }
 
 function strip(url: string | undefined, prefix: string): string | undefined {
@@ -12,8 +12,8 @@ function strip(url: string | undefined, prefix: string): string | undefined {
 
 function verdictCell(r: VerifyImageResult): string {
   if (r.verdict === 'verified') return '✅ verified'
-  if (r.verdict === 'skipped') return `➖ skipped: ${escapeMarkdown(r.reason ?? '')}`
-  return `❌ ${escapeMarkdown(r.reason ?? 'not verified')}`
+  if (r.verdict === 'skipped') return `➖ skipped: ${markdownText(r.reason ?? '')}`
+  return `❌ ${markdownText(r.reason ?? 'not verified')}`
 }
 
 function foundCell(r: VerifyImageResult): string {
@@ -26,7 +26,8 @@ function foundCell(r: VerifyImageResult): string {
   for (const a of r.attestations) {
     const where = a.format === 'legacy' ? '`.att`' : 'bundle'
     const mark = a.checked === false ? '➖' : a.verified ? '✅' : '❌'
-    parts.push(`${mark} \`${a.predicateType.replace(/`/g, '')}\` (${where})`)
+    // The type may be read from an unverified annotation: text, whatever it says.
+    parts.push(`${mark} ${codeText(a.predicateType)} (${where})`)
   }
   return parts.length > 0 ? parts.join('<br>') : '—'
 }
@@ -35,8 +36,8 @@ function signerCell(r: VerifyImageResult): string {
   const s = r.signer ?? r.signatures.find((x) => x.signer)?.signer
   if (!s) return '—'
   if (s.publicKey) return 'public key'
-  const lines = [escapeMarkdown(s.identity ?? '')]
-  if (s.issuer) lines.push(`issuer ${escapeMarkdown(s.issuer)}`)
+  const lines = [markdownText(s.identity ?? '')]
+  if (s.issuer) lines.push(`issuer ${markdownText(s.issuer)}`)
   return lines.join('<br>')
 }
 
@@ -44,28 +45,33 @@ function sourceCell(r: VerifyImageResult): string {
   const s = r.signer ?? r.signatures.find((x) => x.signer)?.signer
   if (!s?.repository && !s?.workflow) return '—'
   const lines: string[] = []
-  if (s.repository) lines.push(escapeMarkdown(strip(s.repository, 'https://github.com/') ?? ''))
-  if (s.workflow) lines.push(escapeMarkdown(strip(s.workflow, 'https://github.com/') ?? ''))
-  if (s.trigger) lines.push(`on ${escapeMarkdown(s.trigger)}`)
-  if (s.commit) lines.push(`\`${s.commit.slice(0, 12)}\``)
+  if (s.repository) lines.push(markdownText(strip(s.repository, 'https://github.com/') ?? ''))
+  if (s.workflow) lines.push(markdownText(strip(s.workflow, 'https://github.com/') ?? ''))
+  if (s.trigger) lines.push(`on ${markdownText(s.trigger)}`)
+  if (s.commit) lines.push(codeText(s.commit.slice(0, 12)))
   return lines.join('<br>')
+}
+
+/** A Rekor time as ISO 8601; anything no Date can hold is shown as it is, not thrown. */
+function isoTime(seconds: unknown): string {
+  const date = new Date(typeof seconds === 'number' ? seconds * 1000 : NaN)
+  return Number.isNaN(date.getTime())
+    ? numberText(seconds)
+    : date.toISOString().replace('.000Z', 'Z')
 }
 
 function rekorCell(r: VerifyImageResult): string {
   if (r.rekorLogIndex === undefined) return '—'
-  const when =
-    r.rekorIntegratedTime !== undefined
-      ? ` (${new Date(r.rekorIntegratedTime * 1000).toISOString().replace('.000Z', 'Z')})`
-      : ''
-  return `${r.rekorLogIndex}${when}`
+  const when = r.rekorIntegratedTime !== undefined ? ` (${isoTime(r.rekorIntegratedTime)})` : ''
+  return `${numberText(r.rekorLogIndex)}${when}`
 }
 
 function imageCell(r: VerifyImageResult): string {
   const where = r.dockerfile
-    ? `<br>${escapeMarkdown(`${r.dockerfile.file}:${r.dockerfile.line}`)}`
+    ? `<br>${markdownText(`${r.dockerfile.file}:${r.dockerfile.line}`)}`
     : ''
-  const platform = r.platform ? ` (${escapeMarkdown(r.platform)})` : ''
-  return `${escapeMarkdown(r.image)}${platform}${where}`
+  const platform = r.platform ? ` (${markdownText(r.platform)})` : ''
+  return `${markdownText(r.image)}${platform}${where}`
 }
 
 export function verifySummary(outcome: VerifyOutcome): string {
@@ -80,16 +86,16 @@ export function verifySummary(outcome: VerifyOutcome): string {
   ]
   for (const r of outcome.results) {
     lines.push(
-      `| ${imageCell(r)} | \`${short(r.digest)}\` | ${verdictCell(r)} | ${foundCell(r)} | ${signerCell(r)} | ${sourceCell(r)} | ${rekorCell(r)} |`,
+      `| ${imageCell(r)} | ${digestCell(r.digest)} | ${verdictCell(r)} | ${foundCell(r)} | ${signerCell(r)} | ${sourceCell(r)} | ${rekorCell(r)} |`,
     )
   }
   lines.push('')
   lines.push(
-    `Policy: ${escapeMarkdown(outcome.policySource)}. Trust roots: ${escapeMarkdown(outcome.trustRoots.join(', '))}.`,
+    `Policy: ${markdownText(outcome.policySource)}. Trust roots: ${markdownText(outcome.trustRoots.join(', '))}.`,
   )
   for (const note of outcome.notes) {
     lines.push('')
-    lines.push(`> [!WARNING]\n> ${escapeMarkdown(note)}`)
+    lines.push(`> [!WARNING]\n> ${markdownText(note)}`)
   }
   return lines.join('\n') + '\n'
 }
@@ -104,7 +110,10 @@ export interface Annotation {
   line?: number
 }
 
-/** One annotation per failed image: on its FROM line when it came from a Dockerfile. */
+/**
+ * One annotation per failed image: on its FROM line when it came from a Dockerfile. The message
+ * is one line (oneLine): it quotes images and reasons that registries and signers wrote.
+ */
 export function verifyAnnotations(outcome: VerifyOutcome): Annotation[] {
   return outcome.results
     .filter((r) => r.verdict === 'failed')
@@ -115,7 +124,7 @@ export function verifyAnnotations(outcome: VerifyOutcome): Annotation[] {
           ? ` (${r.digest})`
           : ''
       return {
-        message: `${r.image}${which} is not verified: ${r.reason ?? 'no reason given'}`,
+        message: oneLine(`${r.image}${which} is not verified: ${r.reason ?? 'no reason given'}`),
         ...(r.dockerfile ? { file: r.dockerfile.file, line: r.dockerfile.line } : {}),
       }
     })

@@ -12,13 +12,28 @@ const NO_TOKEN_HINT =
   'keyless signing needs the workflow OIDC token: add `permissions: id-token: write` to the job ' +
   '(pull requests from forks never get one; sign on push, or use `key`)'
 
+export interface GitHubOidcOptions {
+  /** `sigstore`, as Fulcio expects. */
+  audience?: string
+  /**
+   * Called with the token as soon as it is fetched, before anything can print it; in the action
+   * this is the runner's `::add-mask::` (Logger.mask), as `core.getIDToken` masks its token.
+   */
+  mask?: (secret: string) => void
+}
+
 export class GitHubOidcProvider implements IdentityProvider {
   private token?: Promise<string>
+  private readonly audience: string
+  private readonly mask: (secret: string) => void
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
-    private readonly audience = 'sigstore',
-  ) {}
+    options: GitHubOidcOptions = {},
+  ) {
+    this.audience = options.audience ?? 'sigstore'
+    this.mask = options.mask ?? (() => undefined)
+  }
 
   /** True when the runner offers a token (the job has `id-token: write`). */
   available(): boolean {
@@ -67,6 +82,8 @@ export class GitHubOidcProvider implements IdentityProvider {
             input: 'key',
           })
         }
+        // Masked before it leaves this function: whatever logs it later logs ***.
+        this.mask(body.value)
         return body.value
       } catch (err) {
         if (err instanceof SignetError) throw err
