@@ -4,6 +4,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { signatureTag } from '../../src/formats/cosign-legacy'
@@ -368,6 +370,36 @@ describe('report', () => {
     // 4 digests × 2 formats = 8 signatures, one certificate
     expect(run.bundleLines).toHaveLength(8)
     expect((sigstore.requests.fulcio ?? 0) - before).toBe(1)
+  })
+
+  it('issue 8.12: the OIDC token Signet fetches is masked before anything could print it', async () => {
+    // The runner's token endpoint, answering with a token the test knows (minted by the stand-in,
+    // whose Fulcio accepts it).
+    const token = sigstore.mintToken({ aud: 'sigstore' })
+    const endpoint = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ count: 1, value: token }))
+    })
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = endpoint.address() as AddressInfo
+      const { ref } = await push(distribution.host)
+      const run = await runAction(
+        { images: ref, ...services(distribution.host) },
+        {
+          ACTIONS_ID_TOKEN_REQUEST_URL: `http://127.0.0.1:${port}/token?api-version=2.0`,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+        },
+      )
+      expect(run.exitCode).toBe(0)
+      const lines = run.stdout.split('\n')
+      const mask = lines.indexOf(`::add-mask::${token}`)
+      expect(mask).toBeGreaterThanOrEqual(0)
+      expect(lines.slice(0, mask).join('\n')).not.toContain(token)
+      expect(run.visibleLog).not.toContain(token)
+    } finally {
+      await new Promise((resolve) => endpoint.close(resolve))
+    }
   })
 
   it('signs only the index with recursive: false', async () => {
