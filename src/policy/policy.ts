@@ -33,7 +33,17 @@
  * repository named `ghcr.io/acme` itself. Patterns must be lowercase and carry no tag or digest.
  *
  * Signers. Keyless: `identity` (exact SAN) or `identityRegexp`, with `issuer` (exact) or
- * `issuerRegexp`; both halves are required. Key: `publicKey`, PEM text or a path relative to the
+ * `issuerRegexp`; both halves are required. A reusable workflow gives every repository that calls it
+ * the same identity, so a keyless signer may also pin what Fulcio recorded about the run, each
+ * compared with its certificate extension (https://github.com/sigstore/fulcio/blob/main/docs/oid-info.md):
+ * `sourceRepository` (`owner/repo` on github.com, or the full URL) or `sourceRepositoryRegexp`
+ * (matching the URL or, on github.com, `owner/repo`), `sourceRepositoryOwner` (`owner` or its URL),
+ * `sourceRepositoryIdentifier` and `sourceRepositoryOwnerIdentifier` (GitHub's immutable numeric
+ * ids, which a re-created repository of the same name does not get), `sourceRepositoryDigest` (the
+ * commit), `sourceRef` or `sourceRefRegexp` (`refs/heads/main`, `refs/tags/v.*`), `trigger` (the
+ * event: `push`, `release`…), `buildSignerURI` or `buildSignerURIRegexp` (the workflow that signed,
+ * for GitHub the identity) and `runnerEnvironment` (`github-hosted` or `self-hosted`). A certificate
+ * without the extension does not match. Key: `publicKey`, PEM text or a path relative to the
  * working directory (the workspace, as for every other path input). UNLIKE cosign, whose
  * `--certificate-identity-regexp` is an unanchored search, every regexp here (in the file and in
  * the `certificate-*-regexp` inputs) must match the WHOLE value: it is compiled as `^(?:re)$`, so
@@ -65,6 +75,7 @@ import {
   type YAMLMap,
 } from 'yaml'
 import { SignetError, isSignetError, type SignetErrorCode } from '../errors'
+import type { GithubWorkflowClaims } from '../inputs'
 import { parseImageReference } from '../registry/reference'
 import { loadPublicKey } from '../sigstore/keys'
 
@@ -74,10 +85,29 @@ export type StringMatcher =
   /** `source` as the user wrote it; `regexp` is the anchored `^(?:source)$`. */
   | { kind: 'regexp'; source: string; regexp: RegExp }
 
+/** What one Fulcio certificate extension (1.3.6.1.4.1.57264.1.N) of a keyless signer must hold. */
+export interface ExtensionRequirement {
+  /** N of the extension's OID 1.3.6.1.4.1.57264.1.N. */
+  extension: number
+  /** For reasons: "source repository". */
+  name: string
+  matcher: StringMatcher
+  /** The value is a URL that, on github.com, may be written as its path (`acme/app`). */
+  githubPath?: boolean
+}
+
 export interface KeylessSigner {
   kind: 'keyless'
   identity: StringMatcher
   issuer: StringMatcher
+  /** Extensions the certificate must carry, each as required; absent when none is pinned. */
+  extensions?: ExtensionRequirement[]
+}
+
+/** How a policy file or the inputs read public-key files named by path. */
+export interface PolicyReadOptions {
+  /** Reads a file by its path as written; default: relative to the process's working directory. */
+  readFile?: (path: string) => string
 }
 
 export interface KeySigner {
@@ -316,6 +346,46 @@ export function matchesIdentity(
   return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') }
 }
 
+const GITHUB = 'https://github.com/'
+
+function matchesExtension(requirement: ExtensionRequirement, value: string): boolean {
+  if (matchesString(requirement.matcher, value)) return true
+  if (!requirement.githubPath || !value.startsWith(GITHUB)) return false
+  // `acme/app` written for https://github.com/acme/app: compare the path.
+  return matchesString(requirement.matcher, value.slice(GITHUB.length))
+}
+
+/** "source repository acme/app", or "… matching the regular expression …", for reasons. */
+function describeExtension(requirement: ExtensionRequirement): string {
+  const m = requirement.matcher
+  return m.kind === 'exact'
+    ? `${requirement.name} ${m.value}`
+    : `${requirement.name} matching the regular expression "${m.source}" (whole value)`
+}
+
+/**
+ * The first extension requirement of a keyless signer that a certificate's Fulcio extensions
+ * (`fulcioExtensions`: OID to string) do not meet, as a reason ("expected source repository
+ * acme/app, got evil/app"); undefined when all are met. A missing extension meets none.
+ */
+export function extensionMismatch(
+  signer: KeylessSigner,
+  extensions: Record<string, string>,
+): string | undefined {
+  for (const requirement of signer.extensions ?? []) {
+    const value = extensions[`1.3.6.1.4.1.57264.1.${requirement.extension}`]
+    if (value !== undefined && matchesExtension(requirement, value)) continue
+    const shown =
+      value === undefined
+        ? '(none)'
+        : requirement.githubPath && value.startsWith(GITHUB)
+          ? value.slice(GITHUB.length)
+          : value
+    return `expected ${describeExtension(requirement)}, got ${shown}`
+  }
+  return undefined
+}
+
 // ---------------------------------------------------------------------------------------------
 // The policy file
 
@@ -410,9 +480,108 @@ function matcher(
   )
 }
 
-const SIGNER_KEYS = ['identity', 'identityRegexp', 'issuer', 'issuerRegexp', 'publicKey'] as const
+/** A policy-file key (and its regexp twin) that pins one Fulcio extension of a keyless signer. */
+interface ExtensionKey {
+  key: string
+  regexpKey?: string
+  extension: number
+  name: string
+  githubPath?: boolean
+  /** What an exact value must look like, when it is not a URL; the message says what to write. */
+  shape?: { re: RegExp; message: string }
+}
 
-function parseSigner(ctx: Ctx, node: YamlNode | null): SignerRequirement {
+const EXTENSION_KEYS: readonly ExtensionKey[] = [
+  {
+    key: 'sourceRepository',
+    regexpKey: 'sourceRepositoryRegexp',
+    extension: 12,
+    name: 'source repository',
+    githubPath: true,
+    shape: {
+      re: /^[^/\s]+\/[^/\s]+$/,
+      message: 'write owner/repo (a github.com repository) or the full repository URL',
+    },
+  },
+  {
+    key: 'sourceRepositoryOwner',
+    extension: 16,
+    name: 'source repository owner',
+    githubPath: true,
+    shape: {
+      re: /^[^/\s]+$/,
+      message: 'write the owner (a github.com user or organisation) or its full URL',
+    },
+  },
+  { key: 'sourceRepositoryIdentifier', extension: 15, name: 'source repository identifier' },
+  {
+    key: 'sourceRepositoryOwnerIdentifier',
+    extension: 17,
+    name: 'source repository owner identifier',
+  },
+  { key: 'sourceRepositoryDigest', extension: 13, name: 'source repository digest' },
+  { key: 'sourceRef', regexpKey: 'sourceRefRegexp', extension: 14, name: 'source ref' },
+  { key: 'trigger', extension: 20, name: 'trigger' },
+  {
+    key: 'buildSignerURI',
+    regexpKey: 'buildSignerURIRegexp',
+    extension: 9,
+    name: 'build signer URI',
+  },
+  { key: 'runnerEnvironment', extension: 11, name: 'runner environment' },
+]
+
+const SIGNER_KEYS = [
+  'identity',
+  'identityRegexp',
+  'issuer',
+  'issuerRegexp',
+  'publicKey',
+  ...EXTENSION_KEYS.flatMap((e) => (e.regexpKey ? [e.key, e.regexpKey] : [e.key])),
+] as const
+
+/** The extension requirements a keyless signer's fields state, in EXTENSION_KEYS order. */
+function extensionRequirements(
+  ctx: Ctx,
+  fields: Map<string, { key: YamlNode; value: YamlNode | null }>,
+): ExtensionRequirement[] {
+  const out: ExtensionRequirement[] = []
+  for (const spec of EXTENSION_KEYS) {
+    const exact = fields.get(spec.key)
+    const re = spec.regexpKey ? fields.get(spec.regexpKey) : undefined
+    if (exact && re) {
+      throw fail(ctx, re.key, `a signer has both ${spec.key} and ${spec.regexpKey}; give one`)
+    }
+    let matcher: StringMatcher | undefined
+    if (exact) {
+      const value = str(ctx, exact.value, spec.key).trim()
+      if (spec.shape && !value.includes('://') && !spec.shape.re.test(value)) {
+        throw fail(ctx, exact.value, `${spec.key} "${value}": ${spec.shape.message}`)
+      }
+      matcher = { kind: 'exact', value }
+    } else if (re && spec.regexpKey) {
+      const source = str(ctx, re.value, spec.regexpKey)
+      const compiled = compileWholeMatch(source)
+      if (typeof compiled === 'string') throw fail(ctx, re.value, `${spec.regexpKey}: ${compiled}`)
+      matcher = { kind: 'regexp', source, regexp: compiled }
+    }
+    if (matcher) {
+      out.push({
+        extension: spec.extension,
+        name: spec.name,
+        matcher,
+        ...(spec.githubPath ? { githubPath: true } : {}),
+      })
+    }
+  }
+  return out
+}
+
+function parseSigner(
+  ctx: Ctx,
+  node: YamlNode | null,
+  readFile: PolicyReadOptions['readFile'],
+): SignerRequirement {
   const fields = entries(ctx, node, 'a signer', SIGNER_KEYS)
   const key = fields.get('publicKey')
   if (key) {
@@ -429,7 +598,7 @@ function parseSigner(ctx: Ctx, node: YamlNode | null): SignerRequirement {
     try {
       return {
         kind: 'key',
-        publicKey: loadPublicKey(text, 'policy'),
+        publicKey: loadPublicKey(text, 'policy', readFile),
         source: text.includes('-----BEGIN') ? 'inline PEM' : text.trim(),
       }
     } catch (err) {
@@ -441,10 +610,14 @@ function parseSigner(ctx: Ctx, node: YamlNode | null): SignerRequirement {
     }
   }
   if (fields.size === 0) throw fail(ctx, node, 'a signer is empty')
+  const identity = matcher(ctx, fields, 'identity', 'identityRegexp', node!)
+  const issuer = matcher(ctx, fields, 'issuer', 'issuerRegexp', node!)
+  const extensions = extensionRequirements(ctx, fields)
   return {
     kind: 'keyless',
-    identity: matcher(ctx, fields, 'identity', 'identityRegexp', node!),
-    issuer: matcher(ctx, fields, 'issuer', 'issuerRegexp', node!),
+    identity,
+    issuer,
+    ...(extensions.length > 0 ? { extensions } : {}),
   }
 }
 
@@ -489,7 +662,7 @@ function attestationList(ctx: Ctx, node: YamlNode | null): AttestationRequiremen
   return (node.items as (YamlNode | null)[]).map((a) => parseAttestation(ctx, a))
 }
 
-function parseRule(ctx: Ctx, node: YamlNode | null): Rule {
+function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyReadOptions['readFile']): Rule {
   const fields = entries(ctx, node, 'a rule', ['name', 'images', 'signers', 'attestations'])
   const where = `${ctx.file}:${lineOf(ctx, node)}`
   const images = fields.get('images')
@@ -513,7 +686,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null): Rule {
     ...(name ? { name: str(ctx, name.value, 'name') } : {}),
     images: patterns.map((p) => p.value),
     patterns: patterns.map((p) => p.re),
-    signers: seq(ctx, signers.value, 'signers').map((s) => parseSigner(ctx, s)),
+    signers: seq(ctx, signers.value, 'signers').map((s) => parseSigner(ctx, s, readFile)),
     attestations:
       attestations && !(isScalar(attestations.value) && attestations.value.value === null)
         ? attestationList(ctx, attestations.value)
@@ -537,10 +710,11 @@ function rejectAliases(ctx: Ctx, node: unknown): void {
 }
 
 /**
- * Parses a policy file's text. `file` names it in errors (as the user gave it in `policy`).
- * Throws a PolicyError (or KEY_INVALID for a bad publicKey), each with the line at fault.
+ * Parses a policy file's text. `file` names it in errors (as the user gave it in `policy`);
+ * `options.readFile` reads the public keys it names by path. Throws a PolicyError (or KEY_INVALID
+ * for a bad publicKey), each with the line at fault.
  */
-export function parsePolicy(text: string, file: string): Policy {
+export function parsePolicy(text: string, file: string, options: PolicyReadOptions = {}): Policy {
   const lines = new LineCounter()
   const ctx: Ctx = { file, lines }
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
@@ -567,7 +741,10 @@ export function parsePolicy(text: string, file: string): Policy {
   }
   const rules = fields.get('rules')
   if (!rules) throw fail(ctx, root, 'the policy needs rules:')
-  return { rules: seq(ctx, rules.value, 'rules').map((r) => parseRule(ctx, r)), unmatched }
+  return {
+    rules: seq(ctx, rules.value, 'rules').map((r) => parseRule(ctx, r, options.readFile)),
+    unmatched,
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,9 +755,53 @@ export interface PolicyInputs {
   certificateIdentityRegexp?: string
   certificateOidcIssuer?: string
   certificateOidcIssuerRegexp?: string
+  /** cosign's --certificate-github-workflow-* flags: pins on the keyless signer's certificate. */
+  certificateGithubWorkflow?: GithubWorkflowClaims
   publicKey?: string
   requireAttestations?: string[]
 }
+
+/**
+ * cosign's --certificate-github-workflow-* flags, checked as cosign checks them: the raw value of
+ * Fulcio's deprecated GitHub extension (1.3.6.1.4.1.57264.1.2 to .6) must equal the flag exactly.
+ */
+const GITHUB_WORKFLOW_INPUTS: readonly {
+  claim: keyof GithubWorkflowClaims
+  input: string
+  extension: number
+  name: string
+}[] = [
+  {
+    claim: 'trigger',
+    input: 'certificate-github-workflow-trigger',
+    extension: 2,
+    name: 'GitHub workflow trigger',
+  },
+  {
+    claim: 'sha',
+    input: 'certificate-github-workflow-sha',
+    extension: 3,
+    name: 'GitHub workflow sha',
+  },
+  {
+    claim: 'name',
+    input: 'certificate-github-workflow-name',
+    extension: 4,
+    name: 'GitHub workflow name',
+  },
+  {
+    claim: 'repository',
+    input: 'certificate-github-workflow-repository',
+    extension: 5,
+    name: 'GitHub workflow repository',
+  },
+  {
+    claim: 'ref',
+    input: 'certificate-github-workflow-ref',
+    extension: 6,
+    name: 'GitHub workflow ref',
+  },
+]
 
 function inputInvalid(input: string, message: string): SignetError {
   return new SignetError('INPUT_INVALID', `${input}: ${message}`, { input })
@@ -607,12 +828,18 @@ function inputMatcher(
 /**
  * The policy the `certificate-*`, `public-key` and `require-attestations` inputs describe: one rule
  * for every image (`**`), whose signers are the keyless identity and/or the public key (either
- * passes). Undefined when none of them is set (the caller then needs a `policy` file). Errors:
- * an identity without an issuer or vice versa (naming the missing input), an exact value and a
- * regexp for the same thing, a regexp that does not compile, a public key that is not one, and
+ * passes). The `certificate-github-workflow-*` inputs pin the keyless signer's certificate as
+ * cosign's flags of the same names do. Undefined when none of them is set (the caller then needs a
+ * `policy` file). Errors: an identity without an issuer or vice versa (naming the missing input), an
+ * exact value and a regexp for the same thing, a regexp that does not compile, a public key that is
+ * not one, a `certificate-github-workflow-*` input without a keyless identity, and
  * `require-attestations` without any signer (attestations are only meaningful from a known signer).
+ * `options.readFile` reads `public-key` when it is a path.
  */
-export function policyFromInputs(inputs: PolicyInputs): Policy | undefined {
+export function policyFromInputs(
+  inputs: PolicyInputs,
+  options: PolicyReadOptions = {},
+): Policy | undefined {
   const identity = inputMatcher(
     { name: 'certificate-identity', value: inputs.certificateIdentity },
     { name: 'certificate-identity-regexp', value: inputs.certificateIdentityRegexp },
@@ -635,13 +862,36 @@ export function policyFromInputs(inputs: PolicyInputs): Policy | undefined {
         'SAN) to expect, or certificate-identity-regexp',
     )
   }
+  const pinned = GITHUB_WORKFLOW_INPUTS.flatMap((spec) => {
+    const value = inputs.certificateGithubWorkflow?.[spec.claim]?.trim()
+    return value ? [{ spec, value }] : []
+  })
+  if (pinned.length > 0 && !identity) {
+    throw inputInvalid(
+      pinned[0].spec.input,
+      "pins the keyless signer's certificate: set certificate-identity (or " +
+        'certificate-identity-regexp) and certificate-oidc-issuer too',
+    )
+  }
+  const extensions: ExtensionRequirement[] = pinned.map(({ spec, value }) => ({
+    extension: spec.extension,
+    name: spec.name,
+    matcher: { kind: 'exact', value },
+  }))
   const signers: SignerRequirement[] = []
-  if (identity && issuer) signers.push({ kind: 'keyless', identity, issuer })
+  if (identity && issuer) {
+    signers.push({
+      kind: 'keyless',
+      identity,
+      issuer,
+      ...(extensions.length > 0 ? { extensions } : {}),
+    })
+  }
   const key = inputs.publicKey?.trim()
   if (key) {
     signers.push({
       kind: 'key',
-      publicKey: loadPublicKey(key, 'public-key'),
+      publicKey: loadPublicKey(key, 'public-key', options.readFile),
       source: key.includes('-----BEGIN') ? 'inline PEM' : key,
     })
   }
@@ -658,6 +908,7 @@ export function policyFromInputs(inputs: PolicyInputs): Policy | undefined {
   }
   const sources = [
     identity && 'certificate-identity',
+    ...pinned.map((p) => p.spec.input),
     key && 'public-key',
     wanted.length > 0 && 'require-attestations',
   ].filter(Boolean)

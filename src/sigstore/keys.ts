@@ -105,15 +105,21 @@ function firstPemBlock(input: string): PemBlock | undefined {
   return { type, hasHeaders: false, der: Buffer.from(b64, 'base64'), text }
 }
 
+/** Reads a key file by its path as written. */
+type KeyFileReader = (path: string) => string
+
 /**
- * Resolves a `key`/`public-key` input to text: PEM as given, else a file path, else base64 of a
- * PEM (some users store `base64 cosign.key` as the secret). Throws `fail(...)` when it is none of
- * these or names an unreadable file.
+ * Resolves a `key`/`public-key` input to text: PEM as given, else a file path (read by
+ * `readFile`, default relative to the process's working directory), else base64 of a PEM (some
+ * users store `base64 cosign.key` as the secret). Throws `fail(...)` when it is none of these or
+ * names an unreadable file; a SignetError of `readFile` (a file absent at a git commit, say) is
+ * passed on when the input is not base64 either.
  */
 function resolveInput(
   input: string,
   inputName: string,
   fail: (message: string, cause?: unknown) => SignetError,
+  readFile: KeyFileReader = (path) => readFileSync(path, 'utf8'),
 ): string {
   // A PEM pasted into a single-line field sometimes arrives with literal `\n` escapes.
   const normalise = (s: string): string =>
@@ -125,12 +131,14 @@ function resolveInput(
     // cosign accepts KMS and Kubernetes references here; say plainly that we do not.
     throw fail(`${inputName} looks like a KMS or Kubernetes key reference, which is not supported`)
   }
+  let unread: SignetError | undefined
   if (!/[\r\n]/.test(trimmed) && trimmed.length < 4096) {
     try {
-      return normalise(readFileSync(trimmed, 'utf8'))
+      return normalise(readFile(trimmed))
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      if (code !== 'ENOENT' && code !== 'ENAMETOOLONG') {
+      if (err instanceof SignetError) unread = err
+      else if (code !== 'ENOENT' && code !== 'ENAMETOOLONG') {
         throw fail(`${inputName} names a file that cannot be read (${code ?? 'error'})`, err)
       }
     }
@@ -140,6 +148,7 @@ function resolveInput(
     const decoded = Buffer.from(compact, 'base64').toString('utf8')
     if (decoded.includes('-----BEGIN')) return normalise(decoded)
   }
+  if (unread) throw unread
   // Not quoting the input: it may be a secret in the wrong field.
   throw fail(`${inputName} is neither PEM text nor the path of an existing file`)
 }
@@ -321,9 +330,14 @@ export function loadSigningKey(keyInput: string, password: string | undefined): 
 
 /**
  * Loads a `PUBLIC KEY` PEM (cosign.pub) given as text or a file path. `inputName` is the action
- * input the value came from, so the error points at it.
+ * input the value came from, so the error points at it. `readFile` reads a path (default: relative
+ * to the process's working directory), e.g. at a git commit.
  */
-export function loadPublicKey(input: string, inputName = 'public-key'): KeyObject {
+export function loadPublicKey(
+  input: string,
+  inputName = 'public-key',
+  readFile?: KeyFileReader,
+): KeyObject {
   const fail = (message: string, cause?: unknown): SignetError =>
     new SignetError(
       'KEY_INVALID',
@@ -331,7 +345,7 @@ export function loadPublicKey(input: string, inputName = 'public-key'): KeyObjec
         '`cosign generate-key-pair`), given as PEM text or as a path to a file',
       { input: inputName, cause },
     )
-  const text = resolveInput(input, inputName, fail)
+  const text = resolveInput(input, inputName, fail, readFile)
   const block = firstPemBlock(text)
   if (!block) throw fail('no PEM block found')
   if (block.type !== 'PUBLIC KEY') {

@@ -30,6 +30,12 @@ export type Expectation =
       /** For messages naming only the identity (or the issuer) that did not match. */
       describeIdentity?: string
       describeIssuer?: string
+      /**
+       * The reason the certificate's Fulcio extensions (OID to value, as `fulcioExtensions` reads
+       * them) fail what the signer pins (the source repository of a reusable workflow's caller…),
+       * or undefined when they do not.
+       */
+      extensions?: (extensions: Record<string, string>) => string | undefined
     }
   | { kind: 'key'; publicKey: import('node:crypto').KeyObject }
 
@@ -47,7 +53,8 @@ export function pemBlocks(text: string, type: string): Buffer[] {
 
 /**
  * The keyless checks @sigstore/verify leaves to its caller: a code-signing certificate, then the
- * expected identity and issuer. Returns the signer's facts and, on failure, the reason.
+ * expected identity and issuer, then the extensions the expectation pins. Returns the signer's
+ * facts and, on failure, the reason.
  */
 export function checkKeylessSigner(
   expectation: Extract<Expectation, { kind: 'keyless' }>,
@@ -75,6 +82,8 @@ export function checkKeylessSigner(
       reason: `expected ${expectation.describeIssuer ?? `issuer ${expectation.describe}`}, got ${issuer ?? '(none)'}`,
     }
   }
+  const mismatch = expectation.extensions?.(facts.extensions)
+  if (mismatch !== undefined) return { facts, reason: mismatch }
   return { facts }
 }
 

@@ -9,7 +9,7 @@
  * banned components, none of them in it). Every signature and attestation found is reported with
  * its own verdict, so a reader sees what was there and why it did not count.
  */
-import { matchesString, describeMatcher } from '../policy/policy'
+import { describeMatcher, extensionMismatch, matchesString } from '../policy/policy'
 import type { AttestationRequirement, Rule, SignerRequirement } from '../policy/policy'
 import { FULCIO_OID_PREFIX } from '../sigstore/certificate'
 import { verifyImageBundle, type BundleVerdict } from './bundle'
@@ -126,6 +126,9 @@ function expectationOf(signer: SignerRequirement): Expectation {
     describe: `${identity} and ${issuer}`,
     describeIdentity: identity,
     describeIssuer: issuer,
+    ...(signer.extensions?.length
+      ? { extensions: (found: Record<string, string>) => extensionMismatch(signer, found) }
+      : {}),
   }
 }
 
@@ -184,6 +187,22 @@ function requirementMet(
   return undefined
 }
 
+/**
+ * What a signature must carry to verify under `root`. A key signature is bound to no root: the
+ * `tlog` input alone decides whether it needs a Rekor entry, so a root without a log (GitHub's
+ * instance) cannot waive one (under such a root a key signature then cannot verify, its entry
+ * having no log to be checked against). Everything else is the root's own bar: a root without a
+ * log wants an RFC 3161 timestamp, one with a CT log an SCT.
+ */
+export function signatureRequirements(
+  root: TrustRoot,
+  expectation: Expectation,
+  options: VerifyOptions,
+): TrustRoot['requirements'] {
+  if (expectation.kind === 'keyless') return root.requirements
+  return { ...root.requirements, requireTlog: !options.keysWithoutTlog }
+}
+
 /** Every attestation type the rule will check (discovery reads only these). */
 export function requiredPredicateTypes(rule: Rule): Set<string> {
   return new Set(rule.attestations.flatMap((r) => r.predicateTypes))
@@ -196,15 +215,8 @@ export function verifyImage(
   roots: TrustRoot[],
   options: VerifyOptions,
 ): ImageVerification {
-  const requirementsFor = (
-    root: TrustRoot,
-    expectation: Expectation,
-  ): TrustRoot['requirements'] => ({
-    ...root.requirements,
-    // A key needs no trusted time; the log is what makes a key signature public.
-    requireTlog:
-      expectation.kind === 'key' && options.keysWithoutTlog ? false : root.requirements.requireTlog,
-  })
+  const requirementsFor = (root: TrustRoot, expectation: Expectation): TrustRoot['requirements'] =>
+    signatureRequirements(root, expectation, options)
 
   const check = (attempt: Attempt): Checked => firstSuccess(attempt, rule.signers, roots)
   const verifyBundle = (bundle: FoundBundle) => (): Checked =>
@@ -232,7 +244,9 @@ export function verifyImage(
       verify: () =>
         check((expectation, root) =>
           verifyLegacySignature(sig.signature, digest, root.material, expectation, {
-            requireTlog: requirementsFor(root, expectation).requireTlog,
+            // cosign wants the certificate's SCT on a .sig whatever the root; so did Signet always.
+            ...requirementsFor(root, expectation),
+            requireSct: true,
           }),
         ),
     })),

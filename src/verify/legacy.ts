@@ -45,6 +45,13 @@ export interface LegacyVerdict {
 export interface LegacyVerifyOptions {
   /** Require a verified Rekor SET (cosign's default). Default true. */
   requireTlog?: boolean
+  /**
+   * Require a verified RFC 3161 timestamp (the `dev.sigstore.cosign/rfc3161timestamp`
+   * annotation). Default false; true under a root without a transparency log, as for bundles.
+   */
+  requireTimestamp?: boolean
+  /** Require an SCT on a certificate. Default true. */
+  requireSct?: boolean
 }
 
 const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1'
@@ -235,6 +242,8 @@ export function verifyLegacySignature(
   options: LegacyVerifyOptions = {},
 ): LegacyVerdict {
   const requireTlog = options.requireTlog ?? true
+  const requireTimestamp = options.requireTimestamp ?? false
+  const requireSct = options.requireSct ?? true
   const verdict: LegacyVerdict = { ok: false }
   try {
     const hasCert = Boolean(sig.annotations[LEGACY_ANNOTATIONS.certificate])
@@ -253,12 +262,12 @@ export function verifyLegacySignature(
       }
     }
 
-    const verified = verifySigner(entity, trust, expectation, {
-      requireTlog,
-      requireSct: true,
-    })
+    const verified = verifySigner(entity, trust, expectation, { requireTlog, requireSct })
     if ('reason' in verified) return { ...verdict, reason: verified.reason }
     const { signer } = verified
+    // @sigstore/verify has checked every timestamp present; a Rekor SET does not count here.
+    if (requireTimestamp && !entity.timestamps.some((t) => t.$case === 'timestamp-authority'))
+      return { ...verdict, reason: 'expected an RFC 3161 timestamp, got none' }
 
     // cosign: the Rekor entry must name this signer.
     const certDer =

@@ -690,3 +690,149 @@ describe('how failures are reported', () => {
     expect(resultFor(run, good)).toMatchObject({ verified: true, verdict: 'verified' })
   })
 })
+
+// -------------------------------------------------------------------------------------------------
+// issue 8.10: a platform team's reusable workflow signs for every repository that calls it, so every
+// caller's certificate names the same identity (the reusable workflow's ref). Only the claims Fulcio
+// records from the caller's token tell them apart; Signet must pin them as cosign's
+// --certificate-github-workflow-* flags do, and cosign is the judge.
+
+const REUSABLE = 'platform/workflows/.github/workflows/build.yml@refs/heads/main'
+const REUSABLE_SAN = `https://github.com/${REUSABLE}`
+
+/** The token claims of `repository` calling the platform's reusable workflow on a push to main. */
+function callerClaims(repository: string, ids: [string, string]) {
+  const owner = repository.split('/')[0]
+  return {
+    sub: `repo:${repository}:ref:refs/heads/main`,
+    repository,
+    repository_owner: owner,
+    repository_id: ids[0],
+    repository_owner_id: ids[1],
+    workflow: 'release',
+    workflow_ref: `${repository}/.github/workflows/release.yml@refs/heads/main`,
+    job_workflow_ref: REUSABLE,
+  }
+}
+
+/** The stand-in, minting every token as `claims` would: the same CA, Rekor and root. */
+const asCaller = (claims: Record<string, string>): SigstoreStandIn => ({
+  ...sigstore,
+  mintToken: (over) => sigstore.mintToken({ ...claims, ...over }),
+})
+
+describe('issue 8.10: pinning the caller of a reusable workflow', () => {
+  const CALLERS = {
+    acme: callerClaims('acme/app', ['700000001', '700000002']),
+    evil: callerClaims('evil/app', ['666000001', '666000002']),
+  }
+  type Caller = keyof typeof CALLERS
+  const signed = {} as Record<`${Caller}${CosignVersion}`, PushedImage>
+  const reusableIdentity = () => ({
+    'trusted-root': sigstore.trustedRootPath,
+    'certificate-identity': REUSABLE_SAN,
+    'certificate-oidc-issuer': sigstore.identity.issuer,
+  })
+  const cosignPinned = (repository: string) => [
+    '--certificate-identity',
+    REUSABLE_SAN,
+    '--certificate-oidc-issuer',
+    sigstore.identity.issuer,
+    '--certificate-github-workflow-repository',
+    repository,
+  ]
+  const cases = (['acme', 'evil'] as const).flatMap((caller) =>
+    ([3, 2] as const).map(
+      (version) => [`${caller}/app, cosign v${version}`, caller, version] as const,
+    ),
+  )
+
+  beforeAll(async () => {
+    await Promise.all(
+      cases.map(async ([, caller, version]) => {
+        // cosign v3's bundles as referrers (through the referrers API), v2's .sig tags.
+        const image = await pushImage(version === 3 ? 'oci' : 'distribution')
+        await cosign.sign(
+          version,
+          { kind: 'keyless', sigstore: asCaller(CALLERS[caller]) },
+          image.ref,
+        )
+        signed[`${caller}${version}`] = image
+      }),
+    )
+  }, 120_000)
+
+  it.each(cases)(
+    'issue 8.10: %s: the reusable workflow identity alone accepts it, for cosign and for Signet',
+    async (_label, caller, version) => {
+      const image = signed[`${caller}${version}`]
+      expect(
+        await cosign.verify(version, sigstore, identityFlagsFor(REUSABLE_SAN), image.ref),
+      ).toContain(image.image.digest)
+      const result = expectVerified(await verifyWithSignet([image], reusableIdentity()), image)
+      expect(result.signer).toMatchObject({
+        identity: REUSABLE_SAN,
+        repository: `https://github.com/${caller}/app`,
+      })
+    },
+  )
+
+  it.each(cases)(
+    "issue 8.10: %s: certificate-github-workflow-repository acme/app gives cosign's verdict",
+    async (_label, caller, version) => {
+      const image = signed[`${caller}${version}`]
+      const judges = version === 2 ? ([2, 3] as const) : ([3] as const)
+      const run = await verifyWithSignet([image], {
+        ...reusableIdentity(),
+        'certificate-github-workflow-repository': 'acme/app',
+      })
+      if (caller === 'acme') {
+        for (const judge of judges)
+          await cosign.verify(judge, sigstore, cosignPinned('acme/app'), image.ref)
+        expectVerified(run, image)
+      } else {
+        for (const judge of judges)
+          await expect(
+            cosign.verify(judge, sigstore, cosignPinned('acme/app'), image.ref),
+          ).rejects.toThrow(/expected GitHub ?Workflow ?Repository/i)
+        expectRejected(run, image, /expected GitHub workflow repository acme\/app, got evil\/app/)
+      }
+    },
+  )
+
+  it.each(cases)(
+    'issue 8.10: %s: a policy file pinning sourceRepository acme/app gives the same verdict',
+    async (_label, caller, version) => {
+      const image = signed[`${caller}${version}`]
+      const policy = join(dir, `pinned-${caller}-${version}.yml`)
+      writeFileSync(
+        policy,
+        [
+          'rules:',
+          "  - images: '**'",
+          '    signers:',
+          `      - identity: ${REUSABLE_SAN}`,
+          `        issuer: ${sigstore.identity.issuer}`,
+          '        sourceRepository: acme/app',
+          '        sourceRepositoryOwner: acme',
+          '        sourceRepositoryIdentifier: "700000001"',
+          '        sourceRef: refs/heads/main',
+          '        trigger: push',
+          `        buildSignerURI: ${REUSABLE_SAN}`,
+          '        runnerEnvironment: github-hosted',
+          '',
+        ].join('\n'),
+      )
+      const run = await verifyWithSignet([image], {
+        'trusted-root': sigstore.trustedRootPath,
+        policy,
+      })
+      if (caller === 'acme') expectVerified(run, image)
+      else expectRejected(run, image, /expected source repository acme\/app, got evil\/app/)
+    },
+  )
+})
+
+function identityFlagsFor(identity: string): string[] {
+  return ['--certificate-identity', identity, '--certificate-oidc-issuer', sigstore.identity.issuer]
+}

@@ -6,9 +6,10 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { isSignetError } from '../../src/errors'
+import { isSignetError, SignetError } from '../../src/errors'
 import {
   PolicyError,
+  extensionMismatch,
   globToRegExp,
   matchesIdentity,
   parsePolicy,
@@ -631,5 +632,380 @@ describe('policyFromInputs', () => {
     expect(caught.input).toBe(input)
     expect(caught.message).toMatch(new RegExp(`^${input}: `))
     expect(caught.message).toMatch(message)
+  })
+})
+
+// -------------------------------------------------------------------------------------------------
+// issue 8.10: a reusable workflow gives every caller the same identity; the caller is pinned by the
+// Fulcio extensions Fulcio writes from the token's claims.
+
+const EXT = (n: number): string => `1.3.6.1.4.1.57264.1.${n}`
+const without = (extensions: Record<string, string>, oid: string): Record<string, string> =>
+  Object.fromEntries(Object.entries(extensions).filter(([k]) => k !== oid))
+const PLATFORM_SAN = 'https://github.com/acme/platform/.github/workflows/build.yml@refs/heads/main'
+/** What Fulcio writes for acme/app calling acme/platform's reusable workflow on a push to main. */
+const CALLER_EXTENSIONS: Record<string, string> = {
+  [EXT(2)]: 'push',
+  [EXT(3)]: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+  [EXT(4)]: 'release',
+  [EXT(5)]: 'acme/app',
+  [EXT(6)]: 'refs/heads/main',
+  [EXT(9)]: PLATFORM_SAN,
+  [EXT(11)]: 'github-hosted',
+  [EXT(12)]: 'https://github.com/acme/app',
+  [EXT(13)]: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+  [EXT(14)]: 'refs/heads/main',
+  [EXT(15)]: '700000001',
+  [EXT(16)]: 'https://github.com/acme',
+  [EXT(17)]: '700000002',
+  [EXT(20)]: 'push',
+}
+/** The same reusable workflow, called from evil/app (a fork, or any repository at all). */
+const EVIL_EXTENSIONS: Record<string, string> = {
+  ...CALLER_EXTENSIONS,
+  [EXT(4)]: 'pwn',
+  [EXT(5)]: 'evil/app',
+  [EXT(12)]: 'https://github.com/evil/app',
+  [EXT(15)]: '666',
+  [EXT(16)]: 'https://github.com/evil',
+  [EXT(17)]: '667',
+}
+
+const signerPolicy = (lines: string): Policy =>
+  parsePolicy(
+    `rules:\n  - images: '**'\n    signers:\n      - identity: ${PLATFORM_SAN}\n        issuer: ${GITHUB_ISSUER}\n${indent(lines, 8)}\n`,
+    'policy.yml',
+  )
+
+describe('issue 8.10: pinning the caller of a reusable workflow', () => {
+  it('issue 8.10: the identity alone lets any caller of the reusable workflow through', () => {
+    const open = policyFromInputs({
+      certificateIdentity: PLATFORM_SAN,
+      certificateOidcIssuer: GITHUB_ISSUER,
+    })!
+    const s = open.rules[0].signers[0] as KeylessSigner
+    expect(matchesIdentity(s, PLATFORM_SAN, GITHUB_ISSUER).ok).toBe(true)
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBeUndefined()
+  })
+
+  it('issue 8.10: certificate-github-workflow-repository refuses another caller of the same identity, as cosign does', () => {
+    const policy = policyFromInputs({
+      certificateIdentity: PLATFORM_SAN,
+      certificateOidcIssuer: GITHUB_ISSUER,
+      certificateGithubWorkflow: { repository: 'acme/app' },
+    })!
+    const s = policy.rules[0].signers[0] as KeylessSigner
+    expect(s.extensions).toEqual([
+      {
+        extension: 5,
+        name: 'GitHub workflow repository',
+        matcher: { kind: 'exact', value: 'acme/app' },
+      },
+    ])
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBe(
+      'expected GitHub workflow repository acme/app, got evil/app',
+    )
+    expect(policy.rules[0].source).toBe(
+      'inputs (certificate-identity, certificate-github-workflow-repository)',
+    )
+  })
+
+  it('issue 8.10: each certificate-github-workflow-* input checks its deprecated GitHub extension (.2 to .6), exactly', () => {
+    const claims = {
+      trigger: 'push',
+      sha: 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+      name: 'release',
+      repository: 'acme/app',
+      ref: 'refs/heads/main',
+    }
+    const pinned = (over: Partial<typeof claims>): KeylessSigner =>
+      policyFromInputs({
+        certificateIdentity: PLATFORM_SAN,
+        certificateOidcIssuer: GITHUB_ISSUER,
+        certificateGithubWorkflow: { ...claims, ...over },
+      })!.rules[0].signers[0] as KeylessSigner
+    expect(pinned({}).extensions?.map((e) => e.extension)).toEqual([2, 3, 4, 5, 6])
+    expect(extensionMismatch(pinned({}), CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(pinned({ trigger: 'pull_request_target' }), CALLER_EXTENSIONS)).toBe(
+      'expected GitHub workflow trigger pull_request_target, got push',
+    )
+    expect(extensionMismatch(pinned({ sha: 'f'.repeat(40) }), CALLER_EXTENSIONS)).toMatch(
+      /^expected GitHub workflow sha f{40}, got a1b2c3d4/,
+    )
+    expect(extensionMismatch(pinned({ name: 'nightly' }), CALLER_EXTENSIONS)).toBe(
+      'expected GitHub workflow name nightly, got release',
+    )
+    expect(extensionMismatch(pinned({ ref: 'refs/tags/v1' }), CALLER_EXTENSIONS)).toBe(
+      'expected GitHub workflow ref refs/tags/v1, got refs/heads/main',
+    )
+    // Not the URL, not a prefix: cosign compares the raw value with the flag.
+    expect(
+      extensionMismatch(pinned({ repository: 'https://github.com/acme/app' }), CALLER_EXTENSIONS),
+    ).toBe('expected GitHub workflow repository https://github.com/acme/app, got acme/app')
+    expect(extensionMismatch(pinned({ repository: 'acme' }), CALLER_EXTENSIONS)).toBeDefined()
+    // A certificate without the extension does not match.
+    const withoutRepository = without(CALLER_EXTENSIONS, EXT(5))
+    expect(extensionMismatch(pinned({}), withoutRepository)).toBe(
+      'expected GitHub workflow repository acme/app, got (none)',
+    )
+  })
+
+  it.each<[string, Parameters<typeof policyFromInputs>[0]]>([
+    ['alone', { certificateGithubWorkflow: { repository: 'acme/app' } }],
+    [
+      'beside a public key only',
+      { publicKey: PUBLIC_PEM, certificateGithubWorkflow: { ref: 'refs/heads/main' } },
+    ],
+  ])(
+    'issue 8.10: a certificate-github-workflow-* input %s is refused: it pins a keyless signer',
+    (_what, inputs) => {
+      let caught: unknown
+      try {
+        policyFromInputs(inputs)
+      } catch (err) {
+        caught = err
+      }
+      expect(isSignetError(caught) && caught.code).toBe('INPUT_INVALID')
+      if (!isSignetError(caught)) return
+      expect(caught.input).toMatch(/^certificate-github-workflow-(repository|ref)$/)
+      expect(caught.message).toMatch(/set certificate-identity/)
+    },
+  )
+
+  it('issue 8.10: sourceRepository in the policy file refuses another caller, naming both', () => {
+    const s = keyless(signerPolicy('sourceRepository: acme/app'), 0)
+    expect(s.extensions).toEqual([
+      {
+        extension: 12,
+        name: 'source repository',
+        matcher: { kind: 'exact', value: 'acme/app' },
+        githubPath: true,
+      },
+    ])
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBe(
+      'expected source repository acme/app, got evil/app',
+    )
+  })
+
+  it('issue 8.10: sourceRepository also takes the full URL; a URL on another host is shown whole', () => {
+    const s = keyless(signerPolicy('sourceRepository: https://github.com/acme/app'), 0)
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBe(
+      'expected source repository https://github.com/acme/app, got evil/app',
+    )
+    const ghes = { ...CALLER_EXTENSIONS, [EXT(12)]: 'https://ghes.example/acme/app' }
+    expect(extensionMismatch(keyless(signerPolicy('sourceRepository: acme/app'), 0), ghes)).toBe(
+      'expected source repository acme/app, got https://ghes.example/acme/app',
+    )
+  })
+
+  it('issue 8.10: sourceRepositoryRegexp matches the whole owner/repo (or the whole URL)', () => {
+    const s = keyless(signerPolicy('sourceRepositoryRegexp: acme/[a-z-]+'), 0)
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBe(
+      'expected source repository matching the regular expression "acme/[a-z-]+" (whole value), got evil/app',
+    )
+    // Anchored: a repository whose name only contains acme/app is not acme/app.
+    const lookalike = { ...CALLER_EXTENSIONS, [EXT(12)]: 'https://github.com/evil/acme/app' }
+    expect(extensionMismatch(s, lookalike)).toBeDefined()
+    const byURL = keyless(signerPolicy('sourceRepositoryRegexp: https://github\\.com/acme/.+'), 0)
+    expect(extensionMismatch(byURL, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(byURL, EVIL_EXTENSIONS)).toBeDefined()
+  })
+
+  it.each<[string, string, string]>([
+    ['sourceRepositoryOwner: acme', EXT(16), 'expected source repository owner acme, got evil'],
+    [
+      'sourceRepositoryIdentifier: "700000001"',
+      EXT(15),
+      'expected source repository identifier 700000001, got 666',
+    ],
+    [
+      'sourceRepositoryOwnerIdentifier: "700000002"',
+      EXT(17),
+      'expected source repository owner identifier 700000002, got 667',
+    ],
+  ])('issue 8.10: %s refuses another caller', (line, _ext, reason) => {
+    const s = keyless(signerPolicy(line), 0)
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, EVIL_EXTENSIONS)).toBe(reason)
+  })
+
+  it.each<[string, number, string, string]>([
+    [
+      'sourceRef: refs/heads/main',
+      14,
+      'refs/heads/feature',
+      'expected source ref refs/heads/main, got refs/heads/feature',
+    ],
+    [
+      'sourceRefRegexp: refs/heads/(main|release-.+)',
+      14,
+      'refs/heads/feature',
+      'expected source ref matching the regular expression "refs/heads/(main|release-.+)" (whole value), got refs/heads/feature',
+    ],
+    ['trigger: push', 20, 'pull_request_target', 'expected trigger push, got pull_request_target'],
+    [
+      `buildSignerURI: ${PLATFORM_SAN}`,
+      9,
+      'https://github.com/acme/platform/.github/workflows/build.yml@refs/heads/dev',
+      `expected build signer URI ${PLATFORM_SAN}, got https://github.com/acme/platform/.github/workflows/build.yml@refs/heads/dev`,
+    ],
+    [
+      'runnerEnvironment: github-hosted',
+      11,
+      'self-hosted',
+      'expected runner environment github-hosted, got self-hosted',
+    ],
+    [
+      'sourceRepositoryDigest: a1b2c3d4e5f60718293a4b5c6d7e8f9012345678',
+      13,
+      'b'.repeat(40),
+      `expected source repository digest a1b2c3d4e5f60718293a4b5c6d7e8f9012345678, got ${'b'.repeat(40)}`,
+    ],
+  ])('issue 8.10: %s is checked against its extension', (line, n, other, reason) => {
+    const s = keyless(signerPolicy(line), 0)
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, { ...CALLER_EXTENSIONS, [EXT(n)]: other })).toBe(reason)
+    expect(extensionMismatch(s, without(CALLER_EXTENSIONS, EXT(n)))).toMatch(/, got \(none\)$/)
+  })
+
+  it('issue 8.10: every pin must hold; the first that does not is the reason', () => {
+    const s = keyless(
+      signerPolicy('sourceRepository: acme/app\nsourceRef: refs/heads/main\ntrigger: push'),
+      0,
+    )
+    expect(s.extensions?.map((e) => e.extension)).toEqual([12, 14, 20])
+    expect(extensionMismatch(s, CALLER_EXTENSIONS)).toBeUndefined()
+    expect(extensionMismatch(s, { ...CALLER_EXTENSIONS, [EXT(20)]: 'workflow_dispatch' })).toBe(
+      'expected trigger push, got workflow_dispatch',
+    )
+  })
+
+  it('issue 8.10: a signer without pins has no extensions field', () => {
+    expect(keyless(signerPolicy(''), 0).extensions).toBeUndefined()
+  })
+
+  const signerHead = `rules:\n  - images: a\n    signers:\n      - identity: x\n        issuer: y\n`
+  it.each<[string, string, number, RegExp]>([
+    [
+      'a misspelt pin',
+      `${signerHead}        sourceRepo: acme/app\n`,
+      6,
+      /unknown key "sourceRepo" in a signer/,
+    ],
+    [
+      'a cosign flag name in the file',
+      `${signerHead}        githubWorkflowRepository: acme/app\n`,
+      6,
+      /unknown key "githubWorkflowRepository"/,
+    ],
+    [
+      'both sourceRepository and sourceRepositoryRegexp',
+      `${signerHead}        sourceRepository: acme/app\n        sourceRepositoryRegexp: acme/.*\n`,
+      7,
+      /both sourceRepository and sourceRepositoryRegexp/,
+    ],
+    [
+      'a sourceRepository that is neither owner/repo nor a URL',
+      `${signerHead}        sourceRepository: github.com/acme/app\n`,
+      6,
+      /sourceRepository "github\.com\/acme\/app": write owner\/repo/,
+    ],
+    [
+      'a sourceRepositoryOwner with a slash',
+      `${signerHead}        sourceRepositoryOwner: acme/app\n`,
+      6,
+      /write the owner/,
+    ],
+    [
+      'a sourceRefRegexp that does not compile',
+      `${signerHead}        sourceRefRegexp: "refs/(tags"\n`,
+      6,
+      /sourceRefRegexp: invalid regular expression/,
+    ],
+    ['an empty trigger', `${signerHead}        trigger: ""\n`, 6, /trigger is empty/],
+    [
+      'a pin on a key signer',
+      'rules:\n  - images: a\n    signers:\n      - publicKey: k.pub\n        sourceRepository: acme/app\n',
+      5,
+      /either a publicKey or a keyless identity/,
+    ],
+    [
+      'a pin without an identity',
+      'rules:\n  - images: a\n    signers:\n      - sourceRepository: acme/app\n',
+      4,
+      /needs identity or identityRegexp/,
+    ],
+  ])('issue 8.10: %s is refused with its line', (_what, text, line, message) => {
+    const err = policyError(text)
+    expect(err.code).toBe('POLICY_INVALID')
+    expect(err.line).toBe(line)
+    expect(err.message).toMatch(new RegExp(`^policy: policy\\.yml:${line}: `))
+    expect(err.message).toMatch(message)
+  })
+})
+
+describe('public keys read through readFile', () => {
+  it('parsePolicy reads a publicKey path with the readFile it is given', () => {
+    const asked: string[] = []
+    const policy = parsePolicy(
+      'rules:\n  - images: a\n    signers:\n      - publicKey: keys/at-base.pub\n',
+      'policy.yml',
+      {
+        readFile: (path) => {
+          asked.push(path)
+          return PUBLIC_PEM
+        },
+      },
+    )
+    expect(asked).toEqual(['keys/at-base.pub'])
+    expect(policy.rules[0].signers[0]).toMatchObject({ kind: 'key', source: 'keys/at-base.pub' })
+  })
+
+  it('policyFromInputs reads public-key with the readFile it is given', () => {
+    const asked: string[] = []
+    const policy = policyFromInputs(
+      { publicKey: 'cosign.pub' },
+      {
+        readFile: (path) => {
+          asked.push(path)
+          return PUBLIC_PEM
+        },
+      },
+    )!
+    expect(asked).toEqual(['cosign.pub'])
+    expect(policy.rules[0].signers[0]).toMatchObject({ kind: 'key', source: 'cosign.pub' })
+  })
+
+  it('an error of readFile (a key absent at the base commit) reaches the caller with the policy line', () => {
+    const absent = new SignetError(
+      'INPUT_INVALID',
+      'input policy: keys/new.pub does not exist at policy-ref abc123; add it on the base branch first',
+      { input: 'policy' },
+    )
+    let caught: unknown
+    try {
+      parsePolicy(
+        'rules:\n  - images: a\n    signers:\n      - publicKey: keys/new.pub\n',
+        'policy.yml',
+        {
+          readFile: () => {
+            throw absent
+          },
+        },
+      )
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(PolicyError)
+    const err = caught as PolicyError
+    expect(err.line).toBe(4)
+    expect(err.code).toBe('INPUT_INVALID')
+    expect(err.message).toMatch(
+      /^policy: policy\.yml:4: publicKey: .*does not exist at policy-ref abc123/,
+    )
   })
 })

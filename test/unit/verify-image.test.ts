@@ -5,10 +5,15 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { policyFromInputs, type PolicyInputs, type Rule } from '../../src/policy/policy'
+import {
+  parsePolicy,
+  policyFromInputs,
+  type PolicyInputs,
+  type Rule,
+} from '../../src/policy/policy'
 import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/verify/discover'
 import { verifyImage, type ImageVerification } from '../../src/verify/image'
-import { parseTrustedRootFile, type TrustRoot } from '../../src/verify/trust'
+import { parseTrustedRootFile, trustRootFrom, type TrustRoot } from '../../src/verify/trust'
 
 const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
 const read = (...p: string[]): Buffer => {
@@ -400,5 +405,248 @@ describe('required attestations', () => {
     )
     expect(result.attestations[0].verified).toBe(true)
     expect(Object.keys(result.attestations[0])).not.toContain('statement')
+  })
+})
+
+describe('issue 8.6: adding a root never lowers the bar', () => {
+  const UNPACKED = ['_derived', 'containers-image-unpacked']
+  const CI_FIXTURES = 'containers-image/signature/fixtures'
+  /** A containers/image fixture's `.sig` layer, as discovery finds it. */
+  const sigOf = (fixture: string): Discovery => ({
+    ...discovery([]),
+    signatures: [
+      {
+        reference: `registry.example/app:sha256-${fixture}.sig`,
+        signature: {
+          payload: read(...UNPACKED, fixture, 'signature-1/payload.bin'),
+          annotations: (
+            json(...UNPACKED, fixture, 'signature-1/annotations.json') as {
+              annotations: Record<string, string>
+            }
+          ).annotations,
+        },
+      },
+    ],
+  })
+  const digestOf = (fixture: string): string => sha256(read(CI_FIXTURES, fixture, 'manifest.json'))
+  const byKey = (pub: string): Rule => ruleOf({ publicKey: resolve(FIXTURES, CI_FIXTURES, pub) })
+  const EVERY_ROOT_SET: [string, TrustRoot[]][] = [
+    ['public good', [PG]],
+    ["GitHub's", [GITHUB]],
+    ["public good and GitHub's", [PG, GITHUB]],
+    ["GitHub's and public good", [GITHUB, PG]],
+  ]
+
+  it.each(EVERY_ROOT_SET)(
+    'issue 8.6: a key-signed .sig without a Rekor entry is refused with tlog: true under %s root(s)',
+    (_label, roots) => {
+      const noRekor = 'dir-img-cosign-valid'
+      const result = verifyImage(sigOf(noRekor), digestOf(noRekor), byKey('cosign.pub'), roots, {
+        keysWithoutTlog: false,
+      })
+      expect(result.verified).toBe(false)
+      expect(result.signatures.map((s) => s.verified)).toEqual([false])
+      expect(result.reason).toMatch(/tlog/)
+    },
+  )
+
+  it("issue 8.6: the same .sig is accepted with tlog: false (the key alone), with or without GitHub's root", () => {
+    const noRekor = 'dir-img-cosign-valid'
+    for (const roots of [[PG], [PG, GITHUB], [GITHUB, PG]]) {
+      const result = verifyImage(sigOf(noRekor), digestOf(noRekor), byKey('cosign.pub'), roots, {
+        keysWithoutTlog: true,
+      })
+      expect(result.reason).toBeUndefined()
+      expect(result.verified).toBe(true)
+    }
+  })
+
+  it('issue 8.6: a key-signed .sig with its Rekor entry is accepted with tlog: true when the public-good root is among the roots', () => {
+    const withRekor = 'dir-img-cosign-key-rekor-valid'
+    for (const roots of [[PG], [PG, GITHUB], [GITHUB, PG]]) {
+      const result = verifyImage(
+        sigOf(withRekor),
+        digestOf(withRekor),
+        byKey('cosign2.pub'),
+        roots,
+        {
+          keysWithoutTlog: false,
+        },
+      )
+      expect(result.reason).toBeUndefined()
+      expect(result.verified).toBe(true)
+      expect(result.rekorLogIndex).toBe(11608800)
+    }
+    // GitHub's root has no log to check the entry against.
+    const alone = verifyImage(
+      sigOf(withRekor),
+      digestOf(withRekor),
+      byKey('cosign2.pub'),
+      [GITHUB],
+      {
+        keysWithoutTlog: false,
+      },
+    )
+    expect(alone.verified).toBe(false)
+  })
+
+  it('issue 8.6: a keyless .sig with neither a Rekor entry nor a timestamp is refused under a root without a log', () => {
+    const fixture = 'dir-img-cosign-fulcio-rekor-valid'
+    const found = sigOf(fixture)
+    const annotations = found.signatures[0].signature.annotations
+    delete annotations['dev.sigstore.cosign/bundle']
+    // The public-good CA and CT log, without its transparency log: what a private instance is.
+    const publicGood = json('root-signing/targets/trusted_root.json') as Record<string, unknown>
+    const withoutLog = trustRootFrom({ ...publicGood, tlogs: [] }, 'public good without its log')
+    expect(withoutLog.requirements).toMatchObject({ requireTlog: false, requireTimestamp: true })
+    const rule = ruleOf({
+      certificateIdentity: 'mitr@redhat.com',
+      certificateOidcIssuer: 'https://github.com/login/oauth',
+    })
+    for (const roots of [[withoutLog], [PG, withoutLog], [withoutLog, PG, GITHUB]]) {
+      const result = verifyImage(found, digestOf(fixture), rule, roots, OPTIONS)
+      expect(result.verified).toBe(false)
+      expect(result.reason).toMatch(/timestamp/)
+    }
+  })
+})
+
+describe('issue 8.10: pinning the caller of a reusable workflow (docker/github-builder-test calling docker/github-builder-experimental)', () => {
+  const CALLER = {
+    repository: 'docker/github-builder-test',
+    ref: 'refs/heads/main',
+    trigger: 'workflow_dispatch',
+    sha: 'a09fc6eb8837d30548c4db26074c0bc6551e9215',
+    name: 'ci',
+  }
+  const pinned = (claims: PolicyInputs['certificateGithubWorkflow']): Rule =>
+    ruleOf({
+      certificateIdentity: DOCKER_SAN,
+      certificateOidcIssuer: GHA,
+      certificateGithubWorkflow: claims,
+    })
+  const fromFile = (lines: string): Rule =>
+    parsePolicy(
+      `rules:\n  - images: '**'\n    signers:\n      - identity: ${DOCKER_SAN}\n        issuer: ${GHA}\n` +
+        lines
+          .split('\n')
+          .map((l) => `        ${l}`)
+          .join('\n') +
+        '\n',
+      'policy.yml',
+    ).rules[0]
+
+  it('issue 8.10: the reusable workflow identity alone accepts the signature whoever called it', () => {
+    expect(verifyBundle1(keylessRule(DOCKER_SAN)).verified).toBe(true)
+  })
+
+  it('issue 8.10: certificate-github-workflow-repository of another caller refuses the signature', () => {
+    const result = verifyBundle1(pinned({ repository: 'evil/app' }))
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe(
+      'expected GitHub workflow repository evil/app, got docker/github-builder-test',
+    )
+    // The signature was sound: its signer is reported for the reader to compare.
+    expect(result.signatures[0].signer?.repository).toBe(
+      'https://github.com/docker/github-builder-test',
+    )
+  })
+
+  it('issue 8.10: every certificate-github-workflow-* input of the right caller accepts it', () => {
+    const result = verifyBundle1(pinned(CALLER))
+    expect(result.reason).toBeUndefined()
+    expect(result.verified).toBe(true)
+  })
+
+  it.each<[keyof typeof CALLER, string]>([
+    ['ref', 'refs/heads/evil'],
+    ['trigger', 'push'],
+    ['sha', 'f'.repeat(40)],
+    ['name', 'release'],
+  ])('issue 8.10: certificate-github-workflow-%s of another run refuses it', (claim, value) => {
+    const result = verifyBundle1(pinned({ ...CALLER, [claim]: value }))
+    expect(result.verified).toBe(false)
+    expect(result.reason).toMatch(new RegExp(`^expected GitHub workflow ${claim} ${value}, got `))
+  })
+
+  it('issue 8.10: the policy file pins the source repository, its owner and ids, ref, trigger, signer and runner', () => {
+    const right = fromFile(
+      [
+        'sourceRepository: docker/github-builder-test',
+        'sourceRepositoryOwner: docker',
+        'sourceRepositoryIdentifier: "1040594287"',
+        'sourceRepositoryOwnerIdentifier: "5429470"',
+        'sourceRepositoryDigest: a09fc6eb8837d30548c4db26074c0bc6551e9215',
+        'sourceRef: refs/heads/main',
+        'trigger: workflow_dispatch',
+        `buildSignerURI: ${DOCKER_SAN}`,
+        'runnerEnvironment: github-hosted',
+      ].join('\n'),
+    )
+    expect(verifyBundle1(right).verified).toBe(true)
+  })
+
+  it.each<[string, string]>([
+    [
+      'sourceRepository: acme/app',
+      'expected source repository acme/app, got docker/github-builder-test',
+    ],
+    [
+      'sourceRepositoryRegexp: docker/github-builder-(prod|release)',
+      'expected source repository matching the regular expression "docker/github-builder-(prod|release)" (whole value), got docker/github-builder-test',
+    ],
+    ['sourceRepositoryOwner: acme', 'expected source repository owner acme, got docker'],
+    ['sourceRepositoryIdentifier: "1"', 'expected source repository identifier 1, got 1040594287'],
+    [
+      'sourceRefRegexp: refs/tags/v.*',
+      'expected source ref matching the regular expression "refs/tags/v.*" (whole value), got refs/heads/main',
+    ],
+    ['trigger: push', 'expected trigger push, got workflow_dispatch'],
+    [
+      'runnerEnvironment: self-hosted',
+      'expected runner environment self-hosted, got github-hosted',
+    ],
+  ])('issue 8.10: %s refuses it', (line, reason) => {
+    const result = verifyBundle1(fromFile(line))
+    expect(result.verified).toBe(false)
+    expect(result.reason).toBe(reason)
+  })
+
+  it('issue 8.10: a legacy .sig is held to the same pins (salrashid123/go-bazel-github-workflow)', () => {
+    const dir = ['_derived', 'salrashid123-go-bazel-github-workflow']
+    const found: Discovery = {
+      ...discovery([]),
+      signatures: [
+        {
+          reference: 'docker.io/salrashid123/server_image:sha256-c05263d2.sig',
+          signature: {
+            payload: read(...dir, 'simplesigning-payload.json'),
+            annotations: (
+              json(...dir, 'sig-manifest.json') as {
+                layers: { annotations: Record<string, string> }[]
+              }
+            ).layers[0].annotations,
+          },
+        },
+      ],
+    }
+    const digest = sha256(read(...dir, 'image-index.json'))
+    const identity =
+      'https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30'
+    const rule = (repository: string): Rule =>
+      ruleOf({
+        certificateIdentity: identity,
+        certificateOidcIssuer: GHA,
+        certificateGithubWorkflow: { repository },
+      })
+    expect(
+      verifyImage(found, digest, rule('salrashid123/go-bazel-github-workflow'), [PG], OPTIONS)
+        .verified,
+    ).toBe(true)
+    const evil = verifyImage(found, digest, rule('evil/go-bazel-github-workflow'), [PG], OPTIONS)
+    expect(evil.verified).toBe(false)
+    expect(evil.reason).toBe(
+      'expected GitHub workflow repository evil/go-bazel-github-workflow, got salrashid123/go-bazel-github-workflow',
+    )
   })
 })

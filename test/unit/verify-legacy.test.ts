@@ -170,6 +170,15 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
     expect(v.ok).toBe(false)
   })
 
+  it('issue 8.6: is rejected when an RFC 3161 timestamp is required (a root without a log): the Rekor SET does not stand in for one', () => {
+    const v = verifyLegacySignature(good, digest, trust, keyless(identity, issuer), {
+      requireTlog: false,
+      requireTimestamp: true,
+    })
+    expect(v.ok).toBe(false)
+    expect(v.reason).toBe('expected an RFC 3161 timestamp, got none')
+  })
+
   it('rejects the signature when a key is expected', () => {
     const v = verifyLegacySignature(
       good,

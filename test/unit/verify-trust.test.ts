@@ -3,14 +3,18 @@
  * what each root requires of a signature, the errors a bad file gives, and the fallback to the
  * embedded public-good root when TUF cannot be reached.
  */
+import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { SignetError } from '../../src/errors'
 import type { Logger } from '../../src/report/types'
 import {
   embeddedPublicGoodRoot,
+  isMirrorUnreachable,
   loadTrustRoots,
   parseTrustedRootFile,
   trustRootFrom,
@@ -244,5 +248,295 @@ describe('loadTrustRoots', () => {
     expect(log.warnings).toHaveLength(1)
     expect(log.warnings[0]).toMatch(/TUF/)
     expect(log.warnings[0]).toMatch(/embedded/)
+  })
+})
+
+// -------------------------------------------------------------------------------------------------
+// A TUF mirror on loopback: a repository of our own (one ed25519 key for every role) whose target
+// trusted_root.json is the public-good root, and whose answers a test can replace, as a mirror
+// (or someone between the runner and it) could.
+
+/** OLPC canonical JSON, which TUF signs: sorted keys, only `\` and `"` escaped. */
+function canonical(value: unknown): string {
+  if (typeof value === 'string') return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${canonical(k)}:${canonical(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+interface Reply {
+  status: number
+  body: string
+}
+
+interface TufMirror {
+  url: string
+  /** The root.json the client starts from (version 1). */
+  rootPath: string
+  /** Signed metadata of a role, as the repository's own key signs it. */
+  signed(role: 'timestamp' | 'snapshot' | 'targets', fields?: Record<string, unknown>): string
+  /** What the mirror answers for a path (`/timestamp.json`); unset paths answer 404. */
+  serve: Map<string, Reply | (() => Reply | undefined)>
+  /** Requests seen, as paths. */
+  requests: string[]
+  stop(): Promise<void>
+}
+
+const FAR_FUTURE = '2099-01-01T00:00:00Z'
+
+async function startTufMirror(directory: string, name = 'mirror'): Promise<TufMirror> {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  const publicHex = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('hex')
+  const keyid = createHash('sha256').update(publicHex).digest('hex')
+  const signWith = (key: KeyObject, signed: Record<string, unknown>): string =>
+    JSON.stringify({
+      signed,
+      signatures: [{ keyid, sig: sign(null, Buffer.from(canonical(signed)), key).toString('hex') }],
+    })
+  const common = (type: string, version = 1) => ({
+    _type: type,
+    spec_version: '1.0.31',
+    version,
+    expires: FAR_FUTURE,
+  })
+  const role = { keyids: [keyid], threshold: 1 }
+  const root = {
+    ...common('root'),
+    keys: { [keyid]: { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: publicHex } } },
+    roles: { root: role, timestamp: role, snapshot: role, targets: role },
+    consistent_snapshot: false,
+  }
+  const rootPath = join(directory, `${name}-root.json`)
+  await writeFile(rootPath, signWith(privateKey, root))
+
+  const target = Buffer.from(PUBLIC_GOOD_TEXT)
+  const defaults: Record<string, () => Record<string, unknown>> = {
+    targets: () => ({
+      ...common('targets'),
+      targets: {
+        'trusted_root.json': {
+          length: target.length,
+          hashes: { sha256: createHash('sha256').update(target).digest('hex') },
+        },
+      },
+    }),
+    snapshot: () => ({ ...common('snapshot'), meta: { 'targets.json': { version: 1 } } }),
+    timestamp: () => ({ ...common('timestamp'), meta: { 'snapshot.json': { version: 1 } } }),
+  }
+  const signed: TufMirror['signed'] = (name, fields = {}) =>
+    signWith(privateKey, { ...defaults[name](), ...fields })
+
+  const ok = (body: string): Reply => ({ status: 200, body })
+  const serve: TufMirror['serve'] = new Map<string, Reply | (() => Reply | undefined)>([
+    ['/timestamp.json', ok(signed('timestamp'))],
+    ['/snapshot.json', ok(signed('snapshot'))],
+    ['/targets.json', ok(signed('targets'))],
+    ['/targets/trusted_root.json', ok(PUBLIC_GOOD_TEXT)],
+  ])
+  const requests: string[] = []
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://mirror').pathname
+    requests.push(path)
+    const entry = serve.get(path)
+    const reply = (typeof entry === 'function' ? entry() : entry) ?? { status: 404, body: '' }
+    if (reply.status === 0) return // never answers
+    res.writeHead(reply.status, { 'Content-Length': Buffer.byteLength(reply.body) })
+    res.end(reply.body)
+  })
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    rootPath,
+    signed,
+    serve,
+    requests,
+    stop: () =>
+      new Promise((done) => {
+        server.closeAllConnections()
+        server.close(() => done())
+      }),
+  }
+}
+
+describe('issue 8.7: the embedded root is a network fallback only', () => {
+  let mirror: TufMirror
+  beforeEach(async () => {
+    mirror = await startTufMirror(dir)
+  })
+  afterEach(async () => {
+    await mirror.stop()
+  })
+
+  const load = (log: RecordingLogger = recordingLogger(), timeoutMs = 5000) =>
+    loadTrustRoots({
+      cwd: dir,
+      log,
+      cacheDir: join(dir, 'cache'),
+      mirrorURL: mirror.url,
+      tufRootPath: mirror.rootPath,
+      timeoutMs,
+    })
+
+  /** Fails closed: an error naming trusted-root and what to do, and no fallback. */
+  async function expectRefused(message: RegExp): Promise<void> {
+    const log = recordingLogger()
+    const err = await asyncErrorOf(load(log))
+    expect(err.input).toBe('trusted-root')
+    expect(err.message).toContain('trusted-root')
+    expect(err.message).toMatch(/did not verify/)
+    expect(err.message).toMatch(/set trusted-root to/i)
+    expect(err.message).toMatch(message)
+    expect(log.warnings).toEqual([])
+  }
+
+  /** Falls back: the embedded root, with one warning that says why. */
+  async function expectFallback(timeoutMs?: number): Promise<void> {
+    const log = recordingLogger()
+    const roots = await load(log, timeoutMs)
+    expect(roots.map((r) => r.name)).toEqual(['Sigstore public good (embedded)'])
+    expect(log.warnings).toHaveLength(1)
+    expect(log.warnings[0]).toMatch(/cannot be reached/)
+    expect(log.warnings[0]).toMatch(/embedded/)
+  }
+
+  it('the test mirror is sound: its trusted root is taken through TUF, without a warning', async () => {
+    const log = recordingLogger()
+    const roots = await load(log)
+    expect(roots.map((r) => r.name)).toEqual(['Sigstore public good'])
+    expect(roots[0].material.tlogs.length).toBeGreaterThan(0)
+    expect(log.warnings).toEqual([])
+    expect(mirror.requests).toContain('/targets/trusted_root.json')
+  })
+
+  it('issue 8.7: timestamp metadata altered after signing is refused, not replaced by the embedded root', async () => {
+    const forged = JSON.parse(mirror.signed('timestamp')) as { signed: { version: number } }
+    forged.signed.version = 7
+    mirror.serve.set('/timestamp.json', { status: 200, body: JSON.stringify(forged) })
+    await expectRefused(/timestamp was signed by 0\/1 keys/)
+  })
+
+  it('issue 8.7: expired timestamp metadata is refused', async () => {
+    mirror.serve.set('/timestamp.json', {
+      status: 200,
+      body: mirror.signed('timestamp', { expires: '2001-01-01T00:00:00Z' }),
+    })
+    await expectRefused(/expired/i)
+  })
+
+  it('issue 8.7: expired targets metadata is refused', async () => {
+    mirror.serve.set('/targets.json', {
+      status: 200,
+      body: mirror.signed('targets', { expires: '2001-01-01T00:00:00Z' }),
+    })
+    await expectRefused(/expired/i)
+  })
+
+  it('issue 8.7: a rollback to an older timestamp is refused', async () => {
+    mirror.serve.set('/timestamp.json', {
+      status: 200,
+      body: mirror.signed('timestamp', { version: 5 }),
+    })
+    expect((await load()).map((r) => r.name)).toEqual(['Sigstore public good'])
+    mirror.serve.set('/timestamp.json', { status: 200, body: mirror.signed('timestamp') })
+    await expectRefused(/version/i)
+  })
+
+  it('issue 8.7: a trusted root other than the one the targets metadata names is refused', async () => {
+    mirror.serve.set('/targets/trusted_root.json', { status: 200, body: GITHUB_TEXT })
+    await expectRefused(/length|hash/i)
+  })
+
+  it('issue 8.7: a mirror serving garbage is refused', async () => {
+    mirror.serve.set('/timestamp.json', { status: 200, body: '<html>hello</html>' })
+    await expectRefused(/JSON/)
+  })
+
+  it('issue 8.7: a root rotation signed by nobody the client trusts is refused', async () => {
+    const other = await startTufMirror(dir, 'other')
+    try {
+      const rotated = readFileSync(other.rootPath, 'utf8').replace('"version":1', '"version":2')
+      mirror.serve.set('/2.root.json', { status: 200, body: rotated })
+      await expectRefused(/root was signed by 0\/1 keys/)
+    } finally {
+      await other.stop()
+    }
+  })
+
+  it('issue 8.7: a mirror that answers 503 falls back to the embedded root, with a warning', async () => {
+    for (const path of ['/2.root.json', '/timestamp.json'])
+      mirror.serve.set(path, { status: 503, body: 'down for maintenance' })
+    await expectFallback()
+  })
+
+  it('issue 8.7: a mirror that never answers falls back once the request times out', async () => {
+    mirror.serve.set('/2.root.json', { status: 0, body: '' })
+    await expectFallback(300)
+  })
+
+  it('issue 8.7: a mirror that refuses connections falls back to the embedded root', async () => {
+    const url = mirror.url
+    await mirror.stop()
+    const log = recordingLogger()
+    const roots = await loadTrustRoots({
+      cwd: dir,
+      log,
+      cacheDir: join(dir, 'cache'),
+      mirrorURL: url,
+      tufRootPath: mirror.rootPath,
+      timeoutMs: 2000,
+    })
+    expect(roots.map((r) => r.name)).toEqual(['Sigstore public good (embedded)'])
+    expect(log.warnings).toHaveLength(1)
+    mirror = await startTufMirror(dir) // for afterEach
+  })
+})
+
+describe('isMirrorUnreachable', () => {
+  /** As @sigstore/tuf wraps tuf-js's errors. */
+  const tufError = (cause: unknown): Error =>
+    Object.assign(new Error('error refreshing TUF metadata', { cause }), { name: 'TUFError' })
+  const withCode = (message: string, code: string): Error =>
+    Object.assign(new Error(message), { code })
+  const httpStatus = (statusCode: number): Error =>
+    Object.assign(new Error('Failed to download'), { statusCode })
+
+  it.each<[string, unknown, boolean]>([
+    [
+      'connection refused',
+      tufError(
+        new TypeError('fetch failed', { cause: withCode('connect ECONNREFUSED', 'ECONNREFUSED') }),
+      ),
+      true,
+    ],
+    ['a DNS failure', tufError(withCode('getaddrinfo ENOTFOUND x', 'ENOTFOUND')), true],
+    [
+      'a timeout',
+      tufError(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      true,
+    ],
+    ['a 503', tufError(httpStatus(503)), true],
+    ['a 429', tufError(httpStatus(429)), true],
+    [
+      'a network failure in the snapshot download (tuf-js keeps it as text)',
+      tufError(new Error('Unable to load snapshot metadata error TypeError: fetch failed')),
+      true,
+    ],
+    ['a 404 for timestamp.json', tufError(httpStatus(404)), false],
+    ['a 403 (a proxy that blocks the mirror)', tufError(httpStatus(403)), false],
+    [
+      'an HTTP error in the snapshot download (its status is lost)',
+      tufError(new Error('Unable to load snapshot metadata error Error: Failed to download')),
+      false,
+    ],
+    ['a bad signature', tufError(new Error('timestamp was signed by 0/1 keys')), false],
+    ['expired metadata', tufError(new Error('timestamp.json is expired')), false],
+    ['a length mismatch', tufError(new Error('Max length reached')), false],
+    ['an unwritable cache', withCode('EACCES: permission denied', 'EACCES'), false],
+    ['not an error', 'fetch failed', false],
+  ])('%s', (_what, err, unreachable) => {
+    expect(isMirrorUnreachable(err)).toBe(unreachable)
   })
 })
