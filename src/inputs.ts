@@ -30,9 +30,17 @@ export const INPUT = {
   certificateIdentityRegexp: 'certificate-identity-regexp',
   certificateOidcIssuer: 'certificate-oidc-issuer',
   certificateOidcIssuerRegexp: 'certificate-oidc-issuer-regexp',
+  certificateGithubWorkflowRepository: 'certificate-github-workflow-repository',
+  certificateGithubWorkflowRef: 'certificate-github-workflow-ref',
+  certificateGithubWorkflowTrigger: 'certificate-github-workflow-trigger',
+  certificateGithubWorkflowSha: 'certificate-github-workflow-sha',
+  certificateGithubWorkflowName: 'certificate-github-workflow-name',
   publicKey: 'public-key',
   policy: 'policy',
   dockerfile: 'dockerfile',
+  buildArgs: 'build-args',
+  buildContexts: 'build-contexts',
+  policyRef: 'policy-ref',
   requireAttestations: 'require-attestations',
   enforce: 'enforce',
   registryUsername: 'registry-username',
@@ -82,14 +90,34 @@ export interface Inputs {
   certificateIdentityRegexp?: string
   certificateOidcIssuer?: string
   certificateOidcIssuerRegexp?: string
+  /** cosign's --certificate-github-workflow-* flags: exact values of the Fulcio GitHub claims. */
+  certificateGithubWorkflow: GithubWorkflowClaims
   /** PEM text or a path. */
   publicKey?: string
   /** A policy file path. */
   policy?: string
   /** Dockerfile paths or globs. */
   dockerfiles: string[]
+  /** docker/build-push-action's `build-args`: NAME=value, one per line. */
+  buildArgs: Record<string, string>
+  /** docker/build-push-action's `build-contexts`: name=value (docker-image://…, a path, a URL). */
+  buildContexts: Record<string, string>
+  /**
+   * A git commit or ref the policy, public key and trusted root are read at (`git show ref:path`),
+   * so a pull request cannot change the rules it is checked against.
+   */
+  policyRef?: string
   requireAttestations: string[]
   enforce: boolean
+}
+
+/** The GitHub claims of a Fulcio certificate that cosign's --certificate-github-workflow-* pin. */
+export interface GithubWorkflowClaims {
+  repository?: string
+  ref?: string
+  trigger?: string
+  sha?: string
+  name?: string
 }
 
 export type InputGetter = (name: string) => string
@@ -153,6 +181,38 @@ export function parseKeyValues(value: string | undefined, name: string): Record<
   return result
 }
 
+/**
+ * docker/build-push-action's `build-args` and `build-contexts`: `NAME=value` per line. A build arg
+ * keeps everything after the first `=` (commas included, as build-push-action reads it); contexts
+ * may also be comma-separated. A name given twice takes its last value, as docker buildx does.
+ */
+export function parseNameValues(
+  value: string | undefined,
+  name: string,
+  commaSeparated: boolean,
+): Record<string, string> {
+  const result: Record<string, string> = {}
+  const entries = commaSeparated
+    ? parseList(value)
+    : (value ?? '')
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+  for (const entry of entries) {
+    const eq = entry.indexOf('=')
+    const key = eq > 0 ? entry.slice(0, eq).trim() : ''
+    if (key === '' || /\s/.test(key)) {
+      throw new SignetError(
+        'INPUT_INVALID',
+        `input ${name}: "${entry}" is not NAME=value (one per line, as docker/build-push-action takes it)`,
+        { input: name },
+      )
+    }
+    result[key] = entry.slice(eq + 1)
+  }
+  return result
+}
+
 function serviceURL(
   get: InputGetter,
   name: string,
@@ -183,7 +243,15 @@ const VERIFY_ONLY = [
   INPUT.certificateOidcIssuerRegexp,
   INPUT.publicKey,
   INPUT.policy,
+  INPUT.certificateGithubWorkflowRepository,
+  INPUT.certificateGithubWorkflowRef,
+  INPUT.certificateGithubWorkflowTrigger,
+  INPUT.certificateGithubWorkflowSha,
+  INPUT.certificateGithubWorkflowName,
   INPUT.dockerfile,
+  INPUT.buildArgs,
+  INPUT.buildContexts,
+  INPUT.policyRef,
   INPUT.requireAttestations,
 ]
 
@@ -302,7 +370,17 @@ export function readInputs(get: InputGetter): Inputs {
     certificateOidcIssuerRegexp: optional(get, INPUT.certificateOidcIssuerRegexp),
     publicKey: optional(get, INPUT.publicKey),
     policy: optional(get, INPUT.policy),
+    certificateGithubWorkflow: {
+      repository: optional(get, INPUT.certificateGithubWorkflowRepository),
+      ref: optional(get, INPUT.certificateGithubWorkflowRef),
+      trigger: optional(get, INPUT.certificateGithubWorkflowTrigger),
+      sha: optional(get, INPUT.certificateGithubWorkflowSha),
+      name: optional(get, INPUT.certificateGithubWorkflowName),
+    },
     dockerfiles: parseList(get(INPUT.dockerfile)),
+    buildArgs: parseNameValues(get(INPUT.buildArgs), INPUT.buildArgs, false),
+    buildContexts: parseNameValues(get(INPUT.buildContexts), INPUT.buildContexts, true),
+    policyRef: optional(get, INPUT.policyRef),
     requireAttestations: parseList(get(INPUT.requireAttestations)),
     enforce: parseBoolean(get, INPUT.enforce, true),
   }

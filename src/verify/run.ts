@@ -28,7 +28,8 @@ import { parseDockerfile } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
 import { discover } from './discover'
 import { requiredPredicateTypes, verifyImage, type ImageVerification } from './image'
-import { loadTrustRoots, type TrustRoot } from './trust'
+import { ruleFiles, type RuleFiles } from './rule-files'
+import { loadTrustRoots, parseTrustedRootFile, type TrustRoot } from './trust'
 
 /** One entry of the `results` output in verify mode: the image, and its verification. */
 export interface VerifyImageResult extends ImageVerification {
@@ -81,21 +82,27 @@ interface Subject {
 }
 
 const CONCURRENCY = 16
+/** Platforms (and attestation manifests) of one index: real ones list a few dozen at most. */
+const MAX_INDEX_CHILDREN = 256
 
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 
 async function readPolicy(
   inputs: Inputs,
-  cwd: string,
+  files: RuleFiles,
 ): Promise<{ policy: Policy; source: string }> {
-  const identityPolicy = policyFromInputs({
-    certificateIdentity: inputs.certificateIdentity,
-    certificateIdentityRegexp: inputs.certificateIdentityRegexp,
-    certificateOidcIssuer: inputs.certificateOidcIssuer,
-    certificateOidcIssuerRegexp: inputs.certificateOidcIssuerRegexp,
-    publicKey: inputs.publicKey,
-    requireAttestations: inputs.policy ? [] : inputs.requireAttestations,
-  })
+  const identityPolicy = policyFromInputs(
+    {
+      certificateIdentity: inputs.certificateIdentity,
+      certificateIdentityRegexp: inputs.certificateIdentityRegexp,
+      certificateOidcIssuer: inputs.certificateOidcIssuer,
+      certificateOidcIssuerRegexp: inputs.certificateOidcIssuerRegexp,
+      certificateGithubWorkflow: inputs.certificateGithubWorkflow,
+      publicKey: inputs.publicKey,
+      requireAttestations: inputs.policy ? [] : inputs.requireAttestations,
+    },
+    { readFile: files.read },
+  )
   if (!inputs.policy) {
     if (identityPolicy) return { policy: identityPolicy, source: identityPolicy.rules[0].source }
     throw new SignetError(
@@ -116,15 +123,16 @@ async function readPolicy(
   }
   let text: string
   try {
-    text = await readFile(resolve(cwd, inputs.policy), 'utf8')
+    text = files.read(inputs.policy)
   } catch (err) {
+    if (err instanceof SignetError) throw err
     throw new SignetError(
       'POLICY_INVALID',
       `input policy: cannot read ${inputs.policy}: ${describeError(err)}`,
       { input: INPUT.policy, cause: err },
     )
   }
-  const policy = parsePolicy(text, inputs.policy)
+  const policy = parsePolicy(text, inputs.policy, { readFile: files.read })
   // require-attestations beside a policy file: every rule needs them too.
   const extra = inputs.requireAttestations.map((type) => ({
     type,
@@ -132,7 +140,22 @@ async function readPolicy(
     bannedComponents: [],
   }))
   for (const rule of policy.rules) rule.attestations.push(...extra)
-  return { policy, source: inputs.policy }
+  const where = files.describe === 'the workspace' ? '' : ` at ${files.describe}`
+  return { policy, source: `${inputs.policy}${where}` }
+}
+
+/** The trusted-root file's text, read where the rules are read (policy-ref or the workspace). */
+function readTrustedRoot(path: string, files: RuleFiles): string {
+  try {
+    return files.read(path)
+  } catch (err) {
+    if (err instanceof SignetError) throw err
+    throw new SignetError(
+      'INPUT_INVALID',
+      `input ${INPUT.trustedRoot}: cannot read ${path}: ${describeError(err)}`,
+      { input: INPUT.trustedRoot, cause: err },
+    )
+  }
 }
 
 /** The Dockerfiles the input names, each once, relative to the workspace (for annotations). */
@@ -203,6 +226,8 @@ function platformMatches(wanted: string, actual: string | undefined): boolean {
 
 interface Target {
   subject: Subject
+  /** The policy rule the image is checked against (decided before the registry was contacted). */
+  rule: Rule
   repo: Repository
   name: string
   digest: string
@@ -216,6 +241,7 @@ type Resolution = { targets: Target[] } | { failed: VerifyImageResult }
 async function resolveSubject(
   registry: Registry,
   subject: Subject,
+  rule: Rule,
   recursive: boolean,
   log: Logger,
 ): Promise<Resolution> {
@@ -250,6 +276,7 @@ async function resolveSubject(
   }
   const top: Target = {
     subject,
+    rule,
     repo: subject.repo,
     name: subject.name,
     digest: descriptor.digest,
@@ -265,9 +292,17 @@ async function resolveSubject(
   } catch (err) {
     return failed(`could not read the image index: ${describeError(err)}`, descriptor.digest)
   }
-  const children = (index.manifests ?? [])
+  const listed = index.manifests ?? []
+  // A registry controls the index: bound the work one image can cause.
+  if (listed.length > MAX_INDEX_CHILDREN)
+    return failed(
+      `expected at most ${MAX_INDEX_CHILDREN} manifests in the image index, got ${listed.length} (Signet's limit on one image's work)`,
+      descriptor.digest,
+    )
+  const children = listed
     .map((child) => ({
       subject,
+      rule,
       repo: subject.repo,
       name: subject.name,
       digest: child.digest,
@@ -289,18 +324,35 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
   const log = deps.log
   const cwd = deps.cwd ?? process.cwd()
 
-  // All input is read and checked before any registry is.
-  const { policy, source } = await readPolicy(inputs, cwd)
+  // All input is read and checked before any registry is. The rules (policy, keys, trusted root)
+  // come from the workspace, or from policy-ref where a pull request cannot change them.
+  const files = ruleFiles({
+    cwd,
+    env,
+    ref: inputs.policyRef,
+    inputFor: (path) =>
+      path === inputs.trustedRoot
+        ? INPUT.trustedRoot
+        : path === inputs.publicKey
+          ? INPUT.publicKey
+          : INPUT.policy,
+  })
+  const { policy, source } = await readPolicy(inputs, files)
   const subjects = await subjectsOf(inputs, cwd)
+  const trustedRootText = inputs.trustedRoot
+    ? readTrustedRoot(inputs.trustedRoot, files)
+    : undefined
   const roots: TrustRoot[] = await log.group('Trust roots', async () => {
-    const loaded = await loadTrustRoots({
-      file: inputs.trustedRoot,
-      cwd,
-      log,
-      cacheDir: deps.tuf?.cacheDir,
-      mirrorURL: deps.tuf?.mirrorURL,
-      timeoutMs: deps.tuf?.timeoutMs,
-    })
+    const loaded =
+      inputs.trustedRoot && trustedRootText !== undefined
+        ? parseTrustedRootFile(trustedRootText, inputs.trustedRoot)
+        : await loadTrustRoots({
+            cwd,
+            log,
+            cacheDir: deps.tuf?.cacheDir,
+            mirrorURL: deps.tuf?.mirrorURL,
+            timeoutMs: deps.tuf?.timeoutMs,
+          })
     for (const root of loaded) {
       const r = root.requirements
       log.info(
@@ -309,24 +361,55 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
     }
     return loaded
   })
-  const notes: string[] = []
+  const notes: string[] = [...files.notes()]
   if (!inputs.tlog)
     notes.push(
       'tlog: false — key-signed signatures are accepted without a transparency-log entry, so a ' +
         'leaked key could sign without anyone seeing it (cosign --insecure-ignore-tlog).',
     )
 
+  // Policy before network: an image no rule covers is decided here, and its registry is never
+  // contacted (a Dockerfile may name any host; only images the policy checks are looked up).
+  const decided = subjects.map((subject) => ({ subject, rule: ruleFor(policy, subject.name) }))
+  const unruled = (subject: Subject): VerifyImageResult => {
+    const skip = policy.unmatched === 'skip'
+    const reason = skip
+      ? 'no policy rule matches this image, and the policy skips unmatched images (its registry was not contacted)'
+      : `expected a policy rule for ${subject.name}, got none (the policy fails unmatched images)`
+    log.info(`${skip ? '➖' : '❌'} ${subject.written}: ${reason}`)
+    return {
+      image: subject.written,
+      name: subject.name,
+      digest: subject.reference.digest ?? '',
+      mediaType: '',
+      ...(subject.dockerfile ? { dockerfile: subject.dockerfile } : {}),
+      verified: false,
+      verdict: skip ? 'skipped' : 'failed',
+      reason,
+      signatures: [],
+      attestations: [],
+    }
+  }
+
+  // registry-username/password are for the registries the workflow named in images/metadata:
+  // never for a host that only a Dockerfile names (the pull request chose it).
   const registry =
     deps.registry ??
     createRegistry(
       inputs,
-      subjects.map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
+      subjects
+        .filter((s) => s.input !== INPUT.dockerfile)
+        .map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
       env,
       log,
     )
 
   const resolutions = await log.group('Resolving images', () =>
-    mapLimit(subjects, CONCURRENCY, (s) => resolveSubject(registry, s, inputs.recursive, log)),
+    mapLimit(decided, CONCURRENCY, async ({ subject, rule }): Promise<Resolution> =>
+      rule
+        ? resolveSubject(registry, subject, rule, inputs.recursive, log)
+        : { failed: unruled(subject) },
+    ),
   )
 
   const verifications = new Map<string, Promise<ImageVerification>>()
@@ -367,22 +450,7 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
         ...(target.parent ? { parent: target.parent, platform: target.platform } : {}),
         ...(target.subject.dockerfile ? { dockerfile: target.subject.dockerfile } : {}),
       }
-      const rule = ruleFor(policy, target.name)
-      if (!rule) {
-        const skip = policy.unmatched === 'skip'
-        const reason = skip
-          ? 'no policy rule matches this image, and the policy skips unmatched images'
-          : `expected a policy rule for ${target.name}, got none (the policy fails unmatched images)`
-        log.info(`${skip ? '➖' : '❌'} ${target.name}@${target.digest}: ${reason}`)
-        return {
-          ...base,
-          verified: false,
-          verdict: skip ? 'skipped' : 'failed',
-          reason,
-          signatures: [],
-          attestations: [],
-        }
-      }
+      const rule = target.rule
       // Attestations describe the image that was built and named; a platform manifest reached
       // through `recursive` needs its signature only (as Signet and cosign attach them).
       const outcome = await verifyTarget(

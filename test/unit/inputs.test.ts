@@ -1,4 +1,10 @@
-import { parseKeyValues, parseList, readInputs, secretValues } from '../../src/inputs'
+import {
+  parseKeyValues,
+  parseList,
+  parseNameValues,
+  readInputs,
+  secretValues,
+} from '../../src/inputs'
 import { parseBuildMetadata, requestedImages } from '../../src/subjects'
 import { errorOf } from '../infra/expect'
 
@@ -221,5 +227,51 @@ describe('build metadata', () => {
     expect(err.code).toBe('METADATA_INVALID')
     expect(err.input).toBe('metadata')
     expect(err.message).toMatch(message)
+  })
+})
+
+describe('build-args and build-contexts (as docker/build-push-action takes them)', () => {
+  it('keeps everything after the first = of a build arg, commas included', () => {
+    expect(
+      parseNameValues('BASE=ghcr.io/acme/base:1\nLIST=a,b=c\n\nEMPTY=', 'build-args', false),
+    ).toEqual({
+      BASE: 'ghcr.io/acme/base:1',
+      LIST: 'a,b=c',
+      EMPTY: '',
+    })
+  })
+
+  it('reads contexts one per line or comma-separated; the last of a name wins', () => {
+    expect(
+      parseNameValues(
+        'alpine=docker-image://alpine@sha256:aa, src=./src\nalpine=./local',
+        'build-contexts',
+        true,
+      ),
+    ).toEqual({ alpine: './local', src: './src' })
+  })
+
+  it.each(['=value', 'NOVALUE', 'TWO WORDS=x'])('refuses %s naming the input', (entry) => {
+    const err = errorOf(() => parseNameValues(entry, 'build-args', false))
+    expect(err.code).toBe('INPUT_INVALID')
+    expect(err.input).toBe('build-args')
+  })
+
+  it('reads them, the GitHub claims and policy-ref in verify mode only', () => {
+    const inputs = readInputs(
+      getter({
+        mode: 'verify',
+        'build-args': 'X=1',
+        'build-contexts': 'base=docker-image://ghcr.io/acme/base:1',
+        'certificate-github-workflow-repository': 'acme/app',
+        'policy-ref': 'abc',
+      }),
+    )
+    expect(inputs.buildArgs).toEqual({ X: '1' })
+    expect(inputs.buildContexts).toEqual({ base: 'docker-image://ghcr.io/acme/base:1' })
+    expect(inputs.certificateGithubWorkflow.repository).toBe('acme/app')
+    expect(inputs.policyRef).toBe('abc')
+    const err = errorOf(() => readInputs(getter({ 'build-args': 'X=1' })))
+    expect(err.input).toBe('build-args')
   })
 })
