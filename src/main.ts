@@ -75,7 +75,8 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
   if (inputs.key) {
     key = loadSigningKey(inputs.key, inputs.keyPassword)
   } else {
-    identity = deps.identity ?? new GitHubOidcProvider(env)
+    identity =
+      deps.identity ?? new GitHubOidcProvider(env, { mask: (secret) => log.mask?.(secret) })
     identity.preflight?.()
   }
   const registry = deps.registry ?? createRegistry(inputs, requested, env, log)
