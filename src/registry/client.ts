@@ -9,12 +9,18 @@
  *
  * Redirects are followed by hand so that credentials never leave the registry host: blob GETs are
  * routinely redirected to object storage (S3, GCS, a CDN) with pre-signed URLs, which must not see
- * the registry token.
+ * the registry token. Credentials go to a token realm only on the registry's own host or one of
+ * the few hosts that really serve a registry's tokens (see realmMayReceiveCredentials).
+ *
+ * Everything a registry answers is the registry's to choose, and a registry can be named by whoever
+ * writes a Dockerfile: its text reaches messages only as the distribution error JSON's code and
+ * message, cleaned and bounded (registryText), and what it makes Signet read is bounded (the
+ * limits in ./types).
  */
 import { createHash } from 'node:crypto'
 import { SignetError } from '../errors'
 import { anonymousCredentials, type Credential, type CredentialProvider } from './credentials'
-import { isDigest, validateDigest } from './reference'
+import { canonicalRegistryHost, isDigest, isDockerHubHost, validateDigest } from './reference'
 import {
   classifyOutcome,
   isRetryableStatus,
@@ -25,7 +31,12 @@ import {
 } from './retry'
 import {
   MANIFEST_ACCEPT,
+  MAX_LISTED_REFERRERS,
+  MAX_MANIFEST_BYTES,
+  MAX_REFERRER_PAGES,
+  MAX_REFERRERS_LISTING_BYTES,
   MEDIA_TYPES,
+  registryLimit,
   type Descriptor,
   type FetchedManifest,
   type ImageIndex,
@@ -34,14 +45,17 @@ import {
   type Repository,
 } from './types'
 
-/** Registries reject larger manifests (distribution, GHCR, ECR all use 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+export { MAX_MANIFEST_BYTES } from './types'
 /** Cosign's default cap on an attachment (COSIGN_MAX_ATTACHMENT_SIZE). */
 export const DEFAULT_MAX_BLOB_BYTES = 128 * 1024 * 1024
+/** Redirects followed for one request. */
 const MAX_REDIRECTS = 5
-/** Bounds a referrers listing whose Link headers loop or never end. */
-const MAX_REFERRER_PAGES = 100
+/** An error body is read up to this much, for its distribution error JSON. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024
+/** A token service's answer, at most. */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024
+/** Registry-supplied text (error code and message, a host, a path) shown in a message, at most. */
+export const MAX_REGISTRY_TEXT = 200
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
 /** Referrers API answers that mean "not served here": use the fallback tag schema (D.5). */
 const REFERRERS_UNSUPPORTED = new Set([400, 404, 405, 406])
@@ -77,6 +91,8 @@ interface Request {
   access: Access
   headers?: Record<string, string>
   body?: Buffer
+  /** The body holds a secret (the OAuth2 refresh grant): never sent on to another host. */
+  secretBody?: boolean
 }
 
 interface Exchange {
@@ -89,6 +105,8 @@ interface ReferrersPage {
   index: ImageIndex
   /** OCI-Filters-Applied named artifactType: the server filtered this page. */
   applied: boolean
+  /** The page's size, counted against MAX_REFERRERS_LISTING_BYTES. */
+  bytes: number
   next?: URL
 }
 
@@ -96,6 +114,19 @@ interface CachedToken {
   authorization: string
   expiresAt: number
 }
+
+/** A media type as RFC 6838 spells one (lowercased); anything else from a registry is refused. */
+const MEDIA_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/
+/** A distribution error code (UNAUTHORIZED, MANIFEST_UNKNOWN, …). */
+const ERROR_CODE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/
+/**
+ * Characters that make one line of text into something else: C0 and C1 controls (newlines, ESC,
+ * NEL), DEL, Unicode line and paragraph separators, and bidirectional overrides.
+ */
+const UNSAFE_TEXT_RE =
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g
+/** A bearer token as RFC 6750 allows one (token68), which is what may go into a header. */
+const TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/
 
 const REPOSITORY_RE =
   /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/
@@ -121,21 +152,59 @@ export function parseWwwAuthenticate(header: string | null | undefined): AuthCha
   return challenges
 }
 
+/** `text` resolved against `base`, or undefined when it is not a URL. */
+function parseUrl(text: string, base?: URL): URL | undefined {
+  try {
+    return new URL(text, base)
+  } catch {
+    return undefined
+  }
+}
+
 /** The URL of `Link: <…>; rel="next"`, resolved against the page that carried it. */
 export function parseLinkNext(header: string | null | undefined, base: URL): URL | undefined {
   if (!header) return undefined
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /^\s*<([^>]*)>(.*)$/.exec(part)
     if (m && /;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(m[2])) {
-      return new URL(m[1], base)
+      const next = parseUrl(m[1], base)
+      if (!next) {
+        throw new SignetError(
+          'REGISTRY_ERROR',
+          `${describeUrl(base)}: the next page's Link is not a URL`,
+        )
+      }
+      return next
     }
   }
   return undefined
 }
 
+/**
+ * Registry-supplied text as it may appear in a message (and so in a reason, an annotation, the
+ * summary or a log line): one line, without control characters, at most `max` characters.
+ */
+export function registryText(text: string, max = MAX_REGISTRY_TEXT): string {
+  const line = text.replace(UNSAFE_TEXT_RE, ' ').replace(/\s+/g, ' ').trim()
+  const chars = [...line]
+  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : line
+}
+
+/** host/path of a URL a registry named (a redirect, a realm), for messages. */
+function describeUrl(url: URL): string {
+  return registryText(`${url.host}${url.pathname}`, 120)
+}
+
+/** A valid media type, lowercased, or undefined. */
+function validMediaType(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  const type = value.split(';')[0].trim().toLowerCase()
+  return MEDIA_TYPE_RE.test(type) ? type : undefined
+}
+
+/** The Content-Type's media type; undefined when missing or not a media type at all. */
 function mediaTypeOf(res: Response): string | undefined {
-  const ct = res.headers.get('content-type')
-  return ct ? ct.split(';')[0].trim().toLowerCase() : undefined
+  return validMediaType(res.headers.get('content-type'))
 }
 
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {
@@ -150,14 +219,25 @@ async function discard(res: Response): Promise<void> {
   await res.body?.cancel().catch(() => undefined)
 }
 
-/** Reads a body, refusing (before or while reading) anything larger than `max` bytes. */
-async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {
+/**
+ * Reads a body, refusing (before or while reading) anything larger than `max` bytes. `over` makes
+ * the error when a limit of Signet's rather than the size the content should have is at stake.
+ */
+async function readLimited(
+  res: Response,
+  max: number,
+  what: string,
+  over?: () => SignetError,
+): Promise<Buffer> {
   const declared = Number(res.headers.get('content-length') ?? NaN)
   if (Number.isFinite(declared) && declared > max) {
     await discard(res)
-    throw new SignetError(
-      'REGISTRY_ERROR',
-      `${what} is ${declared} bytes, more than the ${max} allowed`,
+    throw (
+      over?.() ??
+      new SignetError(
+        'REGISTRY_ERROR',
+        `${what} is ${declared} bytes, more than the ${max} allowed`,
+      )
     )
   }
   if (!res.body) return Buffer.alloc(0)
@@ -171,34 +251,94 @@ async function readLimited(res: Response, max: number, what: string): Promise<Bu
     total += value.byteLength
     if (total > max) {
       await reader.cancel().catch(() => undefined)
-      throw new SignetError('REGISTRY_ERROR', `${what} is more than the ${max} bytes allowed`)
+      throw (
+        over?.() ??
+        new SignetError('REGISTRY_ERROR', `${what} is more than the ${max} bytes allowed`)
+      )
     }
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength))
   }
   return Buffer.concat(chunks, total)
 }
 
-/** The registry's own explanation: `errors[0]` of the distribution error JSON, else the text. */
+/**
+ * The registry's own explanation, as much of it as may be shown: the code and message of
+ * `errors[0]` in the distribution error JSON, cleaned and bounded by registryText. Never anything
+ * else of the body (`detail`, an HTML page from a proxy, text written to be echoed into a summary):
+ * the HTTP status says enough then.
+ */
 async function registryMessage(res: Response): Promise<string> {
-  let text: string
+  let parsed: unknown
   try {
-    text = (await readLimited(res, MAX_ERROR_BODY_BYTES, 'error body')).toString('utf8').trim()
+    const text = (await readLimited(res, MAX_ERROR_BODY_BYTES, 'error body')).toString('utf8')
+    parsed = JSON.parse(text)
   } catch {
     return ''
   }
-  if (text === '') return ''
+  const errors = (parsed as { errors?: unknown } | null)?.errors
+  const first: unknown = Array.isArray(errors) ? errors[0] : undefined
+  if (typeof first !== 'object' || first === null) return ''
+  const { code, message } = first as { code?: unknown; message?: unknown }
+  const parts = [
+    typeof code === 'string' && ERROR_CODE_RE.test(code) ? code : '',
+    typeof message === 'string' ? message : '',
+  ].filter((part) => part.trim() !== '')
+  return registryText(parts.join(': '))
+}
+
+/** Parses JSON a registry sent, without echoing it: JSON.parse's error quotes the text. */
+function parseRegistryJson(bytes: Buffer, what: string): unknown {
   try {
-    const parsed = JSON.parse(text) as {
-      errors?: { code?: string; message?: string; detail?: unknown }[]
-    }
-    const first = parsed.errors?.[0]
-    if (first) {
-      return [first.code, first.message].filter((s) => typeof s === 'string' && s !== '').join(': ')
-    }
+    return JSON.parse(bytes.toString('utf8'))
   } catch {
-    // Not JSON: plain text (or HTML from a proxy); keep a short line of it.
+    throw new SignetError('REGISTRY_ERROR', `${what} is not JSON`)
   }
-  return text.split('\n')[0].slice(0, 200)
+}
+
+/** Hosts that serve Docker Hub's tokens for its registry hosts. */
+const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io'
+
+/**
+ * True for a two-label name that is, or looks like, a public suffix under a country code (co.uk,
+ * com.au, ne.jp, gov.uk, …): a short second label under a two-letter top-level domain. It errs
+ * towards refusing (a real two-letter domain such as ab.io counts too, and is then asked
+ * anonymously), never towards accepting such a suffix.
+ */
+function looksLikePublicSuffix(labels: string[]): boolean {
+  return labels.length === 2 && labels[1].length === 2 && labels[0].length <= 4
+}
+
+/**
+ * Whether the credentials Signet holds for `registryHost` may be sent to the token realm `realm`
+ * (already known to be https, or http on a plain-http host). A registry names its realm itself, so
+ * this is what stops a registry from sending its users' credentials anywhere it likes:
+ * - the registry's own host (host:port compared after normalisation: lowercase, `:443` dropped);
+ * - Docker Hub's registry hosts → auth.docker.io, where Hub's tokens are served;
+ * - a parent domain of the registry host, on the default port: registry.gitlab.com →
+ *   gitlab.com, as GitLab (hosted and self-managed) serves them. Whoever holds a parent domain
+ *   already controls every name under it, so it learns nothing it could not take. The parent must
+ *   be a DNS name of at least two labels that does not look like a public suffix (co.uk is never
+ *   a parent that qualifies), and never an IP address.
+ * Elsewhere (a sibling such as api.example.com for registry.example.com, another domain) the realm
+ * is asked anonymously, which serves public images; a private image then fails to authenticate
+ * with a message that says why.
+ */
+export function realmMayReceiveCredentials(registryHost: string, realm: URL): boolean {
+  let registry: URL
+  try {
+    // The registry's host:port as the realm's scheme would contact it, so default ports compare.
+    registry = new URL(`${realm.protocol}//${canonicalRegistryHost(registryHost)}`)
+  } catch {
+    return false
+  }
+  if (registry.host === realm.host) return true
+  if (isDockerHubHost(registryHost) && realm.host === DOCKER_HUB_TOKEN_HOST) return true
+  if (realm.port !== '') return false
+  const parent = realm.hostname
+  if (/^[\d.]+$/.test(parent) || parent.startsWith('[')) return false
+  const labels = parent.split('.')
+  if (labels.length < 2 || labels.includes('') || looksLikePublicSuffix(labels)) return false
+  return registry.hostname.endsWith(`.${parent}`)
 }
 
 export class RegistryClient implements Registry {
@@ -222,6 +362,8 @@ export class RegistryClient implements Registry {
    */
   private readonly noReferrersApi = new Set<string>()
   private readonly tokens = new Map<string, Promise<CachedToken>>()
+  /** Registry host → the realm host its credentials were withheld from (for the auth error). */
+  private readonly withheldFrom = new Map<string, string>()
 
   constructor(options: RegistryClientOptions = {}) {
     this.credentials = options.credentials ?? anonymousCredentials
@@ -270,9 +412,11 @@ export class RegistryClient implements Registry {
     repo: Repository,
     reference: string,
     accept: string[] = [],
+    maxBytes = MAX_MANIFEST_BYTES,
   ): Promise<FetchedManifest | undefined> {
     checkRepository(repo)
     checkReference(reference)
+    const limit = Math.min(maxBytes, MAX_MANIFEST_BYTES)
     const acceptHeader = [...new Set([...accept, ...MANIFEST_ACCEPT])].join(', ')
     return this.call(
       {
@@ -288,14 +432,18 @@ export class RegistryClient implements Registry {
           return undefined
         }
         if (!res.ok) return this.fail('GET', url, res, repo)
-        const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `manifest ${url.pathname}`)
+        const bytes = await readLimited(
+          res,
+          limit,
+          `manifest ${reference} in ${repo.registry}/${repo.repository}`,
+        )
         const digest = digestOf(bytes, isDigest(reference) ? algorithmOf(reference) : 'sha256')
         // Only a digest reference can be checked: for tags ggcr gave up trusting
         // Docker-Content-Digest (too many registries get it wrong), and so do we.
         if (isDigest(reference) && digest !== reference) {
           throw new SignetError(
             'REGISTRY_ERROR',
-            `GET ${url.host}${url.pathname}: the registry returned a manifest whose digest is ${digest}, not the requested ${reference}`,
+            `GET ${repo.registry}/v2/${repo.repository}/manifests/${reference}: the registry returned a manifest whose digest is ${digest}, not the requested ${reference}`,
           )
         }
         const mediaType = manifestMediaType(res, bytes)
@@ -361,7 +509,7 @@ export class RegistryClient implements Registry {
           await discard(res)
           throw new SignetError(
             'CONCURRENT_WRITE',
-            `PUT ${url.host}${url.pathname}: ${reference} changed since it was read (412 Precondition Failed)`,
+            `PUT ${repo.registry}${path}: ${reference} changed since it was read (412 Precondition Failed)`,
           )
         }
         if (!res.ok) return this.fail('PUT', url, res, repo)
@@ -411,13 +559,14 @@ export class RegistryClient implements Registry {
         if (res.status !== 202) return this.fail('POST', url, res, repo)
         await discard(res)
         const header = res.headers.get('location')
-        if (!header) {
+        const next = header ? parseUrl(header, url) : undefined
+        if (!next || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
           throw new SignetError(
             'REGISTRY_ERROR',
-            `POST ${url.host}${url.pathname}: the registry started an upload without a Location`,
+            `POST ${repo.registry}/v2/${repo.repository}/blobs/uploads/: the registry started an upload without a usable Location`,
           )
         }
-        return new URL(header, url)
+        return next
       },
     )
     // Location may be relative and may carry the registry's upload state in its query already;
@@ -514,16 +663,22 @@ export class RegistryClient implements Registry {
 
     const manifests: Descriptor[] = []
     let filtered = true
+    let bytesLeft = MAX_REFERRERS_LISTING_BYTES
     const seen = new Set<string>()
+    const listing = `the referrers listing of ${digest} in ${repo.registry}/${repo.repository}`
     let page: URL | undefined = first
     for (let n = 0; page; n++) {
-      if (n >= MAX_REFERRER_PAGES || seen.has(page.href)) {
-        throw new SignetError(
-          'REGISTRY_ERROR',
-          `GET ${first.host}${first.pathname}: the referrers listing did not end after ${n} pages`,
+      if (seen.has(page.href)) {
+        throw new SignetError('REGISTRY_ERROR', `${listing} links back to a page it listed before`)
+      }
+      if (n >= MAX_REFERRER_PAGES) {
+        throw registryLimit(
+          `${listing} goes on past ${MAX_REFERRER_PAGES} pages`,
+          `${MAX_REFERRER_PAGES} pages of referrers`,
         )
       }
       seen.add(page.href)
+      const budget = bytesLeft
       const result: ReferrersPage | undefined = await this.call(
         {
           method: 'GET',
@@ -543,27 +698,26 @@ export class RegistryClient implements Registry {
             await discard(res)
             return undefined
           }
-          const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `referrers ${url.pathname}`)
-          let index: ImageIndex
-          try {
-            index = JSON.parse(bytes.toString('utf8')) as ImageIndex
-          } catch {
-            throw new SignetError(
-              'REGISTRY_ERROR',
-              `GET ${url.host}${url.pathname}: the referrers index is not JSON`,
-            )
-          }
-          if (!Array.isArray(index.manifests)) {
-            throw new SignetError(
-              'REGISTRY_ERROR',
-              `GET ${url.host}${url.pathname}: the referrers index has no manifests array`,
-            )
+          const bytes = await readLimited(res, budget, listing, () =>
+            registryLimit(
+              `${listing} is larger than ${MAX_REFERRERS_LISTING_BYTES} bytes`,
+              `${MAX_REFERRERS_LISTING_BYTES} bytes of referrers listing`,
+            ),
+          )
+          const index = parseRegistryJson(bytes, listing) as ImageIndex
+          if (!Array.isArray(index?.manifests)) {
+            throw new SignetError('REGISTRY_ERROR', `${listing} has no manifests array`)
           }
           const applied = (res.headers.get('oci-filters-applied') ?? '')
             .split(',')
             .map((s) => s.trim())
             .includes('artifactType')
-          return { index, applied, next: parseLinkNext(res.headers.get('link'), url) }
+          return {
+            index,
+            applied,
+            bytes: bytes.length,
+            next: parseLinkNext(res.headers.get('link'), url),
+          }
         },
       )
       if (!result) {
@@ -571,19 +725,23 @@ export class RegistryClient implements Registry {
           this.noReferrersApi.add(repo.registry)
           return undefined
         }
-        throw new SignetError(
-          'REGISTRY_ERROR',
-          `GET ${page.host}${page.pathname}: a later page of the referrers listing is missing`,
+        throw new SignetError('REGISTRY_ERROR', `a later page of ${listing} is missing`)
+      }
+      bytesLeft -= result.bytes
+      manifests.push(...result.index.manifests)
+      if (manifests.length > MAX_LISTED_REFERRERS) {
+        throw registryLimit(
+          `${listing} has more than ${MAX_LISTED_REFERRERS} entries`,
+          `${MAX_LISTED_REFERRERS} referrers`,
         )
       }
-      manifests.push(...result.index.manifests)
       filtered &&= result.applied
       page = result.next
       // Credentials are bound to the registry host; a listing continued elsewhere is not followed.
       if (page && page.host !== first.host) {
         throw new SignetError(
           'REGISTRY_ERROR',
-          `GET ${first.host}${first.pathname}: the referrers listing continues on another host (${page.host})`,
+          `${listing} continues on another host (${registryText(page.host, 100)})`,
         )
       }
     }
@@ -613,10 +771,15 @@ export class RegistryClient implements Registry {
             return { tags: [] }
           }
           if (!res.ok) return this.fail('GET', url, res, repo)
-          const body = JSON.parse(
-            (await readLimited(res, MAX_MANIFEST_BYTES, 'tag list')).toString('utf8'),
-          ) as { tags?: string[] | null }
-          return { tags: body.tags ?? [], next: parseLinkNext(res.headers.get('link'), url) }
+          const what = `the tag list of ${repo.registry}/${repo.repository}`
+          const body = parseRegistryJson(
+            await readLimited(res, MAX_MANIFEST_BYTES, what),
+            what,
+          ) as { tags?: unknown } | null
+          const tags = Array.isArray(body?.tags)
+            ? body.tags.filter((t): t is string => typeof t === 'string')
+            : []
+          return { tags, next: parseLinkNext(res.headers.get('link'), url) }
         },
       )
       tags.push(...result.tags)
@@ -688,7 +851,7 @@ export class RegistryClient implements Registry {
     }
     return new SignetError(
       'REGISTRY_ERROR',
-      `could not reach the registry ${host}: ${rootMessage(err)}`,
+      `could not reach the registry ${host}: ${registryText(rootMessage(err))}`,
       { input: 'images', cause: err },
     )
   }
@@ -714,21 +877,23 @@ export class RegistryClient implements Registry {
     return this.send(request, url, after)
   }
 
-  /** One request, following redirects by hand; Authorization goes only to the registry host. */
+  /**
+   * One request, following redirects by hand. Authorization goes only to the registry host, and
+   * never again once a redirect has left it; a body that holds a secret is never sent elsewhere.
+   */
   private async send(
     request: Request,
     start: URL,
     authorization: string | undefined,
   ): Promise<Exchange> {
-    const registryHost = request.repo.registry.toLowerCase()
+    const registryHost = new URL(this.baseUrl(request.repo.registry)).host
+    const what = `${request.method} ${describeUrl(start)}`
     let url = start
     let method: string = request.method
     let body = request.body
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': this.userAgent, ...request.headers }
-      if (authorization && url.host.toLowerCase() === registryHost) {
-        headers.authorization = authorization
-      }
+      if (authorization && url.host === registryHost) headers.authorization = authorization
       if (body === undefined) delete headers['content-type']
       this.requestCount++
       const res = await this.fetchImpl(url, {
@@ -742,16 +907,26 @@ export class RegistryClient implements Registry {
       if (!REDIRECT_STATUSES.has(res.status) || !location) return { res, url }
       await discard(res)
       if (hop >= MAX_REDIRECTS) {
+        throw new SignetError('REGISTRY_ERROR', `${what}: more than ${MAX_REDIRECTS} redirects`)
+      }
+      const next = parseUrl(location, url)
+      if (!next || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
         throw new SignetError(
           'REGISTRY_ERROR',
-          `${request.method} ${start.host}${start.pathname}: more than ${MAX_REDIRECTS} redirects`,
+          `${what}: the registry redirected to something that is not an http(s) URL`,
         )
       }
-      const next = new URL(location, url)
+      // fetch refuses such a URL with a message that quotes it; refuse first, quoting nothing.
+      if (next.username !== '' || next.password !== '') {
+        throw new SignetError(
+          'REGISTRY_ERROR',
+          `${what}: the registry redirected to a URL with credentials in it`,
+        )
+      }
       if (url.protocol === 'https:' && next.protocol !== 'https:') {
         throw new SignetError(
           'REGISTRY_ERROR',
-          `${request.method} ${start.host}${start.pathname}: refusing a redirect from https to ${next.protocol}//${next.host}`,
+          `${what}: refusing a redirect from https to http://${registryText(next.host, 100)}`,
         )
       }
       // Fetch's rules: 303 (and 301/302 after a POST) continue as a GET without the body.
@@ -759,8 +934,16 @@ export class RegistryClient implements Registry {
         method = 'GET'
         body = undefined
       }
-      // Once off the registry host, never send the credentials again, even if bounced back.
-      if (next.host.toLowerCase() !== url.host.toLowerCase()) authorization = undefined
+      if (next.host !== url.host) {
+        // Once off the registry host, never send the credentials again, even if bounced back.
+        authorization = undefined
+        if (body !== undefined && request.secretBody) {
+          throw new SignetError(
+            'REGISTRY_AUTH',
+            `${what}: the token service redirected the request, credentials and all, to another host (${registryText(next.host, 100)}); Signet does not follow it`,
+          )
+        }
+      }
       url = next
     }
   }
@@ -815,39 +998,55 @@ export class RegistryClient implements Registry {
     }
   }
 
-  /** The token protocol: GET realm?service&scope with Basic credentials, or the OAuth2 refresh grant. */
+  /**
+   * The token protocol: GET realm?service&scope with Basic credentials, or the OAuth2 refresh
+   * grant. The realm must be https (or on a plain-http host) whatever Signet holds for it, and it
+   * receives the registry's credentials only where realmMayReceiveCredentials allows; elsewhere it
+   * is asked anonymously.
+   */
   private async fetchToken(
     repo: Repository,
     access: Access,
     challenge: AuthChallenge,
   ): Promise<CachedToken> {
     const host = repo.registry
-    const credential = await this.credentials.get(host)
-    if (credential?.registryToken) {
-      return { authorization: `Bearer ${credential.registryToken}`, expiresAt: Infinity }
+    const held = await this.credentials.get(host)
+    if (held?.registryToken) {
+      return { authorization: `Bearer ${held.registryToken}`, expiresAt: Infinity }
     }
-    const realmText = challenge.params.realm
-    let realm: URL
-    try {
-      realm = new URL(realmText ?? '')
-    } catch {
+    const realm = parseUrl(challenge.params.realm ?? '')
+    if (!realm || (realm.protocol !== 'https:' && realm.protocol !== 'http:')) {
       throw new SignetError(
         'REGISTRY_ERROR',
-        `registry ${host} asked for a token from an invalid realm "${realmText}"`,
+        `registry ${host} asked for a token from a realm that is not an http(s) URL`,
       )
     }
-    const scope = `repository:${repo.repository}:${access === 'push' ? 'pull,push' : 'pull'}`
-    const service = challenge.params.service
-    const hasSecret = Boolean(
-      credential?.identityToken || (credential?.username && credential.password),
-    )
-    if (hasSecret && realm.protocol !== 'https:' && !this.isPlainHttp(realm.host)) {
+    if (realm.username !== '' || realm.password !== '') {
+      throw new SignetError(
+        'REGISTRY_ERROR',
+        `registry ${host} asked for a token from a realm URL with credentials in it`,
+      )
+    }
+    const realmName = describeUrl(realm)
+    if (realm.protocol !== 'https:' && !this.isPlainHttp(realm.host)) {
       throw new SignetError(
         'REGISTRY_AUTH',
-        `registry ${host} asked for credentials at ${realm.protocol}//${realm.host}, which is not HTTPS; refusing to send them (list the host in plain-http if this is a local registry)`,
+        `registry ${host} asked for a token from http://${realmName}, which is not HTTPS: Signet asks token services over HTTPS only (list ${registryText(realm.host, 100)} in plain-http if it is a local registry served over HTTP)`,
+        { input: 'plain-http' },
       )
     }
+    const hasSecret = Boolean(held?.identityToken || (held?.username && held.password))
+    let credential = held
+    if (hasSecret && !realmMayReceiveCredentials(host, realm)) {
+      this.log(
+        `registry ${host} asked for a token from ${realmName}, which is not on its host: asking it without the credentials from ${held?.source}`,
+      )
+      this.withheldFrom.set(host.toLowerCase(), registryText(realm.host, 100))
+      credential = undefined
+    }
 
+    const scope = `repository:${repo.repository}:${access === 'push' ? 'pull,push' : 'pull'}`
+    const service = challenge.params.service
     const tokenRepo: Repository = { registry: realm.host, repository: repo.repository }
     let request: Request
     if (credential?.identityToken) {
@@ -865,6 +1064,7 @@ export class RegistryClient implements Registry {
         access,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: Buffer.from(form.toString()),
+        secretBody: true,
       }
     } else {
       const url = new URL(realm)
@@ -877,7 +1077,7 @@ export class RegistryClient implements Registry {
         ? basic(credential)
         : undefined
 
-    const what = `token for ${scope} from ${realm.host}${realm.pathname}`
+    const what = `token for ${scope} from ${realmName}`
     const token = await withRetry(() => this.send(request, request.url as URL, authorization), {
       ...this.retry,
       classify: (o, now) =>
@@ -895,16 +1095,21 @@ export class RegistryClient implements Registry {
           `could not get a ${what}: HTTP ${res.status}${message ? `: ${message}` : ''}`,
         )
       }
-      const body = JSON.parse((await readLimited(res, 1 << 20, what)).toString('utf8')) as {
-        token?: string
-        access_token?: string
-        expires_in?: number
+      const body = parseRegistryJson(
+        await readLimited(res, MAX_TOKEN_ANSWER_BYTES, `the ${what}`),
+        `the answer to a ${what}`,
+      ) as { token?: unknown; access_token?: unknown; expires_in?: unknown } | null
+      const value = [body?.token, body?.access_token].find(
+        (t): t is string => typeof t === 'string' && t !== '',
+      )
+      // A token goes into a header: one with other characters would make fetch throw an error
+      // that quotes it.
+      if (!value || !TOKEN_RE.test(value)) {
+        throw new SignetError('REGISTRY_ERROR', `the answer to a ${what} holds no usable token`)
       }
-      const value = body.token || body.access_token
-      if (!value) throw new SignetError('REGISTRY_ERROR', `the ${what} answer holds no token`)
       // The spec's default lifetime is 60 s when expires_in is absent.
-      const lifetime =
-        (typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60) * 1000
+      const expiresIn = body?.expires_in
+      const lifetime = (typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : 60) * 1000
       return {
         authorization: `Bearer ${value}`,
         expiresAt: Date.now() + Math.max(lifetime - TOKEN_EXPIRY_MARGIN_MS, lifetime / 2),
@@ -925,6 +1130,13 @@ export class RegistryClient implements Registry {
     credential: Credential | undefined,
   ): Promise<SignetError> {
     const detail = `HTTP ${status}${message ? `: ${message}` : ''}`
+    const withheld = this.withheldFrom.get(host.toLowerCase())
+    if (withheld) {
+      return new SignetError(
+        'REGISTRY_AUTH',
+        `registry ${host} refused ${what} (${detail}): its token service is on another host (${withheld}), and Signet sends a registry's credentials only to the registry's own host (or its parent domain, or auth.docker.io for Docker Hub), so it asked without them`,
+      )
+    }
     if (!credential) {
       return new SignetError(
         'REGISTRY_AUTH',
@@ -944,7 +1156,7 @@ export class RegistryClient implements Registry {
   /** Turns an unexpected answer into a SignetError naming the method and path, never credentials. */
   private async fail(method: string, url: URL, res: Response, repo: Repository): Promise<never> {
     const message = await registryMessage(res)
-    const what = `${method} ${url.pathname}`
+    const what = `${method} ${registryText(url.pathname, 120)}`
     if (res.status === 401 || res.status === 403) {
       throw await this.authError(
         repo.registry,
@@ -973,14 +1185,19 @@ function pickChallenge(challenges: AuthChallenge[]): AuthChallenge | undefined {
   )
 }
 
-/** Content-Type, unless it is missing or generic: then the manifest's own mediaType field. */
+/**
+ * Content-Type, unless it is missing, generic or not a media type: then the manifest's own
+ * mediaType field, if that is one. Either way a valid media type: it reaches the report.
+ */
 function manifestMediaType(res: Response, bytes: Buffer): string {
   const ct = mediaTypeOf(res)
   if (ct && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain')
     return ct
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }
-    if (typeof parsed.mediaType === 'string') return parsed.mediaType
+    const own = validMediaType(
+      (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType,
+    )
+    if (own) return own
   } catch {
     // Fall through.
   }

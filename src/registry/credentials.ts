@@ -12,6 +12,7 @@ import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { canonicalRegistryHost, isDockerHubHost } from './reference'
 
 export interface Credential {
   username?: string
@@ -72,19 +73,18 @@ export interface CredentialProviderOptions {
 export const GHCR_HOST = 'ghcr.io'
 /** The key Docker uses for Docker Hub in config.json and credential helpers. */
 export const DOCKER_HUB_AUTH_KEY = 'https://index.docker.io/v1/'
-const DOCKER_HUB_HOSTS = new Set([
-  'docker.io',
-  'index.docker.io',
-  'registry-1.docker.io',
-  'registry.hub.docker.com',
-])
 
-/** What every spelling of a config key or API host reduces to: host[:port], lowercase. */
+/**
+ * What every spelling of a config key or API host reduces to: host[:port], lowercase, `:443`
+ * dropped (https's default port: the same endpoint), and `docker.io` for every Docker Hub alias.
+ * The same normalisation as image references (src/registry/reference.ts), so `ghcr.io:443` gets
+ * ghcr.io's credentials and nothing else does; another port is another endpoint and gets none.
+ */
 export function normalizeRegistryKey(key: string): string {
   let host = key.trim().toLowerCase()
   host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
   host = host.replace(/\/.*$/, '')
-  return DOCKER_HUB_HOSTS.has(host) ? 'docker.io' : host
+  return isDockerHubHost(host) ? 'docker.io' : canonicalRegistryHost(host)
 }
 
 interface DockerAuthEntry {

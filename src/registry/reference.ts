@@ -6,7 +6,10 @@ import { SignetError } from '../errors'
 import type { Repository } from './types'
 
 export interface ImageReference extends Repository {
-  /** The host (with port) the registry API is served on: registry-1.docker.io for Docker Hub. */
+  /**
+   * The host (with port) the registry API is served on, as BuildKit would contact it:
+   * registry-1.docker.io for Docker Hub; `:443` (https's default) dropped; any other port kept.
+   */
   registry: string
   /** The registry as written, after normalisation: docker.io for Docker Hub. */
   domain: string
@@ -16,6 +19,13 @@ export interface ImageReference extends Repository {
   digest?: string
   /** registry/repository as go-containerregistry renders it (index.docker.io/library/x for Hub). */
   name: string
+  /**
+   * The name policy rules are matched against: `name` with every default port dropped, so that
+   * neither `host:443/x` nor `host:80/x` can leave a rule written for `host/x`. `:80` stays in
+   * `registry` and `name` (BuildKit speaks https to `host:80` unless the host is insecure, so it is
+   * another address to contact, and a signature names the image where it was pulled from).
+   */
+  policyName: string
   /** name[:tag][@digest] */
   toString(): string
 }
@@ -24,7 +34,54 @@ export interface ImageReference extends Repository {
 const DOCKER_HUB_DOMAIN = 'docker.io'
 const DOCKER_HUB_NAME = 'index.docker.io'
 const DOCKER_HUB_API = 'registry-1.docker.io'
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API])
+/**
+ * Every host that serves Docker Hub. Docker and distribution/reference rewrite docker.io and
+ * index.docker.io, ggcr docker.io; containerd contacts registry-1.docker.io for docker.io; and
+ * registry.hub.docker.com answers the same API. A name on any of them is a Hub image.
+ */
+const DOCKER_HUB_HOSTS = new Set([
+  DOCKER_HUB_DOMAIN,
+  DOCKER_HUB_NAME,
+  DOCKER_HUB_API,
+  'registry.hub.docker.com',
+])
+const HTTPS_DEFAULT_PORT = 443
+const HTTP_DEFAULT_PORT = 80
+const MAX_PORT = 65535
+
+/** `host` and `port` of host[:port] (IPv6 in brackets); port undefined when absent. */
+function splitHostPort(hostPort: string): { host: string; port?: number } {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(hostPort)
+  if (!m) return { host: hostPort }
+  return m[2] === undefined ? { host: m[1] } : { host: m[1], port: Number(m[2]) }
+}
+
+/**
+ * A registry host as Signet compares and contacts it: lowercase, the port in plain decimal
+ * (`:0443` is port 443 to Go's dialer, as to ours), and `:443` dropped, since https (the scheme
+ * every registry not listed in plain-http is reached over) contacts port 443 anyway.
+ */
+export function canonicalRegistryHost(hostPort: string): string {
+  const { host, port } = splitHostPort(hostPort.trim().toLowerCase())
+  if (port === undefined || port === HTTPS_DEFAULT_PORT) return host
+  return `${host}:${port}`
+}
+
+/** True for every spelling of Docker Hub (docker.io, index.docker.io, …; default ports allowed). */
+export function isDockerHubHost(hostPort: string): boolean {
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort))
+  return DOCKER_HUB_HOSTS.has(host) && (port === undefined || port === HTTP_DEFAULT_PORT)
+}
+
+/**
+ * The registry part of ImageReference.policyName for a host: index.docker.io for Docker Hub, else
+ * the canonical host without a default port. Policy patterns must be normalised with it too.
+ */
+export function policyRegistryName(hostPort: string): string {
+  if (isDockerHubHost(hostPort)) return DOCKER_HUB_NAME
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort))
+  return port === undefined || port === HTTP_DEFAULT_PORT ? host : `${host}:${port}`
+}
 
 // The grammar of distribution/reference (the one Docker, containerd and ggcr share).
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
@@ -78,6 +135,9 @@ function invalid(input: string, text: string, why: string): SignetError {
  * Parses `registry/repository[:tag][@digest]`. No registry part means Docker Hub; single-component
  * Hub names get `library/`. A first component is a registry when it contains '.' or ':', is
  * `localhost`, or has uppercase letters (exactly Docker's rule, so `myhost/app` is on Docker Hub).
+ * One image has one name: the host is lowercased, `:443` dropped, and every Hub alias (with a
+ * default port or none) is Docker Hub, so `ghcr.io:443/a/b` is `ghcr.io/a/b` and
+ * `docker.io:443/alpine` is `index.docker.io/library/alpine`; see `policyName` for `:80`.
  */
 export function parseImageReference(text: string, input = 'images'): ImageReference {
   const raw = text.trim()
@@ -121,13 +181,14 @@ export function parseImageReference(text: string, input = 'images'): ImageRefere
       first === 'localhost' ||
       first !== first.toLowerCase()
     ) {
-      if (!DOMAIN_RE.test(first))
+      const port = splitHostPort(first).port
+      if (!DOMAIN_RE.test(first) || (port !== undefined && port > MAX_PORT))
         throw invalid(input, raw, `"${first}" is not a valid registry host`)
-      domain = first.toLowerCase()
+      domain = canonicalRegistryHost(first)
       path = rest.slice(slash + 1)
     }
   }
-  const hub = DOCKER_HUB_ALIASES.has(domain)
+  const hub = isDockerHubHost(domain)
   if (hub) {
     domain = DOCKER_HUB_DOMAIN
     if (!path.includes('/')) path = `library/${path}`
@@ -159,6 +220,7 @@ export function parseImageReference(text: string, input = 'images'): ImageRefere
     ...(tag !== undefined ? { tag } : {}),
     ...(digest !== undefined ? { digest } : {}),
     name,
+    policyName: `${policyRegistryName(domain)}/${path}`,
     toString: () =>
       `${name}${tag !== undefined ? `:${tag}` : ''}${digest !== undefined ? `@${digest}` : ''}`,
   }

@@ -1,4 +1,5 @@
 /** OCI distribution types and the registry seam the rest of Signet codes against. */
+import { SignetError } from '../errors'
 
 export const MEDIA_TYPES = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -16,6 +17,31 @@ export const MANIFEST_ACCEPT = [
   MEDIA_TYPES.dockerManifestList,
   MEDIA_TYPES.dockerManifest,
 ]
+
+// Signet's limits on what a registry may make it read for one image. A registry is named by
+// whoever writes the Dockerfile, so its answers are bounded: over a limit the image fails
+// (REGISTRY_LIMIT, see registryLimit) rather than being read without end. Discovery's own limits
+// (signature layers, referrers read, the per-image byte budget) are in src/verify/discover.ts.
+
+/** Registries reject larger manifests (distribution, GHCR, ECR all use 4 MiB); so does Signet. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+/** Pages of one referrers listing (Link rel="next"): bounds a listing that loops or never ends. */
+export const MAX_REFERRER_PAGES = 100
+/** Entries of one referrers listing, over all its pages (the API or the fallback tag's index). */
+export const MAX_LISTED_REFERRERS = 1000
+/** Bytes of one referrers listing, over all its pages: as much as one manifest may hold. */
+export const MAX_REFERRERS_LISTING_BYTES = MAX_MANIFEST_BYTES
+/** Children of one image index (platforms and attestation manifests) that Signet resolves. */
+export const MAX_INDEX_CHILDREN = 256
+
+/**
+ * The error for an answer over one of Signet's limits: `what` went over, and `limit` says the
+ * limit with its value, e.g. registryLimit('the registry lists more than 1000 referrers of
+ * sha256:…', '1000 referrers') reads "…: Signet reads at most 1000 referrers per image".
+ */
+export function registryLimit(what: string, limit: string): SignetError {
+  return new SignetError('REGISTRY_LIMIT', `${what}: Signet reads at most ${limit} per image`)
+}
 
 export interface Descriptor {
   mediaType: string
@@ -69,11 +95,15 @@ export interface PutManifestResult {
 export interface Registry {
   /** HEAD a manifest by tag or digest; undefined on 404. */
   headManifest(repo: Repository, reference: string): Promise<Descriptor | undefined>
-  /** GET a manifest by tag or digest; undefined on 404. */
+  /**
+   * GET a manifest by tag or digest; undefined on 404. Refuses more than `maxBytes` (default and at
+   * most MAX_MANIFEST_BYTES).
+   */
   getManifest(
     repo: Repository,
     reference: string,
     accept?: string[],
+    maxBytes?: number,
   ): Promise<FetchedManifest | undefined>
   /** PUT a manifest under a tag or its digest. `ifMatch` sends If-Match (ignored by registries that do not support it). */
   putManifest(
@@ -98,6 +128,8 @@ export interface Registry {
   /**
    * The referrers API for `digest`: the index it answers, or undefined when the registry does not
    * serve the API (404, 400, 406, or a non-index answer), so the caller uses the fallback tag schema.
+   * A listing over MAX_REFERRER_PAGES, MAX_LISTED_REFERRERS or MAX_REFERRERS_LISTING_BYTES is a
+   * REGISTRY_LIMIT error.
    */
   referrers(
     repo: Repository,

@@ -2,7 +2,9 @@
  * The project's own in-memory OCI registry, on node:http over loopback. It exists because Debian's
  * docker-registry (distribution 2.8) predates the referrers API: this one serves it (distribution
  * spec 1.1), and can also misbehave on purpose (503s, latency, redirects to a storage host, auth
- * schemes) so the client's retry, auth and redirect handling can be tested against real HTTP.
+ * schemes, a token realm on another host, answers of a hostile registry) so the client's retry,
+ * auth and redirect handling can be tested against real HTTP. Each server records what it receives
+ * (with the Authorization header and, for POSTs to a token realm, the body).
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -39,12 +41,33 @@ export interface OciRegistryOptions {
    * distribution does). false takes published manifests whose content was not kept.
    */
   requireContent?: boolean
+  /**
+   * Where bearerAuth's token realm is: 'self' (default: /token on this server), 'other-host' (a
+   * second server on another port, i.e. another host, which records what it receives in
+   * `realmRequests`), or 'redirect' (this server's /token answers 307 to the second server's).
+   */
+  tokenRealm?: 'self' | 'other-host' | 'redirect'
+  /** With bearerAuth: anonymous token requests are granted pull (a public registry). */
+  anonymousPull?: boolean
+  /**
+   * A hostile registry: called first for every request this server receives (not the realm
+   * server); an answer it returns is sent as is, undefined lets the registry answer.
+   */
+  intercept?: (request: { method: string; url: URL }) => CannedAnswer | undefined
+}
+
+export interface CannedAnswer {
+  status: number
+  headers?: Record<string, string>
+  body?: string | Buffer
 }
 
 export interface RecordedRequest {
   method: string
   url: string
   authorization?: string
+  /** The body of a POST to a token realm (where a refresh token travels). */
+  body?: string
 }
 
 export interface OciRegistry {
@@ -58,6 +81,10 @@ export interface OciRegistry {
   readonly storageRequests: RecordedRequest[]
   /** The storage server's host, with redirectBlobs. */
   storageHost?: string
+  /** Requests that reached the token realm server (tokenRealm 'other-host' or 'redirect'). */
+  readonly realmRequests: RecordedRequest[]
+  /** The token realm server's host, with tokenRealm 'other-host' or 'redirect'. */
+  realmHost?: string
   stop(): Promise<void>
 }
 
@@ -158,9 +185,11 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
   const tokens = new Map<string, Map<string, Set<string>>>()
   const log: RecordedRequest[] = []
   const storageRequests: RecordedRequest[] = []
+  const realmRequests: RecordedRequest[] = []
   let requests = 0
   let host = ''
   let storageHost: string | undefined
+  let realmHost: string | undefined
 
   const repoOf = (name: string, create: boolean): Repo | undefined => {
     let r = repos.get(name)
@@ -181,12 +210,19 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
   }
 
   // --- the token realm (bearerAuth) ---------------------------------------------------------------
-  const serveToken = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+  const serveToken = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    received?: RecordedRequest,
+  ): Promise<void> => {
     const creds = options.bearerAuth!
     let scope = url.searchParams.get('scope') ?? ''
     let authenticated = false
     if (req.method === 'POST') {
-      const form = new URLSearchParams((await readBody(req)).toString('utf8'))
+      const body = (await readBody(req)).toString('utf8')
+      if (received) received.body = body
+      const form = new URLSearchParams(body)
       scope = form.get('scope') ?? scope
       const grant = form.get('grant_type')
       const ok =
@@ -213,8 +249,10 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     for (const s of scope.split(' ').filter(Boolean)) {
       const m = /^repository:(.+):([a-z,*]+)$/.exec(s)
       if (!m) continue
-      // Anonymous callers get a token, but one that grants nothing (a private registry).
-      grants.set(m[1], new Set(authenticated ? m[2].split(',') : []))
+      // Anonymous callers get a token, but one that grants nothing (a private registry), or only
+      // pull (anonymousPull: a public one).
+      const anonymous = options.anonymousPull ? ['pull'] : []
+      grants.set(m[1], new Set(authenticated ? m[2].split(',') : anonymous))
     }
     const token = randomBytes(16).toString('hex')
     tokens.set(token, grants)
@@ -247,8 +285,9 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       const scope = name
         ? `,scope="repository:${name}:${action === 'pull' ? 'pull' : 'pull,push'}"`
         : ''
+      const realm = options.tokenRealm === 'other-host' ? `${realmHost}/token` : `${host}/token`
       sendError(res, 401, 'UNAUTHORIZED', 'authentication required', {
-        'www-authenticate': `Bearer realm="http://${host}/token",service="signet-test"${scope}`,
+        'www-authenticate': `Bearer realm="http://${realm}",service="signet-test"${scope}`,
       })
       return false
     }
@@ -582,7 +621,27 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       })
     }
     const url = new URL(req.url ?? '/', `http://${host}`)
+    const canned = options.intercept?.({ method: req.method ?? '', url })
+    if (canned) {
+      req.resume()
+      const body = canned.body ?? ''
+      res.writeHead(canned.status, {
+        'content-length': Buffer.byteLength(body),
+        ...canned.headers,
+      })
+      res.end(req.method === 'HEAD' ? undefined : body)
+      return
+    }
     const path = url.pathname
+    if (path === '/token' && options.bearerAuth && options.tokenRealm === 'redirect') {
+      req.resume()
+      res.writeHead(307, {
+        location: `http://${realmHost}/token${url.search}`,
+        'content-length': 0,
+      })
+      res.end()
+      return
+    }
     if (path === '/token' && options.bearerAuth) return serveToken(req, res, url)
 
     let m: RegExpExecArray | null
@@ -653,6 +712,26 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     storageHost = `127.0.0.1:${await listen(storage)}`
   }
 
+  let realmServer: Server | undefined
+  if (options.tokenRealm === 'other-host' || options.tokenRealm === 'redirect') {
+    // The token service of this registry, on another host (as Docker Hub's is on auth.docker.io).
+    realmServer = createServer((req, res) => {
+      const received: RecordedRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      }
+      realmRequests.push(received)
+      const url = new URL(req.url ?? '/', `http://${realmHost}`)
+      const answer =
+        url.pathname === '/token' && options.bearerAuth
+          ? serveToken(req, res, url, received)
+          : Promise.resolve(sendError(res, 404, 'NOT_FOUND', 'not found'))
+      answer.catch(() => res.destroy())
+    })
+    realmHost = `127.0.0.1:${await listen(realmServer)}`
+  }
+
   return {
     host,
     get requests() {
@@ -661,9 +740,12 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     log,
     storageRequests,
     ...(storageHost ? { storageHost } : {}),
+    realmRequests,
+    ...(realmHost ? { realmHost } : {}),
     async stop() {
       await close(server)
       if (storage) await close(storage)
+      if (realmServer) await close(realmServer)
     },
   }
 }

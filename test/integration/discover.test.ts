@@ -12,12 +12,14 @@ import {
   addToFallbackIndex,
   buildBundleReferrer,
   BUNDLE_ANNOTATIONS,
+  BUNDLE_V03_MEDIA_TYPE,
   EMPTY_CONFIG,
   referrersFallbackTag,
   type BundleReferrer,
 } from '../../src/formats/referrers'
 import { RegistryClient } from '../../src/registry/client'
 import {
+  MAX_LISTED_REFERRERS,
   MEDIA_TYPES,
   type Descriptor,
   type ImageIndex,
@@ -27,13 +29,16 @@ import {
 import {
   claimedAttestationType,
   COSIGN_SIGN_PREDICATE,
+  DEFAULT_DISCOVERY_MAX_BYTES,
   discover,
+  MAX_BUNDLE_REFERRERS,
   type Discovery,
 } from '../../src/verify/discover'
+import { asyncErrorOf } from '../infra/expect'
 import { startTestRegistry } from '../infra/docker-registry'
 import { pushFreshImage, type PushedImage } from '../infra/harness'
 import { pushTestImage } from '../infra/images'
-import { startOciRegistry } from '../infra/oci-registry'
+import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
 
 const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
 const read = (...p: string[]): Buffer => {
@@ -457,5 +462,194 @@ describe.each(SETUPS)('$name', (setup) => {
         expect(forOther.bundles).toEqual([])
       }
     })
+  })
+})
+
+describe('issue 8.9: bounded work per image', () => {
+  const MiB = 1024 * 1024
+  const started: OciRegistry[] = []
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.stop()))
+  })
+  async function start(options: OciRegistryOptions = {}) {
+    const registry = await startOciRegistry(options)
+    started.push(registry)
+    const client = new RegistryClient({ plainHttp: [registry.host], retry: FAST_RETRY })
+    return { registry, client }
+  }
+  const subjectOf = (image: PushedImage): Descriptor => ({
+    mediaType: image.image.mediaType,
+    digest: image.image.digest,
+    size: image.image.size,
+  })
+  const blobGets = (registry: OciRegistry, digest: string): number =>
+    registry.log.filter((l) => l.method === 'GET' && l.url.endsWith(`/blobs/${digest}`)).length
+  /** A DSSE envelope (that is also a bundle's JSON) of about `size` bytes. */
+  const largeEnvelope = (size: number, seed = ''): Buffer =>
+    Buffer.from(
+      JSON.stringify({
+        dsseEnvelope: {
+          payloadType: 'application/vnd.in-toto+json',
+          payload: Buffer.from(JSON.stringify({ predicateType: SLSA_V1 })).toString('base64'),
+          signatures: [{ sig: 'c2ln' }],
+        },
+        padding: `${seed}${'x'.repeat(size)}`,
+      }),
+    )
+
+  it('issue 8.9: the same large blob named by 50 .att layers and 50 referrers is downloaded once', async () => {
+    const { registry, client } = await start()
+    const image = await pushFreshImage(registry.host, 'bounded/dedupe')
+    const subject = subjectOf(image)
+    const blob = largeEnvelope(MiB)
+    const annotations = { [LEGACY_ANNOTATIONS.predicateType]: SLSA_V1 }
+    await pushLegacyManifest(
+      client,
+      image.repo,
+      attestationTag(subject.digest),
+      Array.from({ length: 50 }, () => ({ bytes: blob, mediaType: DSSE, annotations })),
+    )
+    for (let i = 0; i < 50; i++) {
+      const created = new Date(CREATED.getTime() + i * 1000)
+      await pushReferrer(client, image.repo, buildBundleReferrer(blob, subject, SLSA_V1, created))
+    }
+    const found = await discover(client, image.repo, subject.digest)
+    expect(found.attestations).toHaveLength(50)
+    expect(found.attestations.every((a) => a.envelope?.equals(blob))).toBe(true)
+    expect(found.bundles).toHaveLength(50)
+    expect(found.bundles.every((b) => b.predicateType === SLSA_V1)).toBe(true)
+    expect(blobGets(registry, sha256Digest(blob))).toBe(1)
+  })
+
+  it('issue 8.9: a blob over the per-image budget fails the image, naming the budget, unread', async () => {
+    const { registry, client } = await start()
+    const image = await pushFreshImage(registry.host, 'bounded/budget')
+    const blob = largeEnvelope(1.5 * MiB)
+    await pushLegacyManifest(client, image.repo, attestationTag(image.image.digest), [
+      { bytes: blob, mediaType: DSSE, annotations: {} },
+    ])
+    const err = await asyncErrorOf(
+      discover(client, image.repo, image.image.digest, () => true, { maxBytes: MiB }),
+    )
+    expect(err.code).toBe('REGISTRY_LIMIT')
+    expect(err.message).toContain(`blob ${sha256Digest(blob)}`)
+    expect(err.message).toMatch(
+      /Signet reads at most 1 MiB of signatures, attestations and their manifests per image$/,
+    )
+    expect(blobGets(registry, sha256Digest(blob))).toBe(0)
+    expect(DEFAULT_DISCOVERY_MAX_BYTES).toBe(64 * MiB)
+  })
+
+  it('issue 8.9: blobs that fit one by one but not together fail the image', async () => {
+    const { registry, client } = await start()
+    const image = await pushFreshImage(registry.host, 'bounded/together')
+    const subject = subjectOf(image)
+    for (let i = 0; i < 4; i++) {
+      const created = new Date(CREATED.getTime() + i * 1000)
+      const bundle = largeEnvelope(300 * 1024, `${i}`)
+      await pushReferrer(client, image.repo, buildBundleReferrer(bundle, subject, SLSA_V1, created))
+    }
+    const err = await asyncErrorOf(
+      discover(client, image.repo, subject.digest, () => true, { maxBytes: MiB }),
+    )
+    expect(err.code).toBe('REGISTRY_LIMIT')
+    expect(err.message).toContain('at most 1 MiB')
+  })
+
+  const listing = (count: number, artifactType = BUNDLE_V03_MEDIA_TYPE) => ({
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPES.ociIndex,
+    manifests: Array.from({ length: count }, (_, i) => ({
+      mediaType: MEDIA_TYPES.ociManifest,
+      digest: sha256Digest(Buffer.from(`referrer ${i}`)),
+      size: 600,
+      artifactType,
+    })),
+  })
+
+  it.each([
+    [10_000, `more than ${MAX_LISTED_REFERRERS} entries`],
+    [MAX_BUNDLE_REFERRERS + 1, `at most ${MAX_BUNDLE_REFERRERS} bundle referrers per image`],
+  ])(
+    'issue 8.9: a referrers listing of %i bundles fails the image, naming the limit, unread',
+    async (count, limit) => {
+      const body = JSON.stringify(listing(count))
+      const { registry, client } = await start({
+        intercept: ({ url }) =>
+          url.pathname.includes('/referrers/')
+            ? { status: 200, headers: { 'content-type': MEDIA_TYPES.ociIndex }, body }
+            : undefined,
+      })
+      const image = await pushFreshImage(registry.host, 'bounded/listing')
+      const err = await asyncErrorOf(discover(client, image.repo, image.image.digest))
+      expect(err.code).toBe('REGISTRY_LIMIT')
+      expect(err.message).toContain(limit)
+      // Not one listed referrer was read.
+      const byDigest = registry.log.filter((l) => /\/manifests\/sha256:/.test(l.url))
+      expect(byDigest.map((l) => l.url)).not.toContain(
+        `/v2/${image.repo.repository}/manifests/${listing(1).manifests[0].digest}`,
+      )
+    },
+  )
+
+  it('issue 8.9: a referrers fallback index of 10,000 entries fails the image', async () => {
+    const { registry, client } = await start({ referrers: false, requireContent: false })
+    const image = await pushFreshImage(registry.host, 'bounded/fallback')
+    await client.putManifest(
+      image.repo,
+      referrersFallbackTag(image.image.digest),
+      Buffer.from(JSON.stringify(listing(10_000))),
+      MEDIA_TYPES.ociIndex,
+    )
+    const err = await asyncErrorOf(discover(client, image.repo, image.image.digest))
+    expect(err.code).toBe('REGISTRY_LIMIT')
+    expect(err.message).toContain(`more than ${MAX_LISTED_REFERRERS} entries`)
+  })
+
+  it('issue 8.4: digests a registry lists or a referrer names are not quoted in notes', async () => {
+    const { registry, client } = await start()
+    const image = await pushFreshImage(registry.host, 'bounded/quoted')
+    const subject = subjectOf(image)
+    const hostile = 'sha256:<img src=x onerror=alert(1)>\n::error::pwned'
+    // A referrer about "another image" whose subject digest is text.
+    const liar = await pushReferrer(
+      client,
+      image.repo,
+      changedReferrer(buildBundleReferrer(SLSA_BUNDLE, subject, SLSA_V1, CREATED), (m) => ({
+        ...m,
+        // (one line: the test registry echoes a subject into its OCI-Subject header)
+        subject: { ...m.subject!, digest: hostile.replace('\n', ' ') },
+      })),
+    )
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.ociIndex,
+      manifests: [
+        liar,
+        {
+          mediaType: MEDIA_TYPES.ociManifest,
+          digest: hostile,
+          size: 1,
+          artifactType: BUNDLE_V03_MEDIA_TYPE,
+        },
+      ],
+    })
+    const c = new RegistryClient({
+      plainHttp: [registry.host],
+      retry: FAST_RETRY,
+      fetch: async (input, init) => {
+        const url = new URL(input instanceof Request ? input.url : String(input))
+        if (url.pathname.includes('/referrers/')) {
+          return new Response(body, { headers: { 'content-type': MEDIA_TYPES.ociIndex } })
+        }
+        return fetch(input, init)
+      },
+    })
+    const found = await discover(c, image.repo, subject.digest)
+    expect(found.bundles).toEqual([])
+    for (const note of found.notes) expect(note).not.toMatch(/<img|::error::|\n/)
+    expect(found.notes).toContain(
+      `referrer ${image.name}@${liar.digest} is about no valid digest, not this digest: ignored`,
+    )
   })
 })

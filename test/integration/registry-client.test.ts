@@ -5,9 +5,18 @@
  */
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client'
+import {
+  RegistryClient,
+  realmMayReceiveCredentials,
+  type RegistryClientOptions,
+} from '../../src/registry/client'
 import { staticCredentials, type CredentialProvider } from '../../src/registry/credentials'
-import { MEDIA_TYPES, type Repository } from '../../src/registry/types'
+import {
+  MAX_LISTED_REFERRERS,
+  MAX_REFERRER_PAGES,
+  MEDIA_TYPES,
+  type Repository,
+} from '../../src/registry/types'
 import { startDockerRegistry, startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
@@ -679,5 +688,303 @@ describe('answers that need a fake fetch', () => {
       ['auth.test', undefined],
       ['registry.test', 'Bearer tok'],
     ])
+  })
+})
+
+describe('issue 8: a hostile registry', () => {
+  const started: { stop(): Promise<void> }[] = []
+  afterAll(async () => {
+    await Promise.all(started.map((r) => r.stop()))
+  })
+  async function start(options: OciRegistryOptions = {}): Promise<OciRegistry> {
+    const r = await startOciRegistry(options)
+    started.push(r)
+    return r
+  }
+  const basicOf = (c: { username: string; password: string }): string =>
+    `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`
+
+  it('issue 8.3: a registry whose token realm is on another host never sends it the credentials', async () => {
+    const r = await start({ bearerAuth: USER, anonymousPull: true, tokenRealm: 'other-host' })
+    const repo = uniqueRepo(r.host, 'realm')
+    // Both hosts are listed in plain-http: only where the credentials may go is at stake.
+    const c = client(r.host, staticCredentials({ [r.host]: USER }), {
+      plainHttp: [r.host, r.realmHost!],
+    })
+    // A public image: the realm hands out a pull token to anyone, so the read succeeds.
+    expect(await c.getManifest(repo, 'absent')).toBeUndefined()
+    expect(r.realmRequests.length).toBeGreaterThan(0)
+    for (const received of r.realmRequests) {
+      expect(received.authorization).toBeUndefined()
+      expect(received.body ?? '').not.toContain(USER.password)
+    }
+    expect(r.log.map((l) => l.authorization ?? '')).not.toContain(basicOf(USER))
+  })
+
+  it('issue 8.3: an identity token is never posted to a token realm on another host', async () => {
+    const r = await start({ bearerAuth: USER, anonymousPull: true, tokenRealm: 'other-host' })
+    const c = client(
+      r.host,
+      { get: async () => ({ identityToken: USER.password, source: 'docker config' }) },
+      { plainHttp: [r.host, r.realmHost!] },
+    )
+    expect(await c.getManifest(uniqueRepo(r.host, 'idtoken'), 'absent')).toBeUndefined()
+    expect(r.realmRequests.length).toBeGreaterThan(0)
+    expect(r.realmRequests.every((q) => q.method === 'GET' && !q.authorization)).toBe(true)
+    expect(r.realmRequests.map((q) => `${q.url} ${q.body ?? ''}`).join('\n')).not.toContain(
+      USER.password,
+    )
+  })
+
+  it('issue 8.3: a private image behind a realm on another host fails saying the credentials were withheld', async () => {
+    const r = await start({ bearerAuth: USER, tokenRealm: 'other-host' })
+    const c = client(r.host, staticCredentials({ [r.host]: USER }), {
+      plainHttp: [r.host, r.realmHost!],
+    })
+    const err = await asyncErrorOf(c.getManifest(uniqueRepo(r.host, 'private'), 'v1'))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(err.message).toContain(`its token service is on another host (${r.realmHost})`)
+    expect(r.realmRequests.every((q) => !q.authorization)).toBe(true)
+  })
+
+  it('keeps the credentials off the host a token realm redirects to (a guard issue 8.3 relies on)', async () => {
+    const r = await start({ bearerAuth: USER, tokenRealm: 'redirect' })
+    const c = client(r.host, staticCredentials({ [r.host]: USER }), {
+      plainHttp: [r.host, r.realmHost!],
+    })
+    // The credentials reach the realm on the registry's own host, not the host it redirects to.
+    const err = await asyncErrorOf(c.getManifest(uniqueRepo(r.host, 'bounced'), 'v1'))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(r.log.find((l) => l.url.startsWith('/token'))?.authorization).toBe(basicOf(USER))
+    expect(r.realmRequests.length).toBeGreaterThan(0)
+    expect(r.realmRequests.every((q) => !q.authorization)).toBe(true)
+  })
+
+  it('issue 8.3: a token realm that redirects the refresh grant to another host is not followed', async () => {
+    const r = await start({ bearerAuth: USER, tokenRealm: 'redirect' })
+    const c = client(
+      r.host,
+      { get: async () => ({ identityToken: USER.password, source: 'docker config' }) },
+      { plainHttp: [r.host, r.realmHost!] },
+    )
+    const err = await asyncErrorOf(c.getManifest(uniqueRepo(r.host, 'bounced-post'), 'v1'))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(err.message).toContain('redirected the request')
+    expect(r.realmRequests.map((q) => q.body ?? '').join('\n')).not.toContain(USER.password)
+  })
+
+  it('issue 8.4: an http token realm is refused unless its host is listed in plain-http, even with no credentials', async () => {
+    const r = await start({ bearerAuth: USER, anonymousPull: true, tokenRealm: 'other-host' })
+    const anonymous = client(r.host) // plain-http lists the registry, not the realm's host
+    const err = await asyncErrorOf(anonymous.getManifest(uniqueRepo(r.host, 'http-realm'), 'v1'))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(err.input).toBe('plain-http')
+    expect(err.message).toContain('not HTTPS')
+    expect(r.realmRequests).toHaveLength(0)
+    // Listed, it is asked (anonymously) as any realm is.
+    const listed = client(r.host, undefined, { plainHttp: [r.host, r.realmHost!] })
+    expect(await listed.getManifest(uniqueRepo(r.host, 'http-realm'), 'absent')).toBeUndefined()
+    expect(r.realmRequests.length).toBeGreaterThan(0)
+  })
+
+  const HOSTILE_TEXT =
+    '## Verified ✅\n::error::pwned\r\n| forged | row |\n<img src=x onerror=alert(1)>\u2028\u001b[31m'
+  const cleanAndBounded = (message: string): void => {
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/)
+    expect(message).not.toContain('SECRET-DETAIL')
+    // The registry's text is cut at 200 characters (the rest of the message is Signet's).
+    expect(message).not.toMatch(/x{200}|y{200}/)
+    expect(message.length).toBeLessThan(700)
+  }
+
+  it.each([
+    ['an HTML page', 'text/html', `<html><body><h1>Oops</h1>\n${HOSTILE_TEXT}</body></html>`],
+    ['plain text', 'text/plain', `${HOSTILE_TEXT}\n`.repeat(100)],
+  ])(
+    'issue 8.4: an error body that is %s never reaches the message',
+    async (_, contentType, body) => {
+      const r = await start({
+        intercept: ({ url }) =>
+          url.pathname.includes('/manifests/')
+            ? { status: 400, headers: { 'content-type': contentType }, body }
+            : undefined,
+      })
+      const err = await asyncErrorOf(client(r.host).getManifest(uniqueRepo(r.host, 'html'), 'v1'))
+      expect(err.code).toBe('REGISTRY_ERROR')
+      expect(err.message).toMatch(/manifests\/v1 failed: HTTP 400$/)
+      for (const bit of ['<', 'Oops', '::error::', 'Verified', '|']) {
+        expect(err.message).not.toContain(bit)
+      }
+    },
+  )
+
+  it('issue 8.4: of a distribution error JSON only the code and message are shown, on one line and bounded', async () => {
+    const body = JSON.stringify({
+      errors: [
+        {
+          code: 'DENIED',
+          message: `${HOSTILE_TEXT}${'x'.repeat(5000)}`,
+          detail: { text: 'SECRET-DETAIL' },
+        },
+        { code: 'SECOND', message: 'SECRET-DETAIL' },
+      ],
+    })
+    const r = await start({
+      intercept: ({ url }) =>
+        url.pathname.includes('/blobs/')
+          ? { status: 403, headers: { 'content-type': 'application/json' }, body }
+          : undefined,
+    })
+    const repo = uniqueRepo(r.host, 'json')
+    const err = await asyncErrorOf(client(r.host).getBlob(repo, sha256(Buffer.from('x'))))
+    expect(err.code).toBe('REGISTRY_AUTH')
+    expect(err.message).toContain('HTTP 403: DENIED: ## Verified ✅ ::error::pwned')
+    cleanAndBounded(err.message)
+  })
+
+  it('issue 8.4: an error code that is not a code is dropped, and the token realm is held to the same rule', async () => {
+    const r = await start({
+      bearerAuth: USER,
+      intercept: ({ url }) =>
+        url.pathname === '/token'
+          ? {
+              status: 500,
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({
+                errors: [{ code: '<b>FORGED</b>', message: `${HOSTILE_TEXT}${'y'.repeat(900)}` }],
+              }),
+            }
+          : undefined,
+    })
+    const c = client(r.host, staticCredentials({ [r.host]: USER }), {
+      retry: { ...FAST_RETRY, retries: 0 },
+    })
+    const err = await asyncErrorOf(c.getManifest(uniqueRepo(r.host, 'token-error'), 'v1'))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toContain('HTTP 500: ## Verified')
+    expect(err.message).not.toContain('FORGED')
+    cleanAndBounded(err.message)
+  })
+
+  it('issue 8.4: a token answer that is not JSON, or whose token is not one, is not quoted', async () => {
+    for (const answer of [
+      '<html>not json SECRET-DETAIL</html>',
+      '{"token":"a\\nb SECRET-DETAIL"}',
+    ]) {
+      const r = await start({
+        bearerAuth: USER,
+        intercept: ({ url }) =>
+          url.pathname === '/token'
+            ? { status: 200, headers: { 'content-type': 'application/json' }, body: answer }
+            : undefined,
+      })
+      const err = await asyncErrorOf(client(r.host).getManifest(uniqueRepo(r.host, 'tok'), 'v1'))
+      expect(err.code).toBe('REGISTRY_ERROR')
+      cleanAndBounded(err.message)
+    }
+  })
+
+  it('issue 8.4: media types a registry answers with are media types, or not taken', async () => {
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: '<img src=x>\n::error::x', layers: [] }),
+    )
+    const r = await start({
+      intercept: ({ url }) =>
+        url.pathname.includes('/manifests/')
+          ? { status: 200, headers: { 'content-type': 'text/html <b>x</b>' }, body: manifest }
+          : undefined,
+    })
+    const fetched = await client(r.host).getManifest(uniqueRepo(r.host, 'mt'), 'v1')
+    expect(fetched?.descriptor.mediaType).toBe(MEDIA_TYPES.ociManifest)
+  })
+
+  it('issue 8.9: a referrers listing whose pages never end fails on the page limit', async () => {
+    const subject = sha256(Buffer.from('endless'))
+    const r = await start({
+      intercept: ({ url }) => {
+        if (!url.pathname.includes('/referrers/')) return undefined
+        const page = Number(url.searchParams.get('page') ?? 0)
+        return {
+          status: 200,
+          headers: {
+            'content-type': MEDIA_TYPES.ociIndex,
+            link: `<${url.pathname}?page=${page + 1}>; rel="next"`,
+          },
+          body: JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MEDIA_TYPES.ociIndex,
+            manifests: [
+              {
+                mediaType: MEDIA_TYPES.ociManifest,
+                digest: sha256(Buffer.from(`${page}`)),
+                size: 1,
+              },
+            ],
+          }),
+        }
+      },
+    })
+    const err = await asyncErrorOf(client(r.host).referrers(uniqueRepo(r.host, 'pages'), subject))
+    expect(err.code).toBe('REGISTRY_LIMIT')
+    expect(err.message).toContain(`at most ${MAX_REFERRER_PAGES} pages of referrers per image`)
+    expect(r.log.filter((l) => l.url.includes('/referrers/'))).toHaveLength(MAX_REFERRER_PAGES)
+  })
+
+  it('issue 8.9: a referrers listing of 10,000 entries fails on the entry limit', async () => {
+    const manifests = Array.from({ length: 10_000 }, (_, i) => ({
+      mediaType: MEDIA_TYPES.ociManifest,
+      digest: sha256(Buffer.from(`referrer ${i}`)),
+      size: 500,
+      artifactType: BUNDLE_TYPE,
+    }))
+    const r = await start({
+      intercept: ({ url }) =>
+        url.pathname.includes('/referrers/')
+          ? {
+              status: 200,
+              headers: { 'content-type': MEDIA_TYPES.ociIndex },
+              body: JSON.stringify({
+                schemaVersion: 2,
+                mediaType: MEDIA_TYPES.ociIndex,
+                manifests,
+              }),
+            }
+          : undefined,
+    })
+    const err = await asyncErrorOf(
+      client(r.host).referrers(uniqueRepo(r.host, 'many'), sha256(Buffer.from('popular'))),
+    )
+    expect(err.code).toBe('REGISTRY_LIMIT')
+    expect(err.message).toContain(`more than ${MAX_LISTED_REFERRERS} entries`)
+    expect(err.message).toContain(`at most ${MAX_LISTED_REFERRERS} referrers per image`)
+  })
+})
+
+describe('realmMayReceiveCredentials', () => {
+  it.each([
+    // registry host, realm, may the registry's credentials go there
+    ['ghcr.io', 'https://ghcr.io/token', true],
+    ['ghcr.io:443', 'https://GHCR.io:443/token', true],
+    ['127.0.0.1:5000', 'http://127.0.0.1:5000/token', true],
+    ['registry-1.docker.io', 'https://auth.docker.io/token', true],
+    ['index.docker.io', 'https://auth.docker.io/token', true],
+    ['registry.gitlab.com', 'https://gitlab.com/jwt/auth', true],
+    ['registry.acme.co.uk', 'https://acme.co.uk/token', true],
+    ['a.b.registry.example.com:5000', 'https://example.com/token', true],
+    ['127.0.0.1:5000', 'http://127.0.0.1:5001/token', false],
+    ['ghcr.io', 'https://ghcr.io:8443/token', false],
+    ['evil.example', 'https://ghcr.io/token', false],
+    ['evil.example', 'https://auth.docker.io/token', false],
+    ['registry.example.com', 'https://api.example.com/token', false],
+    ['registry.gitlab.com', 'https://gitlab.com:8443/jwt/auth', false],
+    ['gitlab.com.evil.example', 'https://gitlab.com/jwt/auth', false],
+    ['evilgitlab.com', 'https://gitlab.com/jwt/auth', false],
+    ['registry.example.co.uk', 'https://co.uk/token', false],
+    ['registry.example.com.au', 'https://com.au/token', false],
+    ['registry.example.com', 'https://com/token', false],
+    ['10.1.2.3', 'https://2.3/token', false],
+    ['registry.example.com', 'https://[::1]/token', false],
+  ])('%s → %s: %s', (registry, realm, allowed) => {
+    expect(realmMayReceiveCredentials(registry, new URL(realm))).toBe(allowed)
   })
 })

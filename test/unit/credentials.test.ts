@@ -63,7 +63,45 @@ describe('normalizeRegistryKey', () => {
     ['https://ghcr.io', 'ghcr.io'],
     ['GHCR.io', 'ghcr.io'],
     ['http://localhost:5000/v2/', 'localhost:5000'],
+    ['ghcr.io:8443', 'ghcr.io:8443'],
   ])('%s → %s', (key, want) => expect(normalizeRegistryKey(key)).toBe(want))
+
+  it.each([
+    ['ghcr.io:443', 'ghcr.io'],
+    ['https://GHCR.io:443/v2/', 'ghcr.io'],
+    ['docker.io:443', 'docker.io'],
+    ['index.docker.io:443', 'docker.io'],
+    ['registry-1.docker.io:443', 'docker.io'],
+    ['https://registry.hub.docker.com:443/v2/', 'docker.io'],
+  ])('issue 8.8: %s → %s', (key, want) => expect(normalizeRegistryKey(key)).toBe(want))
+})
+
+describe('issue 8.8: explicit credentials match the normalised host, and only it', () => {
+  const explicit = { username: 'u', password: 'registry-password', registries: ['GHCR.io'] }
+
+  it('issue 8.8: registry-password goes to every spelling of the host named, and no other host', async () => {
+    const p = createCredentialProvider({ env, explicit })
+    for (const host of ['ghcr.io', 'ghcr.io:443', 'GHCR.IO:0443']) {
+      expect((await p.get(host))?.password).toBe('registry-password')
+    }
+    for (const host of [
+      'ghcr.io:80',
+      'ghcr.io:8443',
+      'ghcr.io.evil.example',
+      'evil.example',
+      'registry-1.docker.io',
+    ]) {
+      expect(await p.get(host)).toBeUndefined()
+    }
+  })
+
+  it('issue 8.8: credentials given for docker.io:443 are Docker Hub’s', async () => {
+    const p = createCredentialProvider({
+      env,
+      explicit: { ...explicit, registries: ['docker.io:443'] },
+    })
+    expect((await p.get('registry-1.docker.io'))?.password).toBe('registry-password')
+  })
 })
 
 describe('docker config auths', () => {

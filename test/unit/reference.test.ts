@@ -1,4 +1,10 @@
-import { isDigest, parseImageReference, validateDigest } from '../../src/registry/reference'
+import {
+  canonicalRegistryHost,
+  isDigest,
+  parseImageReference,
+  policyRegistryName,
+  validateDigest,
+} from '../../src/registry/reference'
 import { errorOf } from '../infra/expect'
 
 const D = `sha256:${'a'.repeat(64)}`
@@ -150,5 +156,85 @@ describe('digests', () => {
     expect(err.code).toBe('DIGEST_INVALID')
     expect(err.input).toBe('digest')
     expect(err.message).toContain('64 lowercase hex')
+  })
+})
+
+describe('issue 8.8: one name, one image', () => {
+  it.each([
+    'ghcr.io:443/acme/app',
+    'GHCR.IO:443/acme/app',
+    'ghcr.io:0443/acme/app',
+    'Ghcr.Io/acme/app',
+  ])('issue 8.8: %s is ghcr.io/acme/app, contacted at ghcr.io', (text) => {
+    const ref = parseImageReference(`${text}:v1`)
+    expect(ref.registry).toBe('ghcr.io')
+    expect(ref.name).toBe('ghcr.io/acme/app')
+    expect(ref.policyName).toBe('ghcr.io/acme/app')
+    expect(ref.toString()).toBe('ghcr.io/acme/app:v1')
+  })
+
+  it.each([
+    'x',
+    'docker.io/x',
+    'docker.io:443/x',
+    'docker.io:443/library/x',
+    'index.docker.io:443/x',
+    'index.docker.io:443/library/x',
+    'registry-1.docker.io:443/library/x',
+    'registry-1.docker.io/x',
+    'registry.hub.docker.com/x',
+    'registry.hub.docker.com:443/library/x',
+    'REGISTRY.HUB.DOCKER.COM/x',
+    'docker.io:80/x',
+  ])('issue 8.8: %s is Docker Hub’s index.docker.io/library/x', (text) => {
+    const ref = parseImageReference(text)
+    expect(ref.registry).toBe('registry-1.docker.io')
+    expect(ref.domain).toBe('docker.io')
+    expect(ref.repository).toBe('library/x')
+    expect(ref.name).toBe('index.docker.io/library/x')
+    expect(ref.policyName).toBe('index.docker.io/library/x')
+  })
+
+  it('issue 8.8: [::1]:443 is [::1], and hosts other than Hub’s keep their own name', () => {
+    expect(parseImageReference('[::1]:443/app').name).toBe('[::1]/app')
+    expect(parseImageReference('hub.docker.io/x/y').name).toBe('hub.docker.io/x/y')
+    expect(parseImageReference('docker.io.evil.example/x/y').registry).toBe(
+      'docker.io.evil.example',
+    )
+    expect(parseImageReference('docker.io:5000/x').name).toBe('docker.io:5000/x')
+  })
+
+  it('issue 8.8: host:80/x keeps its address but cannot leave a policy rule written for host/x', () => {
+    const ref = parseImageReference('registry.example.com:80/team/app:v1')
+    // BuildKit speaks https to port 80 unless the host is insecure: that is what is contacted.
+    expect(ref.registry).toBe('registry.example.com:80')
+    expect(ref.name).toBe('registry.example.com:80/team/app')
+    // Policy rules match policyName, which has no default port.
+    expect(ref.policyName).toBe('registry.example.com/team/app')
+    expect(parseImageReference('registry.example.com:080/team/app').policyName).toBe(
+      'registry.example.com/team/app',
+    )
+    // Any other port is another registry.
+    expect(parseImageReference('registry.example.com:8080/team/app').policyName).toBe(
+      'registry.example.com:8080/team/app',
+    )
+  })
+
+  it('issue 8.8: a port that is not one is refused', () => {
+    const err = errorOf(() => parseImageReference('ghcr.io:70000/a/b'))
+    expect(err.code).toBe('IMAGE_REFERENCE_INVALID')
+  })
+
+  it.each([
+    ['ghcr.io', 'ghcr.io', 'ghcr.io'],
+    ['GHCR.io:443', 'ghcr.io', 'ghcr.io'],
+    ['localhost:05000', 'localhost:5000', 'localhost:5000'],
+    ['host:80', 'host:80', 'host'],
+    ['[::1]:443', '[::1]', '[::1]'],
+    ['docker.io:443', 'docker.io', 'index.docker.io'],
+    ['registry.hub.docker.com', 'registry.hub.docker.com', 'index.docker.io'],
+  ])('issue 8.8: host %s is %s to contact and %s to a policy', (host, canonical, policy) => {
+    expect(canonicalRegistryHost(host)).toBe(canonical)
+    expect(policyRegistryName(host)).toBe(policy)
   })
 })
