@@ -76,7 +76,7 @@ import {
 } from 'yaml'
 import { SignetError, isSignetError, type SignetErrorCode } from '../errors'
 import type { GithubWorkflowClaims } from '../inputs'
-import { parseImageReference } from '../registry/reference'
+import { parseImageReference, policyRegistryName } from '../registry/reference'
 import { loadPublicKey } from '../sigstore/keys'
 
 /** A string requirement: an exact value, or a regexp that must match the whole value. */
@@ -284,10 +284,15 @@ function normaliseImagePattern(pattern: string): { pattern: string } | { error: 
   if (!firstIsRegistry) {
     return { pattern: `index.docker.io/${rest.includes('/') ? rest : `library/${rest}`}` }
   }
-  if (first === 'docker.io' || first === 'index.docker.io' || first === 'registry-1.docker.io') {
+  // The registry as image names carry it (policyName): every Docker Hub alias is index.docker.io,
+  // and a default port is dropped, so `ghcr.io:443/*` and `ghcr.io/*` are one pattern.
+  const registry = /[*?]/.test(first)
+    ? first.replace(/:(?:443|80)$/, '')
+    : policyRegistryName(first)
+  if (registry === 'index.docker.io') {
     return { pattern: `index.docker.io/${rest.includes('/') ? rest : `library/${rest}`}` }
   }
-  return { pattern: p }
+  return { pattern: `${registry}/${rest}` }
 }
 
 /**
@@ -295,7 +300,9 @@ function normaliseImagePattern(pattern: string): { pattern: string } | { error: 
  * ignored), or undefined. Throws IMAGE_REFERENCE_INVALID for a name that is not a reference.
  */
 export function ruleFor(policy: Policy, imageName: string): Rule | undefined {
-  const name = parseImageReference(imageName).name
+  // policyName, not name: a default port (`ghcr.io:443`, `host:80`) cannot move an image out of
+  // the rule its registry is under.
+  const name = parseImageReference(imageName).policyName
   return policy.rules.find((rule) => rule.patterns.some((re) => re.test(name)))
 }
 

@@ -274,10 +274,21 @@ async function listReferrers(
   return { descriptors, from: 'fallback-tag' }
 }
 
+/**
+ * cosign v3's fallback index lists its bundle referrers with this artifactType (the empty config's
+ * media type), not the bundle's: the manifest itself says what it is.
+ */
+const OCI_EMPTY_MEDIA_TYPE = 'application/vnd.oci.empty.v1+json'
+
 /** A listed referrer that may hold a Sigstore bundle: of a bundle type, or of no stated type. */
 function mayBeBundle(descriptor: Descriptor): boolean {
   const type = descriptor.artifactType
-  return typeof type !== 'string' || type === '' || type.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)
+  return (
+    typeof type !== 'string' ||
+    type === '' ||
+    type === OCI_EMPTY_MEDIA_TYPE ||
+    type.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)
+  )
 }
 
 async function bundleReferrers(

@@ -22,7 +22,13 @@ import {
   type Policy,
   type Rule,
 } from '../policy/policy'
-import { MEDIA_TYPES, type ImageIndex, type Registry, type Repository } from '../registry/types'
+import {
+  MAX_INDEX_CHILDREN,
+  MEDIA_TYPES,
+  type ImageIndex,
+  type Registry,
+  type Repository,
+} from '../registry/types'
 import type { Logger } from '../report/types'
 import { parseDockerfile } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
@@ -82,8 +88,6 @@ interface Subject {
 }
 
 const CONCURRENCY = 16
-/** Platforms (and attestation manifests) of one index: real ones list a few dozen at most. */
-const MAX_INDEX_CHILDREN = 256
 
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 

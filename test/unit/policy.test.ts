@@ -1009,3 +1009,44 @@ describe('public keys read through readFile', () => {
     )
   })
 })
+
+describe('issue 8.8: one name, one image', () => {
+  const policy = parsePolicy(
+    [
+      'unmatched: skip',
+      'rules:',
+      '  - name: ghcr',
+      '    images: ghcr.io/acme/*',
+      '    signers: [{ publicKey: "' + PUBLIC_PEM.replace(/\n/g, '\\n') + '" }]',
+      '  - name: internal',
+      '    images: registry.internal/**',
+      '    signers: [{ publicKey: "' + PUBLIC_PEM.replace(/\n/g, '\\n') + '" }]',
+      '  - name: hub',
+      '    images: registry.hub.docker.com/library/node',
+      '    signers: [{ publicKey: "' + PUBLIC_PEM.replace(/\n/g, '\\n') + '" }]',
+      '  - name: written with a port',
+      '    images: quay.io:443/team/*',
+      '    signers: [{ publicKey: "' + PUBLIC_PEM.replace(/\n/g, '\\n') + '" }]',
+      '',
+    ].join('\n'),
+    'policy.yml',
+  )
+
+  it.each([
+    ['ghcr.io:443/acme/app:1', 'ghcr'],
+    ['GHCR.IO/acme/app', 'ghcr'],
+    ['registry.internal:80/x/y', 'internal'],
+    ['registry.internal:443/x/y', 'internal'],
+    ['node:22', 'hub'],
+    ['docker.io:443/library/node', 'hub'],
+    ['index.docker.io/node', 'hub'],
+    ['registry-1.docker.io:443/library/node', 'hub'],
+    ['quay.io/team/app', 'written with a port'],
+  ])('issue 8.8: a default port or alias cannot move %s out of its rule', (image, rule) => {
+    expect(ruleFor(policy, image)?.name).toBe(rule)
+  })
+
+  it('issue 8.8: another port is another registry', () => {
+    expect(ruleFor(policy, 'ghcr.io:8443/acme/app')).toBeUndefined()
+  })
+})
