@@ -1,5 +1,5 @@
 import { SignetError } from '../../src/errors'
-import { parseDockerfile, type BaseImage } from '../../src/subjects/dockerfile'
+import { parseDockerfile, type DockerfileImage } from '../../src/subjects/dockerfile'
 import { errorOf } from '../infra/expect'
 
 const D = `sha256:${'a'.repeat(64)}`
@@ -7,19 +7,21 @@ const F = 'app/Dockerfile'
 
 /** The error for `text`, checked to name the input and point at `line`. */
 function failure(text: string, line: number, buildArgs?: Record<string, string>): SignetError {
-  const err = errorOf(() => parseDockerfile(text, F, buildArgs))
+  const err = errorOf(() => parseDockerfile(text, F, { buildArgs }))
   expect(err.input).toBe('dockerfile')
   expect(err.message).toContain(`${F}:${line}:`)
   return err
 }
 
-/** reference, platform, line, stage of each base image. */
-function summary(images: BaseImage[]): [string, string | undefined, number, string | undefined][] {
+/** reference, platform, line, stage of each image. */
+function summary(
+  images: DockerfileImage[],
+): [string, string | undefined, number, string | undefined][] {
   return images.map((i) => [i.reference, i.platform, i.line, i.stage])
 }
 
-function parse(text: string, buildArgs?: Record<string, string>): BaseImage[] {
-  return parseDockerfile(text, F, buildArgs)
+function parse(text: string, buildArgs?: Record<string, string>): DockerfileImage[] {
+  return parseDockerfile(text, F, { buildArgs })
 }
 
 describe('parseDockerfile', () => {
@@ -43,17 +45,20 @@ COPY --from=build /app/dist /app
 CMD ["/app/server.js"]
 `
     const images = parse(text)
+    // The frontend named by `# syntax=` runs the build, so it is an image to verify too (issue 8.1).
     expect(summary(images)).toEqual([
+      ['docker/dockerfile:1.7', undefined, 1, undefined],
       ['node:20-alpine', undefined, 4, 'deps'],
       ['node:20-alpine', undefined, 9, 'build'],
       ['gcr.io/distroless/nodejs20-debian12:nonroot', undefined, 15, undefined],
     ])
-    expect(images[0]?.file).toBe(F)
-    expect(images[0]?.image.registry).toBe('registry-1.docker.io')
-    expect(images[0]?.image.repository).toBe('library/node')
-    expect(images[0]?.image.tag).toBe('20-alpine')
-    expect(images[2]?.image.registry).toBe('gcr.io')
-    expect(images[2]?.image.repository).toBe('distroless/nodejs20-debian12')
+    expect(images.map((i) => i.kind)).toEqual(['syntax', 'from', 'from', 'from'])
+    expect(images[1]?.file).toBe(F)
+    expect(images[1]?.image?.registry).toBe('registry-1.docker.io')
+    expect(images[1]?.image?.repository).toBe('library/node')
+    expect(images[1]?.image?.tag).toBe('20-alpine')
+    expect(images[3]?.image?.registry).toBe('gcr.io')
+    expect(images[3]?.image?.repository).toBe('distroless/nodejs20-debian12')
   })
 
   it('reads a golang cross-compile build: --platform, scratch and stage references skipped', () => {
@@ -66,7 +71,7 @@ RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /out/app ./cmd/app
 FROM scratch AS empty
 COPY --from=builder /out/app /app
 
-FROM Builder AS again
+FROM builder AS again
 FROM \${BASE}@${D}
 COPY --from=builder /out/app /app
 `
@@ -75,7 +80,7 @@ COPY --from=builder /out/app /app
       ['golang:1.22-bookworm', undefined, 3, 'builder'],
       [`gcr.io/distroless/static-debian12@${D}`, undefined, 11, undefined],
     ])
-    expect(images[1]?.image.digest).toBe(D)
+    expect(images[1]?.image?.digest).toBe(D)
   })
 
   it('keeps digests as written, with or without a tag', () => {
@@ -84,13 +89,16 @@ COPY --from=builder /out/app /app
       `ghcr.io/acme/base@${D}`,
       `node:20-alpine@${D}`,
     ])
-    expect(images[1]?.image.tag).toBe('20-alpine')
-    expect(images[1]?.image.digest).toBe(D)
+    expect(images[1]?.image?.tag).toBe('20-alpine')
+    expect(images[1]?.image?.digest).toBe(D)
   })
 
-  it('treats instructions and AS case-insensitively, and stage names too', () => {
-    const images = parse('from alpine:3.20 as Base\nFrom BASE\nfRoM base AS final\n')
+  it('treats instructions and AS case-insensitively, and lower-cases stage names', () => {
+    const images = parse('from alpine:3.20 as Base\nFrom base\nfRoM base AS final\n')
     expect(summary(images)).toEqual([['alpine:3.20', undefined, 1, 'base']])
+    // BuildKit (dispatchStates.addState) finds `FROM <stage>` only as the lower-cased name is
+    // written: `FROM BASE` names the image BASE, which is no valid reference.
+    expect(failure('FROM alpine AS base\nFROM BASE\n', 2).code).toBe('IMAGE_REFERENCE_INVALID')
   })
 
   it('reads a stage named after an image only after that stage is defined', () => {
@@ -158,8 +166,9 @@ FROM $REGISTRY/base:\${TAG}-\${VARIANT}
     })
 
     it('keeps a literal $ that starts no name, and an escaped one', () => {
-      // Neither is a valid reference, but the error shows what the lexer produced.
-      expect(failure('FROM alpine:$-x\n', 1).message).toContain('"alpine:$-x"')
+      // Neither is a valid reference, but the error shows what the lexer produced. (`$-` is the
+      // special parameter "-" to BuildKit's lexer, so `$/` is the literal case.)
+      expect(failure('FROM alpine:$/x\n', 1).message).toContain('"alpine:$/x"')
       expect(failure('ARG V=1\nFROM alpine:\\$V\n', 2).message).toContain('"alpine:$V"')
     })
   })
@@ -233,6 +242,7 @@ RUN dir c:\\
 FROM base
 `
       expect(summary(parse(text))).toEqual([
+        ['docker/dockerfile:1', undefined, 2, undefined],
         ['mcr.microsoft.com/windows/servercore:ltsc2022', undefined, 5, 'base'],
       ])
       // ` escapes the $, so nothing is substituted (and the reference is refused).
