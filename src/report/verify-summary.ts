@@ -67,8 +67,10 @@ function rekorCell(r: VerifyImageResult): string {
 }
 
 function imageCell(r: VerifyImageResult): string {
-  const where = r.dockerfile
-    ? `<br>${markdownText(`${r.dockerfile.file}:${r.dockerfile.line}`)}`
+  const d = r.dockerfile
+  const where = d
+    ? `<br>${markdownText(`${d.file}:${d.line} ${d.use}`)}` +
+      (d.context ? `<br>${markdownText(`build context ${d.context}`)}` : '')
     : ''
   const platform = r.platform ? ` (${markdownText(r.platform)})` : ''
   return `${markdownText(r.image)}${platform}${where}`
@@ -124,7 +126,9 @@ export function verifyAnnotations(outcome: VerifyOutcome): Annotation[] {
           ? ` (${r.digest})`
           : ''
       return {
-        message: oneLine(`${r.image}${which} is not verified: ${r.reason ?? 'no reason given'}`),
+        message: oneLine(
+          `${r.dockerfile ? `${r.dockerfile.use} ` : ''}${r.image}${which} is not verified: ${r.reason ?? 'no reason given'}`,
+        ),
         ...(r.dockerfile ? { file: r.dockerfile.file, line: r.dockerfile.line } : {}),
       }
     })

@@ -30,12 +30,22 @@ import {
   type Repository,
 } from '../registry/types'
 import type { Logger } from '../report/types'
-import { parseDockerfile } from '../subjects/dockerfile'
+import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
 import { discover } from './discover'
 import { requiredPredicateTypes, verifyImage, type ImageVerification } from './image'
 import { ruleFiles, type RuleFiles } from './rule-files'
 import { loadTrustRoots, parseTrustedRootFile, type TrustRoot } from './trust'
+
+/** Where a Dockerfile names an image, and how BuildKit uses it there. */
+export interface DockerfileLocation {
+  file: string
+  line: number
+  /** `FROM`, `COPY --from`, `RUN --mount from=`, `# syntax=` (or `BUILDKIT_SYNTAX`), under `ONBUILD`. */
+  use: string
+  /** The named build context (build-contexts) that replaced what the Dockerfile wrote. */
+  context?: string
+}
 
 /** One entry of the `results` output in verify mode: the image, and its verification. */
 export interface VerifyImageResult extends ImageVerification {
@@ -47,7 +57,7 @@ export interface VerifyImageResult extends ImageVerification {
   mediaType: string
   parent?: string
   platform?: string
-  dockerfile?: { file: string; line: number }
+  dockerfile?: DockerfileLocation
   verdict: 'verified' | 'failed' | 'skipped'
   rule?: string
 }
@@ -82,7 +92,7 @@ interface Subject {
   name: string
   reference: { digest?: string; tag?: string }
   input: string
-  dockerfile?: { file: string; line: number }
+  dockerfile?: DockerfileLocation
   /** FROM --platform: only that platform of an index is checked. */
   platform?: string
 }
@@ -177,8 +187,53 @@ async function dockerfilePaths(patterns: string[], cwd: string): Promise<string[
   return [...new Set(files.map((f) => relative(cwd, resolve(cwd, f))))]
 }
 
-async function subjectsOf(inputs: Inputs, cwd: string): Promise<Subject[]> {
-  const subjects: Subject[] = []
+/** The Dockerfile place of an image, for results, annotations and the summary. */
+function dockerfileLocation(item: DockerfileImage): DockerfileLocation {
+  const use =
+    item.kind === 'syntax'
+      ? item.buildArg
+        ? `build arg ${item.buildArg}`
+        : '# syntax='
+      : item.kind === 'copy-from'
+        ? 'COPY --from'
+        : item.kind === 'mount-from'
+          ? 'RUN --mount from='
+          : 'FROM'
+  return {
+    file: item.file,
+    line: item.line,
+    use: item.onbuild ? `ONBUILD ${use}` : use,
+    ...(item.context ? { context: `${item.context.name}=${item.context.value}` } : {}),
+  }
+}
+
+/** What a build context that is not a registry image means for the check. */
+function contextResult(item: DockerfileImage, dockerfile: DockerfileLocation): VerifyImageResult {
+  const context = item.context
+  const unverifiable = context?.pulled !== 'none'
+  return {
+    image: item.reference,
+    name: '',
+    digest: '',
+    mediaType: '',
+    dockerfile,
+    verified: false,
+    verdict: unverifiable ? 'failed' : 'skipped',
+    reason: unverifiable
+      ? `expected an image Signet can verify, got build context ${dockerfile.context ?? ''}: an OCI layout on the runner carries no signature Signet can look up; push it to a registry and name it there (docker-image://…)`
+      : `replaced by build context ${dockerfile.context ?? ''}: nothing is pulled from a registry for it`,
+    signatures: [],
+    attestations: [],
+  }
+}
+
+/**
+ * What to verify, in the order named: the images of images/metadata and of the Dockerfiles; a
+ * Dockerfile image that a build context replaced with something that is no registry image comes
+ * decided already.
+ */
+async function subjectsOf(inputs: Inputs, cwd: string): Promise<(Subject | VerifyImageResult)[]> {
+  const subjects: (Subject | VerifyImageResult)[] = []
   if (inputs.images.length > 0 || inputs.metadata) {
     for (const r of requestedImages(inputs)) {
       subjects.push({
@@ -192,15 +247,26 @@ async function subjectsOf(inputs: Inputs, cwd: string): Promise<Subject[]> {
   }
   for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
     const text = await readFile(resolve(cwd, file), 'utf8')
-    for (const base of parseDockerfile(text, file)) {
+    const found = parseDockerfile(text, file, {
+      buildArgs: inputs.buildArgs,
+      buildContexts: inputs.buildContexts,
+    })
+    for (const item of found) {
+      const dockerfile = dockerfileLocation(item)
+      if (!item.image) {
+        // A named build context stands where the image was: nothing (a directory, a git or HTTPS
+        // source) or an OCI layout no signature can be looked up for.
+        subjects.push(contextResult(item, dockerfile))
+        continue
+      }
       subjects.push({
-        written: base.reference,
-        repo: { registry: base.image.registry, repository: base.image.repository },
-        name: base.image.name,
-        reference: { digest: base.image.digest, tag: base.image.tag ?? 'latest' },
+        written: item.reference,
+        repo: { registry: item.image.registry, repository: item.image.repository },
+        name: item.image.name,
+        reference: { digest: item.image.digest, tag: item.image.tag ?? 'latest' },
         input: INPUT.dockerfile,
-        dockerfile: { file, line: base.line },
-        platform: base.platform,
+        dockerfile,
+        platform: item.platform,
       })
     }
   }
@@ -208,7 +274,7 @@ async function subjectsOf(inputs: Inputs, cwd: string): Promise<Subject[]> {
     throw new SignetError(
       'NO_IMAGES',
       inputs.dockerfiles.length > 0
-        ? 'input dockerfile: no FROM line names an image (only scratch or build stages)'
+        ? 'input dockerfile: the Dockerfiles name no image (only scratch or build stages)'
         : 'no images to verify: set images (name@sha256:… or name:tag) or dockerfile',
       { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images },
     )
@@ -342,7 +408,8 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
           : INPUT.policy,
   })
   const { policy, source } = await readPolicy(inputs, files)
-  const subjects = await subjectsOf(inputs, cwd)
+  const named = await subjectsOf(inputs, cwd)
+  const subjects = named.filter((s): s is Subject => 'repo' in s)
   const trustedRootText = inputs.trustedRoot
     ? readTrustedRoot(inputs.trustedRoot, files)
     : undefined
@@ -374,7 +441,10 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
 
   // Policy before network: an image no rule covers is decided here, and its registry is never
   // contacted (a Dockerfile may name any host; only images the policy checks are looked up).
-  const decided = subjects.map((subject) => ({ subject, rule: ruleFor(policy, subject.name) }))
+  const decided = named.map(
+    (entry): { subject: Subject; rule: Rule | undefined } | { decided: VerifyImageResult } =>
+      'repo' in entry ? { subject: entry, rule: ruleFor(policy, entry.name) } : { decided: entry },
+  )
   const unruled = (subject: Subject): VerifyImageResult => {
     const skip = policy.unmatched === 'skip'
     const reason = skip
@@ -409,11 +479,12 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
     )
 
   const resolutions = await log.group('Resolving images', () =>
-    mapLimit(decided, CONCURRENCY, async ({ subject, rule }): Promise<Resolution> =>
-      rule
-        ? resolveSubject(registry, subject, rule, inputs.recursive, log)
-        : { failed: unruled(subject) },
-    ),
+    mapLimit(decided, CONCURRENCY, async (entry): Promise<Resolution> => {
+      if ('decided' in entry) return { failed: entry.decided }
+      return entry.rule
+        ? resolveSubject(registry, entry.subject, entry.rule, inputs.recursive, log)
+        : { failed: unruled(entry.subject) }
+    }),
   )
 
   const verifications = new Map<string, Promise<ImageVerification>>()

@@ -19,6 +19,7 @@ let registry: TestRegistry
 let sigstore: SigstoreStandIn
 let dir: string
 let signed: PushedImage
+let unsigned: PushedImage
 let hostile: HostileRegistry
 
 const USERNAME = 'ci-bot'
@@ -94,7 +95,10 @@ beforeAll(async () => {
     startSigstoreStandIn({ dir }),
     startHostileRegistry(dir),
   ])
-  signed = await pushFreshImage(registry.host, 'attacker/app')
+  ;[signed, unsigned] = await Promise.all([
+    pushFreshImage(registry.host, 'attacker/app'),
+    pushFreshImage(registry.host, 'attacker/unsigned'),
+  ])
   const run = await runAction(
     { images: signed.ref, 'signature-format': 'bundle', ...standInInputs(sigstore, registry.host) },
     oidcEnv(sigstore),
@@ -124,6 +128,76 @@ function workspaceWith(files: Record<string, string>): string {
 function trustHostile(): Record<string, string> {
   return { NODE_EXTRA_CA_CERTS: hostile.caFile }
 }
+
+describe('issue 8.1: every image BuildKit would pull is checked', () => {
+  const trusting = (extra: Record<string, string> = {}): Record<string, string> => ({
+    mode: 'verify',
+    dockerfile: 'Dockerfile',
+    'trusted-root': sigstore.trustedRootPath,
+    'plain-http': registry.host,
+    'certificate-identity': sigstore.identity.subject,
+    'certificate-oidc-issuer': sigstore.identity.issuer,
+    ...extra,
+  })
+
+  it.each([
+    [
+      'COPY --from',
+      (img: string) => `FROM ${signed.ref}\nCOPY --from=${img} /bin/tool /bin/tool\n`,
+      2,
+    ],
+    [
+      'RUN --mount from=',
+      (img: string) => `FROM ${signed.ref}\nRUN --mount=type=bind,from=${img},target=/m true\n`,
+      2,
+    ],
+    [
+      'ONBUILD COPY --from',
+      (img: string) => `FROM ${signed.ref}\nONBUILD COPY --from=${img} / /\n`,
+      2,
+    ],
+    ['# syntax=', (img: string) => `# syntax=${img}\nFROM ${signed.ref}\n`, 1],
+  ])(
+    'issue 8.1: an unsigned image behind %s fails, annotated on its line',
+    async (use, dockerfile, line) => {
+      const ws = workspaceWith({ Dockerfile: dockerfile(unsigned.ref) })
+      const run = await runAction(trusting(), {}, { cwd: ws })
+      expect(run.exitCode).toBe(1)
+      const failed = results(run).filter((r) => r.verdict === 'failed')
+      expect(failed.map((r) => [r.image, r.dockerfile?.line, r.dockerfile?.use])).toEqual([
+        [unsigned.ref, line, use],
+      ])
+      expect(run.errors).toHaveLength(1)
+      expect(run.errors[0]).toContain(`file=Dockerfile,line=${line}`)
+    },
+  )
+
+  it('issue 8.1: build-args decide what FROM $BASE names', async () => {
+    const ws = workspaceWith({ Dockerfile: `ARG BASE=${signed.ref}\nFROM \${BASE}\n` })
+    const run = await runAction(trusting({ 'build-args': `BASE=${unsigned.ref}` }), {}, { cwd: ws })
+    expect(run.exitCode).toBe(1)
+    expect(results(run).map((r) => [r.image, r.verdict])).toEqual([[unsigned.ref, 'failed']])
+  })
+
+  it('issue 8.1: a named build context replaces the image before it is verified', async () => {
+    const ws = workspaceWith({ Dockerfile: `FROM ${signed.ref}\nCOPY --from=tools / /\n` })
+    const run = await runAction(
+      trusting({
+        'build-contexts': [
+          `${signed.ref}=docker-image://${unsigned.ref}`,
+          'tools=./vendor/tools',
+        ].join('\n'),
+      }),
+      {},
+      { cwd: ws },
+    )
+    expect(run.exitCode).toBe(1)
+    expect(results(run).map((r) => [r.image, r.verdict, r.dockerfile?.context])).toEqual([
+      [unsigned.ref, 'failed', `${signed.ref}=docker-image://${unsigned.ref}`],
+      ['tools', 'skipped', 'tools=./vendor/tools'],
+    ])
+  })
+})
 
 describe('issue 8.3: credentials stay home', () => {
   it('issue 8.3: a host only a Dockerfile names never receives registry-username/registry-password, even when the policy checks it', async () => {

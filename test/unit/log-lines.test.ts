@@ -137,7 +137,7 @@ describe('workflow commands from text others control', () => {
       name: 'ghcr.io/acme/app',
       digest: `sha256:${'a'.repeat(64)}`,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      dockerfile: { file: `Dockerfile,line=9,title=x:y ${text}`, line: 3 },
+      dockerfile: { file: `Dockerfile,line=9,title=x:y ${text}`, line: 3, use: 'FROM' },
       verified: false,
       verdict: 'failed',
       reason: `expected a signature, got ${text}`,

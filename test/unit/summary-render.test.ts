@@ -95,7 +95,7 @@ function verifyResult(h: string): VerifyImageResult {
     digest: DIGEST,
     mediaType: 'application/vnd.oci.image.index.v1+json',
     platform: h,
-    dockerfile: { file: h, line: 3 },
+    dockerfile: { file: h, line: 3, use: 'FROM' },
     verified: false,
     verdict: 'failed',
     reason: h,
@@ -148,7 +148,7 @@ describe('the verify summary, rendered as GitHub renders it', () => {
       const h = HOSTILE[i]
       expect(cells).toHaveLength(7)
       const [image, digest, verdict, found, signer, source, rekor] = cells.map(cellLines)
-      expect(image).toEqual([`${h} (${h})`, `${h}:3`])
+      expect(image).toEqual([`${h} (${h})`, `${h}:3 FROM`])
       expect(digest).toEqual([SHORT])
       expect(verdict).toEqual([`❌ ${h}`])
       expect(found).toEqual(['1 signature(s) (bundle)', `➖ ${h} (.att)`])

@@ -114,7 +114,7 @@ describe('the verify report', () => {
           verified: false,
           verdict: 'failed',
           reason: 'expected a signature, got none',
-          dockerfile: { file: 'Dockerfile', line: 3 },
+          dockerfile: { file: 'Dockerfile', line: 3, use: 'FROM' },
         }),
         result({
           digest: CHILD,
@@ -129,7 +129,7 @@ describe('the verify report', () => {
     )
     expect(annotations).toEqual([
       {
-        message: `node:20 (${DIGEST}) is not verified: expected a signature, got none`,
+        message: `FROM node:20 (${DIGEST}) is not verified: expected a signature, got none`,
         file: 'Dockerfile',
         line: 3,
       },
