@@ -380,8 +380,8 @@ describe('Dockerfile base images', () => {
     )
     expect(run.exitCode).toBe(1)
     expect(results(run).map((r) => [r.dockerfile, r.verdict])).toEqual([
-      [{ file: 'Dockerfile', line: 2 }, 'verified'],
-      [{ file: 'Dockerfile', line: 6 }, 'failed'],
+      [{ file: 'Dockerfile', line: 2, use: 'FROM' }, 'verified'],
+      [{ file: 'Dockerfile', line: 6, use: 'FROM' }, 'failed'],
     ])
     expect(run.errors).toHaveLength(1)
     expect(run.errors[0]).toMatch(/^::error file=Dockerfile,line=6::/)
