@@ -2316,9 +2316,9 @@ var require_dispatcher_base = __commonJS({
       }
       close(callback) {
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.close((err, data) => {
-              return err ? reject(err) : resolve5(data);
+              return err ? reject(err) : resolve6(data);
             });
           });
         }
@@ -2356,12 +2356,12 @@ var require_dispatcher_base = __commonJS({
           err = null;
         }
         if (callback === void 0) {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             this.destroy(err, (err2, data) => {
               return err2 ? (
                 /* istanbul ignore next: should never error */
                 reject(err2)
-              ) : resolve5(data);
+              ) : resolve6(data);
             });
           });
         }
@@ -2920,18 +2920,18 @@ var require_constants2 = __commonJS({
       TYPE2[TYPE2["REQUEST"] = 1] = "REQUEST";
       TYPE2[TYPE2["RESPONSE"] = 2] = "RESPONSE";
     })(TYPE = exports2.TYPE || (exports2.TYPE = {}));
-    var FLAGS;
-    (function(FLAGS2) {
-      FLAGS2[FLAGS2["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
-      FLAGS2[FLAGS2["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
-      FLAGS2[FLAGS2["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
-      FLAGS2[FLAGS2["CHUNKED"] = 8] = "CHUNKED";
-      FLAGS2[FLAGS2["UPGRADE"] = 16] = "UPGRADE";
-      FLAGS2[FLAGS2["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
-      FLAGS2[FLAGS2["SKIPBODY"] = 64] = "SKIPBODY";
-      FLAGS2[FLAGS2["TRAILING"] = 128] = "TRAILING";
-      FLAGS2[FLAGS2["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
-    })(FLAGS = exports2.FLAGS || (exports2.FLAGS = {}));
+    var FLAGS2;
+    (function(FLAGS3) {
+      FLAGS3[FLAGS3["CONNECTION_KEEP_ALIVE"] = 1] = "CONNECTION_KEEP_ALIVE";
+      FLAGS3[FLAGS3["CONNECTION_CLOSE"] = 2] = "CONNECTION_CLOSE";
+      FLAGS3[FLAGS3["CONNECTION_UPGRADE"] = 4] = "CONNECTION_UPGRADE";
+      FLAGS3[FLAGS3["CHUNKED"] = 8] = "CHUNKED";
+      FLAGS3[FLAGS3["UPGRADE"] = 16] = "UPGRADE";
+      FLAGS3[FLAGS3["CONTENT_LENGTH"] = 32] = "CONTENT_LENGTH";
+      FLAGS3[FLAGS3["SKIPBODY"] = 64] = "SKIPBODY";
+      FLAGS3[FLAGS3["TRAILING"] = 128] = "TRAILING";
+      FLAGS3[FLAGS3["TRANSFER_ENCODING"] = 512] = "TRANSFER_ENCODING";
+    })(FLAGS2 = exports2.FLAGS || (exports2.FLAGS = {}));
     var LENIENT_FLAGS;
     (function(LENIENT_FLAGS2) {
       LENIENT_FLAGS2[LENIENT_FLAGS2["HEADERS"] = 1] = "HEADERS";
@@ -4336,10 +4336,10 @@ var require_util2 = __commonJS({
       return "allowed";
     }
     __name(requestBadPort, "requestBadPort");
-    function isErrorLike(object) {
+    function isErrorLike2(object) {
       return object instanceof Error || (object?.constructor?.name === "Error" || object?.constructor?.name === "DOMException");
     }
-    __name(isErrorLike, "isErrorLike");
+    __name(isErrorLike2, "isErrorLike");
     function isValidReasonPhrase(statusText) {
       for (let i = 0; i < statusText.length; ++i) {
         const c = statusText.charCodeAt(i);
@@ -4696,8 +4696,8 @@ var require_util2 = __commonJS({
     function createDeferredPromise() {
       let res;
       let rej;
-      const promise = new Promise((resolve5, reject) => {
-        res = resolve5;
+      const promise = new Promise((resolve6, reject) => {
+        res = resolve6;
         rej = reject;
       });
       return { promise, resolve: res, reject: rej };
@@ -5178,7 +5178,7 @@ var require_util2 = __commonJS({
       createIterator,
       isValidHeaderName,
       isValidHeaderValue,
-      isErrorLike,
+      isErrorLike: isErrorLike2,
       fullyReadBody,
       bytesMatch,
       isReadableStreamLike,
@@ -7024,12 +7024,12 @@ upgrade: ${upgrade}\r
         }
       }
       __name(onDrain, "onDrain");
-      const waitForDrain = /* @__PURE__ */ __name(() => new Promise((resolve5, reject) => {
+      const waitForDrain = /* @__PURE__ */ __name(() => new Promise((resolve6, reject) => {
         assert2(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       }), "waitForDrain");
       socket.on("close", onDrain).on("drain", onDrain);
@@ -7719,12 +7719,12 @@ var require_client_h2 = __commonJS({
         }
       }
       __name(onDrain, "onDrain");
-      const waitForDrain = /* @__PURE__ */ __name(() => new Promise((resolve5, reject) => {
+      const waitForDrain = /* @__PURE__ */ __name(() => new Promise((resolve6, reject) => {
         assert2(callback === null);
         if (socket[kError]) {
           reject(socket[kError]);
         } else {
-          callback = resolve5;
+          callback = resolve6;
         }
       }), "waitForDrain");
       h2stream.on("close", onDrain).on("drain", onDrain);
@@ -8218,16 +8218,16 @@ var require_client = __commonJS({
         return this[kNeedDrain] < 2;
       }
       async [kClose]() {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (this[kSize]) {
-            this[kClosedResolve] = resolve5;
+            this[kClosedResolve] = resolve6;
           } else {
-            resolve5(null);
+            resolve6(null);
           }
         });
       }
       async [kDestroy](err) {
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           const requests = this[kQueue].splice(this[kPendingIdx]);
           for (let i = 0; i < requests.length; i++) {
             const request2 = requests[i];
@@ -8238,7 +8238,7 @@ var require_client = __commonJS({
               this[kClosedResolve]();
               this[kClosedResolve] = null;
             }
-            resolve5(null);
+            resolve6(null);
           }, "callback");
           if (this[kHTTPContext]) {
             this[kHTTPContext].destroy(err, callback);
@@ -8290,7 +8290,7 @@ var require_client = __commonJS({
         });
       }
       try {
-        const socket = await new Promise((resolve5, reject) => {
+        const socket = await new Promise((resolve6, reject) => {
           client[kConnector]({
             host,
             hostname,
@@ -8302,7 +8302,7 @@ var require_client = __commonJS({
             if (err) {
               reject(err);
             } else {
-              resolve5(socket2);
+              resolve6(socket2);
             }
           });
         });
@@ -8654,8 +8654,8 @@ var require_pool_base = __commonJS({
         if (this[kQueue].isEmpty()) {
           await Promise.all(this[kClients].map((c) => c.close()));
         } else {
-          await new Promise((resolve5) => {
-            this[kClosedResolve] = resolve5;
+          await new Promise((resolve6) => {
+            this[kClosedResolve] = resolve6;
           });
         }
       }
@@ -9963,7 +9963,7 @@ var require_readable = __commonJS({
         if (this._readableState.closeEmitted) {
           return null;
         }
-        return await new Promise((resolve5, reject) => {
+        return await new Promise((resolve6, reject) => {
           if (this[kContentLength] > limit) {
             this.destroy(new AbortError());
           }
@@ -9976,7 +9976,7 @@ var require_readable = __commonJS({
             if (signal?.aborted) {
               reject(signal.reason ?? new AbortError());
             } else {
-              resolve5(null);
+              resolve6(null);
             }
           }).on("error", noop3).on("data", function(chunk) {
             limit -= chunk.length;
@@ -9997,7 +9997,7 @@ var require_readable = __commonJS({
     __name(isUnusable, "isUnusable");
     async function consume(stream, type) {
       assert2(!stream[kConsume]);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         if (isUnusable(stream)) {
           const rState = stream._readableState;
           if (rState.destroyed && rState.closeEmitted === false) {
@@ -10014,7 +10014,7 @@ var require_readable = __commonJS({
             stream[kConsume] = {
               type,
               stream,
-              resolve: resolve5,
+              resolve: resolve6,
               reject,
               length: 0,
               body: []
@@ -10088,18 +10088,18 @@ var require_readable = __commonJS({
     }
     __name(chunksConcat, "chunksConcat");
     function consumeEnd(consume2) {
-      const { type, body, resolve: resolve5, stream, length } = consume2;
+      const { type, body, resolve: resolve6, stream, length } = consume2;
       try {
         if (type === "text") {
-          resolve5(chunksDecode(body, length));
+          resolve6(chunksDecode(body, length));
         } else if (type === "json") {
-          resolve5(JSON.parse(chunksDecode(body, length)));
+          resolve6(JSON.parse(chunksDecode(body, length)));
         } else if (type === "arrayBuffer") {
-          resolve5(chunksConcat(body, length).buffer);
+          resolve6(chunksConcat(body, length).buffer);
         } else if (type === "blob") {
-          resolve5(new Blob(body, { type: stream[kContentType] }));
+          resolve6(new Blob(body, { type: stream[kContentType] }));
         } else if (type === "bytes") {
-          resolve5(chunksConcat(body, length));
+          resolve6(chunksConcat(body, length));
         }
         consumeFinish(consume2);
       } catch (err) {
@@ -10363,9 +10363,9 @@ var require_api_request = __commonJS({
     };
     function request2(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           request2.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10595,9 +10595,9 @@ var require_api_stream = __commonJS({
     };
     function stream(opts, factory, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           stream.call(this, opts, factory, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10896,9 +10896,9 @@ var require_api_upgrade = __commonJS({
     };
     function upgrade(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           upgrade.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -10994,9 +10994,9 @@ var require_api_connect = __commonJS({
     };
     function connect6(opts, callback) {
       if (callback === void 0) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           connect6.call(this, opts, (err, data) => {
-            return err ? reject(err) : resolve5(data);
+            return err ? reject(err) : resolve6(data);
           });
         });
       }
@@ -12885,7 +12885,7 @@ var require_response = __commonJS({
       isAborted,
       isBlobLike,
       serializeJavascriptValueToJSONString,
-      isErrorLike,
+      isErrorLike: isErrorLike2,
       isomorphicEncode,
       environmentSettingsObject: relevantRealm
     } = require_util2();
@@ -13101,7 +13101,7 @@ var require_response = __commonJS({
     }
     __name(makeResponse, "makeResponse");
     function makeNetworkError(reason) {
-      const isError = isErrorLike(reason);
+      const isError = isErrorLike2(reason);
       return makeResponse({
         type: "error",
         status: 0,
@@ -14068,7 +14068,7 @@ var require_fetch = __commonJS({
       sameOrigin,
       isCancelled,
       isAborted,
-      isErrorLike,
+      isErrorLike: isErrorLike2,
       fullyReadBody,
       readableStreamClose,
       isomorphicEncode,
@@ -14962,7 +14962,7 @@ var require_fetch = __commonJS({
         } else {
           if (isReadable(stream)) {
             fetchParams.controller.controller.error(new TypeError("terminated", {
-              cause: isErrorLike(reason) ? reason : void 0
+              cause: isErrorLike2(reason) ? reason : void 0
             }));
           }
         }
@@ -14973,7 +14973,7 @@ var require_fetch = __commonJS({
       function dispatch({ body }) {
         const url = requestCurrentURL(request2);
         const agent = fetchParams.controller.dispatcher;
-        return new Promise((resolve5, reject) => agent.dispatch(
+        return new Promise((resolve6, reject) => agent.dispatch(
           {
             path: url.pathname + url.search,
             origin: url.origin,
@@ -15049,7 +15049,7 @@ var require_fetch = __commonJS({
               }
               this.body = new Readable({ read: resume2 });
               const onError = this.onError.bind(this);
-              resolve5({
+              resolve6({
                 status,
                 statusText,
                 headersList,
@@ -15092,7 +15092,7 @@ var require_fetch = __commonJS({
               for (let i = 0; i < rawHeaders.length; i += 2) {
                 headersList.append(bufferToLowerCasedHeaderName(rawHeaders[i]), rawHeaders[i + 1].toString("latin1"), true);
               }
-              resolve5({
+              resolve6({
                 status,
                 statusText: STATUS_CODES[status],
                 headersList,
@@ -18924,8 +18924,8 @@ var require_util8 = __commonJS({
     }
     __name(isASCIINumber, "isASCIINumber");
     function delay(ms) {
-      return new Promise((resolve5) => {
-        setTimeout(resolve5, ms).unref();
+      return new Promise((resolve6) => {
+        setTimeout(resolve6, ms).unref();
       });
     }
     __name(delay, "delay");
@@ -19901,6 +19901,23 @@ function parseKeyValues(value, name) {
   }
   return result;
 }
+function parseNameValues(value, name, commaSeparated) {
+  const result = {};
+  const entries2 = commaSeparated ? parseList(value) : (value ?? "").split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "");
+  for (const entry of entries2) {
+    const eq = entry.indexOf("=");
+    const key = eq > 0 ? entry.slice(0, eq).trim() : "";
+    if (key === "" || /\s/.test(key)) {
+      throw new SignetError(
+        "INPUT_INVALID",
+        `input ${name}: "${entry}" is not NAME=value (one per line, as docker/build-push-action takes it)`,
+        { input: name }
+      );
+    }
+    result[key] = entry.slice(eq + 1);
+  }
+  return result;
+}
 function serviceURL(get, name, fallback) {
   const value = optional(get, name) ?? fallback;
   if (value === void 0) return void 0;
@@ -20010,7 +20027,17 @@ function readInputs(get) {
     certificateOidcIssuerRegexp: optional(get, INPUT.certificateOidcIssuerRegexp),
     publicKey: optional(get, INPUT.publicKey),
     policy: optional(get, INPUT.policy),
+    certificateGithubWorkflow: {
+      repository: optional(get, INPUT.certificateGithubWorkflowRepository),
+      ref: optional(get, INPUT.certificateGithubWorkflowRef),
+      trigger: optional(get, INPUT.certificateGithubWorkflowTrigger),
+      sha: optional(get, INPUT.certificateGithubWorkflowSha),
+      name: optional(get, INPUT.certificateGithubWorkflowName)
+    },
     dockerfiles: parseList(get(INPUT.dockerfile)),
+    buildArgs: parseNameValues(get(INPUT.buildArgs), INPUT.buildArgs, false),
+    buildContexts: parseNameValues(get(INPUT.buildContexts), INPUT.buildContexts, true),
+    policyRef: optional(get, INPUT.policyRef),
     requireAttestations: parseList(get(INPUT.requireAttestations)),
     enforce: parseBoolean(get, INPUT.enforce, true)
   };
@@ -20057,9 +20084,17 @@ var init_inputs = __esm({
       certificateIdentityRegexp: "certificate-identity-regexp",
       certificateOidcIssuer: "certificate-oidc-issuer",
       certificateOidcIssuerRegexp: "certificate-oidc-issuer-regexp",
+      certificateGithubWorkflowRepository: "certificate-github-workflow-repository",
+      certificateGithubWorkflowRef: "certificate-github-workflow-ref",
+      certificateGithubWorkflowTrigger: "certificate-github-workflow-trigger",
+      certificateGithubWorkflowSha: "certificate-github-workflow-sha",
+      certificateGithubWorkflowName: "certificate-github-workflow-name",
       publicKey: "public-key",
       policy: "policy",
       dockerfile: "dockerfile",
+      buildArgs: "build-args",
+      buildContexts: "build-contexts",
+      policyRef: "policy-ref",
       requireAttestations: "require-attestations",
       enforce: "enforce",
       registryUsername: "registry-username",
@@ -20073,6 +20108,7 @@ var init_inputs = __esm({
     __name(parseBoolean, "parseBoolean");
     __name(oneOf, "oneOf");
     __name(parseKeyValues, "parseKeyValues");
+    __name(parseNameValues, "parseNameValues");
     __name(serviceURL, "serviceURL");
     VERIFY_ONLY = [
       INPUT.trustedRoot,
@@ -20082,7 +20118,15 @@ var init_inputs = __esm({
       INPUT.certificateOidcIssuerRegexp,
       INPUT.publicKey,
       INPUT.policy,
+      INPUT.certificateGithubWorkflowRepository,
+      INPUT.certificateGithubWorkflowRef,
+      INPUT.certificateGithubWorkflowTrigger,
+      INPUT.certificateGithubWorkflowSha,
+      INPUT.certificateGithubWorkflowName,
       INPUT.dockerfile,
+      INPUT.buildArgs,
+      INPUT.buildContexts,
+      INPUT.policyRef,
       INPUT.requireAttestations
     ];
     SIGN_ONLY = [
@@ -21909,7 +21953,7 @@ var init_concurrency = __esm({
       waiting = [];
       async use(bytes, fn) {
         while (this.used > 0 && this.used + bytes > this.limit) {
-          await new Promise((resolve5) => this.waiting.push(resolve5));
+          await new Promise((resolve6) => this.waiting.push(resolve6));
         }
         this.used += bytes;
         try {
@@ -21958,12 +22002,165 @@ var init_paths = __esm({
   }
 });
 
+// src/registry/reference.ts
+function splitHostPort(hostPort) {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(hostPort);
+  if (!m) return { host: hostPort };
+  return m[2] === void 0 ? { host: m[1] } : { host: m[1], port: Number(m[2]) };
+}
+function canonicalRegistryHost(hostPort) {
+  const { host, port } = splitHostPort(hostPort.trim().toLowerCase());
+  if (port === void 0 || port === HTTPS_DEFAULT_PORT) return host;
+  return `${host}:${port}`;
+}
+function isDockerHubHost(hostPort) {
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
+  return DOCKER_HUB_HOSTS.has(host) && (port === void 0 || port === HTTP_DEFAULT_PORT);
+}
+function policyRegistryName(hostPort) {
+  if (isDockerHubHost(hostPort)) return DOCKER_HUB_NAME;
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
+  return port === void 0 || port === HTTP_DEFAULT_PORT ? host : `${host}:${port}`;
+}
+function isDigest(s) {
+  const algorithm = s.slice(0, s.indexOf(":"));
+  return DIGEST_RES[algorithm]?.test(s) ?? false;
+}
+function validateDigest(s, input, context3) {
+  if (isDigest(s)) return s;
+  const where = context3 !== void 0 && context3 !== s ? ` in "${context3}"` : "";
+  const algorithm = s.includes(":") ? s.slice(0, s.indexOf(":")) : "";
+  const why = algorithm === "sha256" || algorithm === "sha512" ? `expected ${algorithm}: followed by ${algorithm === "sha256" ? 64 : 128} lowercase hex characters` : "expected sha256: followed by 64 lowercase hex characters (or sha512: and 128)";
+  throw new SignetError("DIGEST_INVALID", `${input}: invalid digest "${s}"${where}: ${why}`, {
+    input
+  });
+}
+function invalid(input, text, why) {
+  return new SignetError(
+    "IMAGE_REFERENCE_INVALID",
+    `${input}: "${text}" is not a valid image reference: ${why}; ${FORM_HINT}`,
+    { input }
+  );
+}
+function parseImageReference(text, input = "images") {
+  const raw = text.trim();
+  if (raw === "") throw invalid(input, text, "it is empty");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw invalid(input, raw, "drop the URL scheme (registries are named by host only)");
+  }
+  if (/\s/.test(raw)) throw invalid(input, raw, "it contains whitespace");
+  let rest = raw;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = validateDigest(rest.slice(at + 1), input, raw);
+    rest = rest.slice(0, at);
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG_RE.test(tag)) {
+      throw invalid(
+        input,
+        raw,
+        `tag "${tag}" must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'`
+      );
+    }
+  }
+  if (rest === "") throw invalid(input, raw, "the repository name is missing");
+  let domain = DOCKER_HUB_DOMAIN;
+  let path = rest;
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
+      const port = splitHostPort(first).port;
+      if (!DOMAIN_RE.test(first) || port !== void 0 && port > MAX_PORT)
+        throw invalid(input, raw, `"${first}" is not a valid registry host`);
+      domain = canonicalRegistryHost(first);
+      path = rest.slice(slash + 1);
+    }
+  }
+  const hub = isDockerHubHost(domain);
+  if (hub) {
+    domain = DOCKER_HUB_DOMAIN;
+    if (!path.includes("/")) path = `library/${path}`;
+  }
+  if (path !== path.toLowerCase()) {
+    throw invalid(input, raw, `repository names must be lowercase ("${path.toLowerCase()}")`);
+  }
+  for (const component of path.split("/")) {
+    if (!PATH_COMPONENT_RE.test(component)) {
+      throw invalid(
+        input,
+        raw,
+        component === "" ? "the repository path has an empty component" : `"${component}" is not a valid repository path component (lowercase letters and digits, separated by '.', '_', '__' or '-')`
+      );
+    }
+  }
+  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) {
+    throw invalid(input, raw, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  const name = `${hub ? DOCKER_HUB_NAME : domain}/${path}`;
+  return {
+    registry: hub ? DOCKER_HUB_API : domain,
+    domain,
+    repository: path,
+    ...tag !== void 0 ? { tag } : {},
+    ...digest !== void 0 ? { digest } : {},
+    name,
+    policyName: `${policyRegistryName(domain)}/${path}`,
+    toString: /* @__PURE__ */ __name(() => `${name}${tag !== void 0 ? `:${tag}` : ""}${digest !== void 0 ? `@${digest}` : ""}`, "toString")
+  };
+}
+var DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API, DOCKER_HUB_HOSTS, HTTPS_DEFAULT_PORT, HTTP_DEFAULT_PORT, MAX_PORT, DOMAIN_COMPONENT, DOMAIN_RE, PATH_COMPONENT_RE, TAG_RE, DIGEST_RES, MAX_NAME_LENGTH, FORM_HINT;
+var init_reference = __esm({
+  "src/registry/reference.ts"() {
+    "use strict";
+    init_errors();
+    DOCKER_HUB_DOMAIN = "docker.io";
+    DOCKER_HUB_NAME = "index.docker.io";
+    DOCKER_HUB_API = "registry-1.docker.io";
+    DOCKER_HUB_HOSTS = /* @__PURE__ */ new Set([
+      DOCKER_HUB_DOMAIN,
+      DOCKER_HUB_NAME,
+      DOCKER_HUB_API,
+      "registry.hub.docker.com"
+    ]);
+    HTTPS_DEFAULT_PORT = 443;
+    HTTP_DEFAULT_PORT = 80;
+    MAX_PORT = 65535;
+    __name(splitHostPort, "splitHostPort");
+    __name(canonicalRegistryHost, "canonicalRegistryHost");
+    __name(isDockerHubHost, "isDockerHubHost");
+    __name(policyRegistryName, "policyRegistryName");
+    DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    DOMAIN_RE = new RegExp(
+      `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`
+    );
+    PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+    TAG_RE = /^[\w][\w.-]{0,127}$/;
+    DIGEST_RES = {
+      sha256: /^sha256:[a-f0-9]{64}$/,
+      sha512: /^sha512:[a-f0-9]{128}$/
+    };
+    MAX_NAME_LENGTH = 255;
+    FORM_HINT = "write [registry/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/acme/app@sha256:\u2026 or ghcr.io/acme/app:v1";
+    __name(isDigest, "isDigest");
+    __name(validateDigest, "validateDigest");
+    __name(invalid, "invalid");
+    __name(parseImageReference, "parseImageReference");
+  }
+});
+
 // src/registry/credentials.ts
 function normalizeRegistryKey(key) {
   let host = key.trim().toLowerCase();
   host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, "");
   host = host.replace(/\/.*$/, "");
-  return DOCKER_HUB_HOSTS.has(host) ? "docker.io" : host;
+  return isDockerHubHost(host) ? "docker.io" : canonicalRegistryHost(host);
 }
 function fromEntry(entry, source) {
   const c = { source };
@@ -22051,7 +22248,7 @@ function createCredentialProvider(options = {}) {
     }
   ), "loadConfig");
   const cache = /* @__PURE__ */ new Map();
-  const resolve5 = /* @__PURE__ */ __name(async (host) => {
+  const resolve6 = /* @__PURE__ */ __name(async (host) => {
     const key = normalizeRegistryKey(host);
     const explicit = options.explicit;
     if (explicit && explicit.username && explicit.password && explicitHosts.has(key)) {
@@ -22086,14 +22283,14 @@ function createCredentialProvider(options = {}) {
       const key = host.toLowerCase();
       let hit = cache.get(key);
       if (!hit) {
-        hit = resolve5(host);
+        hit = resolve6(host);
         cache.set(key, hit);
       }
       return hit;
     }
   };
 }
-var import_node_child_process, import_promises2, import_node_os2, import_node_path3, anonymousCredentials, GHCR_HOST, DOCKER_HUB_AUTH_KEY, DOCKER_HUB_HOSTS, runCredentialHelper;
+var import_node_child_process, import_promises2, import_node_os2, import_node_path3, anonymousCredentials, GHCR_HOST, DOCKER_HUB_AUTH_KEY, runCredentialHelper;
 var init_credentials = __esm({
   "src/registry/credentials.ts"() {
     "use strict";
@@ -22101,17 +22298,12 @@ var init_credentials = __esm({
     import_promises2 = require("node:fs/promises");
     import_node_os2 = require("node:os");
     import_node_path3 = require("node:path");
+    init_reference();
     anonymousCredentials = { get: /* @__PURE__ */ __name(async () => void 0, "get") };
     GHCR_HOST = "ghcr.io";
     DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
-    DOCKER_HUB_HOSTS = /* @__PURE__ */ new Set([
-      "docker.io",
-      "index.docker.io",
-      "registry-1.docker.io",
-      "registry.hub.docker.com"
-    ]);
     __name(normalizeRegistryKey, "normalizeRegistryKey");
-    runCredentialHelper = /* @__PURE__ */ __name((helper, serverUrl, env = process.env) => new Promise((resolve5, reject) => {
+    runCredentialHelper = /* @__PURE__ */ __name((helper, serverUrl, env = process.env) => new Promise((resolve6, reject) => {
       if (!/^[A-Za-z0-9._-]+$/.test(helper)) {
         reject(new Error(`invalid credential helper name "${helper}"`));
         return;
@@ -22123,7 +22315,7 @@ var init_credentials = __esm({
         (err, stdout, stderr) => {
           if (err) {
             const text = `${stdout}${stderr}`;
-            if (/credentials not found/i.test(text)) return resolve5(void 0);
+            if (/credentials not found/i.test(text)) return resolve6(void 0);
             const code = err.code;
             if (code === "ENOENT") {
               return reject(new Error(`docker-credential-${helper} is not on PATH`));
@@ -22133,7 +22325,7 @@ var init_credentials = __esm({
             );
           }
           try {
-            resolve5(JSON.parse(stdout));
+            resolve6(JSON.parse(stdout));
           } catch {
             reject(new Error(`docker-credential-${helper} get printed something that is not JSON`));
           }
@@ -22144,126 +22336,6 @@ var init_credentials = __esm({
     __name(fromEntry, "fromEntry");
     __name(dockerConfigCredential, "dockerConfigCredential");
     __name(createCredentialProvider, "createCredentialProvider");
-  }
-});
-
-// src/registry/reference.ts
-function isDigest(s) {
-  const algorithm = s.slice(0, s.indexOf(":"));
-  return DIGEST_RES[algorithm]?.test(s) ?? false;
-}
-function validateDigest(s, input, context3) {
-  if (isDigest(s)) return s;
-  const where = context3 !== void 0 && context3 !== s ? ` in "${context3}"` : "";
-  const algorithm = s.includes(":") ? s.slice(0, s.indexOf(":")) : "";
-  const why = algorithm === "sha256" || algorithm === "sha512" ? `expected ${algorithm}: followed by ${algorithm === "sha256" ? 64 : 128} lowercase hex characters` : "expected sha256: followed by 64 lowercase hex characters (or sha512: and 128)";
-  throw new SignetError("DIGEST_INVALID", `${input}: invalid digest "${s}"${where}: ${why}`, {
-    input
-  });
-}
-function invalid(input, text, why) {
-  return new SignetError(
-    "IMAGE_REFERENCE_INVALID",
-    `${input}: "${text}" is not a valid image reference: ${why}; ${FORM_HINT}`,
-    { input }
-  );
-}
-function parseImageReference(text, input = "images") {
-  const raw = text.trim();
-  if (raw === "") throw invalid(input, text, "it is empty");
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    throw invalid(input, raw, "drop the URL scheme (registries are named by host only)");
-  }
-  if (/\s/.test(raw)) throw invalid(input, raw, "it contains whitespace");
-  let rest = raw;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = validateDigest(rest.slice(at + 1), input, raw);
-    rest = rest.slice(0, at);
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) {
-      throw invalid(
-        input,
-        raw,
-        `tag "${tag}" must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'`
-      );
-    }
-  }
-  if (rest === "") throw invalid(input, raw, "the repository name is missing");
-  let domain = DOCKER_HUB_DOMAIN;
-  let path = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
-      if (!DOMAIN_RE.test(first))
-        throw invalid(input, raw, `"${first}" is not a valid registry host`);
-      domain = first.toLowerCase();
-      path = rest.slice(slash + 1);
-    }
-  }
-  const hub = DOCKER_HUB_ALIASES.has(domain);
-  if (hub) {
-    domain = DOCKER_HUB_DOMAIN;
-    if (!path.includes("/")) path = `library/${path}`;
-  }
-  if (path !== path.toLowerCase()) {
-    throw invalid(input, raw, `repository names must be lowercase ("${path.toLowerCase()}")`);
-  }
-  for (const component of path.split("/")) {
-    if (!PATH_COMPONENT_RE.test(component)) {
-      throw invalid(
-        input,
-        raw,
-        component === "" ? "the repository path has an empty component" : `"${component}" is not a valid repository path component (lowercase letters and digits, separated by '.', '_', '__' or '-')`
-      );
-    }
-  }
-  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) {
-    throw invalid(input, raw, `the name is longer than ${MAX_NAME_LENGTH} characters`);
-  }
-  const name = `${hub ? DOCKER_HUB_NAME : domain}/${path}`;
-  return {
-    registry: hub ? DOCKER_HUB_API : domain,
-    domain,
-    repository: path,
-    ...tag !== void 0 ? { tag } : {},
-    ...digest !== void 0 ? { digest } : {},
-    name,
-    toString: /* @__PURE__ */ __name(() => `${name}${tag !== void 0 ? `:${tag}` : ""}${digest !== void 0 ? `@${digest}` : ""}`, "toString")
-  };
-}
-var DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API, DOCKER_HUB_ALIASES, DOMAIN_COMPONENT, DOMAIN_RE, PATH_COMPONENT_RE, TAG_RE, DIGEST_RES, MAX_NAME_LENGTH, FORM_HINT;
-var init_reference = __esm({
-  "src/registry/reference.ts"() {
-    "use strict";
-    init_errors();
-    DOCKER_HUB_DOMAIN = "docker.io";
-    DOCKER_HUB_NAME = "index.docker.io";
-    DOCKER_HUB_API = "registry-1.docker.io";
-    DOCKER_HUB_ALIASES = /* @__PURE__ */ new Set([DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API]);
-    DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    DOMAIN_RE = new RegExp(
-      `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`
-    );
-    PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-    TAG_RE = /^[\w][\w.-]{0,127}$/;
-    DIGEST_RES = {
-      sha256: /^sha256:[a-f0-9]{64}$/,
-      sha512: /^sha512:[a-f0-9]{128}$/
-    };
-    MAX_NAME_LENGTH = 255;
-    FORM_HINT = "write [registry/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/acme/app@sha256:\u2026 or ghcr.io/acme/app:v1";
-    __name(isDigest, "isDigest");
-    __name(validateDigest, "validateDigest");
-    __name(invalid, "invalid");
-    __name(parseImageReference, "parseImageReference");
   }
 });
 
@@ -22406,17 +22478,21 @@ var init_retry = __esm({
     __name(isResponseLike, "isResponseLike");
     __name(classifyOutcome, "classifyOutcome");
     __name(describeError2, "describeError");
-    realSleep = /* @__PURE__ */ __name((ms) => new Promise((resolve5) => setTimeout(resolve5, ms)), "realSleep");
+    realSleep = /* @__PURE__ */ __name((ms) => new Promise((resolve6) => setTimeout(resolve6, ms)), "realSleep");
     __name(backoffDelay, "backoffDelay");
     __name(withRetry, "withRetry");
   }
 });
 
 // src/registry/types.ts
-var MEDIA_TYPES, MANIFEST_ACCEPT;
+function registryLimit(what, limit) {
+  return new SignetError("REGISTRY_LIMIT", `${what}: Signet reads at most ${limit} per image`);
+}
+var MEDIA_TYPES, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_REFERRER_PAGES, MAX_LISTED_REFERRERS, MAX_REFERRERS_LISTING_BYTES, MAX_INDEX_CHILDREN;
 var init_types = __esm({
   "src/registry/types.ts"() {
     "use strict";
+    init_errors();
     MEDIA_TYPES = {
       ociManifest: "application/vnd.oci.image.manifest.v1+json",
       ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -22431,6 +22507,12 @@ var init_types = __esm({
       MEDIA_TYPES.dockerManifestList,
       MEDIA_TYPES.dockerManifest
     ];
+    MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+    MAX_REFERRER_PAGES = 100;
+    MAX_LISTED_REFERRERS = 1e3;
+    MAX_REFERRERS_LISTING_BYTES = MAX_MANIFEST_BYTES;
+    MAX_INDEX_CHILDREN = 256;
+    __name(registryLimit, "registryLimit");
   }
 });
 
@@ -22449,19 +22531,45 @@ function parseWwwAuthenticate(header) {
   }
   return challenges;
 }
+function parseUrl(text, base) {
+  try {
+    return new URL(text, base);
+  } catch {
+    return void 0;
+  }
+}
 function parseLinkNext(header, base) {
   if (!header) return void 0;
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /^\s*<([^>]*)>(.*)$/.exec(part);
     if (m && /;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(m[2])) {
-      return new URL(m[1], base);
+      const next = parseUrl(m[1], base);
+      if (!next) {
+        throw new SignetError(
+          "REGISTRY_ERROR",
+          `${describeUrl(base)}: the next page's Link is not a URL`
+        );
+      }
+      return next;
     }
   }
   return void 0;
 }
+function registryText(text, max = MAX_REGISTRY_TEXT) {
+  const line = text.replace(UNSAFE_TEXT_RE, " ").replace(/\s+/g, " ").trim();
+  const chars = [...line];
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}\u2026` : line;
+}
+function describeUrl(url) {
+  return registryText(`${url.host}${url.pathname}`, 120);
+}
+function validMediaType(value) {
+  if (typeof value !== "string") return void 0;
+  const type = value.split(";")[0].trim().toLowerCase();
+  return MEDIA_TYPE_RE.test(type) ? type : void 0;
+}
 function mediaTypeOf(res) {
-  const ct = res.headers.get("content-type");
-  return ct ? ct.split(";")[0].trim().toLowerCase() : void 0;
+  return validMediaType(res.headers.get("content-type"));
 }
 function digestOf(bytes, algorithm = "sha256") {
   return `${algorithm}:${(0, import_node_crypto2.createHash)(algorithm).update(bytes).digest("hex")}`;
@@ -22472,11 +22580,11 @@ function algorithmOf(digest) {
 async function discard(res) {
   await res.body?.cancel().catch(() => void 0);
 }
-async function readLimited(res, max, what) {
+async function readLimited(res, max, what, over) {
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > max) {
     await discard(res);
-    throw new SignetError(
+    throw over?.() ?? new SignetError(
       "REGISTRY_ERROR",
       `${what} is ${declared} bytes, more than the ${max} allowed`
     );
@@ -22492,29 +22600,55 @@ async function readLimited(res, max, what) {
     total += value.byteLength;
     if (total > max) {
       await reader.cancel().catch(() => void 0);
-      throw new SignetError("REGISTRY_ERROR", `${what} is more than the ${max} bytes allowed`);
+      throw over?.() ?? new SignetError("REGISTRY_ERROR", `${what} is more than the ${max} bytes allowed`);
     }
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
   return Buffer.concat(chunks, total);
 }
 async function registryMessage(res) {
-  let text;
+  let parsed;
   try {
-    text = (await readLimited(res, MAX_ERROR_BODY_BYTES, "error body")).toString("utf8").trim();
+    const text = (await readLimited(res, MAX_ERROR_BODY_BYTES, "error body")).toString("utf8");
+    parsed = JSON.parse(text);
   } catch {
     return "";
   }
-  if (text === "") return "";
+  const errors = parsed?.errors;
+  const first = Array.isArray(errors) ? errors[0] : void 0;
+  if (typeof first !== "object" || first === null) return "";
+  const { code, message } = first;
+  const parts = [
+    typeof code === "string" && ERROR_CODE_RE.test(code) ? code : "",
+    typeof message === "string" ? message : ""
+  ].filter((part) => part.trim() !== "");
+  return registryText(parts.join(": "));
+}
+function parseRegistryJson(bytes, what) {
   try {
-    const parsed = JSON.parse(text);
-    const first = parsed.errors?.[0];
-    if (first) {
-      return [first.code, first.message].filter((s) => typeof s === "string" && s !== "").join(": ");
-    }
+    return JSON.parse(bytes.toString("utf8"));
   } catch {
+    throw new SignetError("REGISTRY_ERROR", `${what} is not JSON`);
   }
-  return text.split("\n")[0].slice(0, 200);
+}
+function looksLikePublicSuffix(labels) {
+  return labels.length === 2 && labels[1].length === 2 && labels[0].length <= 4;
+}
+function realmMayReceiveCredentials(registryHost, realm) {
+  let registry;
+  try {
+    registry = new URL(`${realm.protocol}//${canonicalRegistryHost(registryHost)}`);
+  } catch {
+    return false;
+  }
+  if (registry.host === realm.host) return true;
+  if (isDockerHubHost(registryHost) && realm.host === DOCKER_HUB_TOKEN_HOST) return true;
+  if (realm.port !== "") return false;
+  const parent = realm.hostname;
+  if (/^[\d.]+$/.test(parent) || parent.startsWith("[")) return false;
+  const labels = parent.split(".");
+  if (labels.length < 2 || labels.includes("") || looksLikePublicSuffix(labels)) return false;
+  return registry.hostname.endsWith(`.${parent}`);
 }
 function basic(credential) {
   return `Basic ${Buffer.from(`${credential.username}:${credential.password}`).toString("base64")}`;
@@ -22527,8 +22661,10 @@ function manifestMediaType(res, bytes) {
   if (ct && ct !== "application/json" && ct !== "application/octet-stream" && ct !== "text/plain")
     return ct;
   try {
-    const parsed = JSON.parse(bytes.toString("utf8"));
-    if (typeof parsed.mediaType === "string") return parsed.mediaType;
+    const own = validMediaType(
+      JSON.parse(bytes.toString("utf8")).mediaType
+    );
+    if (own) return own;
   } catch {
   }
   return ct ?? MEDIA_TYPES.ociManifest;
@@ -22548,7 +22684,7 @@ function checkReference(reference) {
     throw new SignetError("IMAGE_REFERENCE_INVALID", `"${reference}" is neither a tag nor a digest`);
   }
 }
-var import_node_crypto2, MAX_MANIFEST_BYTES, DEFAULT_MAX_BLOB_BYTES, MAX_REDIRECTS, MAX_REFERRER_PAGES, MAX_ERROR_BODY_BYTES, REDIRECT_STATUSES, REFERRERS_UNSUPPORTED, TOKEN_EXPIRY_MARGIN_MS, REPOSITORY_RE, TAG_RE2, RegistryClient;
+var import_node_crypto2, DEFAULT_MAX_BLOB_BYTES, MAX_REDIRECTS, MAX_ERROR_BODY_BYTES, MAX_TOKEN_ANSWER_BYTES, MAX_REGISTRY_TEXT, REDIRECT_STATUSES, REFERRERS_UNSUPPORTED, TOKEN_EXPIRY_MARGIN_MS, MEDIA_TYPE_RE, ERROR_CODE_RE, UNSAFE_TEXT_RE, TOKEN_RE, REPOSITORY_RE, TAG_RE2, DOCKER_HUB_TOKEN_HOST, RegistryClient;
 var init_client = __esm({
   "src/registry/client.ts"() {
     "use strict";
@@ -22558,24 +22694,37 @@ var init_client = __esm({
     init_reference();
     init_retry();
     init_types();
-    MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+    init_types();
     DEFAULT_MAX_BLOB_BYTES = 128 * 1024 * 1024;
     MAX_REDIRECTS = 5;
-    MAX_REFERRER_PAGES = 100;
     MAX_ERROR_BODY_BYTES = 64 * 1024;
+    MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
+    MAX_REGISTRY_TEXT = 200;
     REDIRECT_STATUSES = /* @__PURE__ */ new Set([301, 302, 303, 307, 308]);
     REFERRERS_UNSUPPORTED = /* @__PURE__ */ new Set([400, 404, 405, 406]);
     TOKEN_EXPIRY_MARGIN_MS = 15e3;
+    MEDIA_TYPE_RE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+    ERROR_CODE_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+    UNSAFE_TEXT_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g;
+    TOKEN_RE = /^[A-Za-z0-9\-._~+/]+=*$/;
     REPOSITORY_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
     TAG_RE2 = /^[\w][\w.-]{0,127}$/;
     __name(parseWwwAuthenticate, "parseWwwAuthenticate");
+    __name(parseUrl, "parseUrl");
     __name(parseLinkNext, "parseLinkNext");
+    __name(registryText, "registryText");
+    __name(describeUrl, "describeUrl");
+    __name(validMediaType, "validMediaType");
     __name(mediaTypeOf, "mediaTypeOf");
     __name(digestOf, "digestOf");
     __name(algorithmOf, "algorithmOf");
     __name(discard, "discard");
     __name(readLimited, "readLimited");
     __name(registryMessage, "registryMessage");
+    __name(parseRegistryJson, "parseRegistryJson");
+    DOCKER_HUB_TOKEN_HOST = "auth.docker.io";
+    __name(looksLikePublicSuffix, "looksLikePublicSuffix");
+    __name(realmMayReceiveCredentials, "realmMayReceiveCredentials");
     RegistryClient = class {
       static {
         __name(this, "RegistryClient");
@@ -22599,6 +22748,8 @@ var init_client = __esm({
        */
       noReferrersApi = /* @__PURE__ */ new Set();
       tokens = /* @__PURE__ */ new Map();
+      /** Registry host → the realm host its credentials were withheld from (for the auth error). */
+      withheldFrom = /* @__PURE__ */ new Map();
       constructor(options = {}) {
         this.credentials = options.credentials ?? anonymousCredentials;
         this.plainHttp = new Set((options.plainHttp ?? []).map((h) => h.trim().toLowerCase()));
@@ -22636,9 +22787,10 @@ var init_client = __esm({
         if (head) return head;
         return (await this.getManifest(repo, reference))?.descriptor;
       }
-      async getManifest(repo, reference, accept = []) {
+      async getManifest(repo, reference, accept = [], maxBytes = MAX_MANIFEST_BYTES) {
         checkRepository(repo);
         checkReference(reference);
+        const limit = Math.min(maxBytes, MAX_MANIFEST_BYTES);
         const acceptHeader = [.../* @__PURE__ */ new Set([...accept, ...MANIFEST_ACCEPT])].join(", ");
         return this.call(
           {
@@ -22654,12 +22806,16 @@ var init_client = __esm({
               return void 0;
             }
             if (!res.ok) return this.fail("GET", url, res, repo);
-            const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `manifest ${url.pathname}`);
+            const bytes = await readLimited(
+              res,
+              limit,
+              `manifest ${reference} in ${repo.registry}/${repo.repository}`
+            );
             const digest = digestOf(bytes, isDigest(reference) ? algorithmOf(reference) : "sha256");
             if (isDigest(reference) && digest !== reference) {
               throw new SignetError(
                 "REGISTRY_ERROR",
-                `GET ${url.host}${url.pathname}: the registry returned a manifest whose digest is ${digest}, not the requested ${reference}`
+                `GET ${repo.registry}/v2/${repo.repository}/manifests/${reference}: the registry returned a manifest whose digest is ${digest}, not the requested ${reference}`
               );
             }
             const mediaType = manifestMediaType(res, bytes);
@@ -22703,7 +22859,7 @@ var init_client = __esm({
               await discard(res);
               throw new SignetError(
                 "CONCURRENT_WRITE",
-                `PUT ${url.host}${url.pathname}: ${reference} changed since it was read (412 Precondition Failed)`
+                `PUT ${repo.registry}${path}: ${reference} changed since it was read (412 Precondition Failed)`
               );
             }
             if (!res.ok) return this.fail("PUT", url, res, repo);
@@ -22735,13 +22891,14 @@ var init_client = __esm({
             if (res.status !== 202) return this.fail("POST", url, res, repo);
             await discard(res);
             const header = res.headers.get("location");
-            if (!header) {
+            const next = header ? parseUrl(header, url) : void 0;
+            if (!next || next.protocol !== "https:" && next.protocol !== "http:") {
               throw new SignetError(
                 "REGISTRY_ERROR",
-                `POST ${url.host}${url.pathname}: the registry started an upload without a Location`
+                `POST ${repo.registry}/v2/${repo.repository}/blobs/uploads/: the registry started an upload without a usable Location`
               );
             }
-            return new URL(header, url);
+            return next;
           }
         );
         location.search = `${location.search ? `${location.search}&` : "?"}digest=${encodeURIComponent(descriptor.digest)}`;
@@ -22815,16 +22972,22 @@ var init_client = __esm({
         if (artifactType) first.searchParams.set("artifactType", artifactType);
         const manifests = [];
         let filtered = true;
+        let bytesLeft = MAX_REFERRERS_LISTING_BYTES;
         const seen = /* @__PURE__ */ new Set();
+        const listing = `the referrers listing of ${digest} in ${repo.registry}/${repo.repository}`;
         let page = first;
         for (let n = 0; page; n++) {
-          if (n >= MAX_REFERRER_PAGES || seen.has(page.href)) {
-            throw new SignetError(
-              "REGISTRY_ERROR",
-              `GET ${first.host}${first.pathname}: the referrers listing did not end after ${n} pages`
+          if (seen.has(page.href)) {
+            throw new SignetError("REGISTRY_ERROR", `${listing} links back to a page it listed before`);
+          }
+          if (n >= MAX_REFERRER_PAGES) {
+            throw registryLimit(
+              `${listing} goes on past ${MAX_REFERRER_PAGES} pages`,
+              `${MAX_REFERRER_PAGES} pages of referrers`
             );
           }
           seen.add(page.href);
+          const budget = bytesLeft;
           const result = await this.call(
             {
               method: "GET",
@@ -22843,24 +23006,26 @@ var init_client = __esm({
                 await discard(res);
                 return void 0;
               }
-              const bytes = await readLimited(res, MAX_MANIFEST_BYTES, `referrers ${url.pathname}`);
-              let index;
-              try {
-                index = JSON.parse(bytes.toString("utf8"));
-              } catch {
-                throw new SignetError(
-                  "REGISTRY_ERROR",
-                  `GET ${url.host}${url.pathname}: the referrers index is not JSON`
-                );
-              }
-              if (!Array.isArray(index.manifests)) {
-                throw new SignetError(
-                  "REGISTRY_ERROR",
-                  `GET ${url.host}${url.pathname}: the referrers index has no manifests array`
-                );
+              const bytes = await readLimited(
+                res,
+                budget,
+                listing,
+                () => registryLimit(
+                  `${listing} is larger than ${MAX_REFERRERS_LISTING_BYTES} bytes`,
+                  `${MAX_REFERRERS_LISTING_BYTES} bytes of referrers listing`
+                )
+              );
+              const index = parseRegistryJson(bytes, listing);
+              if (!Array.isArray(index?.manifests)) {
+                throw new SignetError("REGISTRY_ERROR", `${listing} has no manifests array`);
               }
               const applied = (res.headers.get("oci-filters-applied") ?? "").split(",").map((s) => s.trim()).includes("artifactType");
-              return { index, applied, next: parseLinkNext(res.headers.get("link"), url) };
+              return {
+                index,
+                applied,
+                bytes: bytes.length,
+                next: parseLinkNext(res.headers.get("link"), url)
+              };
             }
           );
           if (!result) {
@@ -22868,18 +23033,22 @@ var init_client = __esm({
               this.noReferrersApi.add(repo.registry);
               return void 0;
             }
-            throw new SignetError(
-              "REGISTRY_ERROR",
-              `GET ${page.host}${page.pathname}: a later page of the referrers listing is missing`
+            throw new SignetError("REGISTRY_ERROR", `a later page of ${listing} is missing`);
+          }
+          bytesLeft -= result.bytes;
+          manifests.push(...result.index.manifests);
+          if (manifests.length > MAX_LISTED_REFERRERS) {
+            throw registryLimit(
+              `${listing} has more than ${MAX_LISTED_REFERRERS} entries`,
+              `${MAX_LISTED_REFERRERS} referrers`
             );
           }
-          manifests.push(...result.index.manifests);
           filtered &&= result.applied;
           page = result.next;
           if (page && page.host !== first.host) {
             throw new SignetError(
               "REGISTRY_ERROR",
-              `GET ${first.host}${first.pathname}: the referrers listing continues on another host (${page.host})`
+              `${listing} continues on another host (${registryText(page.host, 100)})`
             );
           }
         }
@@ -22905,10 +23074,13 @@ var init_client = __esm({
                 return { tags: [] };
               }
               if (!res.ok) return this.fail("GET", url, res, repo);
-              const body = JSON.parse(
-                (await readLimited(res, MAX_MANIFEST_BYTES, "tag list")).toString("utf8")
+              const what = `the tag list of ${repo.registry}/${repo.repository}`;
+              const body = parseRegistryJson(
+                await readLimited(res, MAX_MANIFEST_BYTES, what),
+                what
               );
-              return { tags: body.tags ?? [], next: parseLinkNext(res.headers.get("link"), url) };
+              const tags2 = Array.isArray(body?.tags) ? body.tags.filter((t) => typeof t === "string") : [];
+              return { tags: tags2, next: parseLinkNext(res.headers.get("link"), url) };
             }
           );
           tags.push(...result.tags);
@@ -22974,7 +23146,7 @@ var init_client = __esm({
         }
         return new SignetError(
           "REGISTRY_ERROR",
-          `could not reach the registry ${host}: ${rootMessage(err)}`,
+          `could not reach the registry ${host}: ${registryText(rootMessage(err))}`,
           { input: "images", cause: err }
         );
       }
@@ -22995,17 +23167,19 @@ var init_client = __esm({
         await discard(first.res);
         return this.send(request2, url, after);
       }
-      /** One request, following redirects by hand; Authorization goes only to the registry host. */
+      /**
+       * One request, following redirects by hand. Authorization goes only to the registry host, and
+       * never again once a redirect has left it; a body that holds a secret is never sent elsewhere.
+       */
       async send(request2, start, authorization) {
-        const registryHost = request2.repo.registry.toLowerCase();
+        const registryHost = new URL(this.baseUrl(request2.repo.registry)).host;
+        const what = `${request2.method} ${describeUrl(start)}`;
         let url = start;
         let method = request2.method;
         let body = request2.body;
         for (let hop = 0; ; hop++) {
           const headers = { "user-agent": this.userAgent, ...request2.headers };
-          if (authorization && url.host.toLowerCase() === registryHost) {
-            headers.authorization = authorization;
-          }
+          if (authorization && url.host === registryHost) headers.authorization = authorization;
           if (body === void 0) delete headers["content-type"];
           this.requestCount++;
           const res = await this.fetchImpl(url, {
@@ -23019,23 +23193,40 @@ var init_client = __esm({
           if (!REDIRECT_STATUSES.has(res.status) || !location) return { res, url };
           await discard(res);
           if (hop >= MAX_REDIRECTS) {
+            throw new SignetError("REGISTRY_ERROR", `${what}: more than ${MAX_REDIRECTS} redirects`);
+          }
+          const next = parseUrl(location, url);
+          if (!next || next.protocol !== "https:" && next.protocol !== "http:") {
             throw new SignetError(
               "REGISTRY_ERROR",
-              `${request2.method} ${start.host}${start.pathname}: more than ${MAX_REDIRECTS} redirects`
+              `${what}: the registry redirected to something that is not an http(s) URL`
             );
           }
-          const next = new URL(location, url);
+          if (next.username !== "" || next.password !== "") {
+            throw new SignetError(
+              "REGISTRY_ERROR",
+              `${what}: the registry redirected to a URL with credentials in it`
+            );
+          }
           if (url.protocol === "https:" && next.protocol !== "https:") {
             throw new SignetError(
               "REGISTRY_ERROR",
-              `${request2.method} ${start.host}${start.pathname}: refusing a redirect from https to ${next.protocol}//${next.host}`
+              `${what}: refusing a redirect from https to http://${registryText(next.host, 100)}`
             );
           }
           if (res.status === 303 || (res.status === 301 || res.status === 302) && method === "POST") {
             method = "GET";
             body = void 0;
           }
-          if (next.host.toLowerCase() !== url.host.toLowerCase()) authorization = void 0;
+          if (next.host !== url.host) {
+            authorization = void 0;
+            if (body !== void 0 && request2.secretBody) {
+              throw new SignetError(
+                "REGISTRY_AUTH",
+                `${what}: the token service redirected the request, credentials and all, to another host (${registryText(next.host, 100)}); Signet does not follow it`
+              );
+            }
+          }
           url = next;
         }
       }
@@ -23079,34 +23270,50 @@ var init_client = __esm({
           throw err;
         }
       }
-      /** The token protocol: GET realm?service&scope with Basic credentials, or the OAuth2 refresh grant. */
+      /**
+       * The token protocol: GET realm?service&scope with Basic credentials, or the OAuth2 refresh
+       * grant. The realm must be https (or on a plain-http host) whatever Signet holds for it, and it
+       * receives the registry's credentials only where realmMayReceiveCredentials allows; elsewhere it
+       * is asked anonymously.
+       */
       async fetchToken(repo, access2, challenge) {
         const host = repo.registry;
-        const credential = await this.credentials.get(host);
-        if (credential?.registryToken) {
-          return { authorization: `Bearer ${credential.registryToken}`, expiresAt: Infinity };
+        const held = await this.credentials.get(host);
+        if (held?.registryToken) {
+          return { authorization: `Bearer ${held.registryToken}`, expiresAt: Infinity };
         }
-        const realmText = challenge.params.realm;
-        let realm;
-        try {
-          realm = new URL(realmText ?? "");
-        } catch {
+        const realm = parseUrl(challenge.params.realm ?? "");
+        if (!realm || realm.protocol !== "https:" && realm.protocol !== "http:") {
           throw new SignetError(
             "REGISTRY_ERROR",
-            `registry ${host} asked for a token from an invalid realm "${realmText}"`
+            `registry ${host} asked for a token from a realm that is not an http(s) URL`
           );
+        }
+        if (realm.username !== "" || realm.password !== "") {
+          throw new SignetError(
+            "REGISTRY_ERROR",
+            `registry ${host} asked for a token from a realm URL with credentials in it`
+          );
+        }
+        const realmName = describeUrl(realm);
+        if (realm.protocol !== "https:" && !this.isPlainHttp(realm.host)) {
+          throw new SignetError(
+            "REGISTRY_AUTH",
+            `registry ${host} asked for a token from http://${realmName}, which is not HTTPS: Signet asks token services over HTTPS only (list ${registryText(realm.host, 100)} in plain-http if it is a local registry served over HTTP)`,
+            { input: "plain-http" }
+          );
+        }
+        const hasSecret = Boolean(held?.identityToken || held?.username && held.password);
+        let credential = held;
+        if (hasSecret && !realmMayReceiveCredentials(host, realm)) {
+          this.log(
+            `registry ${host} asked for a token from ${realmName}, which is not on its host: asking it without the credentials from ${held?.source}`
+          );
+          this.withheldFrom.set(host.toLowerCase(), registryText(realm.host, 100));
+          credential = void 0;
         }
         const scope = `repository:${repo.repository}:${access2 === "push" ? "pull,push" : "pull"}`;
         const service = challenge.params.service;
-        const hasSecret = Boolean(
-          credential?.identityToken || credential?.username && credential.password
-        );
-        if (hasSecret && realm.protocol !== "https:" && !this.isPlainHttp(realm.host)) {
-          throw new SignetError(
-            "REGISTRY_AUTH",
-            `registry ${host} asked for credentials at ${realm.protocol}//${realm.host}, which is not HTTPS; refusing to send them (list the host in plain-http if this is a local registry)`
-          );
-        }
         const tokenRepo = { registry: realm.host, repository: repo.repository };
         let request2;
         if (credential?.identityToken) {
@@ -23123,7 +23330,8 @@ var init_client = __esm({
             url: realm,
             access: access2,
             headers: { "content-type": "application/x-www-form-urlencoded" },
-            body: Buffer.from(form.toString())
+            body: Buffer.from(form.toString()),
+            secretBody: true
           };
         } else {
           const url = new URL(realm);
@@ -23132,7 +23340,7 @@ var init_client = __esm({
           request2 = { method: "GET", repo: tokenRepo, url, access: access2 };
         }
         const authorization = !credential?.identityToken && credential?.username && credential.password ? basic(credential) : void 0;
-        const what = `token for ${scope} from ${realm.host}${realm.pathname}`;
+        const what = `token for ${scope} from ${realmName}`;
         const token = await withRetry(() => this.send(request2, request2.url, authorization), {
           ...this.retry,
           classify: /* @__PURE__ */ __name((o, now) => "error" in o ? classifyOutcome(o, now) : classifyOutcome({ value: o.value.res }, now), "classify"),
@@ -23149,10 +23357,18 @@ var init_client = __esm({
               `could not get a ${what}: HTTP ${res.status}${message ? `: ${message}` : ""}`
             );
           }
-          const body = JSON.parse((await readLimited(res, 1 << 20, what)).toString("utf8"));
-          const value = body.token || body.access_token;
-          if (!value) throw new SignetError("REGISTRY_ERROR", `the ${what} answer holds no token`);
-          const lifetime = (typeof body.expires_in === "number" && body.expires_in > 0 ? body.expires_in : 60) * 1e3;
+          const body = parseRegistryJson(
+            await readLimited(res, MAX_TOKEN_ANSWER_BYTES, `the ${what}`),
+            `the answer to a ${what}`
+          );
+          const value = [body?.token, body?.access_token].find(
+            (t) => typeof t === "string" && t !== ""
+          );
+          if (!value || !TOKEN_RE.test(value)) {
+            throw new SignetError("REGISTRY_ERROR", `the answer to a ${what} holds no usable token`);
+          }
+          const expiresIn = body?.expires_in;
+          const lifetime = (typeof expiresIn === "number" && expiresIn > 0 ? expiresIn : 60) * 1e3;
           return {
             authorization: `Bearer ${value}`,
             expiresAt: Date.now() + Math.max(lifetime - TOKEN_EXPIRY_MARGIN_MS, lifetime / 2)
@@ -23164,6 +23380,13 @@ var init_client = __esm({
       // Errors
       async authError(host, repo, what, status, message, credential) {
         const detail = `HTTP ${status}${message ? `: ${message}` : ""}`;
+        const withheld = this.withheldFrom.get(host.toLowerCase());
+        if (withheld) {
+          return new SignetError(
+            "REGISTRY_AUTH",
+            `registry ${host} refused ${what} (${detail}): its token service is on another host (${withheld}), and Signet sends a registry's credentials only to the registry's own host (or its parent domain, or auth.docker.io for Docker Hub), so it asked without them`
+          );
+        }
         if (!credential) {
           return new SignetError(
             "REGISTRY_AUTH",
@@ -23179,7 +23402,7 @@ var init_client = __esm({
       /** Turns an unexpected answer into a SignetError naming the method and path, never credentials. */
       async fail(method, url, res, repo) {
         const message = await registryMessage(res);
-        const what = `${method} ${url.pathname}`;
+        const what = `${method} ${registryText(url.pathname, 120)}`;
         if (res.status === 401 || res.status === 403) {
           throw await this.authError(
             repo.registry,
@@ -29092,7 +29315,7 @@ var require_lexer = __commonJS({
     var flowIndicatorChars = new Set(",[]{}");
     var invalidAnchorChars = new Set(" ,[]{}\n\r	");
     var isNotAnchorChar = /* @__PURE__ */ __name((ch) => !ch || invalidAnchorChars.has(ch), "isNotAnchorChar");
-    var Lexer2 = class {
+    var Lexer = class {
       static {
         __name(this, "Lexer");
       }
@@ -29658,7 +29881,7 @@ var require_lexer = __commonJS({
         return yield* this.pushToIndex(i, false);
       }
     };
-    exports2.Lexer = Lexer2;
+    exports2.Lexer = Lexer;
   }
 });
 
@@ -33027,7 +33250,7 @@ function firstPemBlock(input) {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b642)) return void 0;
   return { type, hasHeaders: false, der: Buffer.from(b642, "base64"), text };
 }
-function resolveInput(input, inputName, fail4) {
+function resolveInput(input, inputName, fail4, readFile6 = (path) => (0, import_node_fs2.readFileSync)(path, "utf8")) {
   const normalise = /* @__PURE__ */ __name((s) => s.includes("-----BEGIN") && !s.includes("\n") ? s.replace(/\\n/g, "\n") : s, "normalise");
   const trimmed = input.trim();
   if (trimmed === "") throw fail4(`${inputName} is empty`);
@@ -33035,12 +33258,14 @@ function resolveInput(input, inputName, fail4) {
   if (/^[a-z0-9]+:\/\//i.test(trimmed)) {
     throw fail4(`${inputName} looks like a KMS or Kubernetes key reference, which is not supported`);
   }
+  let unread;
   if (!/[\r\n]/.test(trimmed) && trimmed.length < 4096) {
     try {
-      return normalise((0, import_node_fs2.readFileSync)(trimmed, "utf8"));
+      return normalise(readFile6(trimmed));
     } catch (err) {
       const code = err.code;
-      if (code !== "ENOENT" && code !== "ENAMETOOLONG") {
+      if (err instanceof SignetError) unread = err;
+      else if (code !== "ENOENT" && code !== "ENAMETOOLONG") {
         throw fail4(`${inputName} names a file that cannot be read (${code ?? "error"})`, err);
       }
     }
@@ -33050,6 +33275,7 @@ function resolveInput(input, inputName, fail4) {
     const decoded = Buffer.from(compact, "base64").toString("utf8");
     if (decoded.includes("-----BEGIN")) return normalise(decoded);
   }
+  if (unread) throw unread;
   throw fail4(`${inputName} is neither PEM text nor the path of an existing file`);
 }
 function strictBase64(value) {
@@ -33177,13 +33403,13 @@ function loadSigningKey(keyInput, password) {
   }
   return signingKeyFromPrivateKey(privateKey);
 }
-function loadPublicKey(input, inputName = "public-key") {
+function loadPublicKey(input, inputName = "public-key", readFile6) {
   const fail4 = /* @__PURE__ */ __name((message, cause) => new SignetError(
     "KEY_INVALID",
     `${inputName}: ${message}; use a PEM "PUBLIC KEY" (the cosign.pub written by \`cosign generate-key-pair\`), given as PEM text or as a path to a file`,
     { input: inputName, cause }
   ), "fail");
-  const text = resolveInput(input, inputName, fail4);
+  const text = resolveInput(input, inputName, fail4, readFile6);
   const block = firstPemBlock(text);
   if (!block) throw fail4("no PEM block found");
   if (block.type !== "PUBLIC KEY") {
@@ -33297,13 +33523,14 @@ function normaliseImagePattern(pattern) {
   if (!firstIsRegistry) {
     return { pattern: `index.docker.io/${rest.includes("/") ? rest : `library/${rest}`}` };
   }
-  if (first === "docker.io" || first === "index.docker.io" || first === "registry-1.docker.io") {
+  const registry = /[*?]/.test(first) ? first.replace(/:(?:443|80)$/, "") : policyRegistryName(first);
+  if (registry === "index.docker.io") {
     return { pattern: `index.docker.io/${rest.includes("/") ? rest : `library/${rest}`}` };
   }
-  return { pattern: p };
+  return { pattern: `${registry}/${rest}` };
 }
 function ruleFor(policy, imageName) {
-  const name = parseImageReference(imageName).name;
+  const name = parseImageReference(imageName).policyName;
   return policy.rules.find((rule) => rule.patterns.some((re) => re.test(name)));
 }
 function compileWholeMatch(source) {
@@ -33320,6 +33547,24 @@ function describeMatcher(what, m) {
 }
 function matchesString(m, value) {
   return m.kind === "exact" ? m.value === value : m.regexp.test(value);
+}
+function matchesExtension(requirement, value) {
+  if (matchesString(requirement.matcher, value)) return true;
+  if (!requirement.githubPath || !value.startsWith(GITHUB)) return false;
+  return matchesString(requirement.matcher, value.slice(GITHUB.length));
+}
+function describeExtension(requirement) {
+  const m = requirement.matcher;
+  return m.kind === "exact" ? `${requirement.name} ${m.value}` : `${requirement.name} matching the regular expression "${m.source}" (whole value)`;
+}
+function extensionMismatch(signer, extensions) {
+  for (const requirement of signer.extensions ?? []) {
+    const value = extensions[`1.3.6.1.4.1.57264.1.${requirement.extension}`];
+    if (value !== void 0 && matchesExtension(requirement, value)) continue;
+    const shown = value === void 0 ? "(none)" : requirement.githubPath && value.startsWith(GITHUB) ? value.slice(GITHUB.length) : value;
+    return `expected ${describeExtension(requirement)}, got ${shown}`;
+  }
+  return void 0;
 }
 function lineOf(ctx, node) {
   const offset = node?.range?.[0];
@@ -33383,7 +33628,39 @@ function matcher(ctx, fields, exactKey, regexpKey, signerNode) {
     `a keyless signer needs ${exactKey} or ${regexpKey} (identity and issuer are both required)`
   );
 }
-function parseSigner(ctx, node) {
+function extensionRequirements(ctx, fields) {
+  const out = [];
+  for (const spec of EXTENSION_KEYS) {
+    const exact = fields.get(spec.key);
+    const re = spec.regexpKey ? fields.get(spec.regexpKey) : void 0;
+    if (exact && re) {
+      throw fail2(ctx, re.key, `a signer has both ${spec.key} and ${spec.regexpKey}; give one`);
+    }
+    let matcher2;
+    if (exact) {
+      const value = str(ctx, exact.value, spec.key).trim();
+      if (spec.shape && !value.includes("://") && !spec.shape.re.test(value)) {
+        throw fail2(ctx, exact.value, `${spec.key} "${value}": ${spec.shape.message}`);
+      }
+      matcher2 = { kind: "exact", value };
+    } else if (re && spec.regexpKey) {
+      const source = str(ctx, re.value, spec.regexpKey);
+      const compiled = compileWholeMatch(source);
+      if (typeof compiled === "string") throw fail2(ctx, re.value, `${spec.regexpKey}: ${compiled}`);
+      matcher2 = { kind: "regexp", source, regexp: compiled };
+    }
+    if (matcher2) {
+      out.push({
+        extension: spec.extension,
+        name: spec.name,
+        matcher: matcher2,
+        ...spec.githubPath ? { githubPath: true } : {}
+      });
+    }
+  }
+  return out;
+}
+function parseSigner(ctx, node, readFile6) {
   const fields = entries(ctx, node, "a signer", SIGNER_KEYS);
   const key = fields.get("publicKey");
   if (key) {
@@ -33399,7 +33676,7 @@ function parseSigner(ctx, node) {
     try {
       return {
         kind: "key",
-        publicKey: loadPublicKey(text, "policy"),
+        publicKey: loadPublicKey(text, "policy", readFile6),
         source: text.includes("-----BEGIN") ? "inline PEM" : text.trim()
       };
     } catch (err) {
@@ -33411,10 +33688,14 @@ function parseSigner(ctx, node) {
     }
   }
   if (fields.size === 0) throw fail2(ctx, node, "a signer is empty");
+  const identity = matcher(ctx, fields, "identity", "identityRegexp", node);
+  const issuer = matcher(ctx, fields, "issuer", "issuerRegexp", node);
+  const extensions = extensionRequirements(ctx, fields);
   return {
     kind: "keyless",
-    identity: matcher(ctx, fields, "identity", "identityRegexp", node),
-    issuer: matcher(ctx, fields, "issuer", "issuerRegexp", node)
+    identity,
+    issuer,
+    ...extensions.length > 0 ? { extensions } : {}
   };
 }
 function parseAttestation(ctx, node) {
@@ -33456,7 +33737,7 @@ function attestationList(ctx, node) {
   if (!(0, import_yaml.isSeq)(node)) throw fail2(ctx, node, "attestations must be a list");
   return node.items.map((a) => parseAttestation(ctx, a));
 }
-function parseRule(ctx, node) {
+function parseRule(ctx, node, readFile6) {
   const fields = entries(ctx, node, "a rule", ["name", "images", "signers", "attestations"]);
   const where = `${ctx.file}:${lineOf(ctx, node)}`;
   const images = fields.get("images");
@@ -33480,7 +33761,7 @@ function parseRule(ctx, node) {
     ...name ? { name: str(ctx, name.value, "name") } : {},
     images: patterns.map((p) => p.value),
     patterns: patterns.map((p) => p.re),
-    signers: seq(ctx, signers.value, "signers").map((s) => parseSigner(ctx, s)),
+    signers: seq(ctx, signers.value, "signers").map((s) => parseSigner(ctx, s, readFile6)),
     attestations: attestations && !((0, import_yaml.isScalar)(attestations.value) && attestations.value.value === null) ? attestationList(ctx, attestations.value) : [],
     source: where
   };
@@ -33498,7 +33779,7 @@ function rejectAliases(ctx, node) {
     }
   }
 }
-function parsePolicy(text, file) {
+function parsePolicy(text, file, options = {}) {
   const lines = new import_yaml.LineCounter();
   const ctx = { file, lines };
   const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -33525,7 +33806,10 @@ function parsePolicy(text, file) {
   }
   const rules = fields.get("rules");
   if (!rules) throw fail2(ctx, root, "the policy needs rules:");
-  return { rules: seq(ctx, rules.value, "rules").map((r) => parseRule(ctx, r)), unmatched };
+  return {
+    rules: seq(ctx, rules.value, "rules").map((r) => parseRule(ctx, r, options.readFile)),
+    unmatched
+  };
 }
 function inputInvalid(input, message) {
   return new SignetError("INPUT_INVALID", `${input}: ${message}`, { input });
@@ -33544,7 +33828,7 @@ function inputMatcher(exact, re) {
   }
   return void 0;
 }
-function policyFromInputs(inputs) {
+function policyFromInputs(inputs, options = {}) {
   const identity = inputMatcher(
     { name: "certificate-identity", value: inputs.certificateIdentity },
     { name: "certificate-identity-regexp", value: inputs.certificateIdentityRegexp }
@@ -33565,13 +33849,35 @@ function policyFromInputs(inputs) {
       "is required with certificate-oidc-issuer(-regexp): set the signer identity (certificate SAN) to expect, or certificate-identity-regexp"
     );
   }
+  const pinned = GITHUB_WORKFLOW_INPUTS.flatMap((spec) => {
+    const value = inputs.certificateGithubWorkflow?.[spec.claim]?.trim();
+    return value ? [{ spec, value }] : [];
+  });
+  if (pinned.length > 0 && !identity) {
+    throw inputInvalid(
+      pinned[0].spec.input,
+      "pins the keyless signer's certificate: set certificate-identity (or certificate-identity-regexp) and certificate-oidc-issuer too"
+    );
+  }
+  const extensions = pinned.map(({ spec, value }) => ({
+    extension: spec.extension,
+    name: spec.name,
+    matcher: { kind: "exact", value }
+  }));
   const signers = [];
-  if (identity && issuer) signers.push({ kind: "keyless", identity, issuer });
+  if (identity && issuer) {
+    signers.push({
+      kind: "keyless",
+      identity,
+      issuer,
+      ...extensions.length > 0 ? { extensions } : {}
+    });
+  }
   const key = inputs.publicKey?.trim();
   if (key) {
     signers.push({
       kind: "key",
-      publicKey: loadPublicKey(key, "public-key"),
+      publicKey: loadPublicKey(key, "public-key", options.readFile),
       source: key.includes("-----BEGIN") ? "inline PEM" : key
     });
   }
@@ -33587,6 +33893,7 @@ function policyFromInputs(inputs) {
   }
   const sources = [
     identity && "certificate-identity",
+    ...pinned.map((p) => p.spec.input),
     key && "public-key",
     wanted.length > 0 && "require-attestations"
   ].filter(Boolean);
@@ -33607,7 +33914,7 @@ function policyFromInputs(inputs) {
     ]
   };
 }
-var import_yaml, PolicyError, SPDX, CYCLONEDX, PREDICATE_TYPES, URI, SIGNER_KEYS;
+var import_yaml, PolicyError, SPDX, CYCLONEDX, PREDICATE_TYPES, URI, GITHUB, EXTENSION_KEYS, SIGNER_KEYS, GITHUB_WORKFLOW_INPUTS;
 var init_policy = __esm({
   "src/policy/policy.ts"() {
     "use strict";
@@ -33654,6 +33961,10 @@ var init_policy = __esm({
     __name(compileWholeMatch, "compileWholeMatch");
     __name(describeMatcher, "describeMatcher");
     __name(matchesString, "matchesString");
+    GITHUB = "https://github.com/";
+    __name(matchesExtension, "matchesExtension");
+    __name(describeExtension, "describeExtension");
+    __name(extensionMismatch, "extensionMismatch");
     __name(lineOf, "lineOf");
     __name(fail2, "fail");
     __name(entries, "entries");
@@ -33661,13 +33972,92 @@ var init_policy = __esm({
     __name(strList, "strList");
     __name(seq, "seq");
     __name(matcher, "matcher");
-    SIGNER_KEYS = ["identity", "identityRegexp", "issuer", "issuerRegexp", "publicKey"];
+    EXTENSION_KEYS = [
+      {
+        key: "sourceRepository",
+        regexpKey: "sourceRepositoryRegexp",
+        extension: 12,
+        name: "source repository",
+        githubPath: true,
+        shape: {
+          re: /^[^/\s]+\/[^/\s]+$/,
+          message: "write owner/repo (a github.com repository) or the full repository URL"
+        }
+      },
+      {
+        key: "sourceRepositoryOwner",
+        extension: 16,
+        name: "source repository owner",
+        githubPath: true,
+        shape: {
+          re: /^[^/\s]+$/,
+          message: "write the owner (a github.com user or organisation) or its full URL"
+        }
+      },
+      { key: "sourceRepositoryIdentifier", extension: 15, name: "source repository identifier" },
+      {
+        key: "sourceRepositoryOwnerIdentifier",
+        extension: 17,
+        name: "source repository owner identifier"
+      },
+      { key: "sourceRepositoryDigest", extension: 13, name: "source repository digest" },
+      { key: "sourceRef", regexpKey: "sourceRefRegexp", extension: 14, name: "source ref" },
+      { key: "trigger", extension: 20, name: "trigger" },
+      {
+        key: "buildSignerURI",
+        regexpKey: "buildSignerURIRegexp",
+        extension: 9,
+        name: "build signer URI"
+      },
+      { key: "runnerEnvironment", extension: 11, name: "runner environment" }
+    ];
+    SIGNER_KEYS = [
+      "identity",
+      "identityRegexp",
+      "issuer",
+      "issuerRegexp",
+      "publicKey",
+      ...EXTENSION_KEYS.flatMap((e) => e.regexpKey ? [e.key, e.regexpKey] : [e.key])
+    ];
+    __name(extensionRequirements, "extensionRequirements");
     __name(parseSigner, "parseSigner");
     __name(parseAttestation, "parseAttestation");
     __name(attestationList, "attestationList");
     __name(parseRule, "parseRule");
     __name(rejectAliases, "rejectAliases");
     __name(parsePolicy, "parsePolicy");
+    GITHUB_WORKFLOW_INPUTS = [
+      {
+        claim: "trigger",
+        input: "certificate-github-workflow-trigger",
+        extension: 2,
+        name: "GitHub workflow trigger"
+      },
+      {
+        claim: "sha",
+        input: "certificate-github-workflow-sha",
+        extension: 3,
+        name: "GitHub workflow sha"
+      },
+      {
+        claim: "name",
+        input: "certificate-github-workflow-name",
+        extension: 4,
+        name: "GitHub workflow name"
+      },
+      {
+        claim: "repository",
+        input: "certificate-github-workflow-repository",
+        extension: 5,
+        name: "GitHub workflow repository"
+      },
+      {
+        claim: "ref",
+        input: "certificate-github-workflow-ref",
+        extension: 6,
+        name: "GitHub workflow ref"
+      }
+    ];
     __name(inputInvalid, "inputInvalid");
     __name(inputMatcher, "inputMatcher");
     __name(policyFromInputs, "policyFromInputs");
@@ -33675,6 +34065,27 @@ var init_policy = __esm({
 });
 
 // src/subjects/dockerfile.ts
+function isGoSpace(ch) {
+  return GO_SPACE.test(ch);
+}
+function goTrimLeft(s) {
+  return s.replace(GO_SPACE_LEADING, "");
+}
+function goTrim(s) {
+  return goTrimLeft(s).replace(GO_SPACE_TRAILING, "");
+}
+function trimNewline(s) {
+  return s.replace(/[\r\n]+$/, "");
+}
+function goLower(s) {
+  return s.replace(
+    /[A-Z\u0130\u212a]/g,
+    (c) => c === "\u0130" ? "i" : c === "\u212A" ? "k" : c.toLowerCase()
+  );
+}
+function isAs(s) {
+  return /^[aA][sS\u017f]$/.test(s);
+}
 function fail3(file, line, why, code = "DOCKERFILE_INVALID", cause) {
   return new SignetError(code, `input ${INPUT.dockerfile}: ${file}:${line}: ${why}`, {
     input: INPUT.dockerfile,
@@ -33683,103 +34094,525 @@ function fail3(file, line, why, code = "DOCKERFILE_INVALID", cause) {
     line
   });
 }
-function splitWords(s, escape) {
+function codePoint(ch) {
+  return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+}
+function physicalLines(text, file, at) {
+  const parts = text.split("\n");
+  const lines = [];
+  for (let i = 0; i < parts.length; i++) {
+    const last = i === parts.length - 1;
+    const part = parts[i] ?? "";
+    if (last && part === "") break;
+    const bad = UNMODELLED_CHARACTER.exec(part);
+    if (bad) {
+      const ch = bad[0];
+      throw fail3(
+        file,
+        at ?? i + 1,
+        ch === "\uFFFD" ? "the line holds U+FFFD: the file is not valid UTF-8 (or holds the replacement character), which BuildKit reads byte by byte; Signet refuses it" : `the line holds the character ${codePoint(ch)}, which Signet does not read the way BuildKit does; remove it`
+      );
+    }
+    const raw = last ? part : `${part}
+`;
+    if (Buffer.byteLength(raw, "utf8") > MAX_LINE_BYTES) {
+      throw fail3(file, at ?? i + 1, "the line is longer than 64 KiB, which BuildKit refuses");
+    }
+    lines.push({ number: at ?? i + 1, text: part, raw });
+  }
+  const first = lines[0];
+  if (first?.text.startsWith("\uFEFF")) {
+    lines[0] = { ...first, text: first.text.slice(1), raw: first.raw.slice(1) };
+  }
+  return lines;
+}
+function detectSyntax(lines) {
+  let body = lines;
+  if (body[0]?.raw.startsWith("#!")) body = body.slice(1);
+  for (const prefix of ["#", "//"]) {
+    const parser = new DirectiveParser(prefix);
+    for (const line of body) {
+      if (parser.finished) break;
+      let directive;
+      try {
+        directive = parser.parseLine(line.text.replace(/\r$/, ""));
+      } catch (err) {
+        if (err instanceof RepeatedDirective) break;
+        throw err;
+      }
+      if (directive?.name === "syntax") {
+        return { value: directive.value.split(" ")[0] ?? "", line: line.number };
+      }
+    }
+  }
+  try {
+    const json2 = JSON.parse(body.map((l) => l.raw).join(""));
+    if (json2 !== null && typeof json2 === "object" && !Array.isArray(json2)) {
+      const syntax = json2.syntax;
+      if (typeof syntax === "string") return { value: syntax, line: body[0]?.number ?? 1 };
+    }
+  } catch {
+  }
+  return void 0;
+}
+function extractFlags(line, escape) {
   const words = [];
+  let phase = "spaces";
   let word = "";
-  let inWord = false;
   let quote = "";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charAt(i);
-    if (quote === "" && /\s/.test(c)) {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
+  let blankOK = false;
+  for (let pos = 0; pos <= line.length; pos++) {
+    let ch = line.charAt(pos);
+    const end = pos === line.length;
+    if (phase === "spaces") {
+      if (end) break;
+      if (FLAG_SPACE.test(ch)) continue;
+      if (ch !== "-" || line.charAt(pos + 1) !== "-") return { flags: words, rest: line.slice(pos) };
+      phase = "word";
+    }
+    if (end) {
+      if (word !== "--" && (blankOK || word.length > 0)) words.push(word);
+      break;
+    }
+    if (ch > "\x7F") {
+      throw new Refusal(
+        `the flags hold the non-ASCII character ${codePoint(ch)}, which BuildKit reads byte by byte; write flags in ASCII`
+      );
+    }
+    if (phase === "word") {
+      if (FLAG_SPACE.test(ch)) {
+        phase = "spaces";
+        if (word === "--") return { flags: words, rest: line.slice(pos) };
+        if (blankOK || word.length > 0) words.push(word);
+        word = "";
+        blankOK = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOK = true;
+        phase = "quote";
+        continue;
+      }
+      if (ch === escape) {
+        if (pos + 1 === line.length) continue;
+        ch = line.charAt(++pos);
+        if (ch > "\x7F")
+          throw new Refusal(`the flags hold the non-ASCII character ${codePoint(ch)}`);
+      }
+      word += ch;
       continue;
     }
-    inWord = true;
-    word += c;
-    if (c === escape && quote !== "'" && i + 1 < s.length) {
-      word += s.charAt(++i);
-    } else if (quote === "" && (c === '"' || c === "'")) {
-      quote = c;
-    } else if (c === quote) {
-      quote = "";
+    if (ch === quote) {
+      phase = "word";
+      continue;
     }
+    if (ch === escape) {
+      if (pos + 1 === line.length) {
+        phase = "word";
+        continue;
+      }
+      ch = line.charAt(++pos);
+      if (ch > "\x7F")
+        throw new Refusal(`the flags hold the non-ASCII character ${codePoint(ch)}`);
+    }
+    word += ch;
   }
-  if (inWord) words.push(word);
+  return { flags: words, rest: "" };
+}
+function parseWords(rest, escape) {
+  const chars = Array.from(rest);
+  const words = [];
+  let phase = "spaces";
+  let quote = "";
+  let blankOK = false;
+  let word = "";
+  for (let pos = 0; pos <= chars.length; pos++) {
+    let ch = chars[pos] ?? "";
+    const end = pos === chars.length;
+    if (phase === "spaces") {
+      if (end) break;
+      if (isGoSpace(ch)) continue;
+      phase = "word";
+    }
+    if (end) {
+      if (blankOK || word.length > 0) words.push(word);
+      break;
+    }
+    if (phase === "word") {
+      if (isGoSpace(ch)) {
+        phase = "spaces";
+        if (blankOK || word.length > 0) words.push(word);
+        word = "";
+        blankOK = false;
+        continue;
+      }
+      if (ch === "'" || ch === '"') {
+        quote = ch;
+        blankOK = true;
+        phase = "quote";
+      }
+      if (ch === escape) {
+        if (pos + 1 === chars.length) continue;
+        word += ch;
+        ch = chars[++pos] ?? "";
+      }
+      word += ch;
+      continue;
+    }
+    if (ch === quote) phase = "word";
+    if (ch === escape && quote !== "'") {
+      if (pos + 1 === chars.length) {
+        phase = "word";
+        continue;
+      }
+      word += ch;
+      ch = chars[++pos] ?? "";
+    }
+    word += ch;
+  }
   return words;
 }
-function instructions(text, file) {
-  const lines = text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/[\r\n]+$/, ""));
-  let escape = "\\";
-  const seen = /* @__PURE__ */ new Set();
-  for (let i = 0; i < lines.length; i++) {
-    const m = DIRECTIVE_RE.exec(lines[i] ?? "");
-    const name = m?.[1]?.toLowerCase() ?? "";
-    if (!m || !DIRECTIVES.has(name)) break;
-    if (seen.has(name)) throw fail3(file, i + 1, `only one "${name}" parser directive may be given`);
-    seen.add(name);
-    if (name === "escape") {
-      const value = m[2] ?? "";
-      if (value !== "\\" && value !== "`") {
-        throw fail3(file, i + 1, `invalid escape character "${value}": use \\ or \``);
-      }
-      escape = value;
-    }
-  }
-  const e = escape === "\\" ? "\\\\" : "`";
-  const continuation = new RegExp(`(^|[^${e}])${e}[ \\t]*$`);
-  const isComment = /* @__PURE__ */ __name((l) => l.trimStart().startsWith("#"), "isComment");
-  const list = [];
-  let n = 0;
-  while (n < lines.length) {
-    const first = (lines[n] ?? "").trimStart();
-    const line = ++n;
-    if (first === "" || isComment(first)) continue;
-    let more = continuation.test(first);
-    let body = first.replace(continuation, "$1");
-    while (more && n < lines.length) {
-      const next = lines[n++] ?? "";
-      if (isComment(next) || next.trim() === "") continue;
-      more = continuation.test(next);
-      body += next.replace(continuation, "$1");
-    }
-    const m = /^(\S+)\s*([\s\S]*)$/.exec(body.trim());
-    if (!m) continue;
-    const keyword = (m[1] ?? "").toLowerCase();
-    const args = m[2] ?? "";
-    list.push({ keyword, args, line });
-    const inner = keyword === "onbuild" ? (/^(\S+)/.exec(args)?.[1] ?? "").toLowerCase() : keyword;
-    const innerArgs = keyword === "onbuild" ? args.replace(/^\S+\s*/, "") : args;
-    if (!HEREDOC_INSTRUCTIONS.has(inner) || !body.includes("<<") || isJsonForm(innerArgs)) continue;
-    for (const word of splitWords(body, "\\")) {
-      const h = HEREDOC_RE.exec(word);
-      const rest = h?.[3] ?? "";
-      if (!h || rest === "") continue;
-      const terminator = rest.replace(/\\(.)/g, "$1").replace(/["']/g, "");
-      const chomp = h[2] === "-";
-      let terminated = false;
-      while (n < lines.length) {
-        const candidate = lines[n++] ?? "";
-        if ((chomp ? candidate.replace(/^\t+/, "") : candidate) === terminator) {
-          terminated = true;
-          break;
-        }
-      }
-      if (!terminated)
-        throw fail3(file, line, `heredoc <<${rest} has no closing "${terminator}" line`);
-    }
-  }
-  return { escape, list };
-}
 function isJsonForm(args) {
-  if (!args.trimStart().startsWith("[")) return false;
+  if (!args.startsWith("[")) return false;
+  let value;
   try {
-    const value = JSON.parse(args);
-    return Array.isArray(value) && value.every((v) => typeof v === "string");
+    value = JSON.parse(args);
   } catch {
     return false;
   }
+  if (!Array.isArray(value)) return false;
+  if (!value.every((v) => typeof v === "string")) {
+    throw new Refusal(
+      "when using JSON array syntax, arrays must be comprised of strings only (BuildKit refuses this)"
+    );
+  }
+  return true;
+}
+function instructionOf(original, escape, line) {
+  const trimmed = goTrim(original);
+  const gap = RE_WHITESPACE.exec(trimmed);
+  const word = gap ? trimmed.slice(0, gap.index) : trimmed;
+  let flags = [];
+  let args = "";
+  if (gap) {
+    const extracted = extractFlags(trimmed.slice(gap.index + gap[0].length), escape);
+    flags = extracted.flags;
+    args = goTrim(extracted.rest);
+  }
+  if (!/^[\x21-\x7e]+$/.test(word)) {
+    throw new Refusal(
+      `the instruction word "${word}" is not an instruction Signet reads (BuildKit lower-cases it with Go's Unicode rules); write the instruction in ASCII`
+    );
+  }
+  const keyword = word.toLowerCase();
+  if (!INSTRUCTIONS.has(keyword)) {
+    throw new Refusal(`unknown instruction "${word}" (BuildKit refuses it)`);
+  }
+  const instruction = {
+    keyword,
+    word,
+    flags,
+    args,
+    json: MAYBE_JSON.has(keyword) && isJsonForm(args),
+    line,
+    original,
+    heredocs: []
+  };
+  if (keyword === "onbuild" && args !== "") instruction.child = instructionOf(args, escape, line);
+  return instruction;
+}
+function heredocsOf(line) {
+  let words;
+  try {
+    words = ShellLexer.words(line, {
+      escape: "\\",
+      rawQuotes: true,
+      rawEscapes: true,
+      skipUnsetEnv: true,
+      lookup: UNSET_ENV
+    });
+  } catch {
+    return [];
+  }
+  const heredocs = [];
+  for (const word of words) {
+    const m = HEREDOC_RE.exec(word);
+    const rest = m?.[3] ?? "";
+    if (!m || rest === "") continue;
+    let names;
+    let raw;
+    try {
+      names = ShellLexer.words(rest, { escape: "\\", skipUnsetEnv: true, lookup: UNSET_ENV });
+      if (names.length !== 1) continue;
+      raw = ShellLexer.words(rest, {
+        escape: "\\",
+        skipUnsetEnv: true,
+        rawQuotes: true,
+        lookup: UNSET_ENV
+      });
+    } catch (err) {
+      throw new Refusal(
+        `the heredoc <<${rest} cannot be read: ${err instanceof Unresolved ? err.detail : String(err)}`
+      );
+    }
+    if (raw.length !== names.length) throw new Refusal(`the heredoc <<${rest} cannot be read`);
+    heredocs.push({ written: rest, name: names[0] ?? "", chomp: m[2] === "-" });
+  }
+  return heredocs;
+}
+function continuationRe(escape) {
+  const e = escape === "\\" ? "\\\\" : "`";
+  return new RegExp(`([^${e}])${e}[ \\t]*$|^${e}[ \\t]*$`);
+}
+function trimContinuation(line, re) {
+  return re.test(line) ? [line.replace(re, "$1"), false] : [line, true];
+}
+function isComment(line) {
+  return goTrimLeft(line).startsWith("#");
+}
+function instructionsOf(lines, file, at) {
+  const where = /* @__PURE__ */ __name((line) => at ?? line, "where");
+  const directives = new DirectiveParser("#");
+  let escape = "\\";
+  let continuation = continuationRe(escape);
+  const list = [];
+  let n = 0;
+  while (n < lines.length) {
+    const first = lines[n];
+    n++;
+    let token = goTrimLeft(trimNewline(first.text));
+    try {
+      const directive = directives.parseLine(token);
+      if (directive?.name === "escape") {
+        if (directive.value !== "\\" && directive.value !== "`") {
+          throw fail3(
+            file,
+            where(first.number),
+            `invalid escape character "${directive.value}": use \\ or \``
+          );
+        }
+        escape = directive.value;
+        continuation = continuationRe(escape);
+      }
+    } catch (err) {
+      if (!(err instanceof RepeatedDirective)) throw err;
+      throw fail3(
+        file,
+        where(first.number),
+        `only one "${err.directive}" parser directive may be given`
+      );
+    }
+    if (isComment(token)) token = "";
+    let [line, end] = trimContinuation(token, continuation);
+    if (end && line === "") continue;
+    while (!end && n < lines.length) {
+      const next = lines[n];
+      n++;
+      const text = trimNewline(next.text);
+      if (isComment(next.text)) continue;
+      if (goTrimLeft(text) === "") continue;
+      const [joined, last] = trimContinuation(text, continuation);
+      line += joined;
+      end = last;
+    }
+    let instruction;
+    let heredocs = [];
+    try {
+      instruction = instructionOf(line, escape, where(first.number));
+      const target = instruction.keyword === "onbuild" ? instruction.child : instruction;
+      if (target && HEREDOC_INSTRUCTIONS.has(target.keyword) && !target.json && line.includes("<<")) {
+        heredocs = heredocsOf(line);
+      }
+    } catch (err) {
+      if (err instanceof Refusal) throw fail3(file, where(first.number), err.message);
+      throw err;
+    }
+    for (const heredoc of heredocs) {
+      let content = "";
+      let terminated = false;
+      while (n < lines.length) {
+        const body = lines[n];
+        n++;
+        let candidate = trimNewline(body.text);
+        if (heredoc.chomp) candidate = candidate.replace(/^\t+/, "");
+        if (candidate === heredoc.name) {
+          terminated = true;
+          break;
+        }
+        content += body.raw;
+      }
+      if (!terminated) {
+        throw fail3(
+          file,
+          where(first.number),
+          `heredoc <<${heredoc.written} has no closing "${heredoc.name}" line`
+        );
+      }
+      instruction.heredocs.push({ ...heredoc, content });
+    }
+    list.push(instruction);
+  }
+  return { escape, list };
+}
+function flagsOf(instruction) {
+  const spec = FLAGS[instruction.keyword] ?? {};
+  const keyword = instruction.keyword.toUpperCase();
+  const values = /* @__PURE__ */ new Map();
+  for (const flag2 of instruction.flags) {
+    const body = flag2.slice(2);
+    const eq = body.indexOf("=");
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const kind = Object.prototype.hasOwnProperty.call(spec, name) ? spec[name] : void 0;
+    if (kind === void 0) {
+      const known = Object.keys(spec);
+      throw new Refusal(
+        `${keyword} has an unknown flag "${flag2}" (${known.length > 0 ? `only ${known.map((k) => `--${k}`).join(", ")}` : "it takes no flags"})`
+      );
+    }
+    const seen = values.get(name);
+    if (seen && kind !== "strings") throw new Refusal(`${keyword} has --${name} twice`);
+    let value = eq >= 0 ? body.slice(eq + 1) : void 0;
+    if (kind === "bool") {
+      if (value === "") throw new Refusal(`${keyword} --${name}= needs true or false`);
+      value = value === void 0 ? "true" : value.toLowerCase();
+      if (value !== "true" && value !== "false") {
+        throw new Refusal(`${keyword} --${name} takes true or false, not "${value}"`);
+      }
+    } else if (value === void 0) {
+      throw new Refusal(`${keyword} --${name} needs a value: --${name}=<value>`);
+    }
+    values.set(name, [...seen ?? [], value]);
+  }
+  return values;
+}
+function csvFields(line) {
+  if (line === "") throw new Refusal("RUN --mount= is empty");
+  const fields = [];
+  let rest = line;
+  for (; ; ) {
+    if (!rest.startsWith('"')) {
+      const comma = rest.indexOf(",");
+      const field2 = comma >= 0 ? rest.slice(0, comma) : rest;
+      if (field2.includes('"')) throw new Refusal(`RUN --mount=${line} is not valid CSV (a bare ")`);
+      fields.push(field2);
+      if (comma < 0) return fields;
+      rest = rest.slice(comma + 1);
+      continue;
+    }
+    rest = rest.slice(1);
+    let field = "";
+    for (; ; ) {
+      const quote = rest.indexOf('"');
+      if (quote < 0) throw new Refusal(`RUN --mount=${line} is not valid CSV (an unclosed ")`);
+      field += rest.slice(0, quote);
+      rest = rest.slice(quote + 1);
+      if (rest.startsWith('"')) {
+        field += '"';
+        rest = rest.slice(1);
+        continue;
+      }
+      if (rest === "") {
+        fields.push(field);
+        return fields;
+      }
+      if (rest.startsWith(",")) {
+        fields.push(field);
+        rest = rest.slice(1);
+        break;
+      }
+      throw new Refusal(`RUN --mount=${line} is not valid CSV (text after a closing ")`);
+    }
+    if (rest === "") {
+      fields.push("");
+      return fields;
+    }
+  }
+}
+function contextKey(ref) {
+  if (!/^[\x21-\x7e]+$/.test(ref) || /^[a-f0-9]{64}$/.test(ref)) return void 0;
+  try {
+    parseImageReference(ref);
+  } catch {
+    return void 0;
+  }
+  let domain = "docker.io";
+  let remainder = ref;
+  const slash = ref.indexOf("/");
+  if (slash >= 0) {
+    const first = ref.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first.toLowerCase() !== first) {
+      domain = first;
+      remainder = ref.slice(slash + 1);
+    }
+  }
+  if (domain === "index.docker.io") domain = "docker.io";
+  const at = remainder.indexOf("@");
+  const digest = at >= 0 ? remainder.slice(at) : "";
+  const named = at >= 0 ? remainder.slice(0, at) : remainder;
+  const colon = named.indexOf(":");
+  const tag = colon >= 0 ? named.slice(colon) : "";
+  let path = colon >= 0 ? named.slice(0, colon) : named;
+  if (domain === "docker.io") {
+    if (path.startsWith("library/") && !path.slice("library/".length).includes("/")) {
+      path = path.slice("library/".length);
+    }
+  } else {
+    path = `${domain}/${path}`;
+  }
+  const key = `${path}${tag}${digest}`;
+  return key.endsWith(":latest") ? key.slice(0, -":latest".length) : key;
+}
+function contextError(why) {
+  return new SignetError("INPUT_INVALID", `input ${INPUT.buildContexts}: ${why}`, {
+    input: INPUT.buildContexts
+  });
+}
+function readBuildContexts(contexts) {
+  const byKey = /* @__PURE__ */ new Map();
+  for (const [name, value] of Object.entries(contexts)) {
+    const key = contextKey(name);
+    if (key === void 0) {
+      throw contextError(
+        `"${name}" is not a valid build context name: docker buildx takes an image name there, e.g. alpine or ghcr.io/acme/base:1`
+      );
+    }
+    let context3;
+    if (value.startsWith("docker-image://")) {
+      const ref = value.slice("docker-image://".length);
+      if (ref === SCRATCH) {
+        context3 = { name, value, pulled: "none" };
+      } else {
+        if (!/^[\x21-\x7e]+$/.test(ref) || /^[a-f0-9]{64}$/.test(ref)) {
+          throw contextError(`${name}=${value}: "${ref}" is not a valid image reference`);
+        }
+        let image;
+        try {
+          image = parseImageReference(ref, INPUT.buildContexts);
+        } catch (err) {
+          if (!(err instanceof SignetError)) throw err;
+          throw contextError(`${name}=${value}: ${err.message.replace(/^build-contexts: /, "")}`);
+        }
+        context3 = { name, value, pulled: "image", ref, image };
+      }
+    } else if (value.startsWith("oci-layout://")) {
+      context3 = { name, value, pulled: "unverifiable" };
+    } else if (value.startsWith("target:")) {
+      throw contextError(
+        `${name}=${value}: target: contexts are docker buildx bake's; BuildKit refuses them in a build`
+      );
+    } else {
+      context3 = { name, value, pulled: "none" };
+    }
+    const other = byKey.get(key);
+    if (other && other.value !== value) {
+      throw contextError(
+        `"${other.name}" and "${name}" are the same name to BuildKit (${key}) with different values; give it once`
+      );
+    }
+    byKey.set(key, context3);
+  }
+  return byKey;
 }
 function unresolvedMessage(u, what) {
   switch (u.why) {
@@ -33795,112 +34628,50 @@ function unresolvedMessage(u, what) {
       return `${what}: ${u.detail}`;
   }
 }
-function parseDockerfile(text, file, buildArgs = {}) {
-  const { escape, list } = instructions(text, file);
-  const override = /* @__PURE__ */ __name((name) => Object.prototype.hasOwnProperty.call(buildArgs, name) ? buildArgs[name] : void 0, "override");
-  const globals = /* @__PURE__ */ new Map();
-  const lookup2 = /* @__PURE__ */ __name((name) => {
-    const state = globals.get(name);
-    if (state?.kind === "value") return { set: true, value: state.value };
-    if (state?.kind === "unresolved") return { set: false, why: state.cause };
-    if (state?.kind === "unset") return { set: false, why: new Unresolved(name, "unset") };
-    if (AUTOMATIC_ARGS.has(name)) {
-      const value = override(name);
-      if (value !== void 0) return { set: true, value };
-      throw new Unresolved(name, "automatic");
-    }
-    return { set: false, why: new Unresolved(name, "undeclared") };
-  }, "lookup");
-  const expand2 = /* @__PURE__ */ __name((s) => Lexer.expand(s, escape, lookup2), "expand");
+function parseDockerfile(text, file, options = {}) {
+  const buildArgs = options.buildArgs ?? {};
+  const contexts = readBuildContexts(options.buildContexts ?? {});
+  const has = /* @__PURE__ */ __name((o, k) => Object.prototype.hasOwnProperty.call(o, k), "has");
+  const override = /* @__PURE__ */ __name((name) => has(buildArgs, name) ? buildArgs[name] : void 0, "override");
+  const lines = physicalLines(text, file);
+  const directive = detectSyntax(lines);
+  const { escape, list } = instructionsOf(lines, file);
   const images = [];
-  const stages = [];
-  let sawFrom = false;
-  for (const { keyword, args, line } of list) {
-    if (keyword === "arg" && !sawFrom) {
-      for (const word of splitWords(args, escape)) {
-        const eq = word.indexOf("=");
-        const name = eq >= 0 ? word.slice(0, eq) : word;
-        const value = override(name);
-        if (value !== void 0) {
-          globals.set(name, { kind: "value", value });
-        } else if (eq >= 0) {
-          try {
-            globals.set(name, { kind: "value", value: expand2(word.slice(eq + 1)) });
-          } catch (err) {
-            if (!(err instanceof Unresolved)) throw err;
-            if (err.why === "syntax") throw fail3(file, line, unresolvedMessage(err, `ARG ${name}`));
-            globals.set(name, { kind: "unresolved", cause: err });
-          }
-        } else if (!globals.has(name) && !AUTOMATIC_ARGS.has(name)) {
-          globals.set(name, { kind: "unset" });
+  const item = /* @__PURE__ */ __name((kind, reference, image, context3, at) => {
+    const replaced = context3?.pulled === "image" ? context3.ref : void 0;
+    const shown = replaced ?? reference;
+    const pulledImage = context3 ? context3.image : image;
+    return {
+      kind,
+      onbuild: at.onbuild ?? false,
+      reference: shown,
+      ...pulledImage ? { image: pulledImage } : {},
+      ...context3 ? {
+        context: {
+          name: context3.name,
+          value: context3.value,
+          pulled: context3.pulled,
+          replaces: reference
         }
-      }
-      continue;
-    }
-    if (keyword !== "from") continue;
-    sawFrom = true;
-    const words = splitWords(args, escape);
-    let platformWritten;
-    while (words[0]?.startsWith("--")) {
-      const flag = words.shift() ?? "";
-      if (flag === "--") break;
-      const eq = flag.indexOf("=");
-      const flagName = eq >= 0 ? flag.slice(2, eq) : flag.slice(2);
-      if (flagName !== "platform") {
-        throw fail3(file, line, `FROM has an unknown flag "${flag}" (only --platform=<os>/<arch>)`);
-      }
-      if (eq < 0) throw fail3(file, line, "FROM --platform needs a value: --platform=<os>/<arch>");
-      if (platformWritten !== void 0) throw fail3(file, line, "FROM has --platform twice");
-      platformWritten = flag.slice(eq + 1);
-    }
-    const [imageWord, as, stageWord] = words;
-    if (imageWord === void 0) throw fail3(file, line, "FROM names no image");
-    if (!(words.length === 1 || words.length === 3 && as?.toLowerCase() === "as")) {
-      throw fail3(
-        file,
-        line,
-        `FROM takes an image and optionally "AS <stage name>"; found "${words.join(" ")}"`
+      } : {},
+      ...at.platform !== void 0 ? { platform: at.platform } : {},
+      line: at.line,
+      file,
+      ...at.stage !== void 0 ? { stage: at.stage } : {},
+      ...at.buildArg !== void 0 ? { buildArg: at.buildArg } : {}
+    };
+  }, "item");
+  const add = /* @__PURE__ */ __name((kind, reference, at) => {
+    const refuse = /* @__PURE__ */ __name((why, code, cause) => at.buildArg !== void 0 ? new SignetError(code, `input ${INPUT.buildArgs}: ${at.buildArg}: ${why}`, {
+      input: INPUT.buildArgs,
+      cause
+    }) : fail3(file, at.line, why, code, cause), "refuse");
+    if (!/^[\x21-\x7e]+$/.test(reference) || /^[a-f0-9]{64}$/.test(reference)) {
+      throw refuse(
+        `"${reference}" is not a valid image reference: it is empty, holds whitespace or a character outside printable ASCII, or is a bare 64-hex id`,
+        "IMAGE_REFERENCE_INVALID"
       );
     }
-    const resolve5 = /* @__PURE__ */ __name((word, what) => {
-      try {
-        return expand2(word);
-      } catch (err) {
-        if (!(err instanceof Unresolved)) throw err;
-        throw fail3(file, line, unresolvedMessage(err, what));
-      }
-    }, "resolve");
-    let stage;
-    if (stageWord !== void 0) {
-      stage = resolve5(stageWord, "the FROM stage name").toLowerCase();
-      if (!STAGE_NAME_RE.test(stage)) {
-        throw fail3(
-          file,
-          line,
-          `"${stage}" is not a valid stage name (a letter, then letters, digits, '-', '_' or '.')`
-        );
-      }
-      if (stages.includes(stage)) throw fail3(file, line, `stage name "${stage}" is used twice`);
-    }
-    let platform2;
-    if (platformWritten !== void 0) {
-      try {
-        platform2 = expand2(platformWritten);
-      } catch (err) {
-        if (!(err instanceof Unresolved)) throw err;
-        if (err.why !== "automatic")
-          throw fail3(file, line, unresolvedMessage(err, "FROM --platform"));
-        platform2 = void 0;
-      }
-      if (platform2 === "") platform2 = void 0;
-    }
-    const reference = resolve5(imageWord, "the FROM image").trim();
-    const isStage = stages.includes(reference.toLowerCase());
-    if (stage !== void 0) stages.push(stage);
-    if (reference === "") {
-      throw fail3(file, line, `FROM names no image ("${imageWord}" is empty after ARG substitution)`);
-    }
-    if (reference === SCRATCH || isStage) continue;
     let image;
     try {
       image = parseImageReference(reference, INPUT.dockerfile);
@@ -33908,44 +34679,382 @@ function parseDockerfile(text, file, buildArgs = {}) {
       if (!(err instanceof SignetError)) throw err;
       const prefix = `${INPUT.dockerfile}: `;
       const why = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
-      throw fail3(file, line, why, err.code, err);
+      throw refuse(why, err.code, err);
     }
-    images.push({
-      reference,
-      image,
-      ...platform2 !== void 0 ? { platform: platform2 } : {},
-      line,
-      file,
-      ...stage !== void 0 ? { stage } : {}
-    });
+    const context3 = contexts.get(contextKey(reference) ?? "");
+    images.push(item(kind, reference, image, context3, at));
+  }, "add");
+  const syntaxArg = override(SYNTAX_BUILD_ARG);
+  if (syntaxArg !== void 0) {
+    const ref = goTrim(syntaxArg).split(" ")[0] ?? "";
+    add("syntax", ref, { line: directive?.line ?? 1, buildArg: SYNTAX_BUILD_ARG });
+  } else if (directive) {
+    add("syntax", directive.value, { line: directive.line });
+  }
+  const allStages = /* @__PURE__ */ new Set();
+  for (const instruction of list) {
+    if (instruction.keyword !== "from") continue;
+    const words = instruction.args === "" ? [] : instruction.args.split(RE_WHITESPACE);
+    const name = words.length === 3 && isAs(words[1] ?? "") ? goLower(words[2] ?? "") : void 0;
+    if (name !== void 0) allStages.add(name);
+  }
+  const globals = /* @__PURE__ */ new Map();
+  const lookup2 = /* @__PURE__ */ __name((name) => {
+    const state = globals.get(name);
+    if (state?.kind === "value") return { kind: "value", value: state.value };
+    if (state?.kind === "unresolved") return { kind: "unknown", why: state.cause };
+    if (state?.kind === "unset") return { kind: "unset", why: new Unresolved(name, "unset") };
+    if (AUTOMATIC_ARGS.has(name)) {
+      const value = override(name);
+      if (value !== void 0) return { kind: "value", value };
+      return { kind: "unknown", why: new Unresolved(name, "automatic") };
+    }
+    return { kind: "unset", why: new Unresolved(name, "undeclared") };
+  }, "lookup");
+  const expand2 = /* @__PURE__ */ __name((word) => ShellLexer.word(word, { escape, lookup: lookup2, strict: true }), "expand");
+  const definedStages = [];
+  let stage;
+  let sawFrom = false;
+  const isStageOrScratch = /* @__PURE__ */ __name((name) => allStages.has(goLower(name)) || name === SCRATCH, "isStageOrScratch");
+  const copyFrom = /* @__PURE__ */ __name((instruction, line, onbuild2) => {
+    const from2 = flagsOf(instruction).get("from")?.[0];
+    if (from2 === void 0 || from2 === "") return;
+    for (const e of /* @__PURE__ */ new Set([escape, "\\"])) {
+      let lexed;
+      try {
+        lexed = ShellLexer.word(from2, { escape: e, lookup: UNSET_ENV });
+      } catch {
+        lexed = "";
+      }
+      if (lexed !== from2) {
+        throw new Refusal(
+          `COPY --from=${from2}: variable expansion is not supported for --from (BuildKit refuses it; define a stage with FROM \u2026 AS <name> and copy from that)`
+        );
+      }
+    }
+    if (/^[+-]?[0-9]+$/.test(from2)) {
+      const index = BigInt(from2);
+      if (index >= -(2n ** 63n) && index < 2n ** 63n) return;
+    }
+    if (isStageOrScratch(from2)) return;
+    add("copy-from", from2, { line, onbuild: onbuild2, ...stage !== void 0 ? { stage } : {} });
+  }, "copyFrom");
+  const mountFrom = /* @__PURE__ */ __name((instruction, line, onbuild2) => {
+    for (const mount of flagsOf(instruction).get("mount") ?? []) {
+      let from2;
+      for (const field of csvFields(mount)) {
+        const eq = field.indexOf("=");
+        if (eq < 0) continue;
+        if (goLower(field.slice(0, eq)) !== "from") continue;
+        const value = field.slice(eq + 1);
+        const dollar = value.indexOf("$");
+        if (dollar !== -1 && dollar !== value.length - 1) {
+          throw new Refusal(
+            `RUN --mount from=${value}: 'from' doesn't support variable expansion (BuildKit refuses it; define an alias stage)`
+          );
+        }
+        from2 = value;
+      }
+      if (from2 === void 0 || from2 === "" || isStageOrScratch(from2)) continue;
+      add("mount-from", from2, { line, onbuild: onbuild2, ...stage !== void 0 ? { stage } : {} });
+    }
+  }, "mountFrom");
+  const onbuild = /* @__PURE__ */ __name((instruction) => {
+    if (instruction.flags.length > 0) {
+      throw new Refusal(`ONBUILD has an unknown flag "${instruction.flags[0] ?? ""}"`);
+    }
+    if (instruction.args === "") throw new Refusal("ONBUILD requires an instruction");
+    const inner = instruction.child?.keyword ?? "";
+    if (inner === "onbuild" || inner === "from" || inner === "maintainer") {
+      throw new Refusal(`${inner.toUpperCase()} isn't allowed as an ONBUILD trigger`);
+    }
+    const expression = instruction.original.replace(new RegExp(`^${GO_RE_S}*onbuild${GO_RE_S}*`, "i"), "") + instruction.heredocs.map((h) => `
+${h.content}${h.name}`).join("");
+    const at = instruction.line;
+    const trigger = instructionsOf(physicalLines(expression, file, at), file, at).list;
+    const only = trigger[0];
+    if (trigger.length !== 1 || !only) {
+      throw new Refusal("the ONBUILD trigger is not a single instruction");
+    }
+    if (only.keyword === "copy") copyFrom(only, instruction.line, true);
+    if (only.keyword === "run") mountFrom(only, instruction.line, true);
+  }, "onbuild");
+  const globalArg = /* @__PURE__ */ __name((instruction) => {
+    flagsOf(instruction);
+    const words = parseWords(instruction.args, escape);
+    if (words.length === 0) throw new Refusal("ARG needs a name");
+    for (const word of words) {
+      const eq = word.indexOf("=");
+      const name = eq >= 0 ? word.slice(0, eq) : word;
+      if (name === "") throw new Refusal(`ARG "${word}" has no name`);
+      const value = override(name);
+      if (value !== void 0) {
+        globals.set(name, { kind: "value", value });
+      } else if (eq >= 0) {
+        try {
+          globals.set(name, { kind: "value", value: expand2(word.slice(eq + 1)) });
+        } catch (err) {
+          if (!(err instanceof Unresolved)) throw err;
+          if (err.why === "syntax" || err.why === "required") {
+            throw new Refusal(unresolvedMessage(err, `ARG ${name}`));
+          }
+          globals.set(name, { kind: "unresolved", cause: err });
+        }
+      } else if (!globals.has(name) && !AUTOMATIC_ARGS.has(name)) {
+        globals.set(name, { kind: "unset" });
+      }
+    }
+  }, "globalArg");
+  const from = /* @__PURE__ */ __name((instruction) => {
+    const flags = flagsOf(instruction);
+    const platformWritten = flags.get("platform")?.[0];
+    const words = instruction.args === "" ? [] : instruction.args.split(RE_WHITESPACE);
+    const [imageWord, , stageWord] = words;
+    if (imageWord === void 0) throw new Refusal("FROM names no image");
+    if (!(words.length === 1 || words.length === 3 && isAs(words[1] ?? ""))) {
+      throw new Refusal(
+        `FROM takes an image and optionally "AS <stage name>"; found "${words.join(" ")}"`
+      );
+    }
+    const resolve6 = /* @__PURE__ */ __name((word, what) => {
+      try {
+        return expand2(word);
+      } catch (err) {
+        if (!(err instanceof Unresolved)) throw err;
+        throw new Refusal(unresolvedMessage(err, what));
+      }
+    }, "resolve");
+    let name;
+    if (stageWord !== void 0) {
+      name = goLower(stageWord);
+      if (!STAGE_NAME_RE.test(name)) {
+        throw new Refusal(
+          `"${stageWord}" is not a valid stage name (a letter, then letters, digits, '-', '_' or '.'; no variables)`
+        );
+      }
+      if (definedStages.includes(name)) throw new Refusal(`stage name "${name}" is used twice`);
+    }
+    const base = resolve6(imageWord, "the FROM image");
+    if (base === "") {
+      throw new Refusal(`FROM names no image ("${imageWord}" is empty after ARG substitution)`);
+    }
+    let platform2;
+    if (platformWritten !== void 0 && platformWritten !== "") {
+      try {
+        platform2 = expand2(platformWritten);
+      } catch (err) {
+        if (!(err instanceof Unresolved)) throw err;
+        if (err.why !== "automatic") throw new Refusal(unresolvedMessage(err, "FROM --platform"));
+        platform2 = void 0;
+      }
+      if (platform2 === "") {
+        throw new Refusal(`FROM --platform=${platformWritten} is empty after ARG substitution`);
+      }
+    }
+    const at = {
+      line: instruction.line,
+      ...name !== void 0 ? { stage: name } : {},
+      ...platform2 !== void 0 ? { platform: platform2 } : {}
+    };
+    if (name !== void 0 && name !== SCRATCH && name !== "context") {
+      const key = contextKey(name);
+      if (key === void 0) {
+        throw new Refusal(
+          `stage name "${name}" is not a valid image name, which BuildKit needs to look up a build context of that name`
+        );
+      }
+      const context3 = contexts.get(key);
+      if (context3) {
+        images.push(item("from", base, context3.image, context3, at));
+        definedStages.push(name);
+        return;
+      }
+    }
+    const isStage = definedStages.includes(base);
+    if (name !== void 0) definedStages.push(name);
+    if (base === SCRATCH || isStage) return;
+    add("from", base, at);
+  }, "from");
+  for (const instruction of list) {
+    try {
+      if (!sawFrom && instruction.keyword !== "arg" && instruction.keyword !== "from") {
+        throw new Refusal(
+          `${instruction.word} comes before the first FROM; only ARG may (BuildKit: no build stage in current context)`
+        );
+      }
+      switch (instruction.keyword) {
+        case "arg":
+          if (sawFrom) flagsOf(instruction);
+          else globalArg(instruction);
+          break;
+        case "from":
+          sawFrom = true;
+          from(instruction);
+          stage = stageOf(instruction);
+          break;
+        case "copy":
+          copyFrom(instruction, instruction.line, false);
+          break;
+        case "run":
+          mountFrom(instruction, instruction.line, false);
+          break;
+        case "add":
+          flagsOf(instruction);
+          break;
+        case "onbuild":
+          onbuild(instruction);
+          break;
+      }
+    } catch (err) {
+      if (err instanceof Refusal) throw fail3(file, instruction.line, err.message);
+      throw err;
+    }
   }
   if (!sawFrom) throw fail3(file, 1, "the Dockerfile has no FROM instruction");
   return images;
 }
-var AUTOMATIC_ARGS, DIRECTIVE_RE, DIRECTIVES, HEREDOC_RE, HEREDOC_INSTRUCTIONS, STAGE_NAME_RE, SCRATCH, Unresolved, Lexer;
+function stageOf(instruction) {
+  const words = instruction.args.split(RE_WHITESPACE);
+  return words.length === 3 ? goLower(words[2] ?? "") : void 0;
+}
+var GO_SPACE, GO_SPACE_LEADING, GO_SPACE_TRAILING, RE_WHITESPACE, GO_RE_S, FLAG_SPACE, IS_LETTER, IS_DIGIT, INSTRUCTIONS, MAYBE_JSON, HEREDOC_INSTRUCTIONS, VALID_DIRECTIVES, DIRECTIVE_RE, HEREDOC_RE, STAGE_NAME_RE, SCRATCH, MAX_LINE_BYTES, FLAGS, AUTOMATIC_ARGS, SYNTAX_BUILD_ARG, Refusal, UNMODELLED_CHARACTER, RepeatedDirective, DirectiveParser, Unresolved, UNSET_ENV, Words, EOF, SPECIAL_PARAMS, ShellLexer;
 var init_dockerfile = __esm({
   "src/subjects/dockerfile.ts"() {
     "use strict";
     init_errors();
     init_inputs();
     init_reference();
+    GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+    GO_SPACE_LEADING = new RegExp(`^${GO_SPACE.source}+`);
+    GO_SPACE_TRAILING = new RegExp(`${GO_SPACE.source}+$`);
+    RE_WHITESPACE = /[\t\v\f\r ]+/;
+    GO_RE_S = "[\\t\\n\\f\\r ]";
+    FLAG_SPACE = /^[\t\n\v\f\r ]$/;
+    __name(isGoSpace, "isGoSpace");
+    __name(goTrimLeft, "goTrimLeft");
+    __name(goTrim, "goTrim");
+    __name(trimNewline, "trimNewline");
+    __name(goLower, "goLower");
+    __name(isAs, "isAs");
+    IS_LETTER = new RegExp("^\\p{L}$", "u");
+    IS_DIGIT = new RegExp("^\\p{Nd}$", "u");
+    INSTRUCTIONS = /* @__PURE__ */ new Set([
+      "add",
+      "arg",
+      "cmd",
+      "copy",
+      "entrypoint",
+      "env",
+      "expose",
+      "from",
+      "healthcheck",
+      "label",
+      "maintainer",
+      "onbuild",
+      "run",
+      "shell",
+      "stopsignal",
+      "user",
+      "volume",
+      "workdir"
+    ]);
+    MAYBE_JSON = /* @__PURE__ */ new Set(["run", "cmd", "entrypoint", "shell", "add", "copy", "volume"]);
+    HEREDOC_INSTRUCTIONS = /* @__PURE__ */ new Set(["run", "copy", "add"]);
+    VALID_DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
+    DIRECTIVE_RE = new RegExp(
+      `^([a-zA-Z][a-zA-Z0-9]*)${GO_RE_S}*=${GO_RE_S}*([^\\n]+?)${GO_RE_S}*$`
+    );
+    HEREDOC_RE = /^(\d*)<<(-?)([^<]*)$/;
+    STAGE_NAME_RE = /^[a-z][a-z0-9-_.]*$/;
+    SCRATCH = "scratch";
+    MAX_LINE_BYTES = 64 * 1024 - 1;
+    FLAGS = {
+      from: { platform: "string" },
+      copy: {
+        from: "string",
+        chown: "string",
+        chmod: "string",
+        link: "bool",
+        exclude: "strings",
+        parents: "bool"
+      },
+      run: { mount: "strings", network: "string", security: "string", device: "strings" },
+      add: {
+        chown: "string",
+        chmod: "string",
+        link: "bool",
+        "keep-git-dir": "bool",
+        checksum: "string",
+        exclude: "strings",
+        unpack: "bool"
+      },
+      arg: {},
+      onbuild: {}
+    };
     AUTOMATIC_ARGS = /* @__PURE__ */ new Set([
       "BUILDPLATFORM",
       "BUILDOS",
+      "BUILDOSVERSION",
       "BUILDARCH",
       "BUILDVARIANT",
       "TARGETPLATFORM",
       "TARGETOS",
+      "TARGETOSVERSION",
       "TARGETARCH",
-      "TARGETVARIANT"
+      "TARGETVARIANT",
+      "TARGETSTAGE"
     ]);
-    DIRECTIVE_RE = /^\s*#[ \t]*([a-zA-Z][a-zA-Z0-9]*)[ \t]*=[ \t]*(.+?)[ \t]*$/;
-    DIRECTIVES = /* @__PURE__ */ new Set(["syntax", "escape", "check"]);
-    HEREDOC_RE = /^(\d*)<<(-?)([^<]*)$/;
-    HEREDOC_INSTRUCTIONS = /* @__PURE__ */ new Set(["run", "copy", "add"]);
-    STAGE_NAME_RE = /^[a-z][a-z0-9-_.]*$/;
-    SCRATCH = "scratch";
+    SYNTAX_BUILD_ARG = "BUILDKIT_SYNTAX";
     __name(fail3, "fail");
+    Refusal = class extends Error {
+      static {
+        __name(this, "Refusal");
+      }
+    };
+    __name(codePoint, "codePoint");
+    UNMODELLED_CHARACTER = /[\u0000-\u0008\u000e-\u001f\u007f\u0080-\u0084\u0086-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    __name(physicalLines, "physicalLines");
+    RepeatedDirective = class extends Error {
+      constructor(directive) {
+        super(directive);
+        this.directive = directive;
+      }
+      directive;
+      static {
+        __name(this, "RepeatedDirective");
+      }
+    };
+    DirectiveParser = class {
+      constructor(prefix) {
+        this.prefix = prefix;
+      }
+      prefix;
+      static {
+        __name(this, "DirectiveParser");
+      }
+      done = false;
+      seen = /* @__PURE__ */ new Set();
+      get finished() {
+        return this.done;
+      }
+      parseLine(line) {
+        if (this.done) return void 0;
+        if (!line.startsWith(this.prefix)) {
+          this.done = true;
+          return void 0;
+        }
+        const m = DIRECTIVE_RE.exec(goTrimLeft(line.slice(this.prefix.length)));
+        const name = m?.[1]?.toLowerCase() ?? "";
+        if (!m || !VALID_DIRECTIVES.has(name)) {
+          this.done = true;
+          return void 0;
+        }
+        if (this.seen.has(name)) throw new RepeatedDirective(name);
+        this.seen.add(name);
+        return { name, value: m[2] ?? "" };
+      }
+    };
+    __name(detectSyntax, "detectSyntax");
     Unresolved = class extends Error {
       constructor(arg, why, detail = "") {
         super(`${why} ${arg} ${detail}`);
@@ -33960,131 +35069,291 @@ var init_dockerfile = __esm({
         __name(this, "Unresolved");
       }
     };
-    __name(splitWords, "splitWords");
-    Lexer = class _Lexer {
-      constructor(s, escape, lookup2) {
-        this.s = s;
-        this.escape = escape;
-        this.lookup = lookup2;
-      }
-      s;
-      escape;
-      lookup;
+    UNSET_ENV = /* @__PURE__ */ __name(() => ({ kind: "unset" }), "UNSET_ENV");
+    Words = class {
       static {
-        __name(this, "Lexer");
+        __name(this, "Words");
       }
-      pos = 0;
-      /** >0 while reading a `${X:-word}` word whose value is not used: no lookups may fail there. */
-      dry = 0;
-      static expand(s, escape, lookup2) {
-        return new _Lexer(s, escape, lookup2).word(false);
-      }
-      word(inBraces) {
-        let out = "";
-        while (this.pos < this.s.length) {
-          const c = this.s.charAt(this.pos);
-          if (inBraces && c === "}") return out;
-          this.pos++;
-          if (c === this.escape) {
-            if (this.pos < this.s.length) out += this.s.charAt(this.pos++);
-          } else if (c === "'") {
-            const end = this.s.indexOf("'", this.pos);
-            if (end < 0) throw new Unresolved("", "syntax", `unmatched ' in "${this.s}"`);
-            out += this.s.slice(this.pos, end);
-            this.pos = end + 1;
-          } else if (c === '"') {
-            out += this.doubleQuoted();
-          } else if (c === "$") {
-            out += this.dollar();
-          } else {
-            out += c;
+      word = "";
+      inWord = false;
+      list = [];
+      addChar(ch) {
+        if (isGoSpace(ch)) {
+          if (this.inWord && this.word.length !== 0) {
+            this.list.push(this.word);
+            this.word = "";
+            this.inWord = false;
           }
+        } else {
+          this.addRawChar(ch);
         }
-        if (inBraces) throw new Unresolved("", "syntax", `missing "}" in "${this.s}"`);
-        return out;
+      }
+      addRawChar(ch) {
+        this.word += ch;
+        this.inWord = true;
+      }
+      addString(s) {
+        for (const ch of s) this.addChar(ch);
+      }
+      addRawString(s) {
+        this.word += s;
+        this.inWord = true;
+      }
+      done() {
+        if (this.word.length > 0) {
+          this.list.push(this.word);
+          this.word = "";
+          this.inWord = false;
+        }
+        return this.list;
+      }
+    };
+    EOF = "";
+    SPECIAL_PARAMS = /* @__PURE__ */ new Set(["@", "*", "#", "?", "-", "$", "!", "0"]);
+    ShellLexer = class _ShellLexer {
+      constructor(source, o) {
+        this.source = source;
+        this.o = o;
+        const chars = Array.from(source);
+        if (chars[0] === "\uFEFF") chars.shift();
+        this.chars = chars;
+        this.rawEscapes = o.rawEscapes ?? false;
+      }
+      source;
+      o;
+      static {
+        __name(this, "ShellLexer");
+      }
+      chars;
+      pos = 0;
+      rawEscapes;
+      /** >0 inside a `${X:-word}` word whose value is not used: lookups there cannot fail. */
+      dry = 0;
+      /** ProcessWord */
+      static word(source, o) {
+        const lexer = new _ShellLexer(source, o);
+        return lexer.stopOn(EOF, lexer.rawEscapes).result;
+      }
+      /** ProcessWords */
+      static words(source, o) {
+        const lexer = new _ShellLexer(source, o);
+        return lexer.stopOn(EOF, lexer.rawEscapes).words;
+      }
+      peek() {
+        return this.chars[this.pos] ?? EOF;
+      }
+      next() {
+        const ch = this.chars[this.pos] ?? EOF;
+        if (ch !== EOF) this.pos++;
+        return ch;
+      }
+      syntax(detail) {
+        return new Unresolved("", "syntax", `${detail} in "${this.source}"`);
+      }
+      /** processStopOn */
+      stopOn(stop, rawEscapes) {
+        const saved = this.rawEscapes;
+        this.rawEscapes = rawEscapes;
+        try {
+          let result = "";
+          const words = new Words();
+          while (this.peek() !== EOF) {
+            const peeked = this.peek();
+            if (stop !== EOF && peeked === stop) {
+              this.next();
+              return { result, words: words.done() };
+            }
+            if (peeked === "$") {
+              const value = this.dollar();
+              result += value;
+              words.addString(value);
+              continue;
+            }
+            if (peeked === "'" || peeked === '"') {
+              const value = peeked === "'" ? this.singleQuoted() : this.doubleQuoted();
+              result += value;
+              words.addRawString(value);
+              continue;
+            }
+            let ch = this.next();
+            if (ch === this.o.escape) {
+              if (this.rawEscapes) {
+                words.addRawChar(ch);
+                result += ch;
+              }
+              ch = this.next();
+              if (ch === EOF) break;
+              words.addRawChar(ch);
+            } else {
+              words.addChar(ch);
+            }
+            result += ch;
+          }
+          if (stop !== EOF) throw this.syntax(`missing "${stop}"`);
+          return { result, words: words.done() };
+        } finally {
+          this.rawEscapes = saved;
+        }
+      }
+      singleQuoted() {
+        let result = "";
+        const quote = this.next();
+        if (this.o.rawQuotes) result += quote;
+        for (; ; ) {
+          const ch = this.next();
+          if (ch === EOF) throw this.syntax("unmatched '");
+          if (ch === "'") {
+            if (this.o.rawQuotes) result += ch;
+            return result;
+          }
+          result += ch;
+        }
       }
       doubleQuoted() {
-        let out = "";
-        while (this.pos < this.s.length) {
-          const c = this.s.charAt(this.pos++);
-          if (c === '"') return out;
-          if (c === "$") {
-            out += this.dollar();
-          } else if (c === this.escape && this.pos < this.s.length) {
-            const next = this.s.charAt(this.pos);
-            if (next === '"' || next === "$" || next === this.escape) {
-              out += next;
-              this.pos++;
-            } else {
-              out += c;
-            }
-          } else {
-            out += c;
+        let result = "";
+        const quote = this.next();
+        if (this.o.rawQuotes) result += quote;
+        for (; ; ) {
+          const peeked = this.peek();
+          if (peeked === EOF) throw this.syntax('unmatched "');
+          if (peeked === '"') {
+            const ch2 = this.next();
+            if (this.o.rawQuotes) result += ch2;
+            return result;
           }
+          if (peeked === "$") {
+            result += this.dollar();
+            continue;
+          }
+          let ch = this.next();
+          if (ch === this.o.escape) {
+            if (this.rawEscapes) result += ch;
+            const after = this.peek();
+            if (after === EOF) continue;
+            if (after === '"' || after === "$" || after === this.o.escape) ch = this.next();
+          }
+          result += ch;
         }
-        throw new Unresolved("", "syntax", `unmatched " in "${this.s}"`);
       }
+      /** processName: letters, digits, _; or digits only; or one special parameter. */
       name() {
-        const m = /^[A-Za-z0-9_]+/.exec(this.s.slice(this.pos));
-        const name = m?.[0] ?? "";
-        this.pos += name.length;
+        let name = "";
+        while (this.peek() !== EOF) {
+          const ch = this.peek();
+          if (name === "" && IS_DIGIT.test(ch)) {
+            while (this.peek() !== EOF && IS_DIGIT.test(this.peek())) name += this.next();
+            return name;
+          }
+          if (name === "" && SPECIAL_PARAMS.has(ch)) return this.next();
+          if (!IS_LETTER.test(ch) && !IS_DIGIT.test(ch) && ch !== "_") break;
+          name += this.next();
+        }
         return name;
       }
       get(name) {
-        return this.dry > 0 ? { set: true, value: "" } : this.lookup(name);
+        return this.dry > 0 ? { kind: "value", value: "" } : this.o.lookup(name);
       }
+      /** processDollar */
       dollar() {
-        if (this.s.charAt(this.pos) !== "{") {
+        this.next();
+        if (this.peek() !== "{") {
           const name2 = this.name();
           if (name2 === "") return "$";
           const v2 = this.get(name2);
-          if (!v2.set) throw v2.why;
-          return v2.value;
+          if (v2.kind === "value") return v2.value;
+          if (this.o.skipUnsetEnv) return `$${name2}`;
+          if (v2.why) throw v2.why;
+          return "";
         }
-        this.pos++;
+        this.next();
+        const first = this.peek();
+        if (first === EOF) throw this.syntax('missing "}"');
+        if (first === "{" || first === "}" || first === ":") throw this.syntax("bad substitution");
         const name = this.name();
-        if (name === "") throw new Unresolved("", "syntax", `bad substitution in "${this.s}"`);
-        if (this.s.charAt(this.pos) === "}") {
-          this.pos++;
+        let op = this.next();
+        let ops = op;
+        if (op === "}") {
           const v2 = this.get(name);
-          if (!v2.set) throw v2.why;
-          return v2.value;
+          if (v2.kind === "value") return v2.value;
+          if (this.o.skipUnsetEnv) return `\${${name}}`;
+          if (v2.why) throw v2.why;
+          return "";
         }
-        const colon = this.s.charAt(this.pos) === ":";
-        if (colon) this.pos++;
-        if (this.pos >= this.s.length) {
-          throw new Unresolved("", "syntax", `missing "}" in "${this.s}"`);
+        if (op === EOF) throw this.syntax('missing "}"');
+        if (op === "/") return this.substitution(name);
+        let colon = false;
+        if (op === ":") {
+          colon = true;
+          op = this.next();
+          ops += op;
+        } else if (!"+-?#%".includes(op)) {
+          throw this.syntax(`unsupported modifier (${ops}) in substitution`);
         }
-        const op = this.s.charAt(this.pos++);
-        if (op !== "-" && op !== "+" && op !== "?") {
+        if (this.o.strict && op !== "-" && op !== "+" && op !== "?") {
           throw new Unresolved(
             name,
             "syntax",
-            `\${${name}${colon ? ":" : ""}${op}\u2026} is not a substitution Signet reads; use $${name}, \${${name}:-default} or \${${name}:+alternative}`
+            `\${${name}${ops}\u2026} is not a substitution Signet reads; use $${name}, \${${name}:-default} or \${${name}:+alternative}`
           );
         }
         const v = this.get(name);
-        if (!v.set && v.why.why !== "unset" && v.why.why !== "undeclared") throw v.why;
-        const present = v.set && (!colon || v.value !== "");
-        const useWord = op === "+" ? present : !present;
-        if (!useWord) this.dry++;
+        if (v.kind === "unknown") throw v.why;
+        const present = v.kind === "value" && (!colon || v.value !== "");
+        const used = op === "+" ? present : op === "-" || op === "?" ? !present : true;
+        if (!used) this.dry++;
         let word;
         try {
-          word = this.word(true);
+          word = this.stopOn("}", op === "#" || op === "%").result;
         } finally {
-          if (!useWord) this.dry--;
+          if (!used) this.dry--;
         }
-        this.pos++;
-        if (op === "+") return present ? word : "";
-        if (present) return v.set ? v.value : "";
-        if (op === "-") return word;
-        throw new Unresolved(name, "required", word);
+        if (this.o.skipUnsetEnv && v.kind !== "value") return `\${${name}${ops}${word}}`;
+        switch (op) {
+          case "-":
+            return present && v.kind === "value" ? v.value : word;
+          case "+":
+            return present ? word : "";
+          case "?":
+            if (!present && this.dry === 0) throw new Unresolved(name, "required", word);
+            return v.kind === "value" ? v.value : "";
+          default:
+            throw this.syntax(`unsupported modifier (${ops}) in substitution`);
+        }
+      }
+      /** ${NAME/pattern/replacement}: only ever met unset here (heredoc lexing), kept as written. */
+      substitution(name) {
+        if (this.o.strict) {
+          throw new Unresolved(
+            name,
+            "syntax",
+            `\${${name}/\u2026} is not a substitution Signet reads; use $${name} or \${${name}:-default}`
+          );
+        }
+        if (this.peek() === "/") this.next();
+        const pattern = this.stopOn("/", true).result;
+        const replacement = this.stopOn("}", true).result;
+        const v = this.get(name);
+        if (this.o.skipUnsetEnv && v.kind !== "value") return `\${${name}/${pattern}/${replacement}}`;
+        throw this.syntax("unsupported substitution");
       }
     };
-    __name(instructions, "instructions");
+    __name(extractFlags, "extractFlags");
+    __name(parseWords, "parseWords");
     __name(isJsonForm, "isJsonForm");
+    __name(instructionOf, "instructionOf");
+    __name(heredocsOf, "heredocsOf");
+    __name(continuationRe, "continuationRe");
+    __name(trimContinuation, "trimContinuation");
+    __name(isComment, "isComment");
+    __name(instructionsOf, "instructionsOf");
+    __name(flagsOf, "flagsOf");
+    __name(csvFields, "csvFields");
+    __name(contextKey, "contextKey");
+    __name(contextError, "contextError");
+    __name(readBuildContexts, "readBuildContexts");
     __name(unresolvedMessage, "unresolvedMessage");
     __name(parseDockerfile, "parseDockerfile");
+    __name(stageOf, "stageOf");
   }
 });
 
@@ -34419,32 +35688,63 @@ function parseJson(bytes) {
     return void 0;
   }
 }
-async function legacyLayers(registry, repo, tag, maxBytes, notes, skip = () => false) {
-  const fetched = await registry.getManifest(repo, tag, [
-    MEDIA_TYPES.ociManifest,
-    MEDIA_TYPES.dockerManifest
-  ]);
+function formatBytes(n) {
+  const mib = n / (1024 * 1024);
+  return Number.isInteger(mib) ? `${mib} MiB` : `${n} bytes`;
+}
+function isLimit(err) {
+  return isSignetError(err) && err.code === "REGISTRY_LIMIT";
+}
+function noteOf(err) {
+  return registryText(describeError(err), 300);
+}
+function validSize(size) {
+  return typeof size === "number" && Number.isSafeInteger(size) && size >= 0;
+}
+function unreadable(layer, cap) {
+  if (typeof layer !== "object" || layer === null) return "is not a descriptor";
+  if (typeof layer.digest !== "string" || !isDigest(layer.digest)) return "has an invalid digest";
+  if (!validSize(layer.size)) return "has no valid size";
+  if (layer.size > cap) return `is ${layer.size} bytes, more than the ${cap} allowed`;
+  return void 0;
+}
+async function legacyLayers(reader, tag, maxBytes, notes, skip = () => false) {
+  const fetched = await reader.manifest(tag, [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
   if (!fetched) return [];
   const manifest = parseJson(fetched.bytes);
-  const reference = `${repo.registry}/${repo.repository}:${tag}`;
+  const reference = `${reader.repo.registry}/${reader.repo.repository}:${tag}`;
   if (!manifest || !Array.isArray(manifest.layers)) {
     notes.push(`${reference} is not an image manifest: ignored`);
     return [];
   }
-  if (manifest.layers.length > MAX_LAYERS)
-    notes.push(`${reference} has ${manifest.layers.length} layers: read the first ${MAX_LAYERS}`);
-  const layers = manifest.layers.slice(0, MAX_LAYERS);
-  const read = await mapLimit(layers, 8, async (layer, i) => {
-    const found = { reference: `${reference} layer ${i + 1}`, annotations: layer.annotations ?? {} };
+  if (manifest.layers.length > MAX_SIGNATURE_LAYERS) {
+    notes.push(
+      `${reference} has ${manifest.layers.length} layers: read the first ${MAX_SIGNATURE_LAYERS}`
+    );
+  }
+  const layers = manifest.layers.slice(0, MAX_SIGNATURE_LAYERS);
+  const read = await mapLimit(layers, READ_CONCURRENCY, async (layer, i) => {
+    const where = `${reference} layer ${i + 1}`;
+    const annotations = isStringRecord(layer?.annotations) ? layer.annotations : {};
+    const found = { reference: where, annotations };
     if (skip(found.annotations)) return found;
+    const why = unreadable(layer, maxBytes);
+    if (why !== void 0) {
+      notes.push(`${where} ${why}: ignored`);
+      return void 0;
+    }
     try {
-      return { ...found, bytes: await registry.getBlob(repo, layer.digest, maxBytes) };
+      return { ...found, bytes: await reader.blob(layer.digest, layer.size) };
     } catch (err) {
-      notes.push(`${reference} layer ${i + 1} could not be read: ${describeError(err)}`);
+      if (isLimit(err)) throw err;
+      notes.push(`${where} could not be read: ${noteOf(err)}`);
       return void 0;
     }
   });
   return read.filter((l) => l !== void 0);
+}
+function isStringRecord(value) {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === "string");
 }
 function claimedPredicateType(bundleJson) {
   const content = bundleJson?.dsseEnvelope;
@@ -34452,52 +35752,81 @@ function claimedPredicateType(bundleJson) {
   const statement = parseJson(Buffer.from(content.payload, "base64"));
   return typeof statement?.predicateType === "string" ? statement.predicateType : void 0;
 }
-async function listReferrers(registry, repo, digest) {
-  const index = await registry.referrers(repo, digest);
+async function listReferrers(reader, registry, digest) {
+  const index = await registry.referrers(reader.repo, digest);
   if (index) return { descriptors: index.manifests ?? [], from: "api" };
-  const fallback = await registry.getManifest(repo, referrersFallbackTag(digest), [
-    MEDIA_TYPES.ociIndex
-  ]);
+  const tag = referrersFallbackTag(digest);
+  const fallback = await reader.manifest(tag, [MEDIA_TYPES.ociIndex]);
   const parsed = fallback ? parseJson(fallback.bytes) : void 0;
-  return { descriptors: parsed?.manifests ?? [], from: "fallback-tag" };
+  const descriptors = Array.isArray(parsed?.manifests) ? parsed.manifests : [];
+  if (descriptors.length > MAX_LISTED_REFERRERS) {
+    throw registryLimit(
+      `the referrers index ${reader.repo.registry}/${reader.repo.repository}:${tag} has more than ${MAX_LISTED_REFERRERS} entries`,
+      `${MAX_LISTED_REFERRERS} referrers`
+    );
+  }
+  return { descriptors, from: "fallback-tag" };
 }
-async function bundleReferrers(registry, repo, digest, notes, needsAttestation) {
-  const { descriptors, from } = await listReferrers(registry, repo, digest);
-  const unique = [...new Map(descriptors.map((d) => [d.digest, d])).values()];
-  if (unique.length > MAX_REFERRERS)
-    notes.push(`${unique.length} referrers: read the first ${MAX_REFERRERS}`);
-  const found = await mapLimit(unique.slice(0, MAX_REFERRERS), 8, async (descriptor) => {
-    const reference = `${repo.registry}/${repo.repository}@${descriptor.digest}`;
+function mayBeBundle(descriptor) {
+  const type = descriptor.artifactType;
+  return typeof type !== "string" || type === "" || type === OCI_EMPTY_MEDIA_TYPE || type.startsWith(BUNDLE_MEDIA_TYPE_PREFIX);
+}
+async function bundleReferrers(reader, registry, digest, notes, needsAttestation) {
+  const { descriptors, from } = await listReferrers(reader, registry, digest);
+  const listed = descriptors.filter(
+    (d) => typeof d === "object" && d !== null && typeof d.digest === "string"
+  );
+  const valid = listed.filter((d) => isDigest(d.digest));
+  if (valid.length < listed.length) {
+    notes.push(`${listed.length - valid.length} listed referrer(s) with an invalid digest: ignored`);
+  }
+  const unique = [...new Map(valid.filter(mayBeBundle).map((d) => [d.digest, d])).values()];
+  if (unique.length > MAX_BUNDLE_REFERRERS) {
+    throw registryLimit(
+      `${reader.repo.registry}/${reader.repo.repository} lists ${unique.length} Sigstore bundle referrers of ${digest}`,
+      `${MAX_BUNDLE_REFERRERS} bundle referrers`
+    );
+  }
+  const found = await mapLimit(unique, READ_CONCURRENCY, async (descriptor) => {
+    const reference = `${reader.repo.registry}/${reader.repo.repository}@${descriptor.digest}`;
+    const size = validSize(descriptor.size) && descriptor.size <= MAX_MANIFEST_BYTES ? descriptor.size : void 0;
     let manifest;
     try {
-      const fetched = await registry.getManifest(repo, descriptor.digest, [MEDIA_TYPES.ociManifest]);
+      const fetched = await reader.manifest(descriptor.digest, [MEDIA_TYPES.ociManifest], size);
       manifest = fetched ? parseJson(fetched.bytes) : void 0;
     } catch (err) {
-      notes.push(`referrer ${reference} could not be read: ${describeError(err)}`);
+      if (isLimit(err)) throw err;
+      notes.push(`referrer ${reference} could not be read: ${noteOf(err)}`);
       return [];
     }
     if (!manifest || !Array.isArray(manifest.layers)) return [];
     const artifactType = manifest.artifactType ?? manifest.config?.mediaType ?? "";
     const bundleLayers = manifest.layers.filter(
-      (l) => l.mediaType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)
+      (l) => typeof l?.mediaType === "string" && l.mediaType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)
     );
-    if (!artifactType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX) && bundleLayers.length === 0) return [];
-    if (manifest.subject?.digest !== digest) {
-      notes.push(
-        `referrer ${reference} is about ${manifest.subject?.digest ?? "no image"}, not this digest: ignored`
-      );
+    if ((typeof artifactType !== "string" || !artifactType.startsWith(BUNDLE_MEDIA_TYPE_PREFIX)) && bundleLayers.length === 0)
+      return [];
+    const subject = manifest.subject?.digest;
+    if (subject !== digest) {
+      const about = typeof subject === "string" && isDigest(subject) ? subject : "no valid digest";
+      notes.push(`referrer ${reference} is about ${about}, not this digest: ignored`);
       return [];
     }
     const bundles = [];
-    const annotated = manifest.annotations?.[BUNDLE_PREDICATE_TYPE_ANNOTATION];
-    for (const layer of bundleLayers.slice(0, MAX_LAYERS)) {
+    const annotations = isStringRecord(manifest.annotations) ? manifest.annotations : {};
+    const annotated = annotations[BUNDLE_PREDICATE_TYPE_ANNOTATION];
+    for (const layer of bundleLayers.slice(0, MAX_SIGNATURE_LAYERS)) {
       if (annotated && annotated !== COSIGN_SIGN_PREDICATE && !needsAttestation(annotated)) {
         bundles.push({ reference, predicateType: annotated });
         continue;
       }
+      const why = unreadable(layer, MAX_ATTESTATION_BYTES);
+      if (why) {
+        notes.push(`referrer ${reference}: a bundle layer ${why}: ignored`);
+        continue;
+      }
       try {
-        const bytes = await registry.getBlob(repo, layer.digest, MAX_ATTESTATION_BYTES);
-        const json2 = parseJson(bytes);
+        const json2 = parseJson(await reader.blob(layer.digest, layer.size));
         bundles.push({
           reference,
           json: json2,
@@ -34505,23 +35834,25 @@ async function bundleReferrers(registry, repo, digest, notes, needsAttestation) 
           predicateType: claimedPredicateType(json2) ?? annotated
         });
       } catch (err) {
-        notes.push(`referrer ${reference} could not be read: ${describeError(err)}`);
+        if (isLimit(err)) throw err;
+        notes.push(`referrer ${reference} could not be read: ${noteOf(err)}`);
       }
     }
     return bundles;
   });
   return { bundles: found.flat(), from };
 }
-async function discover(registry, repo, digest, needsAttestation = () => true) {
+async function discover(registry, repo, digest, needsAttestation = () => true, options = {}) {
+  const reader = new ImageReader(registry, repo, options.maxBytes ?? DEFAULT_DISCOVERY_MAX_BYTES);
   const notes = [];
   const unneeded = /* @__PURE__ */ __name((annotations) => {
     const annotated = annotations[LEGACY_ANNOTATIONS.predicateType];
     return Boolean(annotated) && !needsAttestation(annotated);
   }, "unneeded");
   const [sigLayers, attLayers, referrers] = await Promise.all([
-    legacyLayers(registry, repo, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
-    legacyLayers(registry, repo, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
-    bundleReferrers(registry, repo, digest, notes, needsAttestation)
+    legacyLayers(reader, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
+    legacyLayers(reader, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
+    bundleReferrers(reader, registry, digest, notes, needsAttestation)
   ]);
   return {
     signatures: sigLayers.flatMap(
@@ -34543,7 +35874,7 @@ function claimedAttestationType(att) {
   if (typeof statement?.predicateType === "string") return statement.predicateType;
   return att.annotations[LEGACY_ANNOTATIONS.predicateType] || void 0;
 }
-var MAX_LAYERS, MAX_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE, BUNDLE_PREDICATE_TYPE_ANNOTATION;
+var MAX_SIGNATURE_LAYERS, MAX_BUNDLE_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, DEFAULT_DISCOVERY_MAX_BYTES, READ_CONCURRENCY, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE, BUNDLE_PREDICATE_TYPE_ANNOTATION, ImageReader, OCI_EMPTY_MEDIA_TYPE;
 var init_discover = __esm({
   "src/verify/discover.ts"() {
     "use strict";
@@ -34551,18 +35882,78 @@ var init_discover = __esm({
     init_referrers();
     init_errors();
     init_concurrency();
+    init_client();
+    init_reference();
     init_types();
-    MAX_LAYERS = 100;
-    MAX_REFERRERS = 100;
+    MAX_SIGNATURE_LAYERS = 100;
+    MAX_BUNDLE_REFERRERS = 100;
     MAX_SIGNATURE_BYTES = 1024 * 1024;
     MAX_ATTESTATION_BYTES = 24 * 1024 * 1024;
+    DEFAULT_DISCOVERY_MAX_BYTES = 64 * 1024 * 1024;
+    READ_CONCURRENCY = 8;
     BUNDLE_MEDIA_TYPE_PREFIX = "application/vnd.dev.sigstore.bundle";
     COSIGN_SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1";
     BUNDLE_PREDICATE_TYPE_ANNOTATION = BUNDLE_ANNOTATIONS.predicateType;
     __name(parseJson, "parseJson");
+    __name(formatBytes, "formatBytes");
+    __name(isLimit, "isLimit");
+    __name(noteOf, "noteOf");
+    ImageReader = class {
+      constructor(registry, repo, maxBytes) {
+        this.registry = registry;
+        this.repo = repo;
+        this.maxBytes = maxBytes;
+      }
+      registry;
+      repo;
+      maxBytes;
+      static {
+        __name(this, "ImageReader");
+      }
+      spent = 0;
+      /** Once over the budget, every later read fails too: reads still queued stop at once. */
+      over;
+      blobs = /* @__PURE__ */ new Map();
+      charge(bytes, what) {
+        if (this.over) throw this.over;
+        if (this.spent + bytes > this.maxBytes) {
+          throw this.over = registryLimit(
+            `reading ${what} (${bytes} bytes) would take what is read for this image past ${this.maxBytes} bytes`,
+            `${formatBytes(this.maxBytes)} of signatures, attestations and their manifests`
+          );
+        }
+        this.spent += bytes;
+      }
+      /** A manifest; `size` (from a descriptor) is charged first and is the most read. */
+      async manifest(reference, accept, size) {
+        const what = `manifest ${reference}`;
+        if (size !== void 0) this.charge(size, what);
+        const fetched = await this.registry.getManifest(this.repo, reference, accept, size);
+        if (fetched && size === void 0) this.charge(fetched.bytes.length, what);
+        return fetched;
+      }
+      /**
+       * A blob of `size` bytes (its descriptor's; no more is read), downloaded once per image: a blob
+       * that several layers or referrers name is charged and fetched the first time only.
+       */
+      blob(digest, size) {
+        let pending = this.blobs.get(digest);
+        if (!pending) {
+          this.charge(size, `blob ${digest}`);
+          pending = this.registry.getBlob(this.repo, digest, size);
+          this.blobs.set(digest, pending);
+        }
+        return pending;
+      }
+    };
+    __name(validSize, "validSize");
+    __name(unreadable, "unreadable");
     __name(legacyLayers, "legacyLayers");
+    __name(isStringRecord, "isStringRecord");
     __name(claimedPredicateType, "claimedPredicateType");
     __name(listReferrers, "listReferrers");
+    OCI_EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json";
+    __name(mayBeBundle, "mayBeBundle");
     __name(bundleReferrers, "bundleReferrers");
     __name(discover, "discover");
     __name(claimedAttestationType, "claimedAttestationType");
@@ -38139,6 +39530,8 @@ function checkKeylessSigner(expectation, signer, certDer, certificate) {
       reason: `expected ${expectation.describeIssuer ?? `issuer ${expectation.describe}`}, got ${issuer ?? "(none)"}`
     };
   }
+  const mismatch = expectation.extensions?.(facts.extensions);
+  if (mismatch !== void 0) return { facts, reason: mismatch };
   return { facts };
 }
 function verifySigner(entity, trust, expectation, options) {
@@ -38527,6 +39920,8 @@ function checkHashAlgorithm(body) {
 }
 function verifyLegacySignature(sig, expectedDigest, trust, expectation, options = {}) {
   const requireTlog = options.requireTlog ?? true;
+  const requireTimestamp = options.requireTimestamp ?? false;
+  const requireSct = options.requireSct ?? true;
   const verdict = { ok: false };
   try {
     const hasCert = Boolean(sig.annotations[LEGACY_ANNOTATIONS.certificate]);
@@ -38543,12 +39938,11 @@ function verifyLegacySignature(sig, expectedDigest, trust, expectation, options 
         integratedTime: Number(tlog.integratedTime)
       };
     }
-    const verified = verifySigner(entity, trust, expectation, {
-      requireTlog,
-      requireSct: true
-    });
+    const verified = verifySigner(entity, trust, expectation, { requireTlog, requireSct });
     if ("reason" in verified) return { ...verdict, reason: verified.reason };
     const { signer } = verified;
+    if (requireTimestamp && !entity.timestamps.some((t) => t.$case === "timestamp-authority"))
+      return { ...verdict, reason: "expected an RFC 3161 timestamp, got none" };
     const certDer = entity.key.$case === "certificate" ? pemBlocks(sig.annotations[LEGACY_ANNOTATIONS.certificate] ?? "", "CERTIFICATE")[0] : void 0;
     const entries2 = bundle.verificationMaterial.tlogEntries;
     for (const entry of entries2) checkHashAlgorithm(entry.canonicalizedBody);
@@ -38884,7 +40278,8 @@ function expectationOf(signer) {
     issuer: /* @__PURE__ */ __name((iss) => matchesString(signer.issuer, iss), "issuer"),
     describe: `${identity} and ${issuer}`,
     describeIdentity: identity,
-    describeIssuer: issuer
+    describeIssuer: issuer,
+    ...signer.extensions?.length ? { extensions: /* @__PURE__ */ __name((found) => extensionMismatch(signer, found), "extensions") } : {}
   };
 }
 function firstSuccess(attempt, signers, roots) {
@@ -38926,15 +40321,15 @@ function requirementMet(requirement, attestations) {
   }
   return void 0;
 }
+function signatureRequirements(root, expectation, options) {
+  if (expectation.kind === "keyless") return root.requirements;
+  return { ...root.requirements, requireTlog: !options.keysWithoutTlog };
+}
 function requiredPredicateTypes(rule) {
   return new Set(rule.attestations.flatMap((r) => r.predicateTypes));
 }
 function verifyImage(found, digest, rule, roots, options) {
-  const requirementsFor = /* @__PURE__ */ __name((root, expectation) => ({
-    ...root.requirements,
-    // A key needs no trusted time; the log is what makes a key signature public.
-    requireTlog: expectation.kind === "key" && options.keysWithoutTlog ? false : root.requirements.requireTlog
-  }), "requirementsFor");
+  const requirementsFor = /* @__PURE__ */ __name((root, expectation) => signatureRequirements(root, expectation, options), "requirementsFor");
   const check = /* @__PURE__ */ __name((attempt) => firstSuccess(attempt, rule.signers, roots), "check");
   const verifyBundle = /* @__PURE__ */ __name((bundle) => () => check(
     (expectation, root) => verifyImageBundle(
@@ -38957,7 +40352,9 @@ function verifyImage(found, digest, rule, roots, options) {
       reference: sig.reference,
       verify: /* @__PURE__ */ __name(() => check(
         (expectation, root) => verifyLegacySignature(sig.signature, digest, root.material, expectation, {
-          requireTlog: requirementsFor(root, expectation).requireTlog
+          // cosign wants the certificate's SCT on a .sig whatever the root; so did Signet always.
+          ...requirementsFor(root, expectation),
+          requireSct: true
         })
       ), "verify")
     }))
@@ -39070,8 +40467,178 @@ var init_image = __esm({
     __name(firstSuccess, "firstSuccess");
     __name(finding, "finding");
     __name(requirementMet, "requirementMet");
+    __name(signatureRequirements, "signatureRequirements");
     __name(requiredPredicateTypes, "requiredPredicateTypes");
     __name(verifyImage, "verifyImage");
+  }
+});
+
+// src/verify/rule-files.ts
+function git(cwd, args) {
+  return (0, import_node_child_process2.execFileSync)("git", args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 64 << 20
+  });
+}
+function hasCommit(cwd, ref) {
+  try {
+    git(cwd, ["cat-file", "-e", `${ref}^{commit}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+function repositoryPath(cwd, path) {
+  let top;
+  try {
+    top = git(cwd, ["rev-parse", "--show-toplevel"]).trim();
+  } catch (err) {
+    throw new SignetError(
+      "INPUT_INVALID",
+      `input ${INPUT.policyRef}: the workspace is not a git checkout (${describeError(err)}); check out the repository (actions/checkout) before this step`,
+      { input: INPUT.policyRef, cause: err }
+    );
+  }
+  const inside = (0, import_node_path4.relative)((0, import_node_fs3.realpathSync)(top), realOrResolved((0, import_node_path4.resolve)(cwd, path)));
+  if (inside === "" || inside.startsWith("..") || (0, import_node_path4.isAbsolute)(inside)) return void 0;
+  return inside.split("\\").join("/");
+}
+function realOrResolved(path) {
+  try {
+    return (0, import_node_fs3.realpathSync)(path);
+  } catch {
+    try {
+      return (0, import_node_path4.join)((0, import_node_fs3.realpathSync)((0, import_node_path4.dirname)(path)), (0, import_node_path4.basename)(path));
+    } catch {
+      return path;
+    }
+  }
+}
+function readWorkspace(cwd, path) {
+  try {
+    return (0, import_node_fs3.readFileSync)((0, import_node_path4.resolve)(cwd, path), "utf8");
+  } catch {
+    return void 0;
+  }
+}
+function pullRequestBase(env) {
+  const event = env.GITHUB_EVENT_NAME ?? "";
+  if (!event.startsWith("pull_request") || !env.GITHUB_EVENT_PATH) return void 0;
+  try {
+    const payload = JSON.parse((0, import_node_fs3.readFileSync)(env.GITHUB_EVENT_PATH, "utf8"));
+    const sha = payload.pull_request?.base?.sha;
+    return typeof sha === "string" && COMMIT_RE.test(sha) ? sha : void 0;
+  } catch {
+    return void 0;
+  }
+}
+function ruleFiles(options) {
+  const { cwd, env, ref, inputFor } = options;
+  const read = /* @__PURE__ */ new Map();
+  const base = pullRequestBase(env);
+  if (!ref) {
+    return {
+      describe: "the workspace",
+      read: /* @__PURE__ */ __name((path) => {
+        const text = (0, import_node_fs3.readFileSync)((0, import_node_path4.resolve)(cwd, path), "utf8");
+        read.set(path, text);
+        return text;
+      }, "read"),
+      notes: /* @__PURE__ */ __name(() => {
+        if (read.size === 0 || base === void 0) return [];
+        const changed = hasCommit(cwd, base) ? [...read].filter(([path, text]) => {
+          try {
+            return git(cwd, ["show", `${base}:./${path}`]) !== text;
+          } catch {
+            return true;
+          }
+        }) : void 0;
+        const names = [...read.keys()].join(", ");
+        if (changed === void 0)
+          return [
+            `This pull request run read ${names} from the pull request's own checkout, which the pull request can change. Set policy-ref: \${{ github.event.pull_request.base.sha }} to read them at the base commit.`
+          ];
+        if (changed.length === 0) return [];
+        return [
+          `This pull request changes ${changed.map(([p]) => p).join(", ")}, and the check used the pull request's version. Set policy-ref: \${{ github.event.pull_request.base.sha }} so that a pull request cannot rewrite its own policy.`
+        ];
+      }, "notes")
+    };
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/^~@{}-]*$/.test(ref) || ref.includes("..")) {
+    throw new SignetError(
+      "INPUT_INVALID",
+      `input ${INPUT.policyRef}: "${ref}" is not a commit or ref name; give a commit SHA such as \${{ github.event.pull_request.base.sha }}`,
+      { input: INPUT.policyRef }
+    );
+  }
+  let fetched = false;
+  const ensureCommit = /* @__PURE__ */ __name(() => {
+    if (fetched || hasCommit(cwd, ref)) {
+      fetched = true;
+      return;
+    }
+    try {
+      git(cwd, ["fetch", "--no-tags", "--depth=1", "origin", ref]);
+    } catch {
+    }
+    if (!hasCommit(cwd, ref)) {
+      throw new SignetError(
+        "INPUT_INVALID",
+        `input ${INPUT.policyRef}: commit ${ref} is not in the checkout and could not be fetched; use actions/checkout with fetch-depth: 0 (or fetch the base commit) before this step`,
+        { input: INPUT.policyRef }
+      );
+    }
+    fetched = true;
+  }, "ensureCommit");
+  return {
+    describe: `commit ${ref}`,
+    read: /* @__PURE__ */ __name((path) => {
+      ensureCommit();
+      const input = inputFor(path);
+      const inRepo = repositoryPath(cwd, path);
+      if (inRepo === void 0) return (0, import_node_fs3.readFileSync)((0, import_node_path4.resolve)(cwd, path), "utf8");
+      let text;
+      try {
+        text = git(cwd, ["show", `${ref}:${inRepo}`]);
+      } catch {
+        throw new SignetError(
+          "INPUT_INVALID",
+          `input ${input}: ${path} does not exist at ${INPUT.policyRef} ${ref}; add it on the base branch first (a pull request cannot bring its own policy)`,
+          { input }
+        );
+      }
+      read.set(path, text);
+      return text;
+    }, "read"),
+    notes: /* @__PURE__ */ __name(() => {
+      const changed = [...read].filter(([path, text]) => readWorkspace(cwd, path) !== text);
+      if (changed.length === 0) return [];
+      return [
+        `This run's checkout changes ${changed.map(([p]) => p).join(", ")}; Signet checked against the version at ${ref} (policy-ref), not the changed one.`
+      ];
+    }, "notes")
+  };
+}
+var import_node_child_process2, import_node_fs3, import_node_path4, COMMIT_RE;
+var init_rule_files = __esm({
+  "src/verify/rule-files.ts"() {
+    "use strict";
+    import_node_child_process2 = require("node:child_process");
+    import_node_fs3 = require("node:fs");
+    import_node_path4 = require("node:path");
+    init_errors();
+    init_inputs();
+    COMMIT_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+    __name(git, "git");
+    __name(hasCommit, "hasCommit");
+    __name(repositoryPath, "repositoryPath");
+    __name(realOrResolved, "realOrResolved");
+    __name(readWorkspace, "readWorkspace");
+    __name(pullRequestBase, "pullRequestBase");
+    __name(ruleFiles, "ruleFiles");
   }
 });
 
@@ -39164,7 +40731,7 @@ var require_guard = __commonJS({
     exports2.isObject = isObject;
     exports2.isStringArray = isStringArray;
     exports2.isObjectArray = isObjectArray;
-    exports2.isStringRecord = isStringRecord;
+    exports2.isStringRecord = isStringRecord2;
     exports2.isObjectRecord = isObjectRecord;
     function isDefined2(val) {
       return val !== void 0;
@@ -39182,10 +40749,10 @@ var require_guard = __commonJS({
       return Array.isArray(value) && value.every(isObject);
     }
     __name(isObjectArray, "isObjectArray");
-    function isStringRecord(value) {
+    function isStringRecord2(value) {
       return typeof value === "object" && value !== null && Object.keys(value).every((k) => typeof k === "string") && Object.values(value).every((v) => typeof v === "string");
     }
-    __name(isStringRecord, "isStringRecord");
+    __name(isStringRecord2, "isStringRecord");
     function isObjectRecord(value) {
       return typeof value === "object" && value !== null && Object.keys(value).every((k) => typeof k === "string") && Object.values(value).every((v) => typeof v === "object" && v !== null);
     }
@@ -43466,9 +45033,9 @@ var require_browser = __commonJS({
 var require_has_flag = __commonJS({
   "node_modules/has-flag/index.js"(exports2, module2) {
     "use strict";
-    module2.exports = (flag, argv = process.argv) => {
-      const prefix = flag.startsWith("-") ? "" : flag.length === 1 ? "-" : "--";
-      const position = argv.indexOf(prefix + flag);
+    module2.exports = (flag2, argv = process.argv) => {
+      const prefix = flag2.startsWith("-") ? "" : flag2.length === 1 ? "-" : "--";
+      const position = argv.indexOf(prefix + flag2);
       const terminatorPosition = argv.indexOf("--");
       return position !== -1 && (terminatorPosition === -1 || position < terminatorPosition);
     };
@@ -44012,13 +45579,13 @@ var require_lib2 = __commonJS({
         unref: options.unref,
         maxRetryTime: options.maxRetryTime
       });
-      return new Promise(function(resolve5, reject) {
+      return new Promise(function(resolve6, reject) {
         operation.attempt(async (number) => {
           try {
             const result = await fn((err) => {
               throw Object.assign(new Error("Retrying"), { code: "EPROMISERETRY", retried: err });
             }, number, operation);
-            return resolve5(result);
+            return resolve6(result);
           } catch (err) {
             if (!isRetryError(err)) {
               return reject(err);
@@ -44153,12 +45720,12 @@ var require_fetcher = __commonJS({
     };
     exports2.DefaultFetcher = DefaultFetcher;
     var writeBufferToStream = /* @__PURE__ */ __name(async (stream, buffer) => {
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         stream.write(buffer, (err) => {
           if (err) {
             reject(err);
           }
-          resolve5(true);
+          resolve6(true);
         });
       });
     }, "writeBufferToStream");
@@ -44427,12 +45994,12 @@ var require_url = __commonJS({
   "node_modules/tuf-js/dist/utils/url.js"(exports2) {
     "use strict";
     Object.defineProperty(exports2, "__esModule", { value: true });
-    exports2.join = join4;
+    exports2.join = join5;
     var url_1 = require("url");
-    function join4(base, path) {
+    function join5(base, path) {
       return new url_1.URL(ensureTrailingSlash(base) + removeLeadingSlash(path)).toString();
     }
-    __name(join4, "join");
+    __name(join5, "join");
     function ensureTrailingSlash(path) {
       return path.endsWith("/") ? path : path + "/";
     }
@@ -44869,7 +46436,7 @@ var require_target = __commonJS({
     var error_1 = require_error7();
     async function readTarget(tuf, targetPath) {
       const path = await getTargetPath(tuf, targetPath);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         fs_1.default.readFile(path, "utf-8", (err, data) => {
           if (err) {
             reject(new error_1.TUFError({
@@ -44878,7 +46445,7 @@ var require_target = __commonJS({
               cause: err
             }));
           } else {
-            resolve5(data);
+            resolve6(data);
           }
         });
       });
@@ -45131,18 +46698,57 @@ function parseTrustedRootFile(text, file) {
     }
   });
 }
+function tufSeeds() {
+  return require_seeds();
+}
 function embeddedPublicGoodRoot() {
-  const seeds = require_seeds();
-  const encoded = seeds[PUBLIC_GOOD_TUF_MIRROR]?.targets["trusted_root.json"];
+  const encoded = tufSeeds()[PUBLIC_GOOD_TUF_MIRROR]?.targets["trusted_root.json"];
   if (!encoded) throw new Error("@sigstore/tuf has no embedded public-good trusted root");
   return trustRootFrom(
     JSON.parse(Buffer.from(encoded, "base64").toString("utf8")),
     "Sigstore public good (embedded)"
   );
 }
+function isMirrorUnreachable(err) {
+  let current = err;
+  for (let depth = 0; isErrorLike(current) && depth < 8; depth++) {
+    if (current.name === "TimeoutError" || current.name === "AbortError") return true;
+    if (current.name === "TypeError" && current.message === "fetch failed") return true;
+    const status = current.statusCode;
+    if (typeof status === "number") return status >= 500 || status === 408 || status === 429;
+    const code = current.code;
+    if (typeof code === "string" && NETWORK_ERROR_CODES.has(code)) return true;
+    if (NETWORK_ERROR_TEXT.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+function isErrorLike(value) {
+  return typeof value === "object" && value !== null && typeof value.message === "string" && typeof value.name === "string";
+}
+function errorChain(err) {
+  const messages = [];
+  let current = err;
+  for (let depth = 0; current !== void 0 && current !== null && depth < 8; depth++) {
+    const message = isErrorLike(current) ? current.message : describeError(current);
+    if (message && !messages.includes(message)) messages.push(message);
+    current = isErrorLike(current) ? current.cause : void 0;
+  }
+  return messages.join(": ");
+}
+async function initialTufRoot(options, mirrorURL, cachePath) {
+  if (options.tufRootPath) return options.tufRootPath;
+  if (mirrorURL === PUBLIC_GOOD_TUF_MIRROR) return void 0;
+  const encoded = tufSeeds()[PUBLIC_GOOD_TUF_MIRROR]?.["root.json"];
+  if (!encoded) return void 0;
+  const path = (0, import_node_path5.join)(cachePath, "public-good-root.json");
+  await (0, import_promises3.mkdir)(cachePath, { recursive: true });
+  await (0, import_promises3.writeFile)(path, Buffer.from(encoded, "base64"));
+  return path;
+}
 async function loadTrustRoots(options) {
   if (options.file) {
-    const path = (0, import_node_path4.resolve)(options.cwd, options.file);
+    const path = (0, import_node_path5.resolve)(options.cwd, options.file);
     let text;
     try {
       text = await (0, import_promises3.readFile)(path, "utf8");
@@ -45151,29 +46757,44 @@ async function loadTrustRoots(options) {
     }
     return parseTrustedRootFile(text, options.file);
   }
-  const cachePath = (0, import_node_path4.join)(options.cacheDir ?? (process.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)()), "signet-tuf");
+  const cachePath = (0, import_node_path5.join)(options.cacheDir ?? (process.env.RUNNER_TEMP || (0, import_node_os3.tmpdir)()), "signet-tuf");
+  const mirrorURL = options.mirrorURL ?? PUBLIC_GOOD_TUF_MIRROR;
+  let root;
   try {
-    const root = await (0, import_tuf.getTrustedRoot)({
+    root = await (0, import_tuf.getTrustedRoot)({
       cachePath,
-      mirrorURL: options.mirrorURL ?? PUBLIC_GOOD_TUF_MIRROR,
+      mirrorURL,
+      rootPath: await initialTufRoot(options, mirrorURL, cachePath),
       retry: 1,
       timeout: options.timeoutMs ?? 1e4
     });
-    return [trustRootOf(root, "Sigstore public good")];
   } catch (err) {
+    if (!isMirrorUnreachable(err)) throw tufVerificationFailed(mirrorURL, cachePath, err);
     options.log.warning(
-      `could not update the Sigstore trusted root through TUF (${describeError(err)}); using the public-good root embedded in Signet, which lacks any key rotated since this release. Set trusted-root to a current trusted_root.json to choose the root yourself.`
+      `could not update the Sigstore trusted root through TUF: the mirror ${mirrorURL} cannot be reached (${describeError(err)}); using the public-good root embedded in Signet, which lacks any key rotated since this release. Set trusted-root to a current trusted_root.json to choose the root yourself.`
     );
     return [embeddedPublicGoodRoot()];
   }
+  try {
+    return [trustRootOf(root, "Sigstore public good")];
+  } catch (err) {
+    throw tufVerificationFailed(mirrorURL, cachePath, err);
+  }
 }
-var import_promises3, import_node_os3, import_node_path4, import_protobuf_specs, import_tuf, import_verify5, PUBLIC_GOOD_TUF_MIRROR;
+function tufVerificationFailed(mirrorURL, cachePath, cause) {
+  return new SignetError(
+    "SIGSTORE_ERROR",
+    `input ${INPUT.trustedRoot}: the Sigstore trusted root from the TUF mirror ${mirrorURL} did not verify (${errorChain(cause)}). The mirror answered, so Signet does not fall back to the root it embeds (metadata that is tampered with, expired or rolled back must not choose an older root). Set trusted-root to a trusted_root.json you have checked, or, if the TUF cache at ${cachePath} is damaged, delete it and run again.`,
+    { input: INPUT.trustedRoot, cause }
+  );
+}
+var import_promises3, import_node_os3, import_node_path5, import_protobuf_specs, import_tuf, import_verify5, PUBLIC_GOOD_TUF_MIRROR, NETWORK_ERROR_CODES, NETWORK_ERROR_TEXT;
 var init_trust = __esm({
   "src/verify/trust.ts"() {
     "use strict";
     import_promises3 = require("node:fs/promises");
     import_node_os3 = require("node:os");
-    import_node_path4 = require("node:path");
+    import_node_path5 = require("node:path");
     import_protobuf_specs = __toESM(require_dist());
     import_tuf = __toESM(require_dist8());
     import_verify5 = __toESM(require_dist5());
@@ -45185,8 +46806,32 @@ var init_trust = __esm({
     __name(trustRootFrom, "trustRootFrom");
     __name(trustRootOf, "trustRootOf");
     __name(parseTrustedRootFile, "parseTrustedRootFile");
+    __name(tufSeeds, "tufSeeds");
     __name(embeddedPublicGoodRoot, "embeddedPublicGoodRoot");
+    NETWORK_ERROR_CODES = /* @__PURE__ */ new Set([
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ECONNABORTED",
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "ETIMEDOUT",
+      "EHOSTUNREACH",
+      "ENETUNREACH",
+      "ENETDOWN",
+      "EPIPE",
+      "UND_ERR_CONNECT_TIMEOUT",
+      "UND_ERR_HEADERS_TIMEOUT",
+      "UND_ERR_BODY_TIMEOUT",
+      "UND_ERR_SOCKET",
+      "UND_ERR_CLOSED"
+    ]);
+    NETWORK_ERROR_TEXT = /^(?:Unable to load (?:snapshot metadata|targets) error )?(?:TypeError: fetch failed|TimeoutError: |AbortError: )/;
+    __name(isMirrorUnreachable, "isMirrorUnreachable");
+    __name(isErrorLike, "isErrorLike");
+    __name(errorChain, "errorChain");
+    __name(initialTufRoot, "initialTufRoot");
     __name(loadTrustRoots, "loadTrustRoots");
+    __name(tufVerificationFailed, "tufVerificationFailed");
   }
 });
 
@@ -45195,15 +46840,19 @@ var run_exports = {};
 __export(run_exports, {
   runVerify: () => runVerify
 });
-async function readPolicy(inputs, cwd) {
-  const identityPolicy = policyFromInputs({
-    certificateIdentity: inputs.certificateIdentity,
-    certificateIdentityRegexp: inputs.certificateIdentityRegexp,
-    certificateOidcIssuer: inputs.certificateOidcIssuer,
-    certificateOidcIssuerRegexp: inputs.certificateOidcIssuerRegexp,
-    publicKey: inputs.publicKey,
-    requireAttestations: inputs.policy ? [] : inputs.requireAttestations
-  });
+async function readPolicy(inputs, files) {
+  const identityPolicy = policyFromInputs(
+    {
+      certificateIdentity: inputs.certificateIdentity,
+      certificateIdentityRegexp: inputs.certificateIdentityRegexp,
+      certificateOidcIssuer: inputs.certificateOidcIssuer,
+      certificateOidcIssuerRegexp: inputs.certificateOidcIssuerRegexp,
+      certificateGithubWorkflow: inputs.certificateGithubWorkflow,
+      publicKey: inputs.publicKey,
+      requireAttestations: inputs.policy ? [] : inputs.requireAttestations
+    },
+    { readFile: files.read }
+  );
   if (!inputs.policy) {
     if (identityPolicy) return { policy: identityPolicy, source: identityPolicy.rules[0].source };
     throw new SignetError(
@@ -45221,22 +46870,36 @@ async function readPolicy(inputs, cwd) {
   }
   let text;
   try {
-    text = await (0, import_promises4.readFile)((0, import_node_path5.resolve)(cwd, inputs.policy), "utf8");
+    text = files.read(inputs.policy);
   } catch (err) {
+    if (err instanceof SignetError) throw err;
     throw new SignetError(
       "POLICY_INVALID",
       `input policy: cannot read ${inputs.policy}: ${describeError(err)}`,
       { input: INPUT.policy, cause: err }
     );
   }
-  const policy = parsePolicy(text, inputs.policy);
+  const policy = parsePolicy(text, inputs.policy, { readFile: files.read });
   const extra = inputs.requireAttestations.map((type) => ({
     type,
     predicateTypes: resolvePredicateType(type, INPUT.requireAttestations),
     bannedComponents: []
   }));
   for (const rule of policy.rules) rule.attestations.push(...extra);
-  return { policy, source: inputs.policy };
+  const where = files.describe === "the workspace" ? "" : ` at ${files.describe}`;
+  return { policy, source: `${inputs.policy}${where}` };
+}
+function readTrustedRoot(path, files) {
+  try {
+    return files.read(path);
+  } catch (err) {
+    if (err instanceof SignetError) throw err;
+    throw new SignetError(
+      "INPUT_INVALID",
+      `input ${INPUT.trustedRoot}: cannot read ${path}: ${describeError(err)}`,
+      { input: INPUT.trustedRoot, cause: err }
+    );
+  }
 }
 async function dockerfilePaths(patterns, cwd) {
   const files = [];
@@ -45249,7 +46912,32 @@ async function dockerfilePaths(patterns, cwd) {
       })
     );
   }
-  return [...new Set(files.map((f) => (0, import_node_path5.relative)(cwd, (0, import_node_path5.resolve)(cwd, f))))];
+  return [...new Set(files.map((f) => (0, import_node_path6.relative)(cwd, (0, import_node_path6.resolve)(cwd, f))))];
+}
+function dockerfileLocation(item) {
+  const use = item.kind === "syntax" ? item.buildArg ? `build arg ${item.buildArg}` : "# syntax=" : item.kind === "copy-from" ? "COPY --from" : item.kind === "mount-from" ? "RUN --mount from=" : "FROM";
+  return {
+    file: item.file,
+    line: item.line,
+    use: item.onbuild ? `ONBUILD ${use}` : use,
+    ...item.context ? { context: `${item.context.name}=${item.context.value}` } : {}
+  };
+}
+function contextResult(item, dockerfile) {
+  const context3 = item.context;
+  const unverifiable = context3?.pulled !== "none";
+  return {
+    image: item.reference,
+    name: "",
+    digest: "",
+    mediaType: "",
+    dockerfile,
+    verified: false,
+    verdict: unverifiable ? "failed" : "skipped",
+    reason: unverifiable ? `expected an image Signet can verify, got build context ${dockerfile.context ?? ""}: an OCI layout on the runner carries no signature Signet can look up; push it to a registry and name it there (docker-image://\u2026)` : `replaced by build context ${dockerfile.context ?? ""}: nothing is pulled from a registry for it`,
+    signatures: [],
+    attestations: []
+  };
 }
 async function subjectsOf(inputs, cwd) {
   const subjects = [];
@@ -45265,23 +46953,32 @@ async function subjectsOf(inputs, cwd) {
     }
   }
   for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
-    const text = await (0, import_promises4.readFile)((0, import_node_path5.resolve)(cwd, file), "utf8");
-    for (const base of parseDockerfile(text, file)) {
+    const text = await (0, import_promises4.readFile)((0, import_node_path6.resolve)(cwd, file), "utf8");
+    const found = parseDockerfile(text, file, {
+      buildArgs: inputs.buildArgs,
+      buildContexts: inputs.buildContexts
+    });
+    for (const item of found) {
+      const dockerfile = dockerfileLocation(item);
+      if (!item.image) {
+        subjects.push(contextResult(item, dockerfile));
+        continue;
+      }
       subjects.push({
-        written: base.reference,
-        repo: { registry: base.image.registry, repository: base.image.repository },
-        name: base.image.name,
-        reference: { digest: base.image.digest, tag: base.image.tag ?? "latest" },
+        written: item.reference,
+        repo: { registry: item.image.registry, repository: item.image.repository },
+        name: item.image.name,
+        reference: { digest: item.image.digest, tag: item.image.tag ?? "latest" },
         input: INPUT.dockerfile,
-        dockerfile: { file, line: base.line },
-        platform: base.platform
+        dockerfile,
+        platform: item.platform
       });
     }
   }
   if (subjects.length === 0) {
     throw new SignetError(
       "NO_IMAGES",
-      inputs.dockerfiles.length > 0 ? "input dockerfile: no FROM line names an image (only scratch or build stages)" : "no images to verify: set images (name@sha256:\u2026 or name:tag) or dockerfile",
+      inputs.dockerfiles.length > 0 ? "input dockerfile: the Dockerfiles name no image (only scratch or build stages)" : "no images to verify: set images (name@sha256:\u2026 or name:tag) or dockerfile",
       { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images }
     );
   }
@@ -45294,7 +46991,7 @@ function platformMatches(wanted, actual) {
   if (!actual) return false;
   return actual === wanted || actual.startsWith(`${wanted}/`);
 }
-async function resolveSubject(registry, subject, recursive, log) {
+async function resolveSubject(registry, subject, rule, recursive, log) {
   const failed = /* @__PURE__ */ __name((reason, digest = subject.reference.digest ?? "") => ({
     failed: {
       image: subject.written,
@@ -45324,6 +47021,7 @@ async function resolveSubject(registry, subject, recursive, log) {
   }
   const top = {
     subject,
+    rule,
     repo: subject.repo,
     name: subject.name,
     digest: descriptor.digest,
@@ -45338,8 +47036,15 @@ async function resolveSubject(registry, subject, recursive, log) {
   } catch (err) {
     return failed(`could not read the image index: ${describeError(err)}`, descriptor.digest);
   }
-  const children = (index.manifests ?? []).map((child) => ({
+  const listed = index.manifests ?? [];
+  if (listed.length > MAX_INDEX_CHILDREN)
+    return failed(
+      `expected at most ${MAX_INDEX_CHILDREN} manifests in the image index, got ${listed.length} (Signet's limit on one image's work)`,
+      descriptor.digest
+    );
+  const children = listed.map((child) => ({
     subject,
+    rule,
     repo: subject.repo,
     name: subject.name,
     digest: child.digest,
@@ -45358,11 +47063,18 @@ async function runVerify(inputs, deps) {
   const env = deps.env ?? process.env;
   const log = deps.log;
   const cwd = deps.cwd ?? process.cwd();
-  const { policy, source } = await readPolicy(inputs, cwd);
-  const subjects = await subjectsOf(inputs, cwd);
+  const files = ruleFiles({
+    cwd,
+    env,
+    ref: inputs.policyRef,
+    inputFor: /* @__PURE__ */ __name((path) => path === inputs.trustedRoot ? INPUT.trustedRoot : path === inputs.publicKey ? INPUT.publicKey : INPUT.policy, "inputFor")
+  });
+  const { policy, source } = await readPolicy(inputs, files);
+  const named = await subjectsOf(inputs, cwd);
+  const subjects = named.filter((s) => "repo" in s);
+  const trustedRootText = inputs.trustedRoot ? readTrustedRoot(inputs.trustedRoot, files) : void 0;
   const roots = await log.group("Trust roots", async () => {
-    const loaded = await loadTrustRoots({
-      file: inputs.trustedRoot,
+    const loaded = inputs.trustedRoot && trustedRootText !== void 0 ? parseTrustedRootFile(trustedRootText, inputs.trustedRoot) : await loadTrustRoots({
       cwd,
       log,
       cacheDir: deps.tuf?.cacheDir,
@@ -45377,20 +47089,43 @@ async function runVerify(inputs, deps) {
     }
     return loaded;
   });
-  const notes = [];
+  const notes = [...files.notes()];
   if (!inputs.tlog)
     notes.push(
       "tlog: false \u2014 key-signed signatures are accepted without a transparency-log entry, so a leaked key could sign without anyone seeing it (cosign --insecure-ignore-tlog)."
     );
+  const decided = named.map(
+    (entry) => "repo" in entry ? { subject: entry, rule: ruleFor(policy, entry.name) } : { decided: entry }
+  );
+  const unruled = /* @__PURE__ */ __name((subject) => {
+    const skip = policy.unmatched === "skip";
+    const reason = skip ? "no policy rule matches this image, and the policy skips unmatched images (its registry was not contacted)" : `expected a policy rule for ${subject.name}, got none (the policy fails unmatched images)`;
+    log.info(`${skip ? "\u2796" : "\u274C"} ${subject.written}: ${reason}`);
+    return {
+      image: subject.written,
+      name: subject.name,
+      digest: subject.reference.digest ?? "",
+      mediaType: "",
+      ...subject.dockerfile ? { dockerfile: subject.dockerfile } : {},
+      verified: false,
+      verdict: skip ? "skipped" : "failed",
+      reason,
+      signatures: [],
+      attestations: []
+    };
+  }, "unruled");
   const registry = deps.registry ?? createRegistry(
     inputs,
-    subjects.map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
+    subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
     env,
     log
   );
   const resolutions = await log.group(
     "Resolving images",
-    () => mapLimit(subjects, CONCURRENCY, (s) => resolveSubject(registry, s, inputs.recursive, log))
+    () => mapLimit(decided, CONCURRENCY, async (entry) => {
+      if ("decided" in entry) return { failed: entry.decided };
+      return entry.rule ? resolveSubject(registry, entry.subject, entry.rule, inputs.recursive, log) : { failed: unruled(entry.subject) };
+    })
   );
   const verifications = /* @__PURE__ */ new Map();
   const verifyTarget = /* @__PURE__ */ __name((target, rule) => {
@@ -45428,20 +47163,7 @@ async function runVerify(inputs, deps) {
         ...target.parent ? { parent: target.parent, platform: target.platform } : {},
         ...target.subject.dockerfile ? { dockerfile: target.subject.dockerfile } : {}
       };
-      const rule = ruleFor(policy, target.name);
-      if (!rule) {
-        const skip = policy.unmatched === "skip";
-        const reason = skip ? "no policy rule matches this image, and the policy skips unmatched images" : `expected a policy rule for ${target.name}, got none (the policy fails unmatched images)`;
-        log.info(`${skip ? "\u2796" : "\u274C"} ${target.name}@${target.digest}: ${reason}`);
-        return {
-          ...base,
-          verified: false,
-          verdict: skip ? "skipped" : "failed",
-          reason,
-          signatures: [],
-          attestations: []
-        };
-      }
+      const rule = target.rule;
       const outcome = await verifyTarget(
         target,
         target.parent ? { ...rule, attestations: [] } : rule
@@ -45476,12 +47198,12 @@ async function runVerify(inputs, deps) {
     notes
   };
 }
-var import_promises4, import_node_path5, CONCURRENCY, INDEX_TYPES;
+var import_promises4, import_node_path6, CONCURRENCY, INDEX_TYPES;
 var init_run = __esm({
   "src/verify/run.ts"() {
     "use strict";
     import_promises4 = require("node:fs/promises");
-    import_node_path5 = require("node:path");
+    import_node_path6 = require("node:path");
     init_concurrency();
     init_errors();
     init_inputs();
@@ -45493,11 +47215,15 @@ var init_run = __esm({
     init_subjects();
     init_discover();
     init_image();
+    init_rule_files();
     init_trust();
     CONCURRENCY = 16;
     INDEX_TYPES = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
     __name(readPolicy, "readPolicy");
+    __name(readTrustedRoot, "readTrustedRoot");
     __name(dockerfilePaths, "dockerfilePaths");
+    __name(dockerfileLocation, "dockerfileLocation");
+    __name(contextResult, "contextResult");
     __name(subjectsOf, "subjectsOf");
     __name(platformOf, "platformOf");
     __name(platformMatches, "platformMatches");
@@ -46006,7 +47732,7 @@ async function planAttestations(inputs, requested, options) {
       only = { name: ref.name, digest: ref.digest };
     }
     for (const path of await expandSbomPaths(assignment.path, options.cwd)) {
-      const sbom = await readSbomFile((0, import_node_path6.resolve)(options.cwd, path), {
+      const sbom = await readSbomFile((0, import_node_path7.resolve)(options.cwd, path), {
         predicateTypeOverride: inputs.sbomPredicateType,
         input: INPUT.sbom
       });
@@ -46031,7 +47757,7 @@ async function planAttestations(inputs, requested, options) {
     });
   }
   if (inputs.predicateType && inputs.predicatePath) {
-    const predicate = await readPredicate((0, import_node_path6.resolve)(options.cwd, inputs.predicatePath));
+    const predicate = await readPredicate((0, import_node_path7.resolve)(options.cwd, inputs.predicatePath));
     planned.push({
       predicateType: inputs.predicateType,
       predicate,
@@ -46074,12 +47800,12 @@ async function readPredicate(path) {
   }
   return value;
 }
-var import_promises6, import_node_path6, PREDICATE_MAX_BYTES;
+var import_promises6, import_node_path7, PREDICATE_MAX_BYTES;
 var init_attestations = __esm({
   "src/attestations.ts"() {
     "use strict";
     import_promises6 = require("node:fs/promises");
-    import_node_path6 = require("node:path");
+    import_node_path7 = require("node:path");
     init_errors();
     init_inputs();
     init_provenance();
@@ -46281,12 +48007,12 @@ var require_lib3 = __commonJS({
     })();
     var __awaiter4 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
       __name(adopt, "adopt");
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -46304,7 +48030,7 @@ var require_lib3 = __commonJS({
         }
         __name(rejected, "rejected");
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         __name(step, "step");
         step((generator = generator.apply(thisArg, _arguments || [])).next());
@@ -46399,26 +48125,26 @@ var require_lib3 = __commonJS({
       }
       readBody() {
         return __awaiter4(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter4(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter4(this, void 0, void 0, function* () {
             let output = Buffer.alloc(0);
             this.message.on("data", (chunk) => {
               output = Buffer.concat([output, chunk]);
             });
             this.message.on("end", () => {
-              resolve5(output.toString());
+              resolve6(output.toString());
             });
           }));
         });
       }
       readBodyBuffer() {
         return __awaiter4(this, void 0, void 0, function* () {
-          return new Promise((resolve5) => __awaiter4(this, void 0, void 0, function* () {
+          return new Promise((resolve6) => __awaiter4(this, void 0, void 0, function* () {
             const chunks = [];
             this.message.on("data", (chunk) => {
               chunks.push(chunk);
             });
             this.message.on("end", () => {
-              resolve5(Buffer.concat(chunks));
+              resolve6(Buffer.concat(chunks));
             });
           }));
         });
@@ -46630,14 +48356,14 @@ var require_lib3 = __commonJS({
        */
       requestRaw(info2, data) {
         return __awaiter4(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject) => {
+          return new Promise((resolve6, reject) => {
             function callbackForResult(err, res) {
               if (err) {
                 reject(err);
               } else if (!res) {
                 reject(new Error("Unknown error"));
               } else {
-                resolve5(res);
+                resolve6(res);
               }
             }
             __name(callbackForResult, "callbackForResult");
@@ -46883,12 +48609,12 @@ var require_lib3 = __commonJS({
         return __awaiter4(this, void 0, void 0, function* () {
           retryNumber = Math.min(ExponentialBackoffCeiling, retryNumber);
           const ms = ExponentialBackoffTimeSlice * Math.pow(2, retryNumber);
-          return new Promise((resolve5) => setTimeout(() => resolve5(), ms));
+          return new Promise((resolve6) => setTimeout(() => resolve6(), ms));
         });
       }
       _processResponse(res, options) {
         return __awaiter4(this, void 0, void 0, function* () {
-          return new Promise((resolve5, reject) => __awaiter4(this, void 0, void 0, function* () {
+          return new Promise((resolve6, reject) => __awaiter4(this, void 0, void 0, function* () {
             const statusCode = res.message.statusCode || 0;
             const response = {
               statusCode,
@@ -46896,7 +48622,7 @@ var require_lib3 = __commonJS({
               headers: {}
             };
             if (statusCode === HttpCodes2.NotFound) {
-              resolve5(response);
+              resolve6(response);
             }
             function dateTimeDeserializer(key, value) {
               if (typeof value === "string") {
@@ -46936,7 +48662,7 @@ var require_lib3 = __commonJS({
               err.result = response.result;
               reject(err);
             } else {
-              resolve5(response);
+              resolve6(response);
             }
           }));
         });
@@ -46994,12 +48720,12 @@ var init_utils = __esm({
     import_undici2 = __toESM(require_undici(), 1);
     __awaiter3 = function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
       __name(adopt, "adopt");
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -47017,7 +48743,7 @@ var init_utils = __esm({
         }
         __name(rejected, "rejected");
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         __name(step, "step");
         step((generator = generator.apply(thisArg, _arguments || [])).next());
@@ -47358,7 +49084,7 @@ function getValues(context3, operator, key, modifier) {
   }
   return result;
 }
-function parseUrl(template) {
+function parseUrl2(template) {
   return {
     expand: expand.bind(null, template)
   };
@@ -47415,7 +49141,7 @@ function parse(options) {
     "mediaType"
   ]);
   const urlVariableNames = extractUrlVariableNames(url);
-  url = parseUrl(url).expand(parameters);
+  url = parseUrl2(url).expand(parameters);
   if (!/^http/.test(url)) {
     url = options.baseUrl + url;
   }
@@ -47510,7 +49236,7 @@ var init_dist_bundle = __esm({
     __name(isDefined, "isDefined");
     __name(isKeyOperator, "isKeyOperator");
     __name(getValues, "getValues");
-    __name(parseUrl, "parseUrl");
+    __name(parseUrl2, "parseUrl");
     __name(expand, "expand");
     __name(parse, "parse");
     __name(endpointWithDefaults, "endpointWithDefaults");
@@ -51970,16 +53696,18 @@ var init_oidc = __esm({
     init_errors();
     NO_TOKEN_HINT = "keyless signing needs the workflow OIDC token: add `permissions: id-token: write` to the job (pull requests from forks never get one; sign on push, or use `key`)";
     GitHubOidcProvider = class {
-      constructor(env = process.env, audience = "sigstore") {
+      constructor(env = process.env, options = {}) {
         this.env = env;
-        this.audience = audience;
+        this.audience = options.audience ?? "sigstore";
+        this.mask = options.mask ?? (() => void 0);
       }
       env;
-      audience;
       static {
         __name(this, "GitHubOidcProvider");
       }
       token;
+      audience;
+      mask;
       /** True when the runner offers a token (the job has `id-token: write`). */
       available() {
         return Boolean(this.env.ACTIONS_ID_TOKEN_REQUEST_URL && this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
@@ -52023,6 +53751,7 @@ var init_oidc = __esm({
                 input: "key"
               });
             }
+            this.mask(body.value);
             return body.value;
           } catch (err) {
             if (err instanceof SignetError) throw err;
@@ -52491,7 +54220,7 @@ var require_commonjs4 = __commonJS({
     exports2.isReadable = isReadable;
     var isWritable = /* @__PURE__ */ __name((s) => !!s && typeof s === "object" && s instanceof node_events_1.EventEmitter && typeof s.write === "function" && typeof s.end === "function", "isWritable");
     exports2.isWritable = isWritable;
-    var EOF = /* @__PURE__ */ Symbol("EOF");
+    var EOF2 = /* @__PURE__ */ Symbol("EOF");
     var MAYBE_EMIT_END = /* @__PURE__ */ Symbol("maybeEmitEnd");
     var EMITTED_END = /* @__PURE__ */ Symbol("emittedEnd");
     var EMITTING_END = /* @__PURE__ */ Symbol("emittingEnd");
@@ -52584,7 +54313,7 @@ var require_commonjs4 = __commonJS({
       [ENCODING];
       [ASYNC];
       [DECODER];
-      [EOF] = false;
+      [EOF2] = false;
       [EMITTED_END] = false;
       [EMITTING_END] = false;
       [CLOSED] = false;
@@ -52722,7 +54451,7 @@ var require_commonjs4 = __commonJS({
       write(chunk, encoding, cb) {
         if (this[ABORTED])
           return false;
-        if (this[EOF])
+        if (this[EOF2])
           throw new Error("write after end");
         if (this[DESTROYED]) {
           this.emit("error", Object.assign(new Error("Cannot call write after a stream was destroyed"), { code: "ERR_STREAM_DESTROYED" }));
@@ -52833,7 +54562,7 @@ var require_commonjs4 = __commonJS({
           }
         }
         this.emit("data", chunk);
-        if (!this[BUFFER].length && !this[EOF])
+        if (!this[BUFFER].length && !this[EOF2])
           this.emit("drain");
         return chunk;
       }
@@ -52850,7 +54579,7 @@ var require_commonjs4 = __commonJS({
           this.write(chunk, encoding);
         if (cb)
           this.once("end", cb);
-        this[EOF] = true;
+        this[EOF2] = true;
         this.writable = false;
         if (this[FLOWING] || !this[PAUSED])
           this[MAYBE_EMIT_END]();
@@ -52868,7 +54597,7 @@ var require_commonjs4 = __commonJS({
         this.emit("resume");
         if (this[BUFFER].length)
           this[FLUSH]();
-        else if (this[EOF])
+        else if (this[EOF2])
           this[MAYBE_EMIT_END]();
         else
           this.emit("drain");
@@ -52929,7 +54658,7 @@ var require_commonjs4 = __commonJS({
       [FLUSH](noDrain = false) {
         do {
         } while (this[FLUSHCHUNK](this[BUFFERSHIFT]()) && this[BUFFER].length);
-        if (!noDrain && !this[BUFFER].length && !this[EOF])
+        if (!noDrain && !this[BUFFER].length && !this[EOF2])
           this.emit("drain");
       }
       [FLUSHCHUNK](chunk) {
@@ -53079,7 +54808,7 @@ var require_commonjs4 = __commonJS({
         return this[EMITTED_END];
       }
       [MAYBE_EMIT_END]() {
-        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this[BUFFER].length === 0 && this[EOF]) {
+        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this[BUFFER].length === 0 && this[EOF2]) {
           this[EMITTING_END] = true;
           this.emit("end");
           this.emit("prefinish");
@@ -53217,10 +54946,10 @@ var require_commonjs4 = __commonJS({
        * Return a void Promise that resolves once the stream ends.
        */
       async promise() {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           this.on(DESTROYED, () => reject(new Error("stream destroyed")));
           this.on("error", (er) => reject(er));
-          this.on("end", () => resolve5());
+          this.on("end", () => resolve6());
         });
       }
       /**
@@ -53242,9 +54971,9 @@ var require_commonjs4 = __commonJS({
           const res = this.read();
           if (res !== null)
             return Promise.resolve({ done: false, value: res });
-          if (this[EOF])
+          if (this[EOF2])
             return stop();
-          let resolve5;
+          let resolve6;
           let reject;
           const onerr = /* @__PURE__ */ __name((er) => {
             this.off("data", ondata);
@@ -53258,19 +54987,19 @@ var require_commonjs4 = __commonJS({
             this.off("end", onend);
             this.off(DESTROYED, ondestroy);
             this.pause();
-            resolve5({ value, done: !!this[EOF] });
+            resolve6({ value, done: !!this[EOF2] });
           }, "ondata");
           const onend = /* @__PURE__ */ __name(() => {
             this.off("error", onerr);
             this.off("data", ondata);
             this.off(DESTROYED, ondestroy);
             stop();
-            resolve5({ done: true, value: void 0 });
+            resolve6({ done: true, value: void 0 });
           }, "onend");
           const ondestroy = /* @__PURE__ */ __name(() => onerr(new Error("stream destroyed")), "ondestroy");
           return new Promise((res2, rej) => {
             reject = rej;
-            resolve5 = res2;
+            resolve6 = res2;
             this.once(DESTROYED, ondestroy);
             this.once("error", onerr);
             this.once("end", onend);
@@ -58023,12 +59752,12 @@ var require_body2 = __commonJS({
         if (resTimeout && resTimeout.unref) {
           resTimeout.unref();
         }
-        return new Promise((resolve5) => {
+        return new Promise((resolve6) => {
           if (stream !== upstream) {
             upstream.on("error", (er) => stream.emit("error", er));
             upstream.pipe(stream);
           }
-          resolve5();
+          resolve6();
         }).then(() => stream.concat()).then((buf) => {
           clearTimeout(resTimeout);
           return buf;
@@ -58803,7 +60532,7 @@ var require_lib5 = __commonJS({
     var fetch3 = /* @__PURE__ */ __name(async (url, opts) => {
       if (/^data:/.test(url)) {
         const request2 = new Request(url, opts);
-        return Promise.resolve().then(() => new Promise((resolve5, reject) => {
+        return Promise.resolve().then(() => new Promise((resolve6, reject) => {
           let type, data;
           try {
             const { pathname, search } = new URL5(url);
@@ -58827,10 +60556,10 @@ var require_lib5 = __commonJS({
           if (type) {
             headers["Content-Type"] = type;
           }
-          return resolve5(new Response(data, { headers }));
+          return resolve6(new Response(data, { headers }));
         }));
       }
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         const request2 = new Request(url, opts);
         let options;
         try {
@@ -58949,7 +60678,7 @@ var require_lib5 = __commonJS({
                 requestOpts.body = void 0;
                 requestOpts.headers.delete("content-length");
               }
-              resolve5(fetch3(new Request(locationURL, requestOpts)));
+              resolve6(fetch3(new Request(locationURL, requestOpts)));
               finalize();
               return;
             }
@@ -58977,7 +60706,7 @@ var require_lib5 = __commonJS({
           const codings = headers.get("Content-Encoding");
           if (!request2.compress || request2.method === "HEAD" || codings === null || res.statusCode === 204 || res.statusCode === 304) {
             response = new Response(body, responseOptions);
-            resolve5(response);
+            resolve6(response);
             return;
           }
           const zlibOptions = {
@@ -58996,7 +60725,7 @@ var require_lib5 = __commonJS({
               ).pipe(unzip),
               responseOptions
             );
-            resolve5(response);
+            resolve6(response);
             return;
           }
           if (codings === "deflate" || codings === "x-deflate") {
@@ -59008,7 +60737,7 @@ var require_lib5 = __commonJS({
                 (er) => decoder2.emit("error", er)
               ).pipe(decoder2);
               response = new Response(decoder2, responseOptions);
-              resolve5(response);
+              resolve6(response);
             });
             return;
           }
@@ -59026,11 +60755,11 @@ var require_lib5 = __commonJS({
               (er) => decoder.emit("error", er)
             ).pipe(decoder);
             response = new Response(decoder, responseOptions);
-            resolve5(response);
+            resolve6(response);
             return;
           }
           response = new Response(body, responseOptions);
-          resolve5(response);
+          resolve6(response);
         });
         writeToStream(req2, request2);
       });
@@ -60761,7 +62490,7 @@ var require_lib6 = __commonJS({
     module2.exports.fromStream = fromStream;
     function fromStream(stream, opts) {
       const istream = integrityStream(opts);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         stream.pipe(istream);
         stream.on("error", reject);
         istream.on("error", reject);
@@ -60769,7 +62498,7 @@ var require_lib6 = __commonJS({
         istream.on("integrity", (s) => {
           sri = s;
         });
-        istream.on("end", () => resolve5(sri));
+        istream.on("end", () => resolve6(sri));
         istream.resume();
       });
     }
@@ -60830,7 +62559,7 @@ var require_lib6 = __commonJS({
         ));
       }
       const checker = integrityStream(opts);
-      return new Promise((resolve5, reject) => {
+      return new Promise((resolve6, reject) => {
         stream.pipe(checker);
         stream.on("error", reject);
         checker.on("error", reject);
@@ -60838,7 +62567,7 @@ var require_lib6 = __commonJS({
         checker.on("verified", (s) => {
           verified = s;
         });
-        checker.on("end", () => resolve5(verified));
+        checker.on("end", () => resolve6(verified));
         checker.resume();
       });
     }
@@ -61034,7 +62763,7 @@ var require_minipass = __commonJS({
     var EE = require("events");
     var Stream = require("stream");
     var SD = require("string_decoder").StringDecoder;
-    var EOF = /* @__PURE__ */ Symbol("EOF");
+    var EOF2 = /* @__PURE__ */ Symbol("EOF");
     var MAYBE_EMIT_END = /* @__PURE__ */ Symbol("maybeEmitEnd");
     var EMITTED_END = /* @__PURE__ */ Symbol("emittedEnd");
     var EMITTING_END = /* @__PURE__ */ Symbol("emittingEnd");
@@ -61120,7 +62849,7 @@ var require_minipass = __commonJS({
           this[ENCODING] = null;
         this[ASYNC] = options && !!options.async || false;
         this[DECODER] = this[ENCODING] ? new SD(this[ENCODING]) : null;
-        this[EOF] = false;
+        this[EOF2] = false;
         this[EMITTED_END] = false;
         this[EMITTING_END] = false;
         this[CLOSED] = false;
@@ -61164,7 +62893,7 @@ var require_minipass = __commonJS({
         this[ASYNC] = this[ASYNC] || !!a;
       }
       write(chunk, encoding, cb) {
-        if (this[EOF])
+        if (this[EOF2])
           throw new Error("write after end");
         if (this[DESTROYED]) {
           this.emit("error", Object.assign(
@@ -61252,7 +62981,7 @@ var require_minipass = __commonJS({
           this[BUFFERLENGTH] -= n;
         }
         this.emit("data", chunk);
-        if (!this.buffer.length && !this[EOF])
+        if (!this.buffer.length && !this[EOF2])
           this.emit("drain");
         return chunk;
       }
@@ -61265,7 +62994,7 @@ var require_minipass = __commonJS({
           this.write(chunk, encoding);
         if (cb)
           this.once("end", cb);
-        this[EOF] = true;
+        this[EOF2] = true;
         this.writable = false;
         if (this.flowing || !this[PAUSED])
           this[MAYBE_EMIT_END]();
@@ -61280,7 +63009,7 @@ var require_minipass = __commonJS({
         this.emit("resume");
         if (this.buffer.length)
           this[FLUSH]();
-        else if (this[EOF])
+        else if (this[EOF2])
           this[MAYBE_EMIT_END]();
         else
           this.emit("drain");
@@ -61320,7 +63049,7 @@ var require_minipass = __commonJS({
       [FLUSH](noDrain) {
         do {
         } while (this[FLUSHCHUNK](this[BUFFERSHIFT]()));
-        if (!noDrain && !this.buffer.length && !this[EOF])
+        if (!noDrain && !this.buffer.length && !this[EOF2])
           this.emit("drain");
       }
       [FLUSHCHUNK](chunk) {
@@ -61379,7 +63108,7 @@ var require_minipass = __commonJS({
         return this[EMITTED_END];
       }
       [MAYBE_EMIT_END]() {
-        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this.buffer.length === 0 && this[EOF]) {
+        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this.buffer.length === 0 && this[EOF2]) {
           this[EMITTING_END] = true;
           this.emit("end");
           this.emit("prefinish");
@@ -61476,10 +63205,10 @@ var require_minipass = __commonJS({
       }
       // stream.promise().then(() => done, er => emitted error)
       promise() {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           this.on(DESTROYED, () => reject(new Error("stream destroyed")));
           this.on("error", (er) => reject(er));
-          this.on("end", () => resolve5());
+          this.on("end", () => resolve6());
         });
       }
       // for await (let chunk of stream)
@@ -61488,9 +63217,9 @@ var require_minipass = __commonJS({
           const res = this.read();
           if (res !== null)
             return Promise.resolve({ done: false, value: res });
-          if (this[EOF])
+          if (this[EOF2])
             return Promise.resolve({ done: true });
-          let resolve5 = null;
+          let resolve6 = null;
           let reject = null;
           const onerr = /* @__PURE__ */ __name((er) => {
             this.removeListener("data", ondata);
@@ -61501,17 +63230,17 @@ var require_minipass = __commonJS({
             this.removeListener("error", onerr);
             this.removeListener("end", onend);
             this.pause();
-            resolve5({ value, done: !!this[EOF] });
+            resolve6({ value, done: !!this[EOF2] });
           }, "ondata");
           const onend = /* @__PURE__ */ __name(() => {
             this.removeListener("error", onerr);
             this.removeListener("data", ondata);
-            resolve5({ done: true });
+            resolve6({ done: true });
           }, "onend");
           const ondestroy = /* @__PURE__ */ __name(() => onerr(new Error("stream destroyed")), "ondestroy");
           return new Promise((res2, rej) => {
             reject = rej;
-            resolve5 = res2;
+            resolve6 = res2;
             this.once(DESTROYED, ondestroy);
             this.once("error", onerr);
             this.once("end", onend);
@@ -61680,7 +63409,7 @@ var require_minipass2 = __commonJS({
     var EE = require("events");
     var Stream = require("stream");
     var SD = require("string_decoder").StringDecoder;
-    var EOF = /* @__PURE__ */ Symbol("EOF");
+    var EOF2 = /* @__PURE__ */ Symbol("EOF");
     var MAYBE_EMIT_END = /* @__PURE__ */ Symbol("maybeEmitEnd");
     var EMITTED_END = /* @__PURE__ */ Symbol("emittedEnd");
     var EMITTING_END = /* @__PURE__ */ Symbol("emittingEnd");
@@ -61766,7 +63495,7 @@ var require_minipass2 = __commonJS({
           this[ENCODING] = null;
         this[ASYNC] = options && !!options.async || false;
         this[DECODER] = this[ENCODING] ? new SD(this[ENCODING]) : null;
-        this[EOF] = false;
+        this[EOF2] = false;
         this[EMITTED_END] = false;
         this[EMITTING_END] = false;
         this[CLOSED] = false;
@@ -61810,7 +63539,7 @@ var require_minipass2 = __commonJS({
         this[ASYNC] = this[ASYNC] || !!a;
       }
       write(chunk, encoding, cb) {
-        if (this[EOF])
+        if (this[EOF2])
           throw new Error("write after end");
         if (this[DESTROYED]) {
           this.emit("error", Object.assign(
@@ -61898,7 +63627,7 @@ var require_minipass2 = __commonJS({
           this[BUFFERLENGTH] -= n;
         }
         this.emit("data", chunk);
-        if (!this.buffer.length && !this[EOF])
+        if (!this.buffer.length && !this[EOF2])
           this.emit("drain");
         return chunk;
       }
@@ -61911,7 +63640,7 @@ var require_minipass2 = __commonJS({
           this.write(chunk, encoding);
         if (cb)
           this.once("end", cb);
-        this[EOF] = true;
+        this[EOF2] = true;
         this.writable = false;
         if (this.flowing || !this[PAUSED])
           this[MAYBE_EMIT_END]();
@@ -61926,7 +63655,7 @@ var require_minipass2 = __commonJS({
         this.emit("resume");
         if (this.buffer.length)
           this[FLUSH]();
-        else if (this[EOF])
+        else if (this[EOF2])
           this[MAYBE_EMIT_END]();
         else
           this.emit("drain");
@@ -61966,7 +63695,7 @@ var require_minipass2 = __commonJS({
       [FLUSH](noDrain) {
         do {
         } while (this[FLUSHCHUNK](this[BUFFERSHIFT]()));
-        if (!noDrain && !this.buffer.length && !this[EOF])
+        if (!noDrain && !this.buffer.length && !this[EOF2])
           this.emit("drain");
       }
       [FLUSHCHUNK](chunk) {
@@ -62025,7 +63754,7 @@ var require_minipass2 = __commonJS({
         return this[EMITTED_END];
       }
       [MAYBE_EMIT_END]() {
-        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this.buffer.length === 0 && this[EOF]) {
+        if (!this[EMITTING_END] && !this[EMITTED_END] && !this[DESTROYED] && this.buffer.length === 0 && this[EOF2]) {
           this[EMITTING_END] = true;
           this.emit("end");
           this.emit("prefinish");
@@ -62122,10 +63851,10 @@ var require_minipass2 = __commonJS({
       }
       // stream.promise().then(() => done, er => emitted error)
       promise() {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           this.on(DESTROYED, () => reject(new Error("stream destroyed")));
           this.on("error", (er) => reject(er));
-          this.on("end", () => resolve5());
+          this.on("end", () => resolve6());
         });
       }
       // for await (let chunk of stream)
@@ -62134,9 +63863,9 @@ var require_minipass2 = __commonJS({
           const res = this.read();
           if (res !== null)
             return Promise.resolve({ done: false, value: res });
-          if (this[EOF])
+          if (this[EOF2])
             return Promise.resolve({ done: true });
-          let resolve5 = null;
+          let resolve6 = null;
           let reject = null;
           const onerr = /* @__PURE__ */ __name((er) => {
             this.removeListener("data", ondata);
@@ -62147,17 +63876,17 @@ var require_minipass2 = __commonJS({
             this.removeListener("error", onerr);
             this.removeListener("end", onend);
             this.pause();
-            resolve5({ value, done: !!this[EOF] });
+            resolve6({ value, done: !!this[EOF2] });
           }, "ondata");
           const onend = /* @__PURE__ */ __name(() => {
             this.removeListener("error", onerr);
             this.removeListener("data", ondata);
-            resolve5({ done: true });
+            resolve6({ done: true });
           }, "onend");
           const ondestroy = /* @__PURE__ */ __name(() => onerr(new Error("stream destroyed")), "ondestroy");
           return new Promise((res2, rej) => {
             reject = rej;
-            resolve5 = res2;
+            resolve6 = res2;
             this.once(DESTROYED, ondestroy);
             this.once("error", onerr);
             this.once("end", onend);
@@ -64733,7 +66462,7 @@ var require_polyfill = __commonJS({
       chmod: chmod2,
       copyFile: copyFile2,
       lstat: lstat2,
-      mkdir: mkdir2,
+      mkdir: mkdir3,
       readdir: readdir2,
       readlink: readlink2,
       stat: stat4,
@@ -64742,11 +66471,11 @@ var require_polyfill = __commonJS({
       utimes
     } = require("fs/promises");
     var {
-      dirname,
-      isAbsolute,
-      join: join4,
+      dirname: dirname2,
+      isAbsolute: isAbsolute2,
+      join: join5,
       parse: parse3,
-      resolve: resolve5,
+      resolve: resolve6,
       sep: sep2,
       toNamespacedPath
     } = require("path");
@@ -64846,12 +66575,12 @@ var require_polyfill = __commonJS({
     }
     __name(getStats, "getStats");
     async function checkParentDir(destStat, src, dest, opts) {
-      const destParent = dirname(dest);
+      const destParent = dirname2(dest);
       const dirExists = await pathExists(destParent);
       if (dirExists) {
         return getStatsForCopy(destStat, src, dest, opts);
       }
-      await mkdir2(destParent, { recursive: true });
+      await mkdir3(destParent, { recursive: true });
       return getStatsForCopy(destStat, src, dest, opts);
     }
     __name(checkParentDir, "checkParentDir");
@@ -64864,8 +66593,8 @@ var require_polyfill = __commonJS({
     }
     __name(pathExists, "pathExists");
     async function checkParentPaths(src, srcStat, dest) {
-      const srcParent = resolve5(dirname(src));
-      const destParent = resolve5(dirname(dest));
+      const srcParent = resolve6(dirname2(src));
+      const destParent = resolve6(dirname2(dest));
       if (destParent === srcParent || destParent === parse3(destParent).root) {
         return;
       }
@@ -64889,7 +66618,7 @@ var require_polyfill = __commonJS({
       return checkParentPaths(src, srcStat, destParent);
     }
     __name(checkParentPaths, "checkParentPaths");
-    var normalizePathToArray = /* @__PURE__ */ __name((path) => resolve5(path).split(sep2).filter(Boolean), "normalizePathToArray");
+    var normalizePathToArray = /* @__PURE__ */ __name((path) => resolve6(path).split(sep2).filter(Boolean), "normalizePathToArray");
     function isSrcSubdir(src, dest) {
       const srcArr = normalizePathToArray(src);
       const destArr = normalizePathToArray(dest);
@@ -65016,7 +66745,7 @@ var require_polyfill = __commonJS({
     }
     __name(onDir, "onDir");
     async function mkDirAndCopy(srcMode, src, dest, opts) {
-      await mkdir2(dest);
+      await mkdir3(dest);
       await copyDir(src, dest, opts);
       return setDestMode(dest, srcMode);
     }
@@ -65025,8 +66754,8 @@ var require_polyfill = __commonJS({
       const dir = await readdir2(src);
       for (let i = 0; i < dir.length; i++) {
         const item = dir[i];
-        const srcItem = join4(src, item);
-        const destItem = join4(dest, item);
+        const srcItem = join5(src, item);
+        const destItem = join5(dest, item);
         const { destStat } = await checkPaths(srcItem, destItem, opts);
         await startCopy(destStat, srcItem, destItem, opts);
       }
@@ -65034,8 +66763,8 @@ var require_polyfill = __commonJS({
     __name(copyDir, "copyDir");
     async function onLink(destStat, src, dest) {
       let resolvedSrc = await readlink2(src);
-      if (!isAbsolute(resolvedSrc)) {
-        resolvedSrc = resolve5(dirname(src), resolvedSrc);
+      if (!isAbsolute2(resolvedSrc)) {
+        resolvedSrc = resolve6(dirname2(src), resolvedSrc);
       }
       if (!destStat) {
         return symlink2(resolvedSrc, dest);
@@ -65049,8 +66778,8 @@ var require_polyfill = __commonJS({
         }
         throw err;
       }
-      if (!isAbsolute(resolvedDest)) {
-        resolvedDest = resolve5(dirname(dest), resolvedDest);
+      if (!isAbsolute2(resolvedDest)) {
+        resolvedDest = resolve6(dirname2(dest), resolvedDest);
       }
       if (isSrcSubdir(resolvedSrc, resolvedDest)) {
         throw new ERR_FS_CP_EINVAL({
@@ -65102,15 +66831,15 @@ var require_cp = __commonJS({
 // node_modules/@npmcli/fs/lib/with-temp-dir.js
 var require_with_temp_dir = __commonJS({
   "node_modules/@npmcli/fs/lib/with-temp-dir.js"(exports2, module2) {
-    var { join: join4, sep: sep2 } = require("path");
+    var { join: join5, sep: sep2 } = require("path");
     var getOptions = require_get_options();
-    var { mkdir: mkdir2, mkdtemp, rm: rm2 } = require("fs/promises");
+    var { mkdir: mkdir3, mkdtemp, rm: rm2 } = require("fs/promises");
     var withTempDir = /* @__PURE__ */ __name(async (root, fn, opts) => {
       const options = getOptions(opts, {
         copy: ["tmpPrefix"]
       });
-      await mkdir2(root, { recursive: true });
-      const target = await mkdtemp(join4(`${root}${sep2}`, options.tmpPrefix || ""));
+      await mkdir3(root, { recursive: true });
+      const target = await mkdtemp(join5(`${root}${sep2}`, options.tmpPrefix || ""));
       let err;
       let result;
       try {
@@ -65135,13 +66864,13 @@ var require_with_temp_dir = __commonJS({
 var require_readdir_scoped = __commonJS({
   "node_modules/@npmcli/fs/lib/readdir-scoped.js"(exports2, module2) {
     var { readdir: readdir2 } = require("fs/promises");
-    var { join: join4 } = require("path");
+    var { join: join5 } = require("path");
     var readdirScoped = /* @__PURE__ */ __name(async (dir) => {
       const results = [];
       for (const item of await readdir2(dir)) {
         if (item.startsWith("@")) {
-          for (const scopedItem of await readdir2(join4(dir, item))) {
-            results.push(join4(item, scopedItem));
+          for (const scopedItem of await readdir2(join5(dir, item))) {
+            results.push(join5(item, scopedItem));
           }
         } else {
           results.push(item);
@@ -65156,7 +66885,7 @@ var require_readdir_scoped = __commonJS({
 // node_modules/@npmcli/fs/lib/move-file.js
 var require_move_file = __commonJS({
   "node_modules/@npmcli/fs/lib/move-file.js"(exports2, module2) {
-    var { dirname, join: join4, resolve: resolve5, relative: relative2, isAbsolute } = require("path");
+    var { dirname: dirname2, join: join5, resolve: resolve6, relative: relative3, isAbsolute: isAbsolute2 } = require("path");
     var fs3 = require("fs/promises");
     var pathExists = /* @__PURE__ */ __name(async (path) => {
       try {
@@ -65177,7 +66906,7 @@ var require_move_file = __commonJS({
       if (!options.overwrite && await pathExists(destination)) {
         throw new Error(`The destination file exists: ${destination}`);
       }
-      await fs3.mkdir(dirname(destination), { recursive: true });
+      await fs3.mkdir(dirname2(destination), { recursive: true });
       try {
         await fs3.rename(source, destination);
       } catch (error2) {
@@ -65186,7 +66915,7 @@ var require_move_file = __commonJS({
           if (sourceStat.isDirectory()) {
             const files = await fs3.readdir(source);
             await Promise.all(files.map(
-              (file) => moveFile(join4(source, file), join4(destination, file), options, false, symlinks)
+              (file) => moveFile(join5(source, file), join5(destination, file), options, false, symlinks)
             ));
           } else if (sourceStat.isSymbolicLink()) {
             symlinks.push({ source, destination });
@@ -65200,12 +66929,12 @@ var require_move_file = __commonJS({
       if (root) {
         await Promise.all(symlinks.map(async ({ source: symSource, destination: symDestination }) => {
           let target = await fs3.readlink(symSource);
-          if (isAbsolute(target)) {
-            target = resolve5(symDestination, relative2(symSource, target));
+          if (isAbsolute2(target)) {
+            target = resolve6(symDestination, relative3(symSource, target));
           }
           let targetType = "file";
           try {
-            const targetStat = await fs3.stat(resolve5(dirname(symSource), target));
+            const targetStat = await fs3.stat(resolve6(dirname2(symSource), target));
             if (targetStat.isDirectory()) {
               targetType = "junction";
             }
@@ -65251,11 +66980,11 @@ var require_cache_dir = __commonJS({
 # This file is a cache directory tag created by cacache.
 # For information about cache directory tags, see https://bford.info/cachedir/
 `;
-    async function mkdir2(cache) {
+    async function mkdir3(cache) {
       await fs3.mkdir(cache, { recursive: true, owner: "inherit" });
       await writeTag(cache);
     }
-    __name(mkdir2, "mkdir");
+    __name(mkdir3, "mkdir");
     async function writeTag(cache) {
       try {
         await fs3.writeFile(path.join(cache, "CACHEDIR.TAG"), tagContent, { flag: "wx" });
@@ -65267,7 +66996,7 @@ var require_cache_dir = __commonJS({
     }
     __name(writeTag, "writeTag");
     module2.exports = {
-      mkdir: mkdir2,
+      mkdir: mkdir3,
       tagContent
     };
   }
@@ -65507,7 +67236,7 @@ async function mapConcurrently(iterable, mapper, {
     const cleanup = /* @__PURE__ */ __name(() => {
       signal?.removeEventListener("abort", signalListener);
     }, "cleanup");
-    const resolve5 = /* @__PURE__ */ __name((value) => {
+    const resolve6 = /* @__PURE__ */ __name((value) => {
       resolve_(value);
       cleanup();
     }, "resolve");
@@ -65557,10 +67286,10 @@ async function mapConcurrently(iterable, mapper, {
       }
       const lastIndex = Math.min(doneIndex, result.length);
       if (lastIndex === result.length && skippedCount === 0) {
-        resolve5(result);
+        resolve6(result);
         return;
       }
-      resolve5(result.slice(0, lastIndex).filter((value) => value !== pMapSkip));
+      resolve6(result.slice(0, lastIndex).filter((value) => value !== pMapSkip));
     }, "settleIfFinished");
     const next = /* @__PURE__ */ __name(async () => {
       if (isResolved || currentIndex >= doneIndex) {
@@ -65650,7 +67379,7 @@ function pMapIterable(iterable, mapper, {
   preserveOrder = true
 } = {}) {
   validateOptions(iterable, mapper, concurrency);
-  if (!isLimit(backpressure, concurrency)) {
+  if (!isLimit2(backpressure, concurrency)) {
     throw new TypeError(`Expected \`backpressure\` to be an integer from \`concurrency\` (${concurrency}) and up or \`Infinity\`, got \`${backpressure}\` (${typeof backpressure})`);
   }
   return {
@@ -65707,8 +67436,8 @@ function pMapIterable(iterable, mapper, {
                 if (runningMappersCount < concurrency) {
                   runningMappersCount++;
                 } else {
-                  await new Promise((resolve5) => {
-                    mapperWaiters.set(mapperWaiterCount++, resolve5);
+                  await new Promise((resolve6) => {
+                    mapperWaiters.set(mapperWaiterCount++, resolve6);
                   });
                 }
               } finally {
@@ -65762,8 +67491,8 @@ function pMapIterable(iterable, mapper, {
         trySpawn();
         try {
           while (headIndex < promises3.length) {
-            const result = await (promises3[headIndex] ?? new Promise((resolve5) => {
-              wake = resolve5;
+            const result = await (promises3[headIndex] ?? new Promise((resolve6) => {
+              wake = resolve6;
             }));
             const { done, value } = result;
             promises3[headIndex] = void 0;
@@ -65818,11 +67547,11 @@ function validateOptions(iterable, mapper, concurrency) {
   if (typeof mapper !== "function") {
     throw new TypeError("Mapper function is required");
   }
-  if (!isLimit(concurrency, 1)) {
+  if (!isLimit2(concurrency, 1)) {
     throw new TypeError(`Expected \`concurrency\` to be an integer from 1 and up or \`Infinity\`, got \`${concurrency}\` (${typeof concurrency})`);
   }
 }
-function isLimit(value, minimum) {
+function isLimit2(value, minimum) {
   return Number.isSafeInteger(value) && value >= minimum || value === Number.POSITIVE_INFINITY;
 }
 function getKeyedEntries(input) {
@@ -65893,7 +67622,7 @@ var init_p_map = __esm({
     pMapSkip = /* @__PURE__ */ Symbol("skip");
     pMapStop = /* @__PURE__ */ Symbol("stop");
     __name(validateOptions, "validateOptions");
-    __name(isLimit, "isLimit");
+    __name(isLimit2, "isLimit");
     __name(getKeyedEntries, "getKeyedEntries");
     __name(getIterator, "getIterator");
     __name(closeIterator, "closeIterator");
@@ -65908,11 +67637,11 @@ var require_entry_index = __commonJS({
     var crypto2 = require("crypto");
     var {
       appendFile: appendFile2,
-      mkdir: mkdir2,
+      mkdir: mkdir3,
       readFile: readFile6,
       readdir: readdir2,
       rm: rm2,
-      writeFile: writeFile2
+      writeFile: writeFile3
     } = require("fs/promises");
     var { Minipass } = require_commonjs4();
     var path = require("path");
@@ -65957,7 +67686,7 @@ var require_entry_index = __commonJS({
       const setup = /* @__PURE__ */ __name(async () => {
         const target = tmpName(cache, opts.tmpPrefix);
         await cacheDir.mkdir(cache);
-        await mkdir2(path.dirname(target), { recursive: true });
+        await mkdir3(path.dirname(target), { recursive: true });
         return {
           target,
           moved: false
@@ -65969,8 +67698,8 @@ var require_entry_index = __commonJS({
         }
       }, "teardown");
       const write = /* @__PURE__ */ __name(async (tmp2) => {
-        await writeFile2(tmp2.target, newIndex, { flag: "wx" });
-        await mkdir2(path.dirname(bucket), { recursive: true });
+        await writeFile3(tmp2.target, newIndex, { flag: "wx" });
+        await mkdir3(path.dirname(bucket), { recursive: true });
         await moveFile(tmp2.target, bucket);
         tmp2.moved = true;
       }, "write");
@@ -65996,7 +67725,7 @@ var require_entry_index = __commonJS({
       };
       try {
         await cacheDir.mkdir(cache);
-        await mkdir2(path.dirname(bucket), { recursive: true });
+        await mkdir3(path.dirname(bucket), { recursive: true });
         const stringified = JSON.stringify(entry);
         await appendFile2(bucket, `
 ${hashEntry(stringified)}	${stringified}`);
@@ -71611,7 +73340,7 @@ var require_verify2 = __commonJS({
       rm: rm2,
       stat: stat4,
       truncate,
-      writeFile: writeFile2
+      writeFile: writeFile3
     } = require("fs/promises");
     var contentPath = require_path();
     var fsm = require_lib8();
@@ -71695,8 +73424,8 @@ var require_verify2 = __commonJS({
           liveContent.add(integrity[algo].toString());
         }
       });
-      await new Promise((resolve5, reject) => {
-        indexStream.on("end", resolve5).on("error", reject);
+      await new Promise((resolve6, reject) => {
+        indexStream.on("end", resolve6).on("error", reject);
       });
       const contentDir = contentPath.contentDir(cache);
       const files = await glob2(path.join(contentDir, "**"), {
@@ -71830,7 +73559,7 @@ var require_verify2 = __commonJS({
     async function writeVerifile(cache, opts) {
       const verifile = path.join(cache, "_lastverified");
       opts.log.silly("verify", "writing verifile to " + verifile);
-      return writeFile2(verifile, `${Date.now()}`);
+      return writeFile3(verifile, `${Date.now()}`);
     }
     __name(writeVerifile, "writeVerifile");
     module2.exports.lastRun = lastRun;
@@ -72086,12 +73815,12 @@ var require_lib10 = __commonJS({
           return process.emit("input", "end", ...args);
         }, "end"),
         read: /* @__PURE__ */ __name(function(...args) {
-          let resolve5, reject;
+          let resolve6, reject;
           const promise = new Promise((_resolve, _reject) => {
-            resolve5 = _resolve;
+            resolve6 = _resolve;
             reject = _reject;
           });
-          process.emit("input", "read", resolve5, reject, ...args);
+          process.emit("input", "read", resolve6, reject, ...args);
           return promise;
         }, "read")
       }
@@ -73135,8 +74864,8 @@ async function json(stream) {
 function req(url, opts = {}) {
   const href = typeof url === "string" ? url : url.href;
   const req2 = (href.startsWith("https:") ? https : http).request(url, opts);
-  const promise = new Promise((resolve5, reject) => {
-    req2.once("response", resolve5).once("error", reject).end();
+  const promise = new Promise((resolve6, reject) => {
+    req2.once("response", resolve6).once("error", reject).end();
   });
   req2.then = promise.then.bind(promise);
   return req2;
@@ -73437,7 +75166,7 @@ var init_dist4 = __esm({
 
 // node_modules/https-proxy-agent/dist/parse-proxy-response.js
 function parseProxyResponse(socket) {
-  return new Promise((resolve5, reject) => {
+  return new Promise((resolve6, reject) => {
     let buffersLength = 0;
     const buffers = [];
     function read() {
@@ -73507,7 +75236,7 @@ function parseProxyResponse(socket) {
       }
       debug3("got proxy server response: %o %o", firstLine, headers);
       cleanup();
-      resolve5({
+      resolve6({
         connect: {
           statusCode,
           statusText,
@@ -77648,12 +79377,12 @@ var require_socksclient = __commonJS({
     "use strict";
     var __awaiter4 = exports2 && exports2.__awaiter || function(thisArg, _arguments, P, generator) {
       function adopt(value) {
-        return value instanceof P ? value : new P(function(resolve5) {
-          resolve5(value);
+        return value instanceof P ? value : new P(function(resolve6) {
+          resolve6(value);
         });
       }
       __name(adopt, "adopt");
-      return new (P || (P = Promise))(function(resolve5, reject) {
+      return new (P || (P = Promise))(function(resolve6, reject) {
         function fulfilled(value) {
           try {
             step(generator.next(value));
@@ -77671,7 +79400,7 @@ var require_socksclient = __commonJS({
         }
         __name(rejected, "rejected");
         function step(result) {
-          result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+          result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
         }
         __name(step, "step");
         step((generator = generator.apply(thisArg, _arguments || [])).next());
@@ -77709,13 +79438,13 @@ var require_socksclient = __commonJS({
        * @returns { Promise }
        */
       static createConnection(options, callback) {
-        return new Promise((resolve5, reject) => {
+        return new Promise((resolve6, reject) => {
           try {
             (0, helpers_1.validateSocksClientOptions)(options, ["connect"]);
           } catch (err) {
             if (typeof callback === "function") {
               callback(err);
-              return resolve5(err);
+              return resolve6(err);
             } else {
               return reject(err);
             }
@@ -77726,16 +79455,16 @@ var require_socksclient = __commonJS({
             client.removeAllListeners();
             if (typeof callback === "function") {
               callback(null, info2);
-              resolve5(info2);
+              resolve6(info2);
             } else {
-              resolve5(info2);
+              resolve6(info2);
             }
           });
           client.once("error", (err) => {
             client.removeAllListeners();
             if (typeof callback === "function") {
               callback(err);
-              resolve5(err);
+              resolve6(err);
             } else {
               reject(err);
             }
@@ -77752,13 +79481,13 @@ var require_socksclient = __commonJS({
        * @returns { Promise }
        */
       static createConnectionChain(options, callback) {
-        return new Promise((resolve5, reject) => __awaiter4(this, void 0, void 0, function* () {
+        return new Promise((resolve6, reject) => __awaiter4(this, void 0, void 0, function* () {
           try {
             (0, helpers_1.validateSocksClientChainOptions)(options);
           } catch (err) {
             if (typeof callback === "function") {
               callback(err);
-              return resolve5(err);
+              return resolve6(err);
             } else {
               return reject(err);
             }
@@ -77784,14 +79513,14 @@ var require_socksclient = __commonJS({
             }
             if (typeof callback === "function") {
               callback(null, { socket: sock });
-              resolve5({ socket: sock });
+              resolve6({ socket: sock });
             } else {
-              resolve5({ socket: sock });
+              resolve6({ socket: sock });
             }
           } catch (err) {
             if (typeof callback === "function") {
               callback(err);
-              resolve5(err);
+              resolve6(err);
             } else {
               reject(err);
             }
@@ -78462,12 +80191,12 @@ var init_dist6 = __esm({
         let { host } = opts;
         const { port, lookup: lookupFn = dns.lookup } = opts;
         if (shouldLookup) {
-          host = await new Promise((resolve5, reject) => {
+          host = await new Promise((resolve6, reject) => {
             lookupFn(host, {}, (err, address) => {
               if (err) {
                 reject(err);
               } else {
-                resolve5(typeof address === "string" ? address : address[0].address);
+                resolve6(typeof address === "string" ? address : address[0].address);
               }
             });
           });
@@ -79321,8 +81050,8 @@ var require_entry2 = __commonJS({
         let body = null;
         if (this.response.status === 200) {
           let cacheWriteResolve, cacheWriteReject;
-          const cacheWritePromise = new Promise((resolve5, reject) => {
-            cacheWriteResolve = resolve5;
+          const cacheWritePromise = new Promise((resolve6, reject) => {
+            cacheWriteResolve = resolve6;
             cacheWriteReject = reject;
           }).catch((err) => {
             body.emit("error", err);
@@ -80649,8 +82378,8 @@ var require_ci = __commonJS({
       if (process.env.BUILDKITE !== "true") {
         return Promise.reject("no token available");
       }
-      const stdout = await new Promise((resolve5, reject) => {
-        (0, node_child_process_1.execFile)("buildkite-agent", ["oidc", "request-token", "--audience", audience], (error2, stdout2) => error2 ? reject(error2) : resolve5(stdout2));
+      const stdout = await new Promise((resolve6, reject) => {
+        (0, node_child_process_1.execFile)("buildkite-agent", ["oidc", "request-token", "--audience", audience], (error2, stdout2) => error2 ? reject(error2) : resolve6(stdout2));
       });
       const token = stdout.trim();
       return token || Promise.reject("no token available");
@@ -80967,6 +82696,54 @@ var init_signing = __esm({
   }
 });
 
+// src/report/verify-command.ts
+function shellQuote(value) {
+  if (SHELL_PLAIN.test(value)) return value;
+  if (!CONTROL.test(value)) return `'${value.replace(/'/g, `'\\''`)}'`;
+  const escaped = [...value].map((c) => {
+    if (c === "\\" || c === "'") return `\\${c}`;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "	") return "\\t";
+    if (CONTROL.test(c)) return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+    return c;
+  }).join("");
+  return `$'${escaped}'`;
+}
+function flag(name, value) {
+  return `--${name}=${shellQuote(value)}`;
+}
+function buildVerifyCommand(outcome) {
+  const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0];
+  const image = first ? `${first.image}@${first.digest}` : "<image>@<digest>";
+  const parts = ["cosign", "verify"];
+  if (outcome.keyless) {
+    parts.push(flag("certificate-identity", outcome.identity?.subject ?? "<identity>"));
+    parts.push(flag("certificate-oidc-issuer", outcome.identity?.issuer ?? "<issuer>"));
+  } else {
+    parts.push(flag("key", "cosign.pub"));
+  }
+  if (outcome.customInstance) parts.push(flag("trusted-root", "trusted_root.json"));
+  if (!outcome.tlog) {
+    if (outcome.timestamped) parts.push("--use-signed-timestamps");
+    parts.push("--insecure-ignore-tlog=true");
+  }
+  if (outcome.signatureFormat === "legacy") parts.push("--new-bundle-format=false");
+  parts.push(shellQuote(image));
+  return parts.join(" ");
+}
+var SHELL_PLAIN, CONTROL;
+var init_verify_command = __esm({
+  "src/report/verify-command.ts"() {
+    "use strict";
+    SHELL_PLAIN = /^[A-Za-z0-9_@%+:,./-][A-Za-z0-9_@%+=:,./-]*$/;
+    CONTROL = /[\u0000-\u001f\u007f]/;
+    __name(shellQuote, "shellQuote");
+    __name(flag, "flag");
+    __name(buildVerifyCommand, "buildVerifyCommand");
+  }
+});
+
 // src/main.ts
 var main_exports = {};
 __export(main_exports, {
@@ -80974,25 +82751,6 @@ __export(main_exports, {
   failureOf: () => failureOf,
   runSign: () => runSign
 });
-function buildVerifyCommand(outcome) {
-  const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0];
-  const image = first ? `${first.image}@${first.digest}` : "<image>@<digest>";
-  const parts = ["cosign", "verify"];
-  if (outcome.keyless) {
-    parts.push(`--certificate-identity=${outcome.identity?.subject ?? "<identity>"}`);
-    parts.push(`--certificate-oidc-issuer=${outcome.identity?.issuer ?? "<issuer>"}`);
-  } else {
-    parts.push("--key=cosign.pub");
-  }
-  if (outcome.customInstance) parts.push("--trusted-root=trusted_root.json");
-  if (!outcome.tlog) {
-    if (outcome.timestamped) parts.push("--use-signed-timestamps");
-    parts.push("--insecure-ignore-tlog=true");
-  }
-  if (outcome.signatureFormat === "legacy") parts.push("--new-bundle-format=false");
-  parts.push(image);
-  return parts.join(" ");
-}
 async function runSign(inputs, deps) {
   const env = deps.env ?? process.env;
   const log = deps.log;
@@ -81002,7 +82760,7 @@ async function runSign(inputs, deps) {
   if (inputs.key) {
     key = loadSigningKey(inputs.key, inputs.keyPassword);
   } else {
-    identity = deps.identity ?? new GitHubOidcProvider(env);
+    identity = deps.identity ?? new GitHubOidcProvider(env, { mask: /* @__PURE__ */ __name((secret) => log.mask?.(secret), "mask") });
     identity.preflight?.();
   }
   const registry = deps.registry ?? createRegistry(inputs, requested, env, log);
@@ -81103,8 +82861,8 @@ var init_main = __esm({
     init_attestations2();
     init_services();
     init_signing();
+    init_verify_command();
     init_subjects();
-    __name(buildVerifyCommand, "buildVerifyCommand");
     __name(runSign, "runSign");
     __name(failureOf, "failureOf");
   }
@@ -81286,12 +83044,12 @@ var import_os = require("os");
 var import_fs = require("fs");
 var __awaiter = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
   __name(adopt, "adopt");
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -81309,7 +83067,7 @@ var __awaiter = function(thisArg, _arguments, P, generator) {
     }
     __name(rejected, "rejected");
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     __name(step, "step");
     step((generator = generator.apply(thisArg, _arguments || [])).next());
@@ -81592,12 +83350,12 @@ var arch = import_os2.default.arch();
 // node_modules/@actions/core/lib/core.js
 var __awaiter2 = function(thisArg, _arguments, P, generator) {
   function adopt(value) {
-    return value instanceof P ? value : new P(function(resolve5) {
-      resolve5(value);
+    return value instanceof P ? value : new P(function(resolve6) {
+      resolve6(value);
     });
   }
   __name(adopt, "adopt");
-  return new (P || (P = Promise))(function(resolve5, reject) {
+  return new (P || (P = Promise))(function(resolve6, reject) {
     function fulfilled(value) {
       try {
         step(generator.next(value));
@@ -81615,7 +83373,7 @@ var __awaiter2 = function(thisArg, _arguments, P, generator) {
     }
     __name(rejected, "rejected");
     function step(result) {
-      result.done ? resolve5(result.value) : adopt(result.value).then(fulfilled, rejected);
+      result.done ? resolve6(result.value) : adopt(result.value).then(fulfilled, rejected);
     }
     __name(step, "step");
     step((generator = generator.apply(thisArg, _arguments || [])).next());
@@ -81709,14 +83467,54 @@ init_errors();
 
 // src/report/summary.ts
 var import_node_crypto = require("node:crypto");
-function escapeMarkdown(text) {
-  return text.replace(/[\\`*_{}[\]<>|#!]/g, (c) => `\\${c}`).replace(/\r?\n/g, " ");
+var MARKDOWN_PLAIN = /^[A-Za-z0-9 ,./()+=?%;'"-]$/u;
+function markdownText(text) {
+  const chars = [...text];
+  return chars.map((c, i) => {
+    if (c === "." && /^www$/i.test(chars.slice(Math.max(0, i - 3), i).join(""))) {
+      return "<wbr>&#46;";
+    }
+    const plain = i === 0 ? /^[A-Za-z]$/.test(c) : MARKDOWN_PLAIN.test(c);
+    if (plain && !(c === " " && i === chars.length - 1)) return c;
+    const reference = `&#${c.codePointAt(0)};`;
+    return c === ":" || c === "@" ? `${reference}<wbr>` : reference;
+  }).join("");
 }
-__name(escapeMarkdown, "escapeMarkdown");
+__name(markdownText, "markdownText");
+var CODE_SPAN_PLAIN = /^(?!\s)[^`|\u0000-\u001f\u007f-\u009f\u2028\u2029]+(?<!\s)$/u;
+function codeText(text) {
+  return CODE_SPAN_PLAIN.test(text) ? `\`${text}\`` : `<code>${markdownText(text)}</code>`;
+}
+__name(codeText, "codeText");
+function markdownLink(label, url) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return markdownText(url);
+  }
+  if (parsed.protocol !== "https:") return markdownText(url);
+  const destination = [...parsed.href].map((c) => /^[A-Za-z0-9/._~%-]$/.test(c) ? c : `&#${c.codePointAt(0)};`).join("");
+  return `[${markdownText(label)}](${destination})`;
+}
+__name(markdownLink, "markdownLink");
+function codeBlock(text, info2 = "") {
+  const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = "`".repeat(Math.max(3, longest + 1));
+  return `${fence}${info2}
+${text}
+${fence}`;
+}
+__name(codeBlock, "codeBlock");
+var LOG_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 function oneLine(text) {
-  return text.replace(/[\r\n]+/g, " ");
+  return text.replace(/(?:\r\n|[\r\n\u0085\u2028\u2029])+/g, " ").replace(LOG_CONTROL, "\uFFFD").replace(/##\[/g, "##\\[").replace(/^(\s*)::/, "$1\\::");
 }
 __name(oneLine, "oneLine");
+function numberText(value) {
+  return typeof value === "number" ? String(value) : markdownText(String(value));
+}
+__name(numberText, "numberText");
 function short(digest) {
   return digest.replace(/^sha256:(.{12}).*$/, "sha256:$1\u2026");
 }
@@ -81730,7 +83528,7 @@ function writtenCell(records, legacyTag) {
 __name(writtenCell, "writtenCell");
 function rekorCell(records) {
   const indexes = [...new Set(records.map((r) => r.rekorLogIndex).filter((i) => i !== void 0))];
-  return indexes.length > 0 ? indexes.join(", ") : "\u2014";
+  return indexes.length > 0 ? indexes.map(numberText).join(", ") : "\u2014";
 }
 __name(rekorCell, "rekorCell");
 function keyFingerprint(publicKeyPem) {
@@ -81746,12 +83544,12 @@ function signSummary(outcome) {
     `## Signet: ${outcome.signed ? "\u2705" : "\u274C"} ${signedCount} of ${outcome.results.length} image(s) signed`
   );
   lines.push("");
-  const signer = outcome.keyless ? escapeMarkdown(outcome.identity?.subject ?? "") : `key \`${keyFingerprint(outcome.publicKeyPem)}\``;
+  const signer = outcome.keyless ? markdownText(outcome.identity?.subject ?? "") : `key \`${keyFingerprint(outcome.publicKeyPem)}\``;
   lines.push("| image | digest | platform | written | Rekor entry | signer | result |");
   lines.push("|---|---|---|---|---|---|---|");
   for (const r of outcome.results) {
     lines.push(
-      `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | ${escapeMarkdown(r.platform ?? (r.parent ? "" : "index or image"))} | ${writtenCell(r.signatures, ".sig")} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? "\u2705 signed" : `\u274C ${escapeMarkdown(r.error ?? "not signed")}`} |`
+      `| ${markdownText(r.image)} | ${codeText(short(r.digest))} | ${markdownText(r.platform ?? (r.parent ? "" : "index or image"))} | ${writtenCell(r.signatures, ".sig")} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? "\u2705 signed" : `\u274C ${markdownText(r.error ?? "not signed")}`} |`
     );
   }
   lines.push("");
@@ -81770,7 +83568,7 @@ function signSummary(outcome) {
         const rekor = rekorCell(records);
         const github = records.find((a) => a.githubAttestation)?.githubAttestation;
         lines.push(
-          `| ${escapeMarkdown(r.image)} | \`${short(r.digest)}\` | \`${predicateType.replace(/`/g, "")}\` | ${written} | ${rekor} | ${github ? `[stored](${github})` : "\u2014"} |`
+          `| ${markdownText(r.image)} | ${codeText(short(r.digest))} | ${codeText(predicateType)} | ${written} | ${rekor} | ${github ? markdownLink("stored", github) : "\u2014"} |`
         );
       }
     }
@@ -81779,23 +83577,21 @@ function signSummary(outcome) {
   if (outcome.keyless && outcome.identity) {
     lines.push("### Verify against this identity");
     lines.push("");
-    lines.push(`- certificate identity: \`${outcome.identity.subject}\``);
-    lines.push(`- certificate OIDC issuer: \`${outcome.identity.issuer ?? ""}\``);
+    lines.push(`- certificate identity: ${codeText(outcome.identity.subject)}`);
+    lines.push(`- certificate OIDC issuer: ${codeText(outcome.identity.issuer ?? "")}`);
     const ext2 = outcome.identity.extensions;
     if (ext2.sourceRepositoryURI)
-      lines.push(`- source repository: ${escapeMarkdown(ext2.sourceRepositoryURI)}`);
-    if (ext2.buildConfigURI) lines.push(`- calling workflow: ${escapeMarkdown(ext2.buildConfigURI)}`);
-    if (ext2.sourceRepositoryDigest) lines.push(`- commit: \`${ext2.sourceRepositoryDigest}\``);
+      lines.push(`- source repository: ${markdownText(ext2.sourceRepositoryURI)}`);
+    if (ext2.buildConfigURI) lines.push(`- calling workflow: ${markdownText(ext2.buildConfigURI)}`);
+    if (ext2.sourceRepositoryDigest) lines.push(`- commit: ${codeText(ext2.sourceRepositoryDigest)}`);
     if (outcome.identityNote) {
       lines.push("");
       lines.push(`> [!IMPORTANT]
-> ${escapeMarkdown(outcome.identityNote)}`);
+> ${markdownText(outcome.identityNote)}`);
     }
     lines.push("");
   }
-  lines.push("```sh");
-  lines.push(outcome.verifyCommand);
-  lines.push("```");
+  lines.push(codeBlock(outcome.verifyCommand, "sh"));
   if (outcome.signatureFormat === "both") {
     lines.push("");
     lines.push(
@@ -81820,18 +83616,18 @@ function signOutputs(outcome) {
 __name(signOutputs, "signOutputs");
 
 // src/report/verify-summary.ts
-function short2(digest) {
-  return digest ? digest.replace(/^sha256:(.{12}).*$/, "sha256:$1\u2026") : "\u2014";
+function digestCell(digest) {
+  return digest ? codeText(digest.replace(/^sha256:(.{12}).*$/, "sha256:$1\u2026")) : "\u2014";
 }
-__name(short2, "short");
+__name(digestCell, "digestCell");
 function strip(url, prefix) {
   return url?.startsWith(prefix) ? url.slice(prefix.length) : url;
 }
 __name(strip, "strip");
 function verdictCell(r) {
   if (r.verdict === "verified") return "\u2705 verified";
-  if (r.verdict === "skipped") return `\u2796 skipped: ${escapeMarkdown(r.reason ?? "")}`;
-  return `\u274C ${escapeMarkdown(r.reason ?? "not verified")}`;
+  if (r.verdict === "skipped") return `\u2796 skipped: ${markdownText(r.reason ?? "")}`;
+  return `\u274C ${markdownText(r.reason ?? "not verified")}`;
 }
 __name(verdictCell, "verdictCell");
 function foundCell(r) {
@@ -81844,7 +83640,7 @@ function foundCell(r) {
   for (const a of r.attestations) {
     const where = a.format === "legacy" ? "`.att`" : "bundle";
     const mark = a.checked === false ? "\u2796" : a.verified ? "\u2705" : "\u274C";
-    parts.push(`${mark} \`${a.predicateType.replace(/`/g, "")}\` (${where})`);
+    parts.push(`${mark} ${codeText(a.predicateType)} (${where})`);
   }
   return parts.length > 0 ? parts.join("<br>") : "\u2014";
 }
@@ -81853,8 +83649,8 @@ function signerCell(r) {
   const s = r.signer ?? r.signatures.find((x) => x.signer)?.signer;
   if (!s) return "\u2014";
   if (s.publicKey) return "public key";
-  const lines = [escapeMarkdown(s.identity ?? "")];
-  if (s.issuer) lines.push(`issuer ${escapeMarkdown(s.issuer)}`);
+  const lines = [markdownText(s.identity ?? "")];
+  if (s.issuer) lines.push(`issuer ${markdownText(s.issuer)}`);
   return lines.join("<br>");
 }
 __name(signerCell, "signerCell");
@@ -81862,23 +83658,29 @@ function sourceCell(r) {
   const s = r.signer ?? r.signatures.find((x) => x.signer)?.signer;
   if (!s?.repository && !s?.workflow) return "\u2014";
   const lines = [];
-  if (s.repository) lines.push(escapeMarkdown(strip(s.repository, "https://github.com/") ?? ""));
-  if (s.workflow) lines.push(escapeMarkdown(strip(s.workflow, "https://github.com/") ?? ""));
-  if (s.trigger) lines.push(`on ${escapeMarkdown(s.trigger)}`);
-  if (s.commit) lines.push(`\`${s.commit.slice(0, 12)}\``);
+  if (s.repository) lines.push(markdownText(strip(s.repository, "https://github.com/") ?? ""));
+  if (s.workflow) lines.push(markdownText(strip(s.workflow, "https://github.com/") ?? ""));
+  if (s.trigger) lines.push(`on ${markdownText(s.trigger)}`);
+  if (s.commit) lines.push(codeText(s.commit.slice(0, 12)));
   return lines.join("<br>");
 }
 __name(sourceCell, "sourceCell");
+function isoTime(seconds) {
+  const date = new Date(typeof seconds === "number" ? seconds * 1e3 : NaN);
+  return Number.isNaN(date.getTime()) ? numberText(seconds) : date.toISOString().replace(".000Z", "Z");
+}
+__name(isoTime, "isoTime");
 function rekorCell2(r) {
   if (r.rekorLogIndex === void 0) return "\u2014";
-  const when = r.rekorIntegratedTime !== void 0 ? ` (${new Date(r.rekorIntegratedTime * 1e3).toISOString().replace(".000Z", "Z")})` : "";
-  return `${r.rekorLogIndex}${when}`;
+  const when = r.rekorIntegratedTime !== void 0 ? ` (${isoTime(r.rekorIntegratedTime)})` : "";
+  return `${numberText(r.rekorLogIndex)}${when}`;
 }
 __name(rekorCell2, "rekorCell");
 function imageCell(r) {
-  const where = r.dockerfile ? `<br>${escapeMarkdown(`${r.dockerfile.file}:${r.dockerfile.line}`)}` : "";
-  const platform2 = r.platform ? ` (${escapeMarkdown(r.platform)})` : "";
-  return `${escapeMarkdown(r.image)}${platform2}${where}`;
+  const d = r.dockerfile;
+  const where = d ? `<br>${markdownText(`${d.file}:${d.line} ${d.use}`)}` + (d.context ? `<br>${markdownText(`build context ${d.context}`)}` : "") : "";
+  const platform2 = r.platform ? ` (${markdownText(r.platform)})` : "";
+  return `${markdownText(r.image)}${platform2}${where}`;
 }
 __name(imageCell, "imageCell");
 function verifySummary(outcome) {
@@ -81893,17 +83695,17 @@ function verifySummary(outcome) {
   ];
   for (const r of outcome.results) {
     lines.push(
-      `| ${imageCell(r)} | \`${short2(r.digest)}\` | ${verdictCell(r)} | ${foundCell(r)} | ${signerCell(r)} | ${sourceCell(r)} | ${rekorCell2(r)} |`
+      `| ${imageCell(r)} | ${digestCell(r.digest)} | ${verdictCell(r)} | ${foundCell(r)} | ${signerCell(r)} | ${sourceCell(r)} | ${rekorCell2(r)} |`
     );
   }
   lines.push("");
   lines.push(
-    `Policy: ${escapeMarkdown(outcome.policySource)}. Trust roots: ${escapeMarkdown(outcome.trustRoots.join(", "))}.`
+    `Policy: ${markdownText(outcome.policySource)}. Trust roots: ${markdownText(outcome.trustRoots.join(", "))}.`
   );
   for (const note of outcome.notes) {
     lines.push("");
     lines.push(`> [!WARNING]
-> ${escapeMarkdown(note)}`);
+> ${markdownText(note)}`);
   }
   return lines.join("\n") + "\n";
 }
@@ -81916,7 +83718,9 @@ function verifyAnnotations(outcome) {
   return outcome.results.filter((r) => r.verdict === "failed").map((r) => {
     const which2 = r.platform ? ` (its ${r.platform} manifest ${r.digest})` : r.digest && !r.image.includes(r.digest) ? ` (${r.digest})` : "";
     return {
-      message: `${r.image}${which2} is not verified: ${r.reason ?? "no reason given"}`,
+      message: oneLine(
+        `${r.dockerfile ? `${r.dockerfile.use} ` : ""}${r.image}${which2} is not verified: ${r.reason ?? "no reason given"}`
+      ),
       ...r.dockerfile ? { file: r.dockerfile.file, line: r.dockerfile.line } : {}
     };
   });
@@ -81926,11 +83730,13 @@ __name(verifyAnnotations, "verifyAnnotations");
 // src/report/actions.ts
 var actionsLogger = {
   // One line: a message quoting a registry, a signature or a certificate must not be able to start
-  // a workflow command (`::…`) of its own. Annotations and debug lines are escaped by the toolkit.
+  // a workflow command (`::…`, or the legacy `##[…]` anywhere in a line) of its own. Warnings and
+  // debug lines are commands the toolkit escapes (%, \r, \n); one line keeps their text plain too.
   info: /* @__PURE__ */ __name((m) => info(oneLine(m)), "info"),
-  warning: /* @__PURE__ */ __name((m) => warning(m), "warning"),
-  debug: /* @__PURE__ */ __name((m) => debug(m), "debug"),
-  group: /* @__PURE__ */ __name(async (name, fn) => group(name, fn), "group")
+  warning: /* @__PURE__ */ __name((m) => warning(oneLine(m)), "warning"),
+  debug: /* @__PURE__ */ __name((m) => debug(oneLine(m)), "debug"),
+  group: /* @__PURE__ */ __name(async (name, fn) => group(oneLine(name), fn), "group"),
+  mask: /* @__PURE__ */ __name((secret) => setSecret(secret), "mask")
 };
 var BundleFile = class {
   static {
@@ -81952,8 +83758,8 @@ var BundleFile = class {
 };
 async function applySignOutcome(outcome, writeSummary) {
   for (const [name, value] of Object.entries(signOutputs(outcome))) setOutput(name, value);
-  if (outcome.identityNote) notice(outcome.identityNote);
-  info(`verify with: ${outcome.verifyCommand}`);
+  if (outcome.identityNote) notice(oneLine(outcome.identityNote));
+  info(oneLine(`verify with: ${outcome.verifyCommand}`));
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
     await summary.addRaw(signSummary(outcome)).write();
   }
@@ -81961,7 +83767,7 @@ async function applySignOutcome(outcome, writeSummary) {
 __name(applySignOutcome, "applySignOutcome");
 async function applyVerifyOutcome(outcome, writeSummary) {
   for (const [name, value] of Object.entries(verifyOutputs(outcome))) setOutput(name, value);
-  for (const note of outcome.notes) warning(note);
+  for (const note of outcome.notes) warning(oneLine(note));
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
     await summary.addRaw(verifySummary(outcome)).write();
   }
@@ -81976,18 +83782,19 @@ __name(applyVerifyOutcome, "applyVerifyOutcome");
 function fail(err) {
   if (isSignetError(err)) {
     const named = err.input && !err.message.includes(err.input) ? ` (input: ${err.input})` : "";
+    const message2 = oneLine(`${err.message}${named}`);
     if (err.file) {
-      error(`${err.message}${named}`, { file: err.file, startLine: err.line });
+      error(message2, { file: err.file, startLine: err.line });
       process.exitCode = 1;
     } else {
-      setFailed(`${err.message}${named}`);
+      setFailed(message2);
     }
     if (err.cause instanceof Error) debug(`cause: ${err.cause.message}`);
     return;
   }
   const message = err instanceof Error ? err.message : String(err);
   setFailed(
-    `Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`
+    oneLine(`Signet failed unexpectedly: ${message}. Please report this at the Signet repository.`)
   );
   if (err instanceof Error && err.stack) debug(err.stack);
 }
