@@ -95,6 +95,17 @@ interface Setup {
   start(): Promise<TestRegistry & { oci?: OciRegistry }>
 }
 
+/** The project's OCI registry, stopped after the file's tests. */
+const started: { stop(): Promise<void> }[] = []
+afterAll(async () => {
+  await Promise.all(started.map((r) => r.stop()))
+})
+async function start(options: OciRegistryOptions = {}): Promise<OciRegistry> {
+  const r = await startOciRegistry(options)
+  started.push(r)
+  return r
+}
+
 async function oci(options: OciRegistryOptions): Promise<TestRegistry & { oci: OciRegistry }> {
   const r = await startOciRegistry(options)
   return { host: r.host, kind: 'oci', referrers: options.referrers ?? true, stop: r.stop, oci: r }
@@ -349,16 +360,6 @@ describe('oci registry specifics', () => {
       await server.stop()
     }
   })
-
-  const started: { stop(): Promise<void> }[] = []
-  afterAll(async () => {
-    await Promise.all(started.map((r) => r.stop()))
-  })
-  async function start(options: OciRegistryOptions = {}): Promise<OciRegistry> {
-    const r = await startOciRegistry(options)
-    started.push(r)
-    return r
-  }
 
   it('survives a registry that fails one request in five', async () => {
     const r = await start({ failEvery: 5, bearerAuth: USER })
@@ -692,15 +693,6 @@ describe('answers that need a fake fetch', () => {
 })
 
 describe('issue 8: a hostile registry', () => {
-  const started: { stop(): Promise<void> }[] = []
-  afterAll(async () => {
-    await Promise.all(started.map((r) => r.stop()))
-  })
-  async function start(options: OciRegistryOptions = {}): Promise<OciRegistry> {
-    const r = await startOciRegistry(options)
-    started.push(r)
-    return r
-  }
   const basicOf = (c: { username: string; password: string }): string =>
     `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`
 
