@@ -21,6 +21,7 @@ export const INPUT = {
   predicateType: 'predicate-type',
   predicate: 'predicate',
   githubAttestations: 'github-attestations',
+  githubAttestationsOwner: 'github-attestations-owner',
   fulcioURL: 'fulcio-url',
   rekorURL: 'rekor-url',
   tsaURL: 'tsa-url',
@@ -82,10 +83,19 @@ export interface Inputs {
   /** A custom attestation: its predicate type URI and the path of its predicate JSON. */
   predicateType?: string
   predicatePath?: string
+  /**
+   * Sign: also store each bundle through GitHub's artifact attestations API. Verify: also look the
+   * digest's attestations up there.
+   */
   githubAttestations: boolean
-  // Verify mode
-  /** A trusted_root.json path; undefined: the public-good root through TUF. */
+  /** (verify) The GitHub owner to look attestations up under; default: from a ghcr.io image name. */
+  githubAttestationsOwner?: string
+  /**
+   * A trusted_root.json path; undefined: the public-good root through TUF. Verify mode verifies
+   * against it; sign mode checks what the services hand back against it before writing.
+   */
   trustedRoot?: string
+  // Verify mode
   certificateIdentity?: string
   certificateIdentityRegexp?: string
   certificateOidcIssuer?: string
@@ -236,7 +246,7 @@ function serviceURL(
 
 /** Inputs that only verify mode reads: set in sign mode, they are a mistake worth stopping for. */
 const VERIFY_ONLY = [
-  INPUT.trustedRoot,
+  INPUT.githubAttestationsOwner,
   INPUT.certificateIdentity,
   INPUT.certificateIdentityRegexp,
   INPUT.certificateOidcIssuer,
@@ -363,6 +373,7 @@ export function readInputs(get: InputGetter): Inputs {
     predicateType,
     predicatePath,
     githubAttestations: parseBoolean(get, INPUT.githubAttestations, false),
+    githubAttestationsOwner: optional(get, INPUT.githubAttestationsOwner),
     trustedRoot: optional(get, INPUT.trustedRoot),
     certificateIdentity: optional(get, INPUT.certificateIdentity),
     certificateIdentityRegexp: optional(get, INPUT.certificateIdentityRegexp),
