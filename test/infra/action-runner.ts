@@ -104,7 +104,9 @@ export async function runAction(
   writeFileSync(outputFile, '')
   writeFileSync(summaryFile, '')
   const childEnv = actionEnv(inputs, env, { outputFile, summaryFile, runnerTemp: dir })
-  const child = spawn(NODE, [join(ROOT, 'dist', 'index.cjs')], {
+  // SIGNET_ACTION_ENTRY: a bundle built elsewhere (a developer's own build beside the committed dist/).
+  const entry = process.env.SIGNET_ACTION_ENTRY ?? join(ROOT, 'dist', 'index.cjs')
+  const child = spawn(NODE, [entry], {
     env: childEnv,
     // The workspace: relative paths in inputs (Dockerfiles, policies) start here.
     cwd: options.cwd ?? dir,
