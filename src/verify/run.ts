@@ -59,6 +59,11 @@ export interface VerifyImageResult extends ImageVerification {
   platform?: string
   dockerfile?: DockerfileLocation
   verdict: 'verified' | 'failed' | 'skipped'
+  /**
+   * What verified it: its own signature, or, for a platform manifest reached through its index,
+   * the index's signature (the index binds each platform manifest by digest).
+   */
+  coveredBy?: 'own signature' | 'index signature'
   rule?: string
 }
 
