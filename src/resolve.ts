@@ -1,6 +1,8 @@
 /**
  * From requested images to the digests a run handles: tags resolved (with a warning), every digest
- * checked to exist before anything is signed, index children added when `recursive`.
+ * checked to exist before anything is signed, index children added when `recursive`. A tag that
+ * took the `digest` input arrives here as that digest: it is never looked up, so tags a
+ * push-by-digest build never pushed are no obstacle.
  */
 import { SignetError } from './errors'
 import type { Logger } from './report/types'
@@ -11,7 +13,7 @@ import {
   type Registry,
   type Repository,
 } from './registry/types'
-import type { RequestedImage } from './subjects'
+import { namesOf, type RequestedImage } from './subjects'
 import { mapLimit } from './concurrency'
 
 export interface ResolvedImage {
@@ -22,6 +24,8 @@ export interface ResolvedImage {
   descriptor: Descriptor
   parent?: string
   platform?: string
+  /** The names written for this image (several tags of one digest), for the report. */
+  writtenAs: string[]
 }
 
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
@@ -31,9 +35,14 @@ export async function resolveImages(
   requested: RequestedImage[],
   options: { recursive: boolean; log: Logger; concurrency?: number },
 ): Promise<ResolvedImage[]> {
+  // subjects/ gives one entry per repository and digest; callers that build their own list may not.
   const unique = new Map<string, RequestedImage>()
-  for (const r of requested)
-    unique.set(`${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`, r)
+  for (const r of requested) {
+    const key = `${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`
+    const first = unique.get(key)
+    if (first) unique.set(key, { ...first, writtenAs: mergeNames(namesOf(first), namesOf(r)) })
+    else unique.set(key, r)
+  }
 
   const missing: RequestedImage[] = []
   const found = await mapLimit([...unique.values()], options.concurrency ?? 8, async (r) => {
@@ -48,16 +57,28 @@ export async function resolveImages(
     if (!r.digest) {
       options.log.warning(
         `${r.written} is a tag; signing the digest it points to now, ${descriptor.digest}. ` +
-          'Sign digests, not tags: a tag can move between the push and the signature.',
+          'Sign digests, not tags: a tag can move between the push and the signature. ' +
+          "Set digest to the build's digest (docker/build-push-action's digest output) " +
+          'and every tag takes it without a lookup.',
       )
     }
-    return { repo, name: r.name, digest: descriptor.digest, descriptor } satisfies ResolvedImage
+    return {
+      repo,
+      name: r.name,
+      digest: descriptor.digest,
+      descriptor,
+      writtenAs: namesOf(r),
+    } satisfies ResolvedImage
   })
   if (missing.length > 0) {
-    const list = missing.map((m) => m.written).join(', ')
+    // What was looked up: a tag that took the digest input is named by that digest.
+    const list = missing.map((m) => (m.digest ? `${m.name}@${m.digest}` : m.written)).join(', ')
+    const source = missing[0].via
+      ? `${missing[0].via} (docker/metadata-action)`
+      : `input ${missing[0].input}`
     throw new SignetError(
       'IMAGE_NOT_FOUND',
-      `input ${missing[0].input}: not in the registry: ${list}. ` +
+      `${source}: not in the registry: ${list}. ` +
         'The usual cause is a build that was loaded into the local Docker engine but not pushed: ' +
         'set push: true on the build step, and pass its digest',
       { input: missing[0].input },
@@ -67,7 +88,10 @@ export async function resolveImages(
   const images = new Map<string, ResolvedImage>()
   const add = (image: ResolvedImage): void => {
     const key = `${image.repo.registry}/${image.repo.repository}@${image.digest}`
-    if (!images.has(key)) images.set(key, image)
+    const first = images.get(key)
+    // Two tags that point to one digest are one image, named by both.
+    if (first) first.writtenAs = mergeNames(first.writtenAs, image.writtenAs)
+    else images.set(key, image)
   }
   for (const image of found) if (image) add(image)
   if (options.recursive) {
@@ -85,9 +109,14 @@ export async function resolveImages(
           descriptor: { mediaType: child.mediaType, digest: child.digest, size: child.size },
           parent: index.digest,
           platform: p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined,
+          writtenAs: [],
         })
       }
     }
   }
   return [...images.values()]
+}
+
+function mergeNames(first: string[], more: string[]): string[] {
+  return [...first, ...more.filter((name) => !first.includes(name))]
 }

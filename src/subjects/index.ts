@@ -1,10 +1,14 @@
 /**
- * Which images a run handles: `images` (+ `digest`) and build/bake `metadata`. Pure: tags are
- * resolved to digests later, against the registry.
+ * Which images a run handles: `images` (+ `digest`), build/bake `metadata`, or, when neither is
+ * set, the tags docker/metadata-action exported (+ `digest`). Pure but for the environment it is
+ * handed: tags left without a digest are resolved later, against the registry.
  */
-import { SignetError } from '../errors'
+import { SignetError, isSignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
-import { parseImageReference, validateDigest } from '../registry/reference'
+import { parseImageReference, validateDigest, type ImageReference } from '../registry/reference'
+import { METADATA_ACTION_ENV, metadataActionTags, refuseMetadataActionTag } from './metadata-action'
+
+export { METADATA_ACTION_ENV }
 
 export interface RequestedImage {
   registry: string
@@ -13,10 +17,18 @@ export interface RequestedImage {
   name: string
   tag?: string
   digest?: string
-  /** What the user wrote, for messages. */
+  /** What the user wrote, for messages (the first of `writtenAs`). */
   written: string
+  /**
+   * Every name written for this image, in order: several tags of one repository that take one
+   * digest are one image, and the report can still name each tag. requestedImages always sets it;
+   * optional for callers that describe an image only to reach its registry.
+   */
+  writtenAs?: string[]
   /** The input it came from, for messages. */
   input: string
+  /** Where the name was read when no input named it: the DOCKER_METADATA_OUTPUT_JSON variable. */
+  via?: typeof METADATA_ACTION_ENV
 }
 
 interface BuildMetadata {
@@ -49,6 +61,7 @@ function fromBuildMetadata(entry: BuildMetadata, where: string): RequestedImage[
       name: ref.name,
       digest,
       written: `${ref.name}@${digest}`,
+      writtenAs: [text],
       input: INPUT.metadata,
     }
   })
@@ -92,40 +105,129 @@ export function parseBuildMetadata(text: string): RequestedImage[] {
   return images
 }
 
+/**
+ * One name of `images` (or of metadata-action's tags): a name with a digest keeps it; a name with a
+ * tag or with neither takes the `digest` input when there is one, so the tag is never looked up
+ * (docker/metadata-action's tags with docker/build-push-action's digest, and tags a push-by-digest
+ * build never pushed). `name:tag@digest` already says its digest: a different `digest` is a
+ * contradiction, not a choice.
+ */
+function fromName(
+  ref: ImageReference,
+  text: string,
+  digestInput: string | undefined,
+): Pick<RequestedImage, 'tag' | 'digest'> {
+  if (ref.digest) {
+    if (ref.tag && digestInput && digestInput !== ref.digest) {
+      throw new SignetError(
+        'INPUT_INVALID',
+        `input digest ${digestInput} differs from the digest "${text}" names: a tagged name takes ` +
+          'the digest input, so one of them is wrong; drop the digest from the name, or fix digest',
+        { input: INPUT.digest },
+      )
+    }
+    return { digest: ref.digest }
+  }
+  if (digestInput) return { digest: digestInput }
+  if (!ref.tag) {
+    throw new SignetError(
+      'IMAGE_REFERENCE_INVALID',
+      `input images: "${text}" has neither a digest nor a tag; write name@sha256:… or set the digest input`,
+      { input: INPUT.images },
+    )
+  }
+  return { tag: ref.tag }
+}
+
+function toRequested(
+  ref: ImageReference,
+  text: string,
+  place: Pick<RequestedImage, 'tag' | 'digest' | 'input' | 'via'>,
+): RequestedImage {
+  return {
+    registry: ref.registry,
+    repository: ref.repository,
+    name: ref.name,
+    written: text,
+    writtenAs: [text],
+    ...place,
+  }
+}
+
+/** The tags docker/metadata-action exported, as images: each takes `digest` when it is given. */
+function fromMetadataAction(tags: string[], digestInput: string | undefined): RequestedImage[] {
+  return tags.map((text) => {
+    let ref: ImageReference
+    try {
+      ref = parseImageReference(text, METADATA_ACTION_ENV)
+    } catch (err) {
+      // Its message names the variable as the input; the error must name one the user can set.
+      if (isSignetError(err)) refuseMetadataActionTag(text, err.message)
+      throw err
+    }
+    if (!ref.tag && !ref.digest) refuseMetadataActionTag(text)
+    return toRequested(ref, text, {
+      ...fromName(ref, text, digestInput),
+      input: INPUT.images,
+      via: METADATA_ACTION_ENV,
+    })
+  })
+}
+
+/** The names written for an image: its writtenAs, or the one it was written as. */
+export function namesOf(image: Pick<RequestedImage, 'written' | 'writtenAs'>): string[] {
+  return image.writtenAs ? [...image.writtenAs] : [image.written]
+}
+
+/**
+ * One image per repository and digest (or, while unresolved, per repository and tag), in the order
+ * first named: every tag of metadata-action's output names the same build, and signing it once per
+ * tag would write the same signature again. The names are kept in `writtenAs`.
+ */
+function mergeSameImage(images: RequestedImage[]): RequestedImage[] {
+  const merged = new Map<string, RequestedImage>()
+  for (const image of images) {
+    const key = `${image.registry}/${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`
+    const first = merged.get(key)
+    if (!first) {
+      merged.set(key, { ...image, writtenAs: namesOf(image) })
+      continue
+    }
+    const names = namesOf(first)
+    for (const text of namesOf(image)) if (!names.includes(text)) names.push(text)
+    first.writtenAs = names
+  }
+  return [...merged.values()]
+}
+
+/**
+ * The images a run names: `images` (a tagged or bare name takes `digest`), then `metadata`; with
+ * both empty, the tags docker/metadata-action exported in DOCKER_METADATA_OUTPUT_JSON (read from
+ * `env`, process.env by default). One entry per repository and digest.
+ */
 export function requestedImages(
   inputs: Pick<Inputs, 'images' | 'digest' | 'metadata'>,
+  env: NodeJS.ProcessEnv = process.env,
 ): RequestedImage[] {
   if (inputs.digest !== undefined) validateDigest(inputs.digest, INPUT.digest)
   const images: RequestedImage[] = inputs.images.map((text) => {
     const ref = parseImageReference(text, INPUT.images)
-    let digest = ref.digest
-    if (!digest && !ref.tag) {
-      if (!inputs.digest) {
-        throw new SignetError(
-          'IMAGE_REFERENCE_INVALID',
-          `input images: "${text}" has neither a digest nor a tag; write name@sha256:… or set the digest input`,
-          { input: INPUT.images },
-        )
-      }
-      digest = inputs.digest
-    }
-    return {
-      registry: ref.registry,
-      repository: ref.repository,
-      name: ref.name,
-      tag: digest ? undefined : ref.tag,
-      digest,
-      written: text,
-      input: INPUT.images,
-    }
+    return toRequested(ref, text, { ...fromName(ref, text, inputs.digest), input: INPUT.images })
   })
   if (inputs.metadata) images.push(...parseBuildMetadata(inputs.metadata))
+  // Only when nothing names an image: a variable left by an earlier step never adds to what is named.
+  const exported =
+    inputs.images.length === 0 && !inputs.metadata ? metadataActionTags(env) : undefined
+  if (exported) images.push(...fromMetadataAction(exported, inputs.digest))
   if (images.length === 0) {
     throw new SignetError(
       'NO_IMAGES',
-      'no images to sign: set images (name@sha256:…, or names with digest) or metadata (from docker/build-push-action)',
+      exported
+        ? `no images to sign: ${METADATA_ACTION_ENV} (docker/metadata-action) lists no tags; ` +
+            'check its tags input, or set images'
+        : 'no images to sign: set images (name@sha256:…, or names with digest) or metadata (from docker/build-push-action)',
       { input: INPUT.images },
     )
   }
-  return images
+  return mergeSameImage(images)
 }

@@ -422,3 +422,101 @@ describe('report', () => {
     expectOneError(run, 'plain-http', /does not speak HTTPS/)
   })
 })
+
+describe('tags plus digest (docker/metadata-action tags, docker/build-push-action digest)', () => {
+  let registry: OciRegistry
+
+  beforeAll(async () => {
+    registry = await startOciRegistry()
+  })
+  afterAll(async () => registry?.stop())
+
+  const TAGS = ['1.2.3', '1.2', 'latest']
+  /** Manifest requests by tag: none may be made when every tag takes the digest input. */
+  const tagLookups = (repository: string) =>
+    registry.log.filter((r) =>
+      TAGS.some((tag) => r.url.split('?')[0] === `/v2/${repository}/manifests/${tag}`),
+    )
+  const digestsOf = (run: ActionRun) =>
+    (JSON.parse(run.outputs.results) as { digest: string; signed: boolean }[]).map((r) => {
+      expect(r.signed).toBe(true)
+      return r.digest
+    })
+
+  it('issue 9.2: three tags never pushed (a push by digest) plus digest: signed, no tag looked up, each digest once', async () => {
+    // A matrix build pushes by digest only: none of the tags exists in the registry.
+    const { name, repo, image } = await push(registry.host, {
+      platforms: ['linux/amd64', 'linux/arm64'],
+    })
+    const client = clientFor(registry.host)
+    for (const tag of TAGS) expect(await client.headManifest(repo, tag)).toBeUndefined()
+    const before = tagLookups(repo.repository).length
+    const run = await runAction(
+      {
+        images: TAGS.map((tag) => `${name}:${tag}`).join('\n'),
+        digest: image.digest,
+        ...services(registry.host),
+      },
+      oidc(),
+    )
+    expect(run.errors).toEqual([])
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs.signed).toBe('true')
+    expect(run.stdout).not.toMatch(/::warning::.*is a tag/)
+    const digests = digestsOf(run)
+    expect(digests.sort()).toEqual([image.digest, ...image.children.map((c) => c.digest)].sort())
+    expect(tagLookups(repo.repository).length).toBe(before)
+    // and verify mode, given the same inputs, verifies that digest without looking a tag up
+    const verify = await runAction({
+      mode: 'verify',
+      images: TAGS.map((tag) => `${name}:${tag}`).join('\n'),
+      digest: image.digest,
+      'plain-http': registry.host,
+      'trusted-root': sigstore.trustedRootPath,
+      'certificate-identity': sigstore.identity.subject,
+      'certificate-oidc-issuer': sigstore.identity.issuer,
+    })
+    expect(verify.errors).toEqual([])
+    expect(verify.outputs.verified).toBe('true')
+    const verified = JSON.parse(verify.outputs.results) as { digest: string; verified: boolean }[]
+    expect(verified.map((r) => r.digest)).toContain(image.digest)
+    expect(verified.every((r) => r.verified)).toBe(true)
+    expect(new Set(verified.map((r) => r.digest)).size).toBe(verified.length)
+    expect(tagLookups(repo.repository).length).toBe(before)
+  })
+
+  it('issue 9.2: with images empty, the tags of DOCKER_METADATA_OUTPUT_JSON take digest', async () => {
+    const { name, repo, image } = await push(registry.host)
+    const before = tagLookups(repo.repository).length
+    const json = JSON.stringify({
+      tags: TAGS.map((tag) => `${name}:${tag}`),
+      labels: { 'org.opencontainers.image.version': '1.2.3' },
+      annotations: ['manifest:org.opencontainers.image.version=1.2.3'],
+    })
+    const run = await runAction(
+      {
+        digest: image.digest,
+        key: keyPath,
+        'key-password': 'secret-pw',
+        ...services(registry.host),
+      },
+      { DOCKER_METADATA_OUTPUT_JSON: json },
+    )
+    expect(run.errors).toEqual([])
+    expect(digestsOf(run)).toEqual([image.digest])
+    expect(tagLookups(repo.repository).length).toBe(before)
+  })
+
+  it('issue 9.2: name:tag@digest with another digest input: one ::error:: naming digest, nothing written', async () => {
+    const { name, image } = await push(registry.host)
+    const other = `sha256:${'0'.repeat(64)}`
+    const writes = () => registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST')
+    const before = writes().length
+    const run = await runAction(
+      { images: `${name}:v1@${image.digest}`, digest: other, ...services(registry.host) },
+      oidc(),
+    )
+    expectOneError(run, 'digest', new RegExp(other))
+    expect(writes().length).toBe(before)
+  })
+})

@@ -200,6 +200,40 @@ describe('keyless signing, both formats, judged by cosign', () => {
   })
 })
 
+describe('tags plus digest, as docker/metadata-action and docker/build-push-action pass them', () => {
+  it.each([
+    ['distribution 2.8 (fallback tag)', () => distribution],
+    ['a registry with the referrers API', () => oci],
+  ])(
+    'issue 9.2: signed from tags never pushed plus digest on %s, cosign v3 and v2 verify name@digest',
+    async (_label, registryOf) => {
+      const registry = registryOf()
+      // pushed by digest only, as a matrix build does: the tags were never pushed
+      const { image, name } = await pushImage(registry, ['linux/amd64', 'linux/arm64'])
+      const run = await runAction(
+        {
+          images: [`${name}:1.2.3`, `${name}:1.2`, `${name}:latest`].join('\n'),
+          digest: image.digest,
+          ...services(registry),
+        },
+        oidcEnv(),
+      )
+      expectSigned(run)
+      const results = JSON.parse(run.outputs.results) as { digest: string }[]
+      expect(results.map((r) => r.digest).sort()).toEqual(
+        [image.digest, ...image.children.map((c) => c.digest)].sort(),
+      )
+      expect(run.outputs['verify-command']).toContain(`${name}@${image.digest}`)
+      await runVerifyCommand(run.outputs['verify-command'])
+      for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+        const target = `${name}@${digest}`
+        expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
+        expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
+      }
+    },
+  )
+})
+
 describe('signing by key, judged by cosign', () => {
   let keyPath: string
   let pubPath: string

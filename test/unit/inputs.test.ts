@@ -151,7 +151,8 @@ describe('readInputs', () => {
 })
 
 describe('requested images', () => {
-  it('uses digests as written, gives bare names the digest input, keeps tags for resolution', () => {
+  // issue 9.2 changed this: a tagged name took no digest and was resolved; it now takes `digest`.
+  it('uses digests as written, gives bare and tagged names the digest input, keeps tags without it', () => {
     const images = requestedImages({
       images: [`ghcr.io/acme/app@${DIGEST}`, 'ghcr.io/acme/other', 'localhost:5000/x:v1'],
       digest: DIGEST,
@@ -159,8 +160,10 @@ describe('requested images', () => {
     expect(images.map((i) => [i.registry, i.repository, i.digest, i.tag])).toEqual([
       ['ghcr.io', 'acme/app', DIGEST, undefined],
       ['ghcr.io', 'acme/other', DIGEST, undefined],
-      ['localhost:5000', 'x', undefined, 'v1'],
+      ['localhost:5000', 'x', DIGEST, undefined],
     ])
+    const [tagged] = requestedImages({ images: ['localhost:5000/x:v1'] }, {})
+    expect([tagged.tag, tagged.digest]).toEqual(['v1', undefined])
   })
 
   it('refuses a bare name without a digest, a malformed digest and no images at all', () => {
@@ -173,7 +176,7 @@ describe('requested images', () => {
     expect(errorOf(() => requestedImages({ images: ['x'], digest: 'sha256:zz' })).input).toBe(
       'digest',
     )
-    const none = errorOf(() => requestedImages({ images: [] }))
+    const none = errorOf(() => requestedImages({ images: [] }, {}))
     expect(none.code).toBe('NO_IMAGES')
   })
 
