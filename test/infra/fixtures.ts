@@ -1,5 +1,5 @@
 /**
- * Puts the real published signatures of ../shared/fixtures/real-world/ into a loopback registry,
+ * Puts the real published signatures of test/fixtures/real-world/ into a loopback registry,
  * byte for byte, so that cosign and Signet judge exactly what was published.
  *
  * The fixture set keeps the manifests that were signed but dropped what is not needed to verify
@@ -14,8 +14,8 @@ import type { Descriptor } from '../../src/registry/types'
 import { legacyTag } from './cosign'
 import { startOciRegistry, type OciRegistry } from './oci-registry'
 
-/** The shared research directory's copy of the published fixtures. */
-export const REAL_WORLD = join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'real-world')
+/** The published fixtures the tests use, vendored (test/fixtures/README.md says where each came from). */
+export const REAL_WORLD = join(__dirname, '..', 'fixtures', 'real-world')
 /** The Sigstore public-good trusted root (INDEX "PG-TR"). */
 export const PUBLIC_GOOD_TRUSTED_ROOT = join(
   REAL_WORLD,

@@ -40,7 +40,7 @@ import { pushFreshImage, type PushedImage } from '../infra/harness'
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
 
-const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
+const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 const read = (...p: string[]): Buffer => {
   const file = resolve(FIXTURES, ...p)
   if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)

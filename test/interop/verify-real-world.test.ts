@@ -1,5 +1,5 @@
 /**
- * Real published signatures (../shared/fixtures/real-world/, see its INDEX.md) get the verdict
+ * Real published signatures (test/fixtures/real-world/, see its README.md) get the verdict
  * their INDEX gives, from cosign v3 and from Signet alike:
  * - a GitHub Actions keyless cosign `.sig` on an image index (salrashid123, INDEX 2b) and its
  *   tampered variants;

@@ -51,7 +51,7 @@ describe('DER GeneralizedTime with fractional seconds (sigstore-js reads only .d
 })
 
 describe('ASN1Obj.toDER, faster', () => {
-  const TARGETS = resolve(__dirname, '../../../shared/fixtures/real-world/root-signing/targets')
+  const TARGETS = resolve(__dirname, '../fixtures/real-world/root-signing/targets')
   const certificates = [
     'fulcio_v1.crt.pem',
     'fulcio_intermediate_v1.crt.pem',

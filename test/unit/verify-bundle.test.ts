@@ -10,10 +10,10 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { verifyImageBundle } from '../../src/verify/bundle'
 import type { Expectation } from '../../src/verify/legacy'
 
-const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
+const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 if (!existsSync(FIXTURES)) {
   throw new Error(
-    `real-world fixtures directory is absent: ${FIXTURES} (expected /work/shared/fixtures/real-world); these tests cannot run without it`,
+    `real-world fixtures directory is absent: ${FIXTURES} (vendored in the repository, see test/fixtures/README.md); these tests cannot run without it`,
   )
 }
 const fx = (...p: string[]): string => resolve(FIXTURES, ...p)

@@ -15,7 +15,7 @@ import { claimedPredicateType, type Discovery, type FoundBundle } from '../../sr
 import { verifyImage, type ImageVerification } from '../../src/verify/image'
 import { parseTrustedRootFile, trustRootFrom, type TrustRoot } from '../../src/verify/trust'
 
-const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
+const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 const read = (...p: string[]): Buffer => {
   const file = resolve(FIXTURES, ...p)
   if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)

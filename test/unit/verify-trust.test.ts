@@ -21,7 +21,7 @@ import {
 } from '../../src/verify/trust'
 import { asyncErrorOf, errorOf } from '../infra/expect'
 
-const FIXTURES = resolve(__dirname, '../../../shared/fixtures/real-world')
+const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 const fixture = (...p: string[]): string => {
   const file = resolve(FIXTURES, ...p)
   if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
