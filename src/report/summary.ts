@@ -103,7 +103,8 @@ export function numberText(value: unknown): string {
   return typeof value === 'number' ? String(value) : markdownText(String(value))
 }
 
-function short(digest: string): string {
+/** A digest as the summaries show it: `sha256:` and its first 12 hex digits, then `…`. */
+export function shortDigest(digest: string): string {
   return digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')
 }
 
@@ -149,7 +150,7 @@ export function signSummary(outcome: SignOutcome): string {
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of outcome.results) {
     lines.push(
-      `| ${markdownText(r.image)} | ${codeText(short(r.digest))} | ${markdownText(r.platform ?? (r.parent ? '' : 'index or image'))} | ${writtenCell(r.signatures, '.sig')} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${markdownText(r.error ?? 'not signed')}`} |`,
+      `| ${markdownText(r.image)} | ${codeText(shortDigest(r.digest))} | ${markdownText(r.platform ?? (r.parent ? '' : 'index or image'))} | ${writtenCell(r.signatures, '.sig')} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${markdownText(r.error ?? 'not signed')}`} |`,
     )
   }
   lines.push('')
@@ -168,7 +169,7 @@ export function signSummary(outcome: SignOutcome): string {
         const rekor = rekorCell(records)
         const github = records.find((a) => a.githubAttestation)?.githubAttestation
         lines.push(
-          `| ${markdownText(r.image)} | ${codeText(short(r.digest))} | ${codeText(predicateType)} | ${written} | ${rekor} | ${github ? markdownLink('stored', github) : '—'} |`,
+          `| ${markdownText(r.image)} | ${codeText(shortDigest(r.digest))} | ${codeText(predicateType)} | ${written} | ${rekor} | ${github ? markdownLink('stored', github) : '—'} |`,
         )
       }
     }

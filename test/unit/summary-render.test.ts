@@ -5,6 +5,7 @@
  * And verify-command, pasted into bash, must run cosign with exactly the values it names.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -60,14 +61,17 @@ function tagNames(html: string): string[] {
   })
 }
 
+const NAMED: Record<string, string> = { quot: '"', lt: '<', gt: '>', amp: '&' }
+
+/** HTML text as read: each reference decoded once (`&#38;lt;` is `&lt;`, as a browser shows it). */
 const decode = (text: string): string =>
-  text
-    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
-    .replace(/&#(\d+);/g, (_, dec: string) => String.fromCodePoint(Number(dec)))
-    .replace(/&quot;/g, '"')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
+  text.replace(/&(?:#x([0-9a-f]+)|#(\d+)|(quot|lt|gt|amp));/gi, (all, hex, dec, name) =>
+    hex
+      ? String.fromCodePoint(parseInt(hex as string, 16))
+      : dec
+        ? String.fromCodePoint(Number(dec))
+        : (NAMED[(name as string).toLowerCase()] ?? all),
+  )
 
 /** A cell's lines (Signet separates them with `<br>`), as the reader sees them. */
 function cellLines(cellHtml: string): string[] {
@@ -134,29 +138,71 @@ const VERIFY_TAGS = new Set([
   'code',
   'p',
   'blockquote',
+  'details',
+  'summary',
+  'ul',
+  'li',
 ])
 
+/**
+ * A table line that may be shortened (issue 9.6: the table fits, the details have it whole):
+ * every piece around a `…` is a piece of the full text, whitespace read as HTML reads it.
+ */
+function isPartOf(line: string, full: string): boolean {
+  const flat = (t: string): string => t.replace(/\s+/g, ' ').trim()
+  return line
+    .split('…')
+    .every((piece) => piece === '' || flat(full).includes(flat(piece)) || full.includes(piece))
+}
+
 describe('the verify summary, rendered as GitHub renders it', () => {
+  // Issue 9.6 changed the layout (six columns; long values shortened in the table, whole in a
+  // collapsed details section per image): the hostile values must stay text in both.
   it('issue 8.5: hostile identities, reasons, images and predicate types stay text, each in its own cell', () => {
     const html = render(verifySummary(verifyOutcome(HOSTILE.map(verifyResult))))
     for (const tag of tagNames(html)) expect(VERIFY_TAGS).toContain(tag)
     const [table, ...others] = tables(html)
     expect(others).toEqual([])
-    expect(table.head).toHaveLength(7)
+    expect(table.head).toHaveLength(6)
     expect(table.rows).toHaveLength(HOSTILE.length)
+    const details = detailsOf(html)
+    expect(details).toHaveLength(HOSTILE.length)
     table.rows.forEach((cells, i) => {
       const h = HOSTILE[i]
-      expect(cells).toHaveLength(7)
-      const [image, digest, verdict, found, signer, source, rekor] = cells.map(cellLines)
-      expect(image).toEqual([`${h} (${h})`, `${h}:3 FROM`])
+      expect(cells).toHaveLength(6)
+      const [image, digest, platform, verdict, signer, found] = cells.map(cellLines)
+      expect(image).toHaveLength(2)
+      expect(isPartOf(image[0], h)).toBe(true)
+      expect(image[1]).toMatch(/:3 FROM$/)
+      expect(isPartOf(image[1].replace(/:3 FROM$/, ''), h)).toBe(true)
       expect(digest).toEqual([SHORT])
-      expect(verdict).toEqual([`❌ ${h}`])
-      expect(found).toEqual(['1 signature(s) (bundle)', `➖ ${h} (.att)`])
-      expect(signer).toEqual([h, `issuer ${h}`])
-      // Repository and workflow are shown without the https://github.com/ every one starts with.
-      const repo = h.replace(/^https:\/\/github\.com\//, '')
-      expect(source).toEqual([repo, repo, `on ${h}`, h.slice(0, 12)])
-      expect(rekor).toEqual(['7'])
+      expect(platform).toHaveLength(1)
+      expect(isPartOf(platform[0], h)).toBe(true)
+      expect(verdict).toHaveLength(2)
+      expect(verdict[0]).toBe('❌ not verified')
+      expect(isPartOf(verdict[1], h)).toBe(true)
+      expect(signer.length).toBeGreaterThanOrEqual(2)
+      for (const line of signer) expect(isPartOf(line.replace(/^via /, ''), h)).toBe(true)
+      expect(found).toHaveLength(2)
+      expect(found[0]).toBe('1 signature (bundle)')
+      expect(found[1].startsWith('➖ ')).toBe(true)
+      expect(isPartOf(found[1].slice(2), h)).toBe(true)
+
+      // The details give each value whole, each in its own list item.
+      expect(details[i].summary).toBe(`${h} (${h}:3 FROM)`)
+      expect(details[i].items).toEqual([
+        `${h} ${DIGEST}: ❌ not verified`,
+        `image: ${h}`,
+        `reason: ${h}`,
+        `identity: ${h}`,
+        `issuer: ${h}`,
+        `source repository: ${h}`,
+        `trigger: ${h}`,
+        `commit: ${h}`,
+        'Rekor entry: 7',
+        `signature (bundle) ${h}: ❌ ${h}`,
+        `attestation ${h} (.att): ➖ not checked`,
+      ])
     })
   })
 
@@ -166,7 +212,11 @@ describe('the verify summary, rendered as GitHub renders it', () => {
     const html = render(verifySummary(verifyOutcome([verifyResult(identity)])))
     expect(html).not.toMatch(/<a\b/)
     expect(html).not.toMatch(/<img\b/)
-    expect(cellLines(tables(html)[0].rows[0][4])[0]).toBe(identity)
+    // In the table, the workflow's repository, file and ref; in the details, all of it.
+    const signer = cellLines(tables(html)[0].rows[0][4])
+    expect(signer.slice(0, 2)).toEqual(['x/y', 'w.yml'])
+    expect(isPartOf(signer[2], identity)).toBe(true)
+    expect(detailsOf(html)[0].items).toContain(`identity: ${identity}`)
   })
 
   it('issue 8.5: a predicate type read from an unverified annotation cannot add HTML or a fake verified row', () => {
@@ -181,10 +231,14 @@ describe('the verify summary, rendered as GitHub renders it', () => {
     expect(html).not.toMatch(/<b>/)
     const { rows } = tables(html)[0]
     expect(rows).toHaveLength(1)
-    expect(cellLines(rows[0][3])).toEqual([
-      '1 signature(s) (bundle)',
-      `➖ ${predicateType} (bundle)`,
-    ])
+    const found = cellLines(rows[0][5])
+    expect(found).toHaveLength(2)
+    expect(found[0]).toBe('1 signature (bundle)')
+    expect(found[1].startsWith('➖ ')).toBe(true)
+    expect(isPartOf(found[1].slice(2), predicateType)).toBe(true)
+    expect(detailsOf(html)[0].items).toContain(
+      `attestation ${predicateType} (bundle): ➖ not checked`,
+    )
   })
 
   it('issue 8.5: notes, the policy source and trust roots stay text in their own paragraphs', () => {
@@ -407,5 +461,230 @@ describe('verify-command', () => {
       `cosign verify --certificate-identity=${subject} ` +
         `--certificate-oidc-issuer=https://token.actions.githubusercontent.com ghcr.io/acme/app:v1@${DIGEST}`,
     )
+  })
+})
+
+// --- issue 9.6: a verify summary that fits --------------------------------------------------
+
+const hexOf = (seed: string): string => createHash('sha256').update(seed).digest('hex')
+const INDEX_DIGEST = `sha256:${hexOf('payments-api index')}`
+const AMD64_DIGEST = `sha256:${hexOf('payments-api linux/amd64')}`
+const ARM64_DIGEST = `sha256:${hexOf('payments-api linux/arm64/v8')}`
+const NODE_DIGEST = `sha256:${hexOf('node:22-bookworm-slim')}`
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
+const RELEASE_IDENTITY =
+  'https://github.com/acme-corp/payments-api/.github/workflows/build-and-publish.yml@refs/tags/v2.14.0'
+const NO_SIGNATURE =
+  'expected a signature, got none: no .sig tag and no signature bundle among the referrers ' +
+  '(the registry has no referrers API, and no fallback tag sha256-… was found)'
+const REKOR_INDEX = 201_584_223
+
+/**
+ * A realistic run: an index and its two platforms, signed keyless by a GitHub workflow (cosign
+ * on the index only, as build-push-action users do), and a Dockerfile base image with no signature.
+ */
+function realisticRun(trustRoots = ['Sigstore public good']): VerifyOutcome {
+  const signer = {
+    identity: RELEASE_IDENTITY,
+    issuer: 'https://token.actions.githubusercontent.com',
+    repository: 'https://github.com/acme-corp/payments-api',
+    workflow: RELEASE_IDENTITY,
+    ref: 'refs/tags/v2.14.0',
+    trigger: 'push',
+    commit: hexOf('commit').slice(0, 40),
+    runnerEnvironment: 'github-hosted',
+  }
+  const name = 'ghcr.io/acme-corp/payments-api'
+  const image = `${name}@${INDEX_DIGEST}`
+  const rekor = { rekorLogIndex: REKOR_INDEX, rekorIntegratedTime: 1_748_000_000 }
+  const covered = {
+    image,
+    name,
+    mediaType: OCI_MANIFEST,
+    parent: INDEX_DIGEST,
+    verified: true,
+    verdict: 'verified' as const,
+    coveredBy: 'index signature' as const,
+    rule: '.github/image-policy.yml:4',
+    signer,
+    ...rekor,
+    signatures: [],
+    attestations: [],
+  }
+  return {
+    mode: 'verify',
+    results: [
+      {
+        image,
+        name,
+        digest: INDEX_DIGEST,
+        mediaType: OCI_INDEX,
+        verified: true,
+        verdict: 'verified',
+        coveredBy: 'own signature',
+        rule: '.github/image-policy.yml:4',
+        signer,
+        ...rekor,
+        signatures: [
+          {
+            format: 'bundle',
+            reference: `${name}@sha256:${hexOf('signature bundle')}`,
+            verified: true,
+            signer,
+            ...rekor,
+          },
+        ],
+        attestations: [
+          {
+            format: 'bundle',
+            reference: `${name}@sha256:${hexOf('provenance bundle')}`,
+            predicateType: 'https://slsa.dev/provenance/v1',
+            verified: true,
+          },
+        ],
+      },
+      { ...covered, digest: AMD64_DIGEST, platform: 'linux/amd64' },
+      { ...covered, digest: ARM64_DIGEST, platform: 'linux/arm64/v8' },
+      {
+        image: 'node:22-bookworm-slim',
+        name: 'docker.io/library/node',
+        digest: NODE_DIGEST,
+        mediaType: OCI_INDEX,
+        dockerfile: { file: 'docker/Dockerfile', line: 3, use: 'FROM' },
+        verified: false,
+        verdict: 'failed',
+        rule: '.github/image-policy.yml:9',
+        reason: NO_SIGNATURE,
+        signatures: [],
+        attestations: [],
+      },
+    ],
+    verified: false,
+    enforce: true,
+    policySource: '.github/image-policy.yml',
+    trustRoots,
+    notes: [],
+  }
+}
+
+/** Monospace columns: an emoji takes two, a variation selector none. */
+function columns(text: string): number {
+  return [...text].reduce(
+    (n, c) => n + (/\p{Extended_Pictographic}/u.test(c) ? 2 : /[\uFE00-\uFE0F]/.test(c) ? 0 : 1),
+    0,
+  )
+}
+
+/** A row as read: each cell as wide as its widest line. */
+const rowWidth = (cells: string[]): number =>
+  cells.reduce((sum, cell) => sum + Math.max(...cellLines(cell).map(columns)), 0)
+
+/** The target: about what GitHub's summary shows without scrolling, in monospace characters. */
+const SUMMARY_WIDTH = 120
+
+/** Each `<details>` block: its summary, and its list items' own text (nested lists split off). */
+function detailsOf(html: string): { summary: string; items: string[] }[] {
+  return [...html.matchAll(/<details><summary>([\s\S]*?)<\/summary>([\s\S]*?)<\/details>/g)].map(
+    ([, summary, body]) => ({
+      summary: cellLines(summary).join('\n'),
+      items: [...body.matchAll(/<li>((?:(?!<\/?li>|<ul>)[\s\S])*)/g)].map((m) =>
+        // A link's text, as read (the Rekor test checks where links go).
+        cellLines(m[1].trim().replace(/<\/?a\b[^>]*>/g, '')).join('\n'),
+      ),
+    }),
+  )
+}
+
+describe('issue 9.6: the verify summary of a realistic run, rendered as GitHub renders it', () => {
+  it('issue 9.6: one row per image: name, short digest, platform, verdict with what covered it, signer, found', () => {
+    const html = render(verifySummary(realisticRun()))
+    const [table, ...others] = tables(html)
+    expect(others).toEqual([])
+    expect(table.head).toEqual(['image', 'digest', 'platform', 'verdict', 'signer', 'found'])
+    const signer = ['acme-corp/payments-api', 'build-and-publish.yml', '@refs/tags/v2.14.0']
+    const short = (d: string): string => `${d.slice(0, 19)}…`
+    expect(table.rows.map((cells) => cells.map(cellLines))).toEqual([
+      [
+        ['ghcr.io/acme-corp/payments-api'],
+        [short(INDEX_DIGEST)],
+        ['index'],
+        ['✅ verified', '(own signature)'],
+        signer,
+        ['1 signature (bundle)', '✅ SLSA provenance v1'],
+      ],
+      [
+        ['ghcr.io/acme-corp/payments-api'],
+        [short(AMD64_DIGEST)],
+        ['linux/amd64'],
+        ['✅ verified', '(index signature)'],
+        signer,
+        ['—'],
+      ],
+      [
+        ['ghcr.io/acme-corp/payments-api'],
+        [short(ARM64_DIGEST)],
+        ['linux/arm64/v8'],
+        ['✅ verified', '(index signature)'],
+        signer,
+        ['—'],
+      ],
+      [
+        ['node:22-bookworm-slim', 'docker/Dockerfile:3 FROM'],
+        [short(NODE_DIGEST)],
+        ['index'],
+        ['❌ not verified', 'expected a signature, got none…'],
+        ['—'],
+        ['—'],
+      ],
+    ])
+  })
+
+  it('issue 9.6: no full digest or identity in the table; each is in its image’s details, with the whole reason', () => {
+    const html = render(verifySummary(realisticRun()))
+    const table = /<table>[\s\S]*<\/table>/.exec(html)?.[0] ?? ''
+    for (const digest of [INDEX_DIGEST, AMD64_DIGEST, ARM64_DIGEST, NODE_DIGEST])
+      expect(decode(table)).not.toContain(digest)
+    expect(decode(table.replace(/<wbr>/g, ''))).not.toContain(RELEASE_IDENTITY)
+    const [app, node, ...others] = detailsOf(html)
+    expect(others).toEqual([])
+    expect(app.summary).toBe('ghcr.io/acme-corp/payments-api')
+    expect(app.items).toEqual(
+      expect.arrayContaining([
+        `index ${INDEX_DIGEST}: ✅ verified (own signature)`,
+        `image: ghcr.io/acme-corp/payments-api@${INDEX_DIGEST}`,
+        `identity: ${RELEASE_IDENTITY}`,
+        'issuer: https://token.actions.githubusercontent.com',
+        `Rekor entry: ${REKOR_INDEX} (2025-05-23T11:33:20Z)`,
+        `linux/amd64 ${AMD64_DIGEST}: ✅ verified (index signature)`,
+        `linux/arm64/v8 ${ARM64_DIGEST}: ✅ verified (index signature)`,
+      ]),
+    )
+    expect(node.summary).toBe('node:22-bookworm-slim (docker/Dockerfile:3 FROM)')
+    expect(node.items).toEqual(
+      expect.arrayContaining([`index ${NODE_DIGEST}: ❌ not verified`, `reason: ${NO_SIGNATURE}`]),
+    )
+  })
+
+  it(`issue 9.6: its widest row is at most ${SUMMARY_WIDTH} characters of text`, () => {
+    const html = render(verifySummary(realisticRun()))
+    const { head, rows } = tables(html)[0]
+    const widths = [head, ...rows].map(rowWidth)
+    expect(Math.max(...widths)).toBeLessThanOrEqual(SUMMARY_WIDTH)
+  })
+
+  it('issue 9.6: a public-good Rekor entry links to its search page; another root’s index is text', () => {
+    const link = `<a href="https://search.sigstore.dev/?logIndex=${REKOR_INDEX}">${REKOR_INDEX}</a>`
+    for (const root of ['Sigstore public good', 'Sigstore public good (embedded)']) {
+      const html = render(verifySummary(realisticRun([root])))
+      expect([...html.matchAll(/<a\b[^>]*>[^<]*<\/a>/g)].map((m) => m[0])).toEqual([link])
+    }
+    for (const roots of [['sigstore.internal.example'], ['Sigstore public good', 'ghes.example']]) {
+      const html = render(verifySummary(realisticRun(roots)))
+      expect(html).not.toMatch(/<a\b/)
+      expect(detailsOf(html)[0].items).toContain(
+        `Rekor entry: ${REKOR_INDEX} (2025-05-23T11:33:20Z)`,
+      )
+    }
   })
 })
