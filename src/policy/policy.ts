@@ -17,6 +17,7 @@
  *       - type: cyclonedx
  *         bannedComponents: [log4j-core]
  *   - images: [node, python]           # Docker Hub official images
+ *     platforms: own-signature         # optional; default index-signature (see Platforms)
  *     signers:
  *       - publicKey: keys/docker-official.pub   # PEM text or a path
  * ```
@@ -57,6 +58,14 @@
  * and v0.2 (what cosign's `--type slsaprovenance` and slsa-github-generator write); a policy that
  * needs one of them says `slsaprovenance1` or `slsaprovenance02`.
  * `bannedComponents` (package names an SBOM must not contain) is allowed only on SBOM types.
+ *
+ * Platforms. What a platform manifest reached through an image index (listed under it with the
+ * `recursive` input, or chosen by a Dockerfile's `FROM --platform=…`) needs. `index-signature`
+ * (the default): its own signature, or else the index's, which covers it because the signed index
+ * binds every platform manifest by its digest (what `cosign sign` on an index writes, and what
+ * cosign, Kyverno and policy-controller accept). `own-signature`: its own signature only (what
+ * `cosign sign --recursive` and Signet's `recursive` write). A platform manifest named by its own
+ * digest always needs its own signature, and attestations are required of the named image only.
  *
  * Strictness: an unknown key anywhere, a rule without signers, an empty list, a regexp that does not
  * compile, a `publicKey` that is not a public key, and invalid YAML are all errors naming the file
@@ -128,6 +137,14 @@ export interface AttestationRequirement {
   bannedComponents: string[]
 }
 
+/**
+ * What covers a platform manifest reached through an index: `index-signature`, its own signature
+ * or the index's; `own-signature`, its own signature only (see the module comment, Platforms).
+ */
+export type PlatformCoverage = 'index-signature' | 'own-signature'
+
+export const PLATFORM_COVERAGES: readonly PlatformCoverage[] = ['index-signature', 'own-signature']
+
 export interface Rule {
   /** The optional `name:` of the rule. */
   name?: string
@@ -139,6 +156,8 @@ export interface Rule {
   signers: SignerRequirement[]
   /** Every one must be present and valid. */
   attestations: AttestationRequirement[]
+  /** What a platform manifest reached through an index needs (`platforms:`; index-signature). */
+  platforms: PlatformCoverage
   /** Where the rule is written (`policy.yml:12`), or the inputs it was made from. */
   source: string
 }
@@ -670,7 +689,13 @@ function attestationList(ctx: Ctx, node: YamlNode | null): AttestationRequiremen
 }
 
 function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyReadOptions['readFile']): Rule {
-  const fields = entries(ctx, node, 'a rule', ['name', 'images', 'signers', 'attestations'])
+  const fields = entries(ctx, node, 'a rule', [
+    'name',
+    'images',
+    'platforms',
+    'signers',
+    'attestations',
+  ])
   const where = `${ctx.file}:${lineOf(ctx, node)}`
   const images = fields.get('images')
   if (!images) throw fail(ctx, node, 'a rule needs images: (a glob or a list of globs)')
@@ -689,6 +714,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyReadOptions[
   }
   const attestations = fields.get('attestations')
   const name = fields.get('name')
+  const platforms = fields.get('platforms')
   return {
     ...(name ? { name: str(ctx, name.value, 'name') } : {}),
     images: patterns.map((p) => p.value),
@@ -698,8 +724,23 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyReadOptions[
       attestations && !(isScalar(attestations.value) && attestations.value.value === null)
         ? attestationList(ctx, attestations.value)
         : [],
+    platforms: platforms ? platformCoverage(ctx, platforms.value) : 'index-signature',
     source: where,
   }
+}
+
+function platformCoverage(ctx: Ctx, node: YamlNode | null): PlatformCoverage {
+  const value = str(ctx, node, 'platforms')
+  const known = PLATFORM_COVERAGES.find((c) => c === value)
+  if (!known) {
+    throw fail(
+      ctx,
+      node,
+      `platforms must be "index-signature" (a platform manifest reached through an index is ` +
+        `covered by the index's signature) or "own-signature" (it needs its own), not "${value}"`,
+    )
+  }
+  return known
 }
 
 function rejectAliases(ctx: Ctx, node: unknown): void {
@@ -931,6 +972,7 @@ export function policyFromInputs(
           predicateTypes: resolvePredicateType(type, 'require-attestations'),
           bannedComponents: [],
         })),
+        platforms: 'index-signature',
         source: `inputs (${sources.join(', ')})`,
       },
     ],

@@ -67,6 +67,17 @@ export interface ImageVerification {
   attestations: AttestationFinding[]
 }
 
+/**
+ * What verified an image: its own signature, or, for a platform manifest reached through its
+ * index, the index's.
+ */
+export type CoveredBy = 'own signature' | 'index signature'
+
+export interface PlatformVerification extends ImageVerification {
+  /** Set when verified. */
+  coveredBy?: CoveredBy
+}
+
 export interface VerifyOptions {
   /** Accept key-signed signatures without a transparency-log entry (`tlog: false`). */
   keysWithoutTlog: boolean
@@ -361,4 +372,50 @@ export function verifyImage(
     if (missing) return report({ ...identityOf, reason: missing })
   }
   return report({ ...identityOf, verified: true })
+}
+
+/**
+ * The verdict on a platform manifest reached through an image index (listed under it, or chosen by
+ * `FROM --platform`), from its own verification (`own`, signatures only: attestations describe
+ * the named image) and the index's (`index`). Its own verified signature decides. Otherwise, when
+ * the rule's `platforms` is `index-signature`, a verified signature on the index covers it: the
+ * index binds each platform manifest by its digest, and the index was read by the digest its
+ * signature signs, so what it lists is what its signer listed. The signer reported is then the
+ * index's; the platform's own signatures stay listed with their own verdicts. Pure.
+ */
+export function platformVerdict(
+  own: ImageVerification,
+  index: ImageVerification,
+  rule: Pick<Rule, 'platforms' | 'source'>,
+): PlatformVerification {
+  if (own.verified) return { ...own, coveredBy: 'own signature' }
+  const indexSignature = index.signatures.find((s) => s.verified)
+  const ownReason = own.reason ?? 'not verified'
+  if (rule.platforms === 'own-signature') {
+    return {
+      ...own,
+      reason:
+        `${ownReason}; its rule (${rule.source}) has platforms: own-signature: the index's ` +
+        'signature does not cover a platform manifest',
+    }
+  }
+  if (!indexSignature) {
+    return {
+      ...own,
+      reason: `${ownReason}; nor does the index's signature cover it (it did not verify)`,
+    }
+  }
+  return {
+    signatures: own.signatures,
+    attestations: own.attestations,
+    verified: true,
+    coveredBy: 'index signature',
+    ...(indexSignature.signer ? { signer: indexSignature.signer } : {}),
+    ...(indexSignature.rekorLogIndex !== undefined
+      ? {
+          rekorLogIndex: indexSignature.rekorLogIndex,
+          rekorIntegratedTime: indexSignature.rekorIntegratedTime,
+        }
+      : {}),
+  }
 }

@@ -3,10 +3,16 @@
  * `dockerfile`) resolved to digests, what signs each digest discovered in its registry, and a
  * verdict per image. Touches no @actions/core (index.ts reports the outcome). Needs no OIDC token.
  *
+ * A platform manifest reached through an index (listed under it by `recursive`, or chosen by
+ * `FROM --platform`) is verified by its own signature or, unless its rule says
+ * `platforms: own-signature`, by the index's: the signed index binds it by digest. One named by its
+ * own digest needs its own signature.
+ *
  * Bad input (an unreadable policy, a Dockerfile that cannot be read, a key that is not a key, no
  * policy at all) is an error before any registry is read. An image that cannot be found or read is
  * a failed image, not an error: the report names it with the reason, as for a bad signature.
  */
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { relative, resolve } from 'node:path'
 import { mapLimit } from '../concurrency'
@@ -33,7 +39,13 @@ import type { Logger } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { requestedImages } from '../subjects'
 import { discover } from './discover'
-import { requiredPredicateTypes, verifyImage, type ImageVerification } from './image'
+import {
+  platformVerdict,
+  requiredPredicateTypes,
+  verifyImage,
+  type ImageVerification,
+  type PlatformVerification,
+} from './image'
 import { ruleFiles, type RuleFiles } from './rule-files'
 import { loadTrustRoots, parseTrustedRootFile, type TrustRoot } from './trust'
 
@@ -309,6 +321,8 @@ interface Target {
   mediaType: string
   parent?: string
   platform?: string
+  /** The index it was reached through, whose signature may cover it (see platformVerdict). */
+  index?: Target
 }
 
 type Resolution = { targets: Target[] } | { failed: VerifyImageResult }
@@ -363,6 +377,13 @@ async function resolveSubject(
   let index: ImageIndex
   try {
     const fetched = await registry.getManifest(subject.repo, descriptor.digest)
+    // The index's signature covers what it lists only if these are the bytes it signs.
+    const got = fetched ? digestOf(fetched.bytes, descriptor.digest) : 'nothing'
+    if (got !== descriptor.digest)
+      return failed(
+        `expected the image index ${descriptor.digest} from its registry, got ${got}`,
+        descriptor.digest,
+      )
     index = JSON.parse(fetched?.bytes.toString('utf8') ?? '{}') as ImageIndex
   } catch (err) {
     return failed(`could not read the image index: ${describeError(err)}`, descriptor.digest)
@@ -384,6 +405,7 @@ async function resolveSubject(
       mediaType: child.mediaType,
       parent: descriptor.digest,
       platform: platformOf(child.platform),
+      index: top,
     }))
     .filter((c) => !subject.platform || platformMatches(subject.platform, c.platform))
   if (subject.platform && children.length === 0)
@@ -392,6 +414,12 @@ async function resolveSubject(
       descriptor.digest,
     )
   return { targets: [top, ...(recursive ? children : [])] }
+}
+
+/** The digest of `bytes` by the algorithm `digest` names (sha256 or sha512). */
+function digestOf(bytes: Buffer, digest: string): string {
+  const algorithm = digest.startsWith('sha512:') ? 'sha512' : 'sha256'
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
 }
 
 export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promise<VerifyOutcome> {
@@ -532,19 +560,30 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
       }
       const rule = target.rule
       // Attestations describe the image that was built and named; a platform manifest reached
-      // through `recursive` needs its signature only (as Signet and cosign attach them).
-      const outcome = await verifyTarget(
-        target,
-        target.parent ? { ...rule, attestations: [] } : rule,
-      )
+      // through its index needs a signature only (as Signet and cosign attach them): its own, or
+      // the index's (platformVerdict).
+      const outcome: PlatformVerification = target.index
+        ? platformVerdict(
+            ...(await Promise.all([
+              verifyTarget(target, { ...rule, attestations: [] }),
+              verifyTarget(target.index, target.index.rule),
+            ])),
+            rule,
+          )
+        : await verifyTarget(target, rule)
+      const coveredBy =
+        outcome.coveredBy ?? (outcome.verified ? ('own signature' as const) : undefined)
       const where = `${target.name}@${target.digest}${target.platform ? ` (${target.platform})` : ''}`
-      if (outcome.verified)
-        log.info(`✅ ${where}: signed by ${outcome.signer?.identity ?? 'the public key'}`)
+      const signer = outcome.signer?.identity ?? 'the public key'
+      if (coveredBy === 'index signature')
+        log.info(`✅ ${where}: covered by its index's signature (signed by ${signer})`)
+      else if (outcome.verified) log.info(`✅ ${where}: signed by ${signer}`)
       else log.info(`❌ ${where}: ${outcome.reason ?? 'not verified'}`)
       return {
         ...base,
         verified: outcome.verified,
         verdict: outcome.verified ? 'verified' : 'failed',
+        ...(coveredBy ? { coveredBy } : {}),
         rule: rule.name ?? rule.source,
         ...(outcome.reason ? { reason: outcome.reason } : {}),
         ...(outcome.signer ? { signer: outcome.signer } : {}),

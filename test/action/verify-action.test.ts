@@ -235,21 +235,54 @@ describe('images signed by Signet', () => {
   it('verifies each platform manifest of an index (recursive), or only the index', async () => {
     const all = await runAction(trusting({ images: index.ref }))
     expect(all.errors).toEqual([])
-    expect(results(all).map((r) => [r.platform ?? 'index', r.verified])).toEqual([
-      ['index', true],
-      ['linux/amd64', true],
-      ['linux/arm64', true],
+    expect(results(all).map((r) => [r.platform ?? 'index', r.verified, r.coveredBy])).toEqual([
+      ['index', true, 'own signature'],
+      ['linux/amd64', true, 'own signature'],
+      ['linux/arm64', true, 'own signature'],
     ])
-    const unsignedChildren = await runAction(trusting({ images: indexTopOnly.ref }))
-    expect(unsignedChildren.exitCode).toBe(1)
-    expect(
-      results(unsignedChildren)
-        .filter((r) => !r.verified)
-        .map((r) => r.platform),
-    ).toEqual(['linux/amd64', 'linux/arm64'])
     const topOnly = await runAction(trusting({ images: indexTopOnly.ref, recursive: 'false' }))
     expect(topOnly.outputs.verified).toBe('true')
     expect(results(topOnly)).toHaveLength(1)
+  })
+
+  it('issue 9.1: an index signed without its platform manifests is verified, each platform covered by the index signature', async () => {
+    const run = await runAction(trusting({ images: indexTopOnly.ref }))
+    expect(run.errors).toEqual([])
+    expect(run.outputs.verified).toBe('true')
+    expect(results(run).map((r) => [r.platform ?? 'index', r.verdict, r.coveredBy])).toEqual([
+      ['index', 'verified', 'own signature'],
+      ['linux/amd64', 'verified', 'index signature'],
+      ['linux/arm64', 'verified', 'index signature'],
+    ])
+    for (const platform of results(run).slice(1)) {
+      expect(platform.signer?.identity).toBe(sigstore.identity.subject)
+      expect(platform.parent).toBe(indexTopOnly.image.digest)
+    }
+    expect(run.stdout).toMatch(/\(linux\/arm64\): covered by its index's signature/)
+  })
+
+  it('issue 9.1: a platform manifest named by its own digest needs its own signature', async () => {
+    const platform = `${indexTopOnly.name}@${indexTopOnly.image.children[0].digest}`
+    const run = await runAction(trusting({ images: platform }))
+    expect(run.exitCode).toBe(1)
+    expect(results(run).map((r) => [r.verdict, r.coveredBy, r.reason])).toEqual([
+      ['failed', undefined, expect.stringMatching(/^expected a signature, got none/)],
+    ])
+  })
+
+  it("issue 9.1: a platform whose index's signature does not verify needs its own, and fails without", async () => {
+    const other = await runAction(
+      trusting({ images: indexTopOnly.ref, 'certificate-identity': 'https://example.com/other' }),
+    )
+    expect(other.exitCode).toBe(1)
+    expect(results(other).map((r) => [r.platform ?? 'index', r.verdict])).toEqual([
+      ['index', 'failed'],
+      ['linux/amd64', 'failed'],
+      ['linux/arm64', 'failed'],
+    ])
+    expect(results(other)[1].reason).toMatch(
+      /^expected a signature, got none.*; nor does the index's signature cover it \(it did not verify\)$/,
+    )
   })
 
   it('asks platform manifests for their signature only: attestations describe the named image', async () => {
@@ -404,6 +437,17 @@ describe('Dockerfile base images', () => {
     )
     expect(results(run)[2].reason).toBe('expected a linux/s390x manifest in the index, got none')
     expect(run.errors).toEqual([expect.stringMatching(/^::error file=Dockerfile,line=2::/)])
+  })
+
+  it('issue 9.1: FROM --platform of an index signed without its platforms: covered by the index signature', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'signet-ws-'))
+    writeFileSync(join(dir, 'Dockerfile'), `FROM --platform=linux/amd64 ${indexTopOnly.ref}\n`)
+    const run = await runAction(trusting({ dockerfile: 'Dockerfile' }), {}, { cwd: dir })
+    expect(run.errors).toEqual([])
+    expect(results(run).map((r) => [r.platform ?? 'index', r.verdict, r.coveredBy])).toEqual([
+      ['index', 'verified', 'own signature'],
+      ['linux/amd64', 'verified', 'index signature'],
+    ])
   })
 
   it('takes globs, and warns instead of failing in audit mode', async () => {

@@ -464,3 +464,90 @@ describe('the default trust root (no trusted-root input)', () => {
     )
   })
 })
+
+// --- issue 9.1: the index signature covers its platforms, by tag and by digest -----------------
+//
+// `cosign sign` on an index signs the index only (salrashid123's workflow did just that); cosign
+// verify accepts it, and every platform manifest is bound by its digest inside the signed index.
+// Signet, with `recursive` at its default, must give cosign's verdict whether the index is named
+// by tag or by digest, and say that the index signature is what covers each platform.
+
+const INDEX_TAG = 'v0.0.30'
+
+/** The case's index also under a tag: its exact bytes PUT again by name. */
+async function taggedRefOf(c: RealWorldCase): Promise<string> {
+  const { digest } = await imageOf(c)
+  const answer = await fetch(`http://${registry.host}/v2/${c.repository}/manifests/${digest}`, {
+    headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+  })
+  if (answer.status !== 200) throw new Error(`cannot read ${digest}: ${answer.status}`)
+  await registry.pushManifest(c.repository, Buffer.from(await answer.arrayBuffer()), INDEX_TAG)
+  return `${registry.host}/${c.repository}:${INDEX_TAG}`
+}
+
+interface CoveredResult extends ImageResult {
+  verdict: 'verified' | 'failed' | 'skipped'
+  platform?: string
+  parent?: string
+  coveredBy?: string
+}
+
+const namings = ['tag', 'digest'] as const
+const indexCases = salrashidCases.flatMap((c) => namings.map((by) => [by, c.name, c] as const))
+
+describe('issue 9.1: the salrashid123 index signature, with recursive at its default', () => {
+  it.each(indexCases)(
+    "issue 9.1: named by %s, Signet gives cosign v3's verdict on: %s",
+    async (by, _name, c) => {
+      const { ref: byDigest, digest } = await imageOf(c)
+      const ref = by === 'tag' ? await taggedRefOf(c) : byDigest
+      const cosignArgs = [
+        'verify',
+        ...INSECURE_REGISTRY,
+        '--offline=true',
+        '--trusted-root',
+        PUBLIC_GOOD_TRUSTED_ROOT,
+        ...cosignIdentityFlags(c.identity),
+        ref,
+      ]
+      const cosign: Verdict = await runToolAsync('cosign3', cosignArgs, { env: cosignEnv }).then(
+        () => 'accept',
+        () => 'reject',
+      )
+      const run = await runAction({
+        mode: 'verify',
+        images: ref,
+        'trusted-root': PUBLIC_GOOD_TRUSTED_ROOT,
+        'plain-http': registry.host,
+        ...signetIdentityInputs(c.identity),
+      })
+      const log = `exit ${run.exitCode}\n${run.stdout}\n${run.stderr}`
+      if (run.outputs.verified === undefined || run.outputs.results === undefined)
+        throw new Error(`Signet gave no verdict:\n${log}`)
+      const signet: Verdict = run.outputs.verified === 'true' ? 'accept' : 'reject'
+      expect({ signet, cosign, index: c.expected, log }).toEqual({
+        signet: c.expected,
+        cosign: c.expected,
+        index: c.expected,
+        log: expect.any(String),
+      })
+      const results = JSON.parse(run.outputs.results) as CoveredResult[]
+      // The index, then its two platform manifests (the fixture keeps the index only: they are
+      // not in the registry, and need not be: the signed index binds their digests).
+      expect(results.map((r) => [r.digest === digest ? 'index' : r.platform, r.parent])).toEqual([
+        ['index', undefined],
+        ['linux/amd64', digest],
+        ['linux/arm64/v8', digest],
+      ])
+      if (c.expected === 'accept') {
+        expect(results.map((r) => [r.verdict, r.coveredBy])).toEqual([
+          ['verified', 'own signature'],
+          ['verified', 'index signature'],
+          ['verified', 'index signature'],
+        ])
+      } else {
+        expect(results.map((r) => r.verdict)).toEqual(['failed', 'failed', 'failed'])
+      }
+    },
+  )
+})

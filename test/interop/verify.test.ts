@@ -24,13 +24,16 @@ import {
   moveSignatureReferrer,
   pushSibling,
   type CosignKeyPair,
+  signingFlags,
   type CosignSigner,
   type CosignVersion,
+  INSECURE_REGISTRY,
 } from '../infra/cosign'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { identityFlags, pushFreshImage, type PushedImage } from '../infra/harness'
 import { CYCLONEDX } from '../infra/sboms'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { runToolAsync } from '../infra/tools'
 
 const CYCLONEDX_TYPE = 'https://cyclonedx.org/bom'
 const OTHER_IDENTITY = 'https://github.com/evil/app/.github/workflows/publish.yml@refs/heads/main'
@@ -77,6 +80,9 @@ interface VerifyResult {
   image: string
   name: string
   digest: string
+  parent?: string
+  platform?: string
+  coveredBy?: 'own signature' | 'index signature'
   verified: boolean
   verdict: 'verified' | 'failed' | 'skipped'
   reason?: string
@@ -836,3 +842,222 @@ describe('issue 8.10: pinning the caller of a reusable workflow', () => {
 function identityFlagsFor(identity: string): string[] {
   return ['--certificate-identity', identity, '--certificate-oidc-issuer', sigstore.identity.issuer]
 }
+
+// -------------------------------------------------------------------------------------------------
+// issue 9.1: `cosign sign` on an index signs the index only, and cosign verify accepts it: every
+// platform manifest reached through it is bound by its digest inside the signed index. Signet must
+// verify the index and each platform it reaches through it (covered by the index signature),
+// whether the index is named by tag or by digest; `cosign sign --recursive` gives each platform its
+// own signature; a rule with `platforms: own-signature` wants that; a platform manifest named by its
+// own digest needs its own signature (cosign v3 agrees).
+
+describe('issue 9.1: an index signature covers its platforms', () => {
+  const PLATFORMS = ['linux/amd64', 'linux/arm64']
+  const TAG = 'v1'
+  /** Signed by cosign v3 on the index only (no --recursive), keyless and by key. */
+  const topOnly = {} as Record<'keyless' | 'key', PushedImage>
+  /** Signed by cosign v3 with --recursive (keyless): the index and each platform manifest. */
+  let recursive: PushedImage
+
+  const pushIndex = (): Promise<PushedImage> =>
+    pushFreshImage(distribution.host, 'verify/multi', { platforms: PLATFORMS, tag: TAG })
+
+  /** `cosign sign --recursive` (v3): the Cosign helper has no flag for it. */
+  async function signRecursive(image: PushedImage): Promise<void> {
+    const home = mkdtempSync(join(dir, 'cosign-recursive-'))
+    const token = join(home, 'token.jwt')
+    writeFileSync(token, sigstore.mintToken())
+    const flags = signingFlags(3, { kind: 'keyless', sigstore }, () => token)
+    await runToolAsync(
+      'cosign3',
+      ['sign', '--yes', '--recursive', ...INSECURE_REGISTRY, ...flags, image.ref],
+      { env: { HOME: home, TUF_ROOT: join(home, 'tuf') } },
+    )
+  }
+
+  const byName = (image: PushedImage, by: 'tag' | 'digest'): string =>
+    by === 'tag' ? `${image.name}:${TAG}` : image.ref
+  const platformRef = (image: PushedImage, i: number): string =>
+    `${image.name}@${image.image.children[i].digest}`
+
+  /** The index's result and its platforms', in the order Signet gives them. */
+  function coverage(run: ActionRun, image: PushedImage): (string | undefined)[][] {
+    return resultsOf(run).map((r) => [
+      r.digest === image.image.digest ? 'index' : r.platform,
+      r.verdict,
+      r.coveredBy,
+    ])
+  }
+
+  beforeAll(async () => {
+    const [keyless, keyed, both] = await Promise.all([pushIndex(), pushIndex(), pushIndex()])
+    await Promise.all([
+      cosign.sign(3, signerOf('keyless'), keyless.ref),
+      cosign.sign(3, signerOf('key'), keyed.ref),
+      signRecursive(both),
+    ])
+    topOnly.keyless = keyless
+    topOnly.key = keyed
+    recursive = both
+  }, 120_000)
+
+  const topOnlyCases = (['keyless', 'key'] as const).flatMap((by) =>
+    (['tag', 'digest'] as const).map((naming) => [by, naming] as const),
+  )
+
+  it.each(topOnlyCases)(
+    'issue 9.1: an index cosign v3 signed %s without --recursive, named by %s: cosign v3 accepts it, Signet verifies it and its platforms',
+    async (by, naming) => {
+      const image = topOnly[by]
+      const ref = byName(image, naming)
+      expect(await cosign.verify(3, sigstore, cosignWho(by), ref)).toContain(image.image.digest)
+      const run = await verifyWithSignet([], policyFor(by === 'key' ? 'v3Key' : 'v3Keyless'), {
+        images: ref,
+      })
+      const index = expectVerified(run, image)
+      expectSigner(index, by)
+      expect(coverage(run, image)).toEqual([
+        ['index', 'verified', 'own signature'],
+        ['linux/amd64', 'verified', 'index signature'],
+        ['linux/arm64', 'verified', 'index signature'],
+      ])
+      for (const platform of resultsOf(run).slice(1)) {
+        expect(platform.parent).toBe(image.image.digest)
+        // What covered it: the index's signer; the platform itself carries no signature.
+        expectSigner(platform, by)
+        expect(platform.signatures).toEqual([])
+      }
+    },
+  )
+
+  it.each(['tag', 'digest'] as const)(
+    'issue 9.1: an index cosign v3 signed with --recursive, named by %s: each platform is covered by its own signature',
+    async (naming) => {
+      const ref = byName(recursive, naming)
+      await cosign.verify(3, sigstore, cosignWho('keyless'), ref)
+      for (const i of [0, 1])
+        await cosign.verify(3, sigstore, cosignWho('keyless'), platformRef(recursive, i))
+      const run = await verifyWithSignet([], keylessPolicy(), { images: ref })
+      expectVerified(run, recursive)
+      expect(coverage(run, recursive)).toEqual([
+        ['index', 'verified', 'own signature'],
+        ['linux/amd64', 'verified', 'own signature'],
+        ['linux/arm64', 'verified', 'own signature'],
+      ])
+    },
+  )
+
+  /** A policy file of one keyless rule for every image, with `platforms: <value>`. */
+  function platformsPolicy(value: string): Record<string, string> {
+    const path = join(dir, `platforms-${value}.yml`)
+    writeFileSync(
+      path,
+      [
+        'rules:',
+        "  - images: '**'",
+        `    platforms: ${value}`,
+        '    signers:',
+        `      - identity: ${sigstore.identity.subject}`,
+        `        issuer: ${sigstore.identity.issuer}`,
+        '',
+      ].join('\n'),
+    )
+    return { 'trusted-root': sigstore.trustedRootPath, policy: path }
+  }
+
+  it('issue 9.1: a rule with platforms: own-signature refuses platforms without their own signature, and says why', async () => {
+    const image = topOnly.keyless
+    const run = await verifyWithSignet([image], platformsPolicy('own-signature'))
+    resultsOf(run)
+    expect(run.exitCode).toBe(1)
+    expect(run.outputs.verified).toBe('false')
+    expect(coverage(run, image)).toEqual([
+      ['index', 'verified', 'own signature'],
+      ['linux/amd64', 'failed', undefined],
+      ['linux/arm64', 'failed', undefined],
+    ])
+    for (const platform of resultsOf(run).slice(1)) {
+      expect(platform.reason).toMatch(/^expected a signature, got none/)
+      expect(platform.reason).toMatch(
+        /platforms: own-signature.*: the index's signature does not cover a platform manifest/,
+      )
+    }
+    expect(run.errors).toHaveLength(2)
+  })
+
+  it('issue 9.1: a rule with platforms: own-signature verifies an index signed with --recursive', async () => {
+    const run = await verifyWithSignet([recursive], platformsPolicy('own-signature'))
+    expectVerified(run, recursive)
+    expect(coverage(run, recursive).map((r) => r[2])).toEqual([
+      'own signature',
+      'own signature',
+      'own signature',
+    ])
+  })
+
+  it('issue 9.1: platforms: index-signature is the default, written out', async () => {
+    const image = topOnly.keyless
+    const run = await verifyWithSignet([image], platformsPolicy('index-signature'))
+    expectVerified(run, image)
+    expect(coverage(run, image).map((r) => r[2])).toEqual([
+      'own signature',
+      'index signature',
+      'index signature',
+    ])
+  })
+
+  it.each(['keyless', 'key'] as const)(
+    'issue 9.1: a platform manifest named by its own digest needs its own signature (%s): cosign v3 and Signet refuse it',
+    async (by) => {
+      const image = topOnly[by]
+      const ref = platformRef(image, 1)
+      await expect(cosign.verify(3, sigstore, cosignWho(by), ref)).rejects.toThrow(
+        /no (matching )?signatures/i,
+      )
+      const run = await verifyWithSignet([], policyFor(by === 'key' ? 'v3Key' : 'v3Keyless'), {
+        images: ref,
+      })
+      resultsOf(run)
+      expect(run.exitCode).toBe(1)
+      expect(resultsOf(run)).toEqual([
+        expect.objectContaining({
+          digest: image.image.children[1].digest,
+          verdict: 'failed',
+          reason: expect.stringMatching(NO_SIGNATURES),
+        }),
+      ])
+      expect(resultsOf(run)[0].coveredBy).toBeUndefined()
+      // ...and one with its own signature is verified by it.
+      const own = await verifyWithSignet([], keylessPolicy(), { images: platformRef(recursive, 1) })
+      expect(resultsOf(own).map((r) => [r.verdict, r.coveredBy])).toEqual([
+        ['verified', 'own signature'],
+      ])
+    },
+  )
+
+  it('issue 9.1: FROM --platform on an index signed without --recursive: the platform is covered by the index signature', async () => {
+    const image = topOnly.keyless
+    const workspace = mkdtempSync(join(dir, 'ws-'))
+    writeFileSync(
+      join(workspace, 'Dockerfile'),
+      `FROM --platform=linux/arm64 ${image.name}:${TAG}\nFROM --platform=linux/amd64 ${image.ref}\n`,
+    )
+    const run = await runAction(
+      {
+        mode: 'verify',
+        dockerfile: 'Dockerfile',
+        'plain-http': distribution.host,
+        ...keylessPolicy(),
+      },
+      {},
+      { cwd: workspace },
+    )
+    expect(run.errors).toEqual([])
+    expect(coverage(run, image)).toEqual([
+      ['index', 'verified', 'own signature'],
+      ['linux/arm64', 'verified', 'index signature'],
+      ['index', 'verified', 'own signature'],
+      ['linux/amd64', 'verified', 'index signature'],
+    ])
+  })
+})

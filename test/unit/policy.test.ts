@@ -1050,3 +1050,54 @@ describe('issue 8.8: one name, one image', () => {
     expect(ruleFor(policy, 'ghcr.io:8443/acme/app')).toBeUndefined()
   })
 })
+
+describe('issue 9.1: platforms, what covers a platform manifest reached through an index', () => {
+  const rule = (platforms?: string): string =>
+    [
+      'rules:',
+      '  - images: ghcr.io/acme/**',
+      ...(platforms === undefined ? [] : [`    platforms: ${platforms}`]),
+      '    signers:',
+      `      - identity: ${RELEASE_SAN}`,
+      `        issuer: ${GITHUB_ISSUER}`,
+      '',
+    ].join('\n')
+
+  it('issue 9.1: a rule without platforms lets the index signature cover them (index-signature)', () => {
+    expect(parsePolicy(rule(), 'policy.yml').rules[0].platforms).toBe('index-signature')
+  })
+
+  it.each(['index-signature', 'own-signature'])('issue 9.1: platforms: %s is read', (value) => {
+    expect(parsePolicy(rule(value), 'policy.yml').rules[0].platforms).toBe(value)
+  })
+
+  it.each([
+    [
+      'an unknown value',
+      'own',
+      /platforms must be "index-signature" .* or "own-signature" .*, not "own"/,
+    ],
+    ['another case', 'Own-Signature', /not "Own-Signature"/],
+    ['a list', '[own-signature]', /platforms must be a string/],
+    ['an empty value', '""', /platforms is empty/],
+  ])('issue 9.1: %s is refused with its line', (_label, value, message) => {
+    let error: unknown
+    try {
+      parsePolicy(rule(value), 'policy.yml')
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(PolicyError)
+    expect((error as PolicyError).line).toBe(3)
+    expect((error as PolicyError).message).toMatch(/^policy: policy\.yml:3: /)
+    expect((error as PolicyError).message).toMatch(message)
+  })
+
+  it('issue 9.1: the identity inputs make a rule that lets the index signature cover them', () => {
+    const policy = policyFromInputs({
+      certificateIdentity: RELEASE_SAN,
+      certificateOidcIssuer: GITHUB_ISSUER,
+    })
+    expect(policy?.rules[0].platforms).toBe('index-signature')
+  })
+})

@@ -12,7 +12,7 @@ import {
   type Rule,
 } from '../../src/policy/policy'
 import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/verify/discover'
-import { verifyImage, type ImageVerification } from '../../src/verify/image'
+import { platformVerdict, verifyImage, type ImageVerification } from '../../src/verify/image'
 import { parseTrustedRootFile, trustRootFrom, type TrustRoot } from '../../src/verify/trust'
 
 const FIXTURES = resolve(__dirname, '../fixtures/real-world')
@@ -647,6 +647,102 @@ describe('issue 8.10: pinning the caller of a reusable workflow (docker/github-b
     expect(evil.verified).toBe(false)
     expect(evil.reason).toBe(
       'expected GitHub workflow repository evil/go-bazel-github-workflow, got salrashid123/go-bazel-github-workflow',
+    )
+  })
+})
+
+describe('issue 9.1: what covers a platform manifest reached through its index (platformVerdict)', () => {
+  // docker/actions-toolkit's manifests 1 and 2 stand in for an index and one of its platform
+  // manifests: bundle 1 signs the "index", bundle 2 (when found) the "platform".
+  const rule = (platforms: Rule['platforms'] = 'index-signature'): Rule => ({
+    ...keylessRule(DOCKER_SAN),
+    platforms,
+    source: 'policy.yml:2',
+  })
+  const index = verifyBundle1(keylessRule(DOCKER_SAN))
+  const unsigned = verifyImage(discovery([]), DIGEST2, rule(), [PG], OPTIONS)
+  const ownSigned = verifyImage(
+    discovery([found(dockerBundle(2), REF2)]),
+    DIGEST2,
+    rule(),
+    [PG],
+    OPTIONS,
+  )
+
+  it('issue 9.1: the fixtures are what the cases say', () => {
+    expect([index.verified, unsigned.verified, ownSigned.verified]).toEqual([true, false, true])
+  })
+
+  it('issue 9.1: its own verified signature decides, whatever the rule says', () => {
+    for (const platforms of ['index-signature', 'own-signature'] as const) {
+      expect(platformVerdict(ownSigned, index, rule(platforms))).toEqual({
+        ...ownSigned,
+        coveredBy: 'own signature',
+      })
+    }
+  })
+
+  it("issue 9.1: without its own signature it is covered by the index's, and reports the index's signer", () => {
+    const covered = platformVerdict(unsigned, index, rule())
+    expect(covered).toEqual({
+      verified: true,
+      coveredBy: 'index signature',
+      signer: index.signer,
+      rekorLogIndex: index.rekorLogIndex,
+      rekorIntegratedTime: index.rekorIntegratedTime,
+      signatures: [],
+      attestations: [],
+    })
+    expect(covered.signer?.identity).toBe(DOCKER_SAN)
+  })
+
+  it("issue 9.1: a platform signature that does not verify stays listed, and the index's covers it", () => {
+    const corrupted = verifyImage(
+      discovery([found(withCorruptSignature(dockerBundle(2)), REF2)]),
+      DIGEST2,
+      rule(),
+      [PG],
+      OPTIONS,
+    )
+    expect(corrupted.verified).toBe(false)
+    const covered = platformVerdict(corrupted, index, rule())
+    expect(covered).toMatchObject({ verified: true, coveredBy: 'index signature' })
+    expect(covered.reason).toBeUndefined()
+    expect(covered.signatures).toEqual([
+      expect.objectContaining({ reference: REF2, verified: false, reason: expect.any(String) }),
+    ])
+  })
+
+  it('issue 9.1: an index whose signature verified covers it even when the index lacks a required attestation', () => {
+    const indexWithoutProvenance = verifyBundle1(keylessRule(DOCKER_SAN, ['slsaprovenance']))
+    expect(indexWithoutProvenance.verified).toBe(false)
+    expect(platformVerdict(unsigned, indexWithoutProvenance, rule())).toMatchObject({
+      verified: true,
+      coveredBy: 'index signature',
+    })
+  })
+
+  it("issue 9.1: when the index's signature does not verify either, it fails, saying both", () => {
+    const otherSigner = verifyBundle1(
+      keylessRule('https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main'),
+    )
+    expect(otherSigner.signatures.some((s) => s.verified)).toBe(false)
+    const verdict = platformVerdict(unsigned, otherSigner, rule())
+    expect(verdict.verified).toBe(false)
+    expect(verdict.coveredBy).toBeUndefined()
+    expect(verdict.reason).toBe(
+      `${unsigned.reason}; nor does the index's signature cover it (it did not verify)`,
+    )
+  })
+
+  it('issue 9.1: platforms: own-signature refuses the cover of a verified index, and says why', () => {
+    const verdict = platformVerdict(unsigned, index, rule('own-signature'))
+    expect(verdict.verified).toBe(false)
+    expect(verdict.coveredBy).toBeUndefined()
+    expect(verdict.signer).toBeUndefined()
+    expect(verdict.reason).toBe(
+      `${unsigned.reason}; its rule (policy.yml:2) has platforms: own-signature: the index's ` +
+        'signature does not cover a platform manifest',
     )
   })
 })
