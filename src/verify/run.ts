@@ -37,7 +37,7 @@ import {
 } from '../registry/types'
 import type { Logger } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
-import { requestedImages } from '../subjects'
+import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
 import { discover } from './discover'
 import {
   platformVerdict,
@@ -249,10 +249,20 @@ function contextResult(item: DockerfileImage, dockerfile: DockerfileLocation): V
  * Dockerfile image that a build context replaced with something that is no registry image comes
  * decided already.
  */
-async function subjectsOf(inputs: Inputs, cwd: string): Promise<(Subject | VerifyImageResult)[]> {
+async function subjectsOf(
+  inputs: Inputs,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<(Subject | VerifyImageResult)[]> {
   const subjects: (Subject | VerifyImageResult)[] = []
-  if (inputs.images.length > 0 || inputs.metadata) {
-    for (const r of requestedImages(inputs)) {
+  // With nothing named at all, the tags docker/metadata-action exported are the images.
+  const metadataActionOnly =
+    inputs.images.length === 0 &&
+    !inputs.metadata &&
+    inputs.dockerfiles.length === 0 &&
+    env[METADATA_ACTION_ENV] !== undefined
+  if (inputs.images.length > 0 || inputs.metadata || metadataActionOnly) {
+    for (const r of requestedImages(inputs, env)) {
       subjects.push({
         written: r.written,
         repo: { registry: r.registry, repository: r.repository },
@@ -292,7 +302,7 @@ async function subjectsOf(inputs: Inputs, cwd: string): Promise<(Subject | Verif
       'NO_IMAGES',
       inputs.dockerfiles.length > 0
         ? 'input dockerfile: the Dockerfiles name no image (only scratch or build stages)'
-        : 'no images to verify: set images (name@sha256:… or name:tag) or dockerfile',
+        : 'no images to verify: set images (name@sha256:… or name:tag), metadata or dockerfile',
       { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images },
     )
   }
@@ -441,7 +451,7 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
           : INPUT.policy,
   })
   const { policy, source } = await readPolicy(inputs, files)
-  const named = await subjectsOf(inputs, cwd)
+  const named = await subjectsOf(inputs, cwd, env)
   const subjects = named.filter((s): s is Subject => 'repo' in s)
   const trustedRootText = inputs.trustedRoot
     ? readTrustedRoot(inputs.trustedRoot, files)

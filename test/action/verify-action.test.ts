@@ -100,6 +100,19 @@ function results(run: ActionRun): VerifyImageResult[] {
 }
 
 describe('images signed by Signet', () => {
+  it('issue 9.2: with nothing named, the tags metadata-action exported take digest and are not resolved', async () => {
+    const run = await runAction(trusting({ digest: keyless.image.digest }), {
+      DOCKER_METADATA_OUTPUT_JSON: JSON.stringify({
+        tags: [`${keyless.name}:never-pushed`, `${keyless.name}:also-never-pushed`],
+        labels: {},
+      }),
+    })
+    expect(run.errors).toEqual([])
+    expect(results(run).map((r) => [r.digest, r.verdict])).toEqual([
+      [keyless.image.digest, 'verified'],
+    ])
+  })
+
   it('verifies a keyless signature in both formats, with no id-token, and says who signed', async () => {
     const run = await runAction(trusting({ images: keyless.ref }))
     expect(run.errors).toEqual([])
