@@ -57,8 +57,8 @@ const DEFAULTS = { retries: 3, minRetryDelayMs: 1000, maxRetryDelayMs: 10_000, t
 const MAX_TOTAL_MS = 90_000
 const CREATE_ROUTE = 'POST /repos/{owner}/{repo}/attestations'
 // Pin the REST API version, as GitHub asks clients to, so a future default cannot change the shape.
-const API_VERSION = '2022-11-28'
-const USER_AGENT = 'signet'
+export const API_VERSION = '2022-11-28'
+export const USER_AGENT = 'signet'
 
 /** Why a store failed; describeStoreFailure turns each into advice. */
 export type StoreFailureKind =
@@ -250,7 +250,7 @@ function attestationId(data: unknown): number | undefined {
  * Octokit reports a network failure as status 500 *without* a response: only a response means
  * GitHub answered.
  */
-function httpFailure(
+export function httpFailure(
   err: unknown,
 ): { status: number; headers: Record<string, string | undefined>; message?: string } | undefined {
   if (typeof err !== 'object' || err === null) return undefined
@@ -274,7 +274,7 @@ function httpFailure(
 }
 
 /** GitHub's secondary rate limits answer 403 (or 429) with Retry-After or remaining=0. */
-function isRateLimit(failure: {
+export function isRateLimit(failure: {
   status: number
   headers: Record<string, string | undefined>
   message?: string
@@ -288,7 +288,7 @@ function isRateLimit(failure: {
   )
 }
 
-function classifyError(err: unknown, now: number): RetryVerdict {
+export function classifyError(err: unknown, now: number): RetryVerdict {
   const failure = httpFailure(err)
   if (!failure) return { retry: isRetryableError(err), reason: rootMessage(err) }
   const reason = `HTTP ${failure.status}${failure.message ? ` (${failure.message})` : ''}`
@@ -309,7 +309,7 @@ function classifyError(err: unknown, now: number): RetryVerdict {
  * "Unknown Error" (it reads the cause only when that is an `instanceof Error`, which a DOMException
  * or an error from another realm is not), so walk the cause chain by shape.
  */
-function transportDetail(err: unknown, timeoutMs: number): string {
+export function transportDetail(err: unknown, timeoutMs: number): string {
   let message: string | undefined
   let code: string | undefined
   for (let e: unknown = err, depth = 0; typeof e === 'object' && e !== null && depth < 8; depth++) {
@@ -328,8 +328,8 @@ function transportDetail(err: unknown, timeoutMs: number): string {
 
 // GitHub's wording for a plan or repository-type limit, e.g. "Feature not available for
 // user-owned private repositories." Its message is passed on as is: it is the precise one.
-const PLAN_LIMIT = /not available|user-owned private|upgrade|\bplan\b|enterprise cloud/i
-const NOT_ACCESSIBLE = /resource not accessible|must have admin|permission/i
+export const PLAN_LIMIT = /not available|user-owned private|upgrade|\bplan\b|enterprise cloud/i
+export const NOT_ACCESSIBLE = /resource not accessible|must have admin|permission/i
 
 function toStoreError(
   err: unknown,

@@ -16,6 +16,10 @@
  * are capped (MAX_SIGNATURE_LAYERS, MAX_BUNDLE_REFERRERS here, MAX_LISTED_REFERRERS and
  * MAX_REFERRER_PAGES in src/registry/types.ts). Over the budget or a referrers cap the image fails
  * with a REGISTRY_LIMIT error naming the limit; text from the registry reaches notes only bounded.
+ *
+ * With a GitHub source (`github-attestations: true`), the digest's attestations in GitHub's
+ * artifact attestations API (where actions/attest stores them by default) join the bundles too,
+ * read under the same byte budget (src/github/attestation-source.ts).
  */
 import { LEGACY_ANNOTATIONS, attestationTag, signatureTag } from '../formats/cosign-legacy'
 import { BUNDLE_ANNOTATIONS, referrersFallbackTag } from '../formats/referrers'
@@ -35,6 +39,7 @@ import {
   type Registry,
   type Repository,
 } from '../registry/types'
+import type { GitHubAttestationSource } from '../github/attestation-source'
 import type { LegacySignature } from './legacy'
 
 /**
@@ -62,6 +67,14 @@ const BUNDLE_PREDICATE_TYPE_ANNOTATION = BUNDLE_ANNOTATIONS.predicateType
 export interface DiscoverOptions {
   /** Bytes of manifests and blobs read for the image, at most. Default DEFAULT_DISCOVERY_MAX_BYTES. */
   maxBytes?: number
+  /** Also read the digest's attestations from GitHub's artifact attestations API. */
+  github?: GitHubAttestationSource
+  /**
+   * A rule requires attestations of this image (default true): a failed GitHub lookup then fails
+   * the image, since an unread attestation could be the one the rule needs or one with a banned
+   * component. When false, a failed lookup is a warning and a note.
+   */
+  attestationsRequired?: boolean
 }
 
 export interface FoundLegacySignature {
@@ -78,7 +91,7 @@ export interface FoundLegacyAttestation {
 }
 
 export interface FoundBundle {
-  /** `repo@sha256:…` of the referrer manifest. */
+  /** `repo@sha256:…` of the referrer manifest; `github:<owner>/attestations/<id>` from GitHub. */
   reference: string
   /** The parsed bundle JSON (checked by the verifier); not read when no rule needs its type. */
   json?: unknown
@@ -137,7 +150,8 @@ class ImageReader {
     private readonly maxBytes: number,
   ) {}
 
-  private charge(bytes: number, what: string): void {
+  /** Counts `bytes` against the image's budget; throws REGISTRY_LIMIT past it. */
+  charge(bytes: number, what: string): void {
     if (this.over) throw this.over
     if (this.spent + bytes > this.maxBytes) {
       throw (this.over = registryLimit(
@@ -380,7 +394,40 @@ async function bundleReferrers(
 }
 
 /**
- * Everything that claims to sign or attest `digest` in `repo`. `needsAttestation` says which
+ * The digest's bundles in GitHub's artifact attestations API, as found bundles. Like a referrer,
+ * a bundle of a type no rule needs is listed without its JSON (GitHub sends it inline, so it was
+ * read and charged all the same); a signature bundle (Signet's sign mode stores those too) is kept.
+ */
+async function githubBundles(
+  reader: ImageReader,
+  digest: string,
+  notes: string[],
+  needsAttestation: (predicateType: string) => boolean,
+  options: DiscoverOptions,
+): Promise<FoundBundle[]> {
+  if (!options.github) return []
+  const found = await options.github.lookup({
+    name: `${reader.repo.registry}/${reader.repo.repository}`,
+    digest,
+    charge: (bytes, what) => reader.charge(bytes, what),
+    required: options.attestationsRequired ?? true,
+  })
+  notes.push(...found.notes)
+  return found.bundles.map((bundle) => {
+    const predicateType = claimedPredicateType(bundle.json)
+    const needed =
+      !predicateType || predicateType === COSIGN_SIGN_PREDICATE || needsAttestation(predicateType)
+    return {
+      reference: bundle.reference,
+      ...(needed ? { json: bundle.json } : {}),
+      ...(predicateType ? { predicateType } : {}),
+    }
+  })
+}
+
+/**
+ * Everything that claims to sign or attest `digest` in `repo` (and, given `options.github`, in
+ * GitHub's artifact attestations API). `needsAttestation` says which
  * attestation types will be checked: an attestation whose annotation names another type is listed
  * without downloading it (SBOMs run to megabytes). Trusting the annotation here can only hide an
  * attestation, which fails a requirement closed; one that claims a needed type is read and its
@@ -400,10 +447,11 @@ export async function discover(
     const annotated = annotations[LEGACY_ANNOTATIONS.predicateType]
     return Boolean(annotated) && !needsAttestation(annotated)
   }
-  const [sigLayers, attLayers, referrers] = await Promise.all([
+  const [sigLayers, attLayers, referrers, fromGitHub] = await Promise.all([
     legacyLayers(reader, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
     legacyLayers(reader, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
     bundleReferrers(reader, registry, digest, notes, needsAttestation),
+    githubBundles(reader, digest, notes, needsAttestation, options),
   ])
   return {
     signatures: sigLayers.flatMap((l) =>
@@ -416,7 +464,7 @@ export async function discover(
       envelope: l.bytes,
       annotations: l.annotations,
     })),
-    bundles: referrers.bundles,
+    bundles: [...referrers.bundles, ...fromGitHub],
     notes,
     referrersFrom: referrers.from,
   }

@@ -9,7 +9,17 @@ import {
   serverUrlFromApiUrl,
   storeOrWarn,
 } from '../../src/github/attestations'
+import {
+  createGitHubAttestationSource,
+  GitHubAttestationLookupError,
+  MAX_GITHUB_ATTESTATIONS,
+  nextLink,
+  ownerFor,
+  parseOwnerInput,
+  type GitHubLookupRequest,
+} from '../../src/github/attestation-source'
 import type { Logger } from '../../src/report/types'
+import { errorOf } from '../infra/expect'
 import { GitHubApiStandIn, startGitHubApiStandIn } from '../infra/github-api'
 
 const TOKEN = 'ghs_unitTestToken123'
@@ -397,3 +407,161 @@ describe('serverUrlFromApiUrl and describeStoreFailure edge cases', () => {
     expect(describeStoreFailure('text')).toContain('text')
   })
 })
+
+describe('reading attestations back (verify mode, github-attestations)', () => {
+  let api: GitHubApiStandIn
+  const warnings: string[] = []
+  const log: Logger = {
+    info: () => undefined,
+    debug: () => undefined,
+    warning: (m) => warnings.push(m),
+    group: (_name, fn) => fn(),
+  }
+  const source = (options: { token?: string; owner?: string } = {}) =>
+    createGitHubAttestationSource({
+      token: options.token ?? TOKEN,
+      owner: options.owner ?? 'octo',
+      apiUrl: api.url,
+      log,
+      minRetryDelayMs: 5,
+    })
+  const request = (overrides: Partial<GitHubLookupRequest> = {}): GitHubLookupRequest => ({
+    name: 'registry.example/octo/app',
+    digest: DIGEST,
+    charge: () => undefined,
+    required: true,
+    ...overrides,
+  })
+  const lookupFailure = async (
+    promise: Promise<unknown>,
+  ): Promise<GitHubAttestationLookupError> => {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    if (!(err instanceof GitHubAttestationLookupError))
+      throw new Error(`expected a lookup error: ${String(err)}`)
+    return err
+  }
+
+  beforeEach(async () => {
+    warnings.length = 0
+    api = await startGitHubApiStandIn({ tokens: [TOKEN] })
+  })
+  afterEach(async () => {
+    await api.stop()
+  })
+
+  it('issue 9.4: lists what sign mode stored, as the bundles it stored', async () => {
+    const bundle = dsseBundle()
+    await new GitHubAttestationStore({
+      token: TOKEN,
+      repository: 'octo/app',
+      apiUrl: api.url,
+    }).store(bundle, DIGEST)
+    const found = await source().lookup(request())
+    expect(found.bundles).toEqual([
+      { reference: 'github:octo/attestations/1', json: JSON.parse(JSON.stringify(bundle)) },
+    ])
+  })
+
+  it('issue 9.4: a 401 names github-token and never the token', async () => {
+    const err = await lookupFailure(source({ token: 'ghs_wrongToken42' }).lookup(request()))
+    expect(err.kind).toBe('bad-credentials')
+    expect(err.message).toMatch(/HTTP 401.*`github-token`/)
+    expect(err.message).not.toContain('ghs_wrongToken42')
+  })
+
+  it('issue 9.4: without a token, a required lookup fails without a request', async () => {
+    const err = await lookupFailure(source({ token: '' }).lookup(request()))
+    expect(err.kind).toBe('no-token')
+    expect(err.message).toContain('`github-token`')
+    expect(api.requests).toEqual([])
+  })
+
+  it('issue 9.4: a rate limit is retried, then the listing read', async () => {
+    api.add('octo/app', dsseBundle())
+    api.respondWith(429, { message: 'Too many requests' }, 1, { 'retry-after': '0' })
+    const found = await source().lookup(request())
+    expect(found.bundles).toHaveLength(1)
+    expect(api.requests.map((r) => r.status)).toEqual([429, 200])
+  })
+
+  it('issue 9.4: an entry without an inline bundle is noted, not read', async () => {
+    api.add('octo/app', null, [DIGEST])
+    const found = await source().lookup(request())
+    expect(found.bundles).toEqual([])
+    expect(found.notes).toEqual([
+      'github:octo/attestations/1 (entry 1 of page 1) has no inline bundle: not read',
+    ])
+  })
+
+  it('issue 9.4: more attestations than Signet reads fail the image, naming the limit', async () => {
+    const bundle = dsseBundle()
+    for (let i = 0; i <= MAX_GITHUB_ATTESTATIONS; i++) api.add('octo/app', bundle)
+    await expect(source().lookup(request({ required: false }))).rejects.toMatchObject({
+      code: 'REGISTRY_LIMIT',
+      message: expect.stringContaining(
+        `Signet reads at most ${MAX_GITHUB_ATTESTATIONS} GitHub artifact attestations per image`,
+      ) as unknown,
+    })
+  })
+
+  it('issue 9.4: an answer that is not a listing fails closed when required, warns otherwise', async () => {
+    api.respondWith(200, { attestations: 'nope' }, 2)
+    const err = await lookupFailure(source().lookup(request()))
+    expect(err.message).toMatch(/not a list of attestations/)
+    const found = await source().lookup(request({ required: false }))
+    expect(found.bundles).toEqual([])
+    expect(found.notes[0]).toMatch(/not a list of attestations/)
+    expect(warnings).toHaveLength(1)
+  })
+})
+
+describe('whose attestations: ownerFor, parseOwnerInput, nextLink', () => {
+  it('issue 9.4: the owner comes from a ghcr.io image name, or from the input', () => {
+    expect(ownerFor('ghcr.io/octo-org/app')).toEqual({ owner: 'octo-org' })
+    expect(ownerFor('ghcr.io/octo-org/tools/app')).toEqual({ owner: 'octo-org' })
+    expect(ownerFor('ghcr.io:443/octo-org/app')).toEqual({ owner: 'octo-org' })
+    expect(ownerFor('docker.io/library/alpine')).toBeUndefined()
+    expect(ownerFor('ghcr.io/app')).toBeUndefined()
+    expect(ownerFor('ghcr.io.evil.example/octo/app')).toBeUndefined()
+    expect(ownerFor('ghcr.io/octo-org/app', 'other-org')).toEqual({ owner: 'other-org' })
+    expect(ownerFor('docker.io/library/alpine', 'octo/app')).toEqual({ owner: 'octo', repo: 'app' })
+    expect(ownerFor('ghcr.io/octo-org/app', '  ')).toEqual({ owner: 'octo-org' })
+  })
+
+  it.each([['a/b/c'], ['-octo'], ['octo org'], ['octo/'], ['octo/..'], ['../x'], ['x'.repeat(40)]])(
+    'issue 9.4: github-attestations-owner %j is refused, naming the input',
+    (text) => {
+      const err = errorOf(() => parseOwnerInput(text))
+      expect(err.code).toBe('INPUT_INVALID')
+      expect(err.input).toBe('github-attestations-owner')
+      expect(() =>
+        createGitHubAttestationSource({ token: TOKEN, owner: text, log: silentLog() }),
+      ).toThrow(/github-attestations-owner/)
+    },
+  )
+
+  it('reads rel="next" from a Link header', () => {
+    expect(nextLink(undefined)).toBeUndefined()
+    expect(nextLink('<https://api.github.com/x?after=Y>; rel="next"')).toBe(
+      'https://api.github.com/x?after=Y',
+    )
+    expect(nextLink('<https://a/prev>; rel="prev", <https://a/n?a=1,2>; rel="next"')).toBe(
+      'https://a/n?a=1,2',
+    )
+    expect(nextLink('<https://a/n>; rel=next')).toBe('https://a/n')
+    expect(nextLink('<https://a/n>; rel="prev next"')).toBe('https://a/n')
+    expect(nextLink('<https://a/last>; rel="last", <https://a/x>; rel="nextish"')).toBeUndefined()
+  })
+})
+
+function silentLog(): Logger {
+  return {
+    info: () => undefined,
+    debug: () => undefined,
+    warning: () => undefined,
+    group: (_n, fn) => fn(),
+  }
+}
