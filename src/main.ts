@@ -18,8 +18,9 @@ import { loadSigningKey, type SigningKey } from './sigstore/keys'
 import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
 import { planAttestations } from './attestations'
 import { attestationsStoreFromEnv, type AttestationStore } from './github/attestations'
-import { PUBLIC_GOOD } from './sigstore/services'
+import { usesOnlyPublicGood } from './sigstore/services'
 import { SigningSession } from './sigstore/signing'
+import { signingTrustRoots, WitnessCheck } from './sigstore/witness-check'
 import { buildVerifyCommand } from './report/verify-command'
 import { requestedImages } from './subjects'
 import type { Bundle } from '@sigstore/bundle'
@@ -40,6 +41,8 @@ export interface RunDependencies {
   cwd?: string
   /** Receives every bundle as it is made (the bundle-path file). */
   onBundle?: (bundle: Bundle) => void
+  /** For tests: where TUF looks and caches (the public-good root, when no trusted-root is given). */
+  tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
 }
 
 export interface SignOutcome {
@@ -57,6 +60,8 @@ export interface SignOutcome {
   signatureFormat: Inputs['signatureFormat']
   /** Signed against other Sigstore services than the public good instance. */
   customInstance: boolean
+  /** The trusted-root input: what the services answered was checked against it. */
+  trustedRoot?: string
   /** Recorded in Rekor. */
   tlog: boolean
   /** Stamped by a timestamp authority. */
@@ -79,6 +84,40 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
       deps.identity ?? new GitHubOidcProvider(env, { mask: (secret) => log.mask?.(secret) })
     identity.preflight?.()
   }
+  const keyless = !key
+  const publicGood = usesOnlyPublicGood({
+    keyless,
+    fulcioURL: inputs.fulcioURL,
+    rekorURL: inputs.rekorURL,
+    tlog: inputs.tlog,
+    tsaURL: inputs.tsaURL,
+  })
+  // The root what the services hand back is checked against. The trusted-root file is input, read
+  // and checked before any service is asked; TUF (the public-good root) loads meanwhile, and its
+  // log lines wait for their own group.
+  const rootLog = deferredLogger()
+  const trust = signingTrustRoots({
+    trustedRoot: inputs.trustedRoot,
+    publicGood,
+    witnessed: keyless || inputs.tlog || inputs.tsaURL !== undefined,
+    cwd: deps.cwd ?? process.cwd(),
+    log: rootLog,
+    tuf: deps.tuf,
+  })
+  trust.catch(() => undefined)
+  if (inputs.trustedRoot) await trust
+  const check = trust.then(
+    (t) =>
+      t &&
+      new WitnessCheck(t.roots, {
+        keyless,
+        tlog: inputs.tlog,
+        publicKeyPem: key?.publicKeyPem,
+        rootName: t.name,
+      }),
+  )
+  check.catch(() => undefined)
+
   const registry = deps.registry ?? createRegistry(inputs, requested, env, log)
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
@@ -87,6 +126,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     tlog: inputs.tlog,
     key,
     identity,
+    check,
   })
   // Ask Fulcio while the registry is being read: nothing is written before both are done.
   const chain = session.certificateChain()
@@ -130,6 +170,18 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     })
   }
 
+  // Before the first signature: a root TUF could not verify fails the run here.
+  const trusted = await trust
+  const witnessCheck = await check
+  if (trusted) {
+    await log.group('Trusted root', async () => {
+      rootLog.replayTo(log)
+      log.info(witnessNote(keyless, inputs, trusted.name))
+    })
+  } else {
+    rootLog.replayTo(log)
+  }
+
   const run = await log.group(
     `Signing ${images.length} image(s) (${inputs.signatureFormat})`,
     async () =>
@@ -142,6 +194,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
         log,
       }),
   )
+  if (witnessCheck) log.debug(`${INPUT.trustedRoot}: ${witnessCheck.summary()}`)
 
   const outcome: SignOutcome = {
     mode: 'sign',
@@ -155,15 +208,55 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     verifyCommand: '',
     signatureFormat: inputs.signatureFormat,
     errors: run.errors,
-    customInstance:
-      (session.keyless && inputs.fulcioURL !== PUBLIC_GOOD.fulcioURL) ||
-      (inputs.tlog && inputs.rekorURL !== PUBLIC_GOOD.rekorURL) ||
-      (inputs.tsaURL !== undefined && !inputs.tsaURL.startsWith(PUBLIC_GOOD.tsaURL)),
+    customInstance: !publicGood,
+    trustedRoot: inputs.trustedRoot,
     tlog: inputs.tlog,
     timestamped: inputs.tsaURL !== undefined,
   }
   outcome.verifyCommand = buildVerifyCommand(outcome)
   return outcome
+}
+
+/** What the trusted root checks in this run, for the log. */
+function witnessNote(
+  keyless: boolean,
+  inputs: Pick<Inputs, 'tlog' | 'tsaURL'>,
+  rootName: string,
+): string {
+  const answers = [
+    ...(keyless ? ["Fulcio's certificate chain and SCT"] : []),
+    ...(inputs.tlog ? ["Rekor's log entry"] : []),
+    ...(inputs.tsaURL !== undefined ? ["the timestamp authority's timestamp"] : []),
+  ]
+  if (answers.length === 0) {
+    return `signing by key with no log entry and no timestamp: nothing from ${rootName} applies`
+  }
+  return `${answers.join(', ')}: verified against ${rootName} before anything is written`
+}
+
+/**
+ * A logger that holds its lines until replayTo(), then passes them on: the trusted root loads
+ * while other groups print, and its lines belong in its own group.
+ */
+function deferredLogger(): Logger & { replayTo(log: Logger): void } {
+  let target: Logger | undefined
+  const held: [keyof Pick<Logger, 'info' | 'warning' | 'debug'>, string][] = []
+  const line =
+    (level: 'info' | 'warning' | 'debug') =>
+    (message: string): void => {
+      if (target) target[level](message)
+      else held.push([level, message])
+    }
+  return {
+    info: line('info'),
+    warning: line('warning'),
+    debug: line('debug'),
+    group: async (_name, fn) => fn(),
+    replayTo(log: Logger): void {
+      target = log
+      for (const [level, message] of held.splice(0)) log[level](message)
+    },
+  }
 }
 
 /** The step's verdict as one error, naming the input at fault where one is. */

@@ -47,6 +47,7 @@ export function buildVerifyCommand(
     | 'results'
     | 'signatureFormat'
     | 'customInstance'
+    | 'trustedRoot'
     | 'tlog'
     | 'timestamped'
   >,
@@ -60,7 +61,10 @@ export function buildVerifyCommand(
   } else {
     parts.push(flag('key', 'cosign.pub'))
   }
-  if (outcome.customInstance) parts.push(flag('trusted-root', 'trusted_root.json'))
+  // The root the services were checked against is the one to verify with; with other services
+  // and none given, the user must fetch theirs (a placeholder says so).
+  if (outcome.trustedRoot) parts.push(flag('trusted-root', outcome.trustedRoot))
+  else if (outcome.customInstance) parts.push(flag('trusted-root', 'trusted_root.json'))
   if (!outcome.tlog) {
     // Nothing in Rekor: cosign must be told not to look, and to trust the timestamp instead.
     if (outcome.timestamped) parts.push('--use-signed-timestamps')

@@ -6,6 +6,34 @@ export const PUBLIC_GOOD = {
   tsaURL: 'https://timestamp.sigstore.dev',
 } as const
 
+/** The same service as Sigstore's public-good one: the same origin (an endpoint path may follow). */
+function isPublicGood(url: string, publicGoodURL: string): boolean {
+  try {
+    return new URL(url).origin === new URL(publicGoodURL).origin
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Whether every service a run uses is Sigstore's public-good one: Fulcio when keyless, Rekor
+ * unless `tlog: false`, the TSA when one is set. Compared by origin, so a look-alike host
+ * (`https://timestamp.sigstore.dev.example.com`) is not taken for the public good.
+ */
+export function usesOnlyPublicGood(services: {
+  keyless: boolean
+  fulcioURL: string
+  rekorURL: string
+  tlog: boolean
+  tsaURL?: string
+}): boolean {
+  return (
+    (!services.keyless || isPublicGood(services.fulcioURL, PUBLIC_GOOD.fulcioURL)) &&
+    (!services.tlog || isPublicGood(services.rekorURL, PUBLIC_GOOD.rekorURL)) &&
+    (services.tsaURL === undefined || isPublicGood(services.tsaURL, PUBLIC_GOOD.tsaURL))
+  )
+}
+
 /** make-fetch-happen's retry options, as sigstore-js takes them. */
 export interface RetryPolicy {
   retries: number

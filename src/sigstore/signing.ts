@@ -30,6 +30,16 @@ export interface SigningSessionOptions {
   /** A cosign key; absent means keyless. */
   key?: SigningKey
   identity?: IdentityProvider
+  /**
+   * What every bundle is verified with before it is handed out (and so before it is written):
+   * the trusted root's check of the certificate, log entry and timestamp; undefined: none.
+   */
+  check?: Promise<BundleCheck | undefined>
+}
+
+/** Verifies a bundle the services helped make; throws (a SignetError) when it does not verify. */
+export interface BundleCheck {
+  verify(bundle: Bundle, artifact?: Buffer): void
 }
 
 export interface SignedStatement {
@@ -49,9 +59,11 @@ export class SigningSession {
   readonly keyless: boolean
   private readonly signer: Signer
   private readonly witnesses: Witness[]
+  private readonly check?: Promise<BundleCheck | undefined>
 
   constructor(options: SigningSessionOptions) {
     this.keyless = !options.key
+    this.check = options.check
     if (options.key) {
       this.signer = new KeySigner(options.key)
     } else {
@@ -98,6 +110,7 @@ export class SigningSession {
     })
     const bundle = toV03(await this.run(() => builder.create({ data: payload })))
     if (bundle.content.$case !== 'messageSignature') throw new Error('unexpected bundle content')
+    await this.verified(bundle, payload)
     const material = await this.legacyMaterial(bundle, bundle.content.messageSignature.signature)
     return {
       bundle,
@@ -133,6 +146,7 @@ export class SigningSession {
       builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }),
     )
     if (bundle.content.$case !== 'dsseEnvelope') throw new Error('unexpected bundle content')
+    await this.verified(bundle)
     const envelope = bundle.content.dsseEnvelope
     return {
       bundle,
@@ -142,6 +156,12 @@ export class SigningSession {
       legacy: await this.legacyMaterial(bundle, envelope.signatures[0].sig),
       envelopeJson: Buffer.from(JSON.stringify(envelopeToJSON(envelope))),
     }
+  }
+
+  /** Throws unless the check (when there is one) verifies the bundle as it will be written. */
+  private async verified(bundle: Bundle, artifact?: Buffer): Promise<void> {
+    const check = await this.check
+    check?.verify(bundle, artifact)
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {

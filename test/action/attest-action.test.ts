@@ -183,3 +183,38 @@ describe('github-attestations', () => {
     }
   })
 })
+
+describe('issue 9.3: trusted-root in sign mode', () => {
+  it("issue 9.3: with another instance's root, no attestation reaches the registry or GitHub's attestations API", async () => {
+    const other = await startSigstoreStandIn({ dir: join(dir, 'other-instance') })
+    const api = await startGitHubApiStandIn()
+    try {
+      const target = await pushImage()
+      const before = writes()
+      const inputs = {
+        images: target,
+        sbom: cdxPath,
+        provenance: 'true',
+        'github-attestations': 'true',
+        'github-token': 'ghs_test_token',
+        ...services(),
+      }
+      const env = {
+        ...oidc(),
+        GITHUB_API_URL: api.url,
+        GITHUB_SERVER_URL: 'https://github.com',
+        GITHUB_REPOSITORY: 'acme/app',
+      }
+      const run = await runAction({ ...inputs, 'trusted-root': other.trustedRootPath }, env)
+      expectOneError(run, 'trusted-root', /does not verify against trusted-root/)
+      expect(writes()).toBe(before)
+      expect(api.requests).toEqual([])
+      // The same run with the services' own root: the signature and both attestations, everywhere.
+      const ok = await runAction({ ...inputs, 'trusted-root': sigstore.trustedRootPath }, env)
+      expect(ok.exitCode).toBe(0)
+      expect(api.attestations).toHaveLength(3)
+    } finally {
+      await Promise.all([api.stop(), other.stop()])
+    }
+  })
+})

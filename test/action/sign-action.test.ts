@@ -3,12 +3,12 @@
  * credentials, build metadata and the report. Signatures are judged by cosign v2 where it matters.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { signatureTag } from '../../src/formats/cosign-legacy'
+import { attestationTag, signatureTag } from '../../src/formats/cosign-legacy'
 import { referrersFallbackTag } from '../../src/formats/referrers'
 import { RegistryClient } from '../../src/registry/client'
 import {
@@ -20,7 +20,7 @@ import type { ImageIndex, ImageManifest } from '../../src/registry/types'
 import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { oidcEnv, pushFreshImage, standInInputs } from '../infra/harness'
+import { oidcEnv, pushFreshImage, standInInputs, type PushedImage } from '../infra/harness'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
@@ -520,3 +520,168 @@ describe('tags plus digest (docker/metadata-action tags, docker/build-push-actio
     expect(writes().length).toBe(before)
   })
 })
+
+describe('issue 9.3: trusted-root in sign mode', () => {
+  let registry: OciRegistry
+  let other: SigstoreStandIn
+
+  beforeAll(async () => {
+    ;[registry, other] = await Promise.all([
+      startOciRegistry(),
+      startSigstoreStandIn({ dir: join(dir, 'other-instance') }),
+    ])
+  })
+  afterAll(async () => Promise.all([registry?.stop(), other?.stop()]))
+
+  type RootPart = 'certificateAuthorities' | 'ctlogs' | 'tlogs' | 'timestampAuthorities'
+  /** The stand-in's trusted_root.json with `parts` taken from the other instance's. */
+  const rootWithOthers = (...parts: RootPart[]): string => {
+    const own = JSON.parse(readFileSync(sigstore.trustedRootPath, 'utf8'))
+    const theirs = JSON.parse(readFileSync(other.trustedRootPath, 'utf8'))
+    for (const part of parts) own[part] = theirs[part]
+    const path = join(dir, `root-${parts.join('-')}-${n++}.json`)
+    writeFileSync(path, JSON.stringify(own))
+    return path
+  }
+  const writes = () =>
+    registry.log.filter((r) => r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')
+      .length
+  /** Nothing in the registry for the image: no .sig, no .att, no referrer, no fallback tag. */
+  const expectNoSignature = async (pushed: PushedImage): Promise<void> => {
+    const client = clientFor(registry.host)
+    for (const digest of [pushed.image.digest, ...pushed.image.children.map((c) => c.digest)]) {
+      expect(await client.getManifest(pushed.repo, signatureTag(digest))).toBeUndefined()
+      expect(await client.getManifest(pushed.repo, attestationTag(digest))).toBeUndefined()
+      expect(await client.getManifest(pushed.repo, referrersFallbackTag(digest))).toBeUndefined()
+      expect((await client.referrers(pushed.repo, digest))?.manifests ?? []).toEqual([])
+    }
+  }
+  const signWith = (pushed: PushedImage, inputs: Record<string, string>, keyless = true) =>
+    runAction({ images: pushed.ref, ...services(registry.host), ...inputs }, keyless ? oidc() : {})
+  // A function: keyPath is set in the file's beforeAll.
+  const byKey = () => ({ key: keyPath, 'key-password': 'secret-pw' })
+
+  it('issue 9.3: keyless against the services of the root given: signed, checked once per certificate, verify-command names it', async () => {
+    const pushed = await push(registry.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+    const run = await signWith(pushed, { 'trusted-root': sigstore.trustedRootPath })
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs.signed).toBe('true')
+    expect(run.outputs['verify-command']).toContain(`--trusted-root=${sigstore.trustedRootPath}`)
+    expect(run.outputs['verify-command']).not.toContain('--trusted-root=trusted_root.json')
+    // 3 digests × 2 formats: every signature checked, the one certificate's chain and SCT once.
+    expect(run.stdout).toMatch(
+      /::debug::trusted-root: 6 signature\(s\) checked .*; 1 certificate\(s\) chain and SCT checked/,
+    )
+  })
+
+  it.each<[string, RootPart[]]>([
+    [
+      "another instance's root",
+      ['certificateAuthorities', 'ctlogs', 'tlogs', 'timestampAuthorities'],
+    ],
+    ["a root whose Fulcio CA is another instance's", ['certificateAuthorities']],
+    ["a root whose CT log is another instance's (the SCT)", ['ctlogs']],
+    ["a root whose Rekor is another instance's (the log entry)", ['tlogs']],
+  ])(
+    'issue 9.3: keyless with %s: one ::error:: naming trusted-root, exit 1, nothing written',
+    async (_what, parts) => {
+      const pushed = await push(registry.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+      const before = writes()
+      const run = await signWith(pushed, {
+        'trusted-root': rootWithOthers(...parts),
+        sbom: sbomPath(),
+      })
+      expectOneError(run, 'trusted-root', /does not verify against trusted-root/)
+      expect(run.outputs.signed).toBe('false')
+      expect(writes()).toBe(before)
+      await expectNoSignature(pushed)
+    },
+  )
+
+  it("issue 9.3: by key, the Rekor entry is what is checked: another instance's log refuses, nothing written", async () => {
+    const pushed = await push(registry.host)
+    const before = writes()
+    const run = await signWith(
+      pushed,
+      { ...byKey(), 'trusted-root': rootWithOthers('tlogs') },
+      false,
+    )
+    expectOneError(run, 'trusted-root', /does not verify against trusted-root.*the Rekor entry/)
+    expect(writes()).toBe(before)
+    await expectNoSignature(pushed)
+    // The same root with this instance's log: signed (the key itself needs no root).
+    const ok = await signWith(
+      await push(registry.host),
+      { ...byKey(), 'trusted-root': rootWithOthers('certificateAuthorities', 'ctlogs') },
+      false,
+    )
+    expect(ok.exitCode).toBe(0)
+  })
+
+  it("issue 9.3: by key with tlog: false and no TSA nothing is checked beyond the key: another instance's root signs", async () => {
+    const pushed = await push(registry.host)
+    const run = await signWith(
+      pushed,
+      { ...byKey(), tlog: 'false', 'trusted-root': other.trustedRootPath },
+      false,
+    )
+    expect(run.exitCode).toBe(0)
+    expect(run.outputs['verify-command']).toContain(`--trusted-root=${other.trustedRootPath}`)
+  })
+
+  it.each([
+    ['keyless', true],
+    ['by key', false],
+  ])(
+    "issue 9.3: with tsa-url (%s), the timestamp is checked: a root whose TSA is another instance's refuses",
+    async (_how, keyless) => {
+      const tsa = { tlog: 'false', 'tsa-url': `${sigstore.tsaURL}/api/v1/timestamp` }
+      const key = keyless ? {} : byKey()
+      const good = await signWith(
+        await push(registry.host),
+        { ...tsa, ...key, 'trusted-root': sigstore.trustedRootPath },
+        keyless,
+      )
+      expect(good.exitCode).toBe(0)
+      const pushed = await push(registry.host)
+      const before = writes()
+      const run = await signWith(
+        pushed,
+        { ...tsa, ...key, 'trusted-root': rootWithOthers('timestampAuthorities') },
+        keyless,
+      )
+      expectOneError(run, 'trusted-root', /does not verify against trusted-root.*the timestamp/)
+      expect(writes()).toBe(before)
+      await expectNoSignature(pushed)
+    },
+  )
+
+  it('issue 9.3: a trusted-root that is not a trusted root is bad input: refused before anything is written', async () => {
+    const pushed = await push(registry.host)
+    const before = writes()
+    const fulcioBefore = sigstore.requests.fulcio ?? 0
+    const notARoot = join(dir, `not-a-root-${n++}.json`)
+    writeFileSync(notARoot, JSON.stringify({ hello: 'world' }))
+    const run = await signWith(pushed, { 'trusted-root': notARoot })
+    expectOneError(run, 'trusted-root', /not a Sigstore trusted root/)
+    expect(writes()).toBe(before)
+    // Read before Fulcio is asked: bad input sends nothing anywhere.
+    expect(sigstore.requests.fulcio ?? 0).toBe(fulcioBefore)
+  })
+
+  it('issue 9.3: other services and no trusted-root: nothing to check against, said in a debug line, signed', async () => {
+    const run = await signWith(await push(registry.host), {})
+    expect(run.exitCode).toBe(0)
+    expect(run.stdout).toMatch(/::debug::.*not Sigstore's public-good.*set trusted-root/)
+    expect(run.outputs['verify-command']).toContain('--trusted-root=trusted_root.json')
+  })
+})
+
+function sbomPath(): string {
+  const path = join(dir, `sbom-${n++}.cdx.json`)
+  writeFileSync(
+    path,
+    JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.5', version: 1, components: [] }),
+  )
+  return path
+}

@@ -3,8 +3,16 @@
  * a real registry (Debian's docker-registry, no referrers API) and in the project's registry with
  * the referrers API, keyless against the Sigstore stand-in and by key; cosign must accept it.
  */
+import { execFile } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encryptCosignKey } from '../../src/sigstore/keys'
@@ -18,7 +26,7 @@ import {
   standInInputs,
   type PushedImage,
 } from '../infra/harness'
-import { runTool, runToolAsync } from '../infra/tools'
+import { runTool, runToolAsync, toolPath } from '../infra/tools'
 
 const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
 
@@ -361,5 +369,179 @@ describe('keyless with a timestamp authority instead of the transparency log', (
       join(dir, 'tsa_chain.pem'),
       ref,
     ])
+  })
+})
+
+describe('issue 9.3: trusted-root in sign mode, judged by cosign v3', () => {
+  let other: SigstoreStandIn
+  let keyPath: string
+  let pubPath: string
+  let shellDir: string
+  let n = 0
+
+  beforeAll(async () => {
+    other = await startSigstoreStandIn({ dir: join(dir, 'other-instance') })
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    keyPath = join(dir, 'root-check.key')
+    pubPath = join(dir, 'root-check.pub')
+    writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
+    writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+    // Where a pasted command runs: `cosign` is cosign v3 (told the test registries are plain
+    // HTTP), and cosign.pub is the key, as in a user's checkout.
+    shellDir = mkdtempSync(join(tmpdir(), 'signet-paste-'))
+    mkdirSync(join(shellDir, 'bin'))
+    writeFileSync(
+      join(shellDir, 'bin', 'cosign'),
+      `#!/bin/sh\nsub="$1"\nshift\nexec ${toolPath('cosign3')} "$sub" ${INSECURE.join(' ')} "$@"\n`,
+    )
+    chmodSync(join(shellDir, 'bin', 'cosign'), 0o755)
+    copyFileSync(pubPath, join(shellDir, 'cosign.pub'))
+  })
+  afterAll(async () => other?.stop())
+
+  /** verify-command pasted into bash as is, in a checkout holding cosign.pub. */
+  const paste = (command: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile(
+        'bash',
+        ['-c', command],
+        {
+          cwd: shellDir,
+          env: { ...process.env, PATH: `${join(shellDir, 'bin')}:${process.env.PATH}` },
+          timeout: 120_000,
+        },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`${command}: ${stderr}${stdout}`)) : resolve(stdout),
+      )
+    })
+
+  type RootPart = 'certificateAuthorities' | 'ctlogs' | 'tlogs' | 'timestampAuthorities'
+  /** The stand-in's trusted_root.json with `parts` taken from the other instance's. */
+  const rootWithOthers = (parts: RootPart[]): string => {
+    const own = JSON.parse(readFileSync(sigstore.trustedRootPath, 'utf8'))
+    const theirs = JSON.parse(readFileSync(other.trustedRootPath, 'utf8'))
+    for (const part of parts) own[part] = theirs[part]
+    const path = join(dir, `root-${n++}.json`)
+    writeFileSync(path, JSON.stringify(own))
+    return path
+  }
+  const cosign3With = (root: string, args: string[]): Promise<boolean> =>
+    runToolAsync('cosign3', ['verify', ...INSECURE, `--trusted-root=${root}`, ...args]).then(
+      () => true,
+      () => false,
+    )
+
+  it.each([
+    ['keyless', true],
+    ['by key', false],
+  ])(
+    "issue 9.3: %s with the stand-in's own trusted_root.json: signed, and verify-command, pasted into bash, verifies with cosign v3",
+    async (_how, keyless) => {
+      const { ref } = await pushImage(distribution)
+      const run = await runAction(
+        {
+          images: ref,
+          'trusted-root': sigstore.trustedRootPath,
+          ...(keyless ? {} : { key: keyPath, 'key-password': 'pw' }),
+          ...services(distribution),
+        },
+        keyless ? oidcEnv() : {},
+      )
+      expectSigned(run)
+      const command = run.outputs['verify-command']
+      expect(command).toContain(`--trusted-root=${sigstore.trustedRootPath}`)
+      expect(await paste(command)).toContain(ref.split('@')[1])
+    },
+  )
+
+  /**
+   * Each candidate root: does Signet sign against the stand-in with it, and does cosign v3 accept,
+   * under it, a signature the same services made? They must agree, and only the stand-in's own
+   * root (or one whose differing part the run does not use) may pass.
+   */
+  const agreement = async (
+    candidates: [string, RootPart[], boolean][],
+    signet: Record<string, string>,
+    cosignFlags: string[],
+    keyless: boolean,
+  ): Promise<void> => {
+    const env = keyless ? oidcEnv() : {}
+    const signed = await pushImage(distribution)
+    const first = await runAction(
+      {
+        images: signed.ref,
+        'trusted-root': sigstore.trustedRootPath,
+        ...signet,
+        ...services(distribution),
+      },
+      env,
+    )
+    expectSigned(first)
+    const verdicts: Record<string, { signet: boolean; cosign: boolean }> = {}
+    const expected: typeof verdicts = {}
+    for (const [label, parts, matches] of candidates) {
+      const root = rootWithOthers(parts)
+      const cosign = await cosign3With(root, [...cosignFlags, signed.ref])
+      const run = await runAction(
+        {
+          images: (await pushImage(distribution)).ref,
+          'trusted-root': root,
+          ...signet,
+          ...services(distribution),
+        },
+        env,
+      )
+      if (run.exitCode !== 0) expect(run.errors.join('\n')).toMatch(/trusted-root/)
+      verdicts[label] = { signet: run.exitCode === 0, cosign }
+      expected[label] = { signet: matches, cosign: matches }
+    }
+    expect(verdicts).toEqual(expected)
+  }
+
+  const ALL: RootPart[] = ['certificateAuthorities', 'ctlogs', 'tlogs', 'timestampAuthorities']
+
+  it('issue 9.3: keyless, Signet and cosign v3 agree on which root matches (sign, then verify against a wrong root)', async () => {
+    await agreement(
+      [
+        ['its own root', [], true],
+        ["another instance's root", ALL, false],
+        ["another instance's Fulcio CA", ['certificateAuthorities'], false],
+        ["another instance's CT log", ['ctlogs'], false],
+        ["another instance's Rekor", ['tlogs'], false],
+        // No timestamp authority is used: its part of the root is not involved.
+        ["another instance's TSA", ['timestampAuthorities'], true],
+      ],
+      {},
+      identityFlags(),
+      true,
+    )
+  })
+
+  it('issue 9.3: keyless with a timestamp authority and no log, Signet and cosign v3 agree on which root matches', async () => {
+    await agreement(
+      [
+        ['its own root', [], true],
+        ["another instance's TSA", ['timestampAuthorities'], false],
+        ["another instance's Fulcio CA", ['certificateAuthorities'], false],
+        // No log entry is made: the log's part of the root is not involved.
+        ["another instance's Rekor", ['tlogs'], true],
+      ],
+      { tlog: 'false', 'tsa-url': `${sigstore.tsaURL}/api/v1/timestamp` },
+      [...identityFlags(), '--use-signed-timestamps', '--insecure-ignore-tlog=true'],
+      true,
+    )
+  })
+
+  it('issue 9.3: by key, Signet and cosign v3 agree on which root matches (the Rekor entry)', async () => {
+    await agreement(
+      [
+        ['its own root', [], true],
+        ["another instance's Rekor", ['tlogs'], false],
+        ["another instance's Fulcio CA and CT log", ['certificateAuthorities', 'ctlogs'], true],
+      ],
+      { key: keyPath, 'key-password': 'pw', 'signature-format': 'bundle' },
+      ['--key', pubPath],
+      false,
+    )
   })
 })
