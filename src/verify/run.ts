@@ -38,6 +38,7 @@ import {
 import type { Logger } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
+import { createGitHubAttestationSource } from '../github/attestation-source'
 import { discover } from './discover'
 import {
   platformVerdict,
@@ -476,6 +477,16 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
     return loaded
   })
   const notes: string[] = [...files.notes()]
+  // GitHub's artifact attestations (where actions/attest stores them), looked up beside the
+  // registry's; the owner input is checked here, before any network.
+  const github = inputs.githubAttestations
+    ? createGitHubAttestationSource({
+        token: inputs.githubToken ?? '',
+        owner: inputs.githubAttestationsOwner,
+        apiUrl: env.GITHUB_API_URL,
+        log,
+      })
+    : undefined
   if (!inputs.tlog)
     notes.push(
       'tlog: false — key-signed signatures are accepted without a transparency-log entry, so a ' +
@@ -536,12 +547,15 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
     let pending = verifications.get(key)
     if (!pending) {
       const needed = requiredPredicateTypes(rule)
-      pending = discover(registry, target.repo, target.digest, (type) => needed.has(type)).then(
+      pending = discover(registry, target.repo, target.digest, (type) => needed.has(type), {
+        github,
+        attestationsRequired: needed.size > 0,
+      }).then(
         (found) =>
           verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
         (err: unknown) => ({
           verified: false,
-          reason: `could not read its signatures from the registry: ${describeError(err)}`,
+          reason: `could not read its signatures: ${describeError(err)}`,
           signatures: [],
           attestations: [],
         }),
