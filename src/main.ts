@@ -74,7 +74,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
   const env = deps.env ?? process.env
   const log = deps.log
   // Everything that can be checked without writing is checked first: nothing is written for bad input.
-  const requested = requestedImages(inputs)
+  const requested = requestedImages(inputs, env)
   let key: SigningKey | undefined
   let identity: RunDependencies['identity']
   if (inputs.key) {
