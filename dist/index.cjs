@@ -40796,16 +40796,16 @@ function splitRepository(repository) {
   const m = /^([^/\s]+)\/([^/\s]+)$/.exec(repository.trim());
   return m ? { owner: m[1], repo: m[2] } : void 0;
 }
-function attestationId(data) {
-  let value = data;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return void 0;
-    }
+function jsonBody(data) {
+  if (typeof data !== "string") return data;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return void 0;
   }
-  const id = value?.id;
+}
+function attestationId(data) {
+  const id = jsonBody(data)?.id;
   return typeof id === "number" ? id : void 0;
 }
 function httpFailure(err) {
@@ -41067,6 +41067,7 @@ var init_attestations = __esm({
         }
       }
     };
+    __name(jsonBody, "jsonBody");
     __name(attestationId, "attestationId");
     __name(httpFailure, "httpFailure");
     __name(isRateLimit, "isRateLimit");
@@ -41113,16 +41114,10 @@ function octokitSafe(url) {
   return `${url.origin}${encode(url.pathname)}${encode(url.search)}`;
 }
 function attestationsOf(data) {
-  let value = data;
-  if (typeof value === "string") {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      return void 0;
-    }
-  }
-  const list = value?.attestations;
-  if (list === void 0 && typeof value === "object" && value !== null) return [];
+  const value = jsonBody(data);
+  if (typeof value !== "object" || value === null) return void 0;
+  const list = value.attestations;
+  if (list === void 0) return [];
   if (!Array.isArray(list)) return void 0;
   return list.map(
     (e) => typeof e === "object" && e !== null ? e : {}

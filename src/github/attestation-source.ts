@@ -30,6 +30,7 @@ import {
   USER_AGENT,
   classifyError,
   httpFailure,
+  jsonBody,
   isRateLimit,
   transportDetail,
 } from './attestations'
@@ -478,16 +479,10 @@ function octokitSafe(url: URL): string {
 function attestationsOf(
   data: unknown,
 ): { bundle?: unknown; id?: unknown; bundle_url?: unknown }[] | undefined {
-  let value = data
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown
-    } catch {
-      return undefined
-    }
-  }
-  const list = (value as { attestations?: unknown } | null)?.attestations
-  if (list === undefined && typeof value === 'object' && value !== null) return []
+  const value = jsonBody(data)
+  if (typeof value !== 'object' || value === null) return undefined
+  const list = (value as { attestations?: unknown }).attestations
+  if (list === undefined) return []
   if (!Array.isArray(list)) return undefined
   return (list as unknown[]).map((e) =>
     typeof e === 'object' && e !== null ? (e as { bundle?: unknown; id?: unknown }) : {},

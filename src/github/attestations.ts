@@ -231,17 +231,22 @@ export class GitHubAttestationStore implements AttestationStore {
   }
 }
 
-/** 201 `{"id": 123}`; a string body when a proxy dropped the JSON content type. */
-function attestationId(data: unknown): number | undefined {
-  let value = data
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value) as unknown
-    } catch {
-      return undefined
-    }
+/**
+ * An API answer's JSON: Octokit parses it, but hands over a string body when a proxy dropped the
+ * JSON content type. Undefined for a string that is not JSON.
+ */
+export function jsonBody(data: unknown): unknown {
+  if (typeof data !== 'string') return data
+  try {
+    return JSON.parse(data) as unknown
+  } catch {
+    return undefined
   }
-  const id = (value as { id?: unknown } | null)?.id
+}
+
+/** 201 `{"id": 123}`. */
+function attestationId(data: unknown): number | undefined {
+  const id = (jsonBody(data) as { id?: unknown } | null | undefined)?.id
   return typeof id === 'number' ? id : undefined
 }
 
