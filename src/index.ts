@@ -1,7 +1,7 @@
 /** The action's entry: read the inputs once, run, report, fail in one place. */
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
-import type { SignOutcome } from './main'
+import type { SignOutcome } from './sign/run'
 import {
   actionsLogger,
   applySignOutcome,
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
       await applyVerifyOutcome(await runVerify(inputs, { log: actionsLogger }), inputs.summary)
       return
     }
-    const { failureOf, runSign } = await import('./main')
+    const { failureOf, runSign } = await import('./sign/run')
     const bundles = new BundleFile()
     // Set at once: the file is there (with what was made) even when the run fails midway.
     core.setOutput('bundle-path', bundles.path)

@@ -1,6 +1,6 @@
 /** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
 import { createHash, createPublicKey } from 'node:crypto'
-import type { SignOutcome } from '../main'
+import type { SignOutcome } from '../sign/run'
 import type { SignatureRecord } from './types'
 
 /**

@@ -10,7 +10,7 @@ import {
   type Repository,
 } from '../../src/registry/types'
 import { silentLogger } from '../../src/report/types'
-import { resolveImages } from '../../src/resolve'
+import { resolveImages } from '../../src/subjects/resolve'
 import { requestedImages } from '../../src/subjects'
 import { asyncErrorOf, errorOf } from '../infra/expect'
 

@@ -4,17 +4,17 @@
  * took the `digest` input arrives here as that digest: it is never looked up, so tags a
  * push-by-digest build never pushed are no obstacle.
  */
-import { SignetError } from './errors'
-import type { Logger } from './report/types'
+import { SignetError } from '../errors'
+import type { Logger } from '../report/types'
 import {
   MEDIA_TYPES,
   type Descriptor,
   type ImageIndex,
   type Registry,
   type Repository,
-} from './registry/types'
-import { namesOf, type RequestedImage } from './subjects'
-import { mapLimit } from './concurrency'
+} from '../registry/types'
+import { namesOf, type RequestedImage } from '.'
+import { mapLimit } from '../concurrency'
 
 export interface ResolvedImage {
   repo: Repository

@@ -5,18 +5,18 @@
  */
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { SignetError } from './errors'
-import { INPUT, type Inputs } from './inputs'
+import { SignetError } from '../errors'
+import { INPUT, type Inputs } from '../inputs'
 import {
   buildContextFromClaims,
   buildContextFromEnv,
   buildProvenancePredicate,
   SLSA_PROVENANCE_V1,
-} from './formats/provenance'
-import { expandSbomPaths, parseSbomInput, readSbomFile } from './formats/sbom'
-import { parseImageReference } from './registry/reference'
-import type { Logger } from './report/types'
-import type { RequestedImage } from './subjects'
+} from '../formats/provenance'
+import { expandSbomPaths, parseSbomInput, readSbomFile } from '../formats/sbom'
+import { parseImageReference } from '../registry/reference'
+import type { Logger } from '../report/types'
+import type { RequestedImage } from '../subjects'
 
 export interface PlannedAttestation {
   predicateType: string

@@ -2,27 +2,27 @@
  * One run of the action: inputs in, results out. Touches no @actions/core: index.ts binds the
  * logger and applies the outcome, so the demo and the benchmark run the same code.
  */
-import { SignetError, isSignetError } from './errors'
-import { INPUT, type Inputs } from './inputs'
-import { createRegistry } from './registry/create'
-import type { Registry } from './registry/types'
-import type { ImageResult, Logger } from './report/types'
-import { resolveImages } from './resolve'
-import { signImages } from './sign'
+import { SignetError, isSignetError } from '../errors'
+import { INPUT, type Inputs } from '../inputs'
+import { createRegistry } from '../registry/create'
+import type { Registry } from '../registry/types'
+import type { ImageResult, Logger } from '../report/types'
+import { resolveImages } from '../subjects/resolve'
+import { signImages } from './sign-images'
 import {
   describeCertificate,
   reusableWorkflowNote,
   type CertificateIdentity,
-} from './sigstore/certificate'
-import { loadSigningKey, type SigningKey } from './sigstore/keys'
-import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from './sigstore/oidc'
-import { planAttestations } from './attestations'
-import { attestationsStoreFromEnv, type AttestationStore } from './github/attestations'
-import { usesOnlyPublicGood } from './sigstore/services'
-import { SigningSession } from './sigstore/signing'
-import { signingTrustRoots, WitnessCheck } from './sigstore/witness-check'
-import { buildVerifyCommand } from './report/verify-command'
-import { requestedImages } from './subjects'
+} from '../sigstore/certificate'
+import { loadSigningKey, type SigningKey } from '../sigstore/keys'
+import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
+import { planAttestations } from './attestation-plan'
+import { attestationsStoreFromEnv, type AttestationStore } from '../github/attestations'
+import { usesOnlyPublicGood } from '../sigstore/services'
+import { SigningSession } from '../sigstore/signing'
+import { signingTrustRoots, WitnessCheck } from '../sigstore/witness-check'
+import { buildVerifyCommand } from '../report/verify-command'
+import { requestedImages } from '../subjects'
 import type { Bundle } from '@sigstore/bundle'
 
 // The command a user pastes to check what was signed; it lives with the report (pure, tested alone).

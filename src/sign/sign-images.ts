@@ -1,29 +1,29 @@
 /** Sign mode: every resolved digest signed once, in the chosen formats, in parallel with a bound. */
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
-import { ByteBudget, mapLimit } from './concurrency'
-import { describeError } from './errors'
-import { appliesTo, type PlannedAttestation } from './attestations'
+import { ByteBudget, mapLimit } from '../concurrency'
+import { describeError } from '../errors'
+import { appliesTo, type PlannedAttestation } from './attestation-plan'
 import {
   attestationTag,
   DSSE_ENVELOPE_MEDIA_TYPE,
   legacyAnnotations,
   type LegacyLayer,
-} from './formats/cosign-legacy'
-import { describeStoreFailure, type AttestationStore } from './github/attestations'
-import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './formats/simple-signing'
+} from '../formats/cosign-legacy'
+import { describeStoreFailure, type AttestationStore } from '../github/attestations'
+import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from '../formats/simple-signing'
 import {
   buildSignatureStatement,
   COSIGN_SIGN_PREDICATE_TYPE,
   serializeAttestationStatement,
   serializeStatement,
-} from './formats/statement'
-import type { SignatureFormat } from './inputs'
-import { appendToLegacyTag, writeLegacySignature } from './publish/legacy'
-import { ReferrersSupport, writeBundleReferrer } from './publish/referrer'
-import type { Registry } from './registry/types'
-import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from './report/types'
-import type { ResolvedImage } from './resolve'
-import type { SigningSession } from './sigstore/signing'
+} from '../formats/statement'
+import type { SignatureFormat } from '../inputs'
+import { appendToLegacyTag, writeLegacySignature } from '../publish/legacy'
+import { ReferrersSupport, writeBundleReferrer } from '../publish/referrer'
+import type { Registry } from '../registry/types'
+import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from '../report/types'
+import type { ResolvedImage } from '../subjects/resolve'
+import type { SigningSession } from '../sigstore/signing'
 
 /**
  * Images signed at once. The work is waiting on registries and Rekor, not computing, so a
