@@ -40782,7 +40782,7 @@ var init_github = __esm({
   }
 });
 
-// src/github/attestations.ts
+// src/github/attestation-store.ts
 function serverUrlFromApiUrl(apiUrl) {
   if (!URL.canParse(apiUrl)) return apiUrl.replace(/\/+$/, "").replace(/\/api\/v3$/, "");
   const url = new URL(apiUrl);
@@ -40940,8 +40940,8 @@ function attestationsStoreFromEnv(env, token) {
   });
 }
 var DEFAULT_API_URL, DEFAULTS2, MAX_TOTAL_MS, CREATE_ROUTE, API_VERSION, USER_AGENT, AttestationStoreError, GitHubAttestationStore, PLAN_LIMIT, NOT_ACCESSIBLE, TOKEN_HINT, PERMISSION_HINT;
-var init_attestations = __esm({
-  "src/github/attestations.ts"() {
+var init_attestation_store = __esm({
+  "src/github/attestation-store.ts"() {
     "use strict";
     init_github();
     init_retry();
@@ -41083,7 +41083,7 @@ var init_attestations = __esm({
   }
 });
 
-// src/github/attestation-source.ts
+// src/github/attestation-lookup.ts
 function parseOwnerInput(text) {
   const value = text.trim();
   const [owner, repo, ...rest] = value.split("/");
@@ -41155,8 +41155,8 @@ async function chargedResponse(response, charge) {
   });
 }
 var MAX_GITHUB_ATTESTATIONS, MAX_GITHUB_ATTESTATION_PAGES, PER_PAGE, DEFAULTS3, MAX_TOTAL_MS2, OWNER_RE, REPO_RE, GitHubAttestationLookupError, ApiSource;
-var init_attestation_source = __esm({
-  "src/github/attestation-source.ts"() {
+var init_attestation_lookup = __esm({
+  "src/github/attestation-lookup.ts"() {
     "use strict";
     init_github();
     init_errors();
@@ -41164,7 +41164,7 @@ var init_attestation_source = __esm({
     init_client();
     init_retry();
     init_types();
-    init_attestations();
+    init_attestation_store();
     MAX_GITHUB_ATTESTATIONS = 100;
     MAX_GITHUB_ATTESTATION_PAGES = 10;
     PER_PAGE = 100;
@@ -41457,7 +41457,7 @@ var init_digest = __esm({
   }
 });
 
-// src/formats/cosign-legacy.ts
+// src/formats/cosign-tags.ts
 function signatureTag(digest) {
   return `${digestTagStem(digest)}.sig`;
 }
@@ -41548,8 +41548,8 @@ function appendLegacyLayers(existing, layers) {
   return { manifest, manifestBytes: Buffer.from(JSON.stringify(manifest)), config, blobs };
 }
 var LEGACY_ANNOTATIONS, DSSE_ENVELOPE_MEDIA_TYPE;
-var init_cosign_legacy = __esm({
-  "src/formats/cosign-legacy.ts"() {
+var init_cosign_tags = __esm({
+  "src/formats/cosign-tags.ts"() {
     "use strict";
     init_types();
     init_digest();
@@ -41651,7 +41651,7 @@ var init_referrers = __esm({
   }
 });
 
-// src/verify/discover.ts
+// src/storage/discover.ts
 function parseJson(bytes) {
   try {
     return JSON.parse(bytes.toString("utf8"));
@@ -41867,9 +41867,9 @@ function claimedAttestationType(att) {
 }
 var MAX_SIGNATURE_LAYERS, MAX_BUNDLE_REFERRERS, MAX_SIGNATURE_BYTES, MAX_ATTESTATION_BYTES, DEFAULT_DISCOVERY_MAX_BYTES, READ_CONCURRENCY, BUNDLE_MEDIA_TYPE_PREFIX, COSIGN_SIGN_PREDICATE, BUNDLE_PREDICATE_TYPE_ANNOTATION, ImageReader, OCI_EMPTY_MEDIA_TYPE;
 var init_discover = __esm({
-  "src/verify/discover.ts"() {
+  "src/storage/discover.ts"() {
     "use strict";
-    init_cosign_legacy();
+    init_cosign_tags();
     init_referrers();
     init_errors();
     init_concurrency();
@@ -45806,7 +45806,7 @@ var init_simple_signing = __esm({
   }
 });
 
-// src/verify/legacy.ts
+// src/verify/sig-layer.ts
 function b64(buf) {
   return buf.toString("base64");
 }
@@ -45961,13 +45961,13 @@ function verifyLegacySignature(sig, expectedDigest, trust, expectation, options 
   }
 }
 var import_node_crypto6, import_bundle5, import_verify3, BUNDLE_V01, LegacyFormatError, obj3, str4;
-var init_legacy = __esm({
-  "src/verify/legacy.ts"() {
+var init_sig_layer = __esm({
+  "src/verify/sig-layer.ts"() {
     "use strict";
     import_node_crypto6 = require("node:crypto");
     import_bundle5 = __toESM(require_dist2());
     import_verify3 = __toESM(require_dist5());
-    init_cosign_legacy();
+    init_cosign_tags();
     init_simple_signing();
     init_errors();
     init_common();
@@ -45988,7 +45988,7 @@ var init_legacy = __esm({
   }
 });
 
-// src/verify/legacy-attestation.ts
+// src/verify/att-layer.ts
 function parseEnvelope(bytes) {
   let value;
   try {
@@ -46169,17 +46169,17 @@ function verifyLegacyAttestation(att, expectedDigest, trust, expectation, option
   }
 }
 var import_node_crypto7, import_bundle6, import_verify4, import_set, DELEGATED_KINDS, INTOTO_001, LegacyAttestationFormatError, obj4, str5, sha256Hex, BASE64;
-var init_legacy_attestation = __esm({
-  "src/verify/legacy-attestation.ts"() {
+var init_att_layer = __esm({
+  "src/verify/att-layer.ts"() {
     "use strict";
     import_node_crypto7 = require("node:crypto");
     import_bundle6 = __toESM(require_dist2());
     import_verify4 = __toESM(require_dist5());
     import_set = __toESM(require_set2());
-    init_cosign_legacy();
+    init_cosign_tags();
     init_errors();
     init_bundle();
-    init_legacy();
+    init_sig_layer();
     init_common();
     DELEGATED_KINDS = /* @__PURE__ */ new Set(["dsse 0.0.1", "intoto 0.0.2"]);
     INTOTO_001 = "intoto 0.0.1";
@@ -46479,8 +46479,8 @@ var init_image = __esm({
     init_certificate();
     init_bundle();
     init_discover();
-    init_legacy();
-    init_legacy_attestation();
+    init_sig_layer();
+    init_att_layer();
     init_sbom_components();
     __name(ext, "ext");
     __name(signerReport, "signerReport");
@@ -53264,7 +53264,7 @@ var init_run = __esm({
     init_types();
     init_dockerfile();
     init_subjects();
-    init_attestation_source();
+    init_attestation_lookup();
     init_discover();
     init_image();
     init_rule_files();
@@ -53285,7 +53285,7 @@ var init_run = __esm({
   }
 });
 
-// src/resolve.ts
+// src/subjects/resolve.ts
 async function resolveImages(registry, requested, options) {
   const unique = /* @__PURE__ */ new Map();
   for (const r of requested) {
@@ -53360,7 +53360,7 @@ function mergeNames(first, more) {
 }
 var INDEX_TYPES2;
 var init_resolve = __esm({
-  "src/resolve.ts"() {
+  "src/subjects/resolve.ts"() {
     "use strict";
     init_errors();
     init_types();
@@ -53780,7 +53780,7 @@ var init_sbom = __esm({
   }
 });
 
-// src/attestations.ts
+// src/sign/attestation-plan.ts
 function appliesTo(attestation, name, digest) {
   const only = attestation.only;
   return !only || only.name === name && (only.digest === void 0 || only.digest === digest);
@@ -53873,8 +53873,8 @@ async function readPredicate(path) {
   return value;
 }
 var import_promises6, import_node_path7, PREDICATE_MAX_BYTES;
-var init_attestations2 = __esm({
-  "src/attestations.ts"() {
+var init_attestation_plan = __esm({
+  "src/sign/attestation-plan.ts"() {
     "use strict";
     import_promises6 = require("node:fs/promises");
     import_node_path7 = require("node:path");
@@ -53890,7 +53890,7 @@ var init_attestations2 = __esm({
   }
 });
 
-// src/publish/tag-update.ts
+// src/storage/tag-update.ts
 async function updateTag(registry, repo, tag, update, options = {}) {
   const attempts = options.attempts ?? 12;
   const minSettleMs = options.minSettleMs ?? 100;
@@ -53934,7 +53934,7 @@ async function updateTag(registry, repo, tag, update, options = {}) {
 }
 var defaultSleep;
 var init_tag_update = __esm({
-  "src/publish/tag-update.ts"() {
+  "src/storage/tag-update.ts"() {
     "use strict";
     init_errors();
     defaultSleep = /* @__PURE__ */ __name(async (ms) => new Promise((r) => setTimeout(r, ms)), "defaultSleep");
@@ -53942,7 +53942,7 @@ var init_tag_update = __esm({
   }
 });
 
-// src/publish/legacy.ts
+// src/storage/write-tags.ts
 async function appendToLegacyTag(registry, repo, tag, layers, options) {
   await Promise.all(layers.map((l) => registry.pushBlob(repo, l.bytes, l.mediaType)));
   await updateTag(
@@ -53969,10 +53969,10 @@ async function writeLegacySignature(registry, repo, digest, layer, options) {
   await appendToLegacyTag(registry, repo, tag, [layer], options);
   return tag;
 }
-var init_legacy2 = __esm({
-  "src/publish/legacy.ts"() {
+var init_write_tags = __esm({
+  "src/storage/write-tags.ts"() {
     "use strict";
-    init_cosign_legacy();
+    init_cosign_tags();
     init_types();
     init_tag_update();
     __name(appendToLegacyTag, "appendToLegacyTag");
@@ -53980,7 +53980,7 @@ var init_legacy2 = __esm({
   }
 });
 
-// src/publish/referrer.ts
+// src/storage/write-referrer.ts
 async function writeBundleReferrer(registry, repo, subject, bundleJson, predicateType, support, options) {
   const referrer = buildBundleReferrer(
     bundleJson,
@@ -54024,8 +54024,8 @@ async function writeBundleReferrer(registry, repo, subject, bundleJson, predicat
   return { digest: referrer.descriptor.digest, fallbackTag: tag };
 }
 var ReferrersSupport;
-var init_referrer = __esm({
-  "src/publish/referrer.ts"() {
+var init_write_referrer = __esm({
+  "src/storage/write-referrer.ts"() {
     "use strict";
     init_referrers();
     init_types();
@@ -54048,7 +54048,7 @@ var init_referrer = __esm({
   }
 });
 
-// src/sign.ts
+// src/sign/sign-images.ts
 function tlogFacts(bundle) {
   const entry = bundle.verificationMaterial.tlogEntries[0];
   return entry ? { rekorLogIndex: Number(entry.logIndex), rekorIntegratedTime: Number(entry.integratedTime) } : {};
@@ -54236,19 +54236,19 @@ function predicateTypeOf(bundle) {
   }
 }
 var import_bundle9, SIGN_CONCURRENCY, ATTESTATION_MEMORY_BUDGET, KYVERNO_MAX_BUNDLE_BYTES;
-var init_sign = __esm({
-  "src/sign.ts"() {
+var init_sign_images = __esm({
+  "src/sign/sign-images.ts"() {
     "use strict";
     import_bundle9 = __toESM(require_dist2());
     init_concurrency();
     init_errors();
-    init_attestations2();
-    init_cosign_legacy();
-    init_attestations();
+    init_attestation_plan();
+    init_cosign_tags();
+    init_attestation_store();
     init_simple_signing();
     init_statement();
-    init_legacy2();
-    init_referrer();
+    init_write_tags();
+    init_write_referrer();
     SIGN_CONCURRENCY = 16;
     __name(tlogFacts, "tlogFacts");
     __name(signImages, "signImages");
@@ -83151,7 +83151,7 @@ var init_keyless_signer = __esm({
   }
 });
 
-// src/sigstore/signing.ts
+// src/sigstore/signing-session.ts
 function toV03(bundle) {
   const material = bundle.verificationMaterial.content;
   if (material.$case !== "x509CertificateChain") {
@@ -83167,8 +83167,8 @@ function toV03(bundle) {
   };
 }
 var import_bundle10, import_sign, SigningSession;
-var init_signing = __esm({
-  "src/sigstore/signing.ts"() {
+var init_signing_session = __esm({
+  "src/sigstore/signing-session.ts"() {
     "use strict";
     import_bundle10 = __toESM(require_dist2());
     import_sign = __toESM(require_dist10());
@@ -83536,9 +83536,9 @@ var init_verify_command = __esm({
   }
 });
 
-// src/main.ts
-var main_exports = {};
-__export(main_exports, {
+// src/sign/run.ts
+var run_exports2 = {};
+__export(run_exports2, {
   buildVerifyCommand: () => buildVerifyCommand,
   failureOf: () => failureOf,
   runSign: () => runSign
@@ -83708,21 +83708,21 @@ function failureOf(outcome) {
     { input: isSignetError(cause) && cause.input ? cause.input : INPUT.images, cause }
   );
 }
-var init_main = __esm({
-  "src/main.ts"() {
+var init_run2 = __esm({
+  "src/sign/run.ts"() {
     "use strict";
     init_errors();
     init_inputs();
     init_create();
     init_resolve();
-    init_sign();
+    init_sign_images();
     init_certificate();
     init_keys();
     init_oidc();
-    init_attestations2();
-    init_attestations();
+    init_attestation_plan();
+    init_attestation_store();
     init_services();
-    init_signing();
+    init_signing_session();
     init_witness_check();
     init_verify_command();
     init_subjects();
@@ -84817,7 +84817,7 @@ async function main() {
       await applyVerifyOutcome(await runVerify2(inputs, { log: actionsLogger }), inputs.summary);
       return;
     }
-    const { failureOf: failureOf2, runSign: runSign2 } = await Promise.resolve().then(() => (init_main(), main_exports));
+    const { failureOf: failureOf2, runSign: runSign2 } = await Promise.resolve().then(() => (init_run2(), run_exports2));
     const bundles = new BundleFile();
     setOutput("bundle-path", bundles.path);
     let outcome;

@@ -76,7 +76,7 @@ export interface Inputs {
   plainHttp: string[]
   githubToken?: string
   summary: boolean
-  /** The raw `sbom` input: paths, globs, or `image=path` lines (parsed in attestations.ts). */
+  /** The raw `sbom` input: paths, globs, or `image=path` lines (parsed in sign/attestation-plan.ts). */
   sbom?: string
   sbomPredicateType?: string
   provenance: boolean

@@ -21,7 +21,7 @@ export const MANIFEST_ACCEPT = [
 // Signet's limits on what a registry may make it read for one image. A registry is named by
 // whoever writes the Dockerfile, so its answers are bounded: over a limit the image fails
 // (REGISTRY_LIMIT, see registryLimit) rather than being read without end. Discovery's own limits
-// (signature layers, referrers read, the per-image byte budget) are in src/verify/discover.ts.
+// (signature layers, referrers read, the per-image byte budget) are in src/storage/discover.ts.
 
 /** Registries reject larger manifests (distribution, GHCR, ECR all use 4 MiB); so does Signet. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024

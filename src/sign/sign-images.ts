@@ -8,8 +8,8 @@ import {
   DSSE_ENVELOPE_MEDIA_TYPE,
   legacyAnnotations,
   type LegacyLayer,
-} from '../formats/cosign-legacy'
-import { describeStoreFailure, type AttestationStore } from '../github/attestations'
+} from '../formats/cosign-tags'
+import { describeStoreFailure, type AttestationStore } from '../github/attestation-store'
 import { buildSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from '../formats/simple-signing'
 import {
   buildSignatureStatement,
@@ -18,12 +18,12 @@ import {
   serializeStatement,
 } from '../formats/statement'
 import type { SignatureFormat } from '../inputs'
-import { appendToLegacyTag, writeLegacySignature } from '../publish/legacy'
-import { ReferrersSupport, writeBundleReferrer } from '../publish/referrer'
+import { appendToLegacyTag, writeLegacySignature } from '../storage/write-tags'
+import { ReferrersSupport, writeBundleReferrer } from '../storage/write-referrer'
 import type { Registry } from '../registry/types'
 import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from '../report/types'
 import type { ResolvedImage } from '../subjects/resolve'
-import type { SigningSession } from '../sigstore/signing'
+import type { SigningSession } from '../sigstore/signing-session'
 
 /**
  * Images signed at once. The work is waiting on registries and Rekor, not computing, so a

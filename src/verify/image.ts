@@ -19,9 +19,9 @@ import {
   COSIGN_SIGN_PREDICATE,
   type Discovery,
   type FoundBundle,
-} from './discover'
-import { verifyLegacySignature } from './legacy'
-import { verifyLegacyAttestation } from './legacy-attestation'
+} from '../storage/discover'
+import { verifyLegacySignature } from './sig-layer'
+import { verifyLegacyAttestation } from './att-layer'
 import type { TrustRoot } from './trust'
 import { bannedComponentsIn } from './sbom-components'
 

@@ -38,8 +38,8 @@ import {
 import type { Logger } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
-import { createGitHubAttestationSource } from '../github/attestation-source'
-import { discover } from './discover'
+import { createGitHubAttestationSource } from '../github/attestation-lookup'
+import { discover } from '../storage/discover'
 import {
   platformVerdict,
   requiredPredicateTypes,

@@ -8,7 +8,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { attestationTag, signatureTag } from '../../src/formats/cosign-legacy'
+import { attestationTag, signatureTag } from '../../src/formats/cosign-tags'
 import { referrersFallbackTag } from '../../src/formats/referrers'
 import { RegistryClient } from '../../src/registry/client'
 import {

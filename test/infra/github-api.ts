@@ -338,7 +338,7 @@ const NODE = join(ROOT, 'node_modules', '.bin', 'node')
  */
 const SIGNER_SOURCE = `
 import { bundleToJSON } from '@sigstore/bundle'
-import { SigningSession } from './src/sigstore/signing'
+import { SigningSession } from './src/sigstore/signing-session'
 const job = JSON.parse(process.env.SIGNET_SIGN_JOB ?? '{}')
 const session = new SigningSession({
   fulcioURL: job.fulcioURL,

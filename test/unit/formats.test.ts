@@ -6,7 +6,7 @@ import {
   LEGACY_ANNOTATIONS,
   rekorBundleAnnotation,
   signatureTag,
-} from '../../src/formats/cosign-legacy'
+} from '../../src/formats/cosign-tags'
 import { digestTagStem, sha256Digest } from '../../src/formats/digest'
 import {
   addToFallbackIndex,

@@ -8,7 +8,7 @@ import {
   GitHubAttestationStore,
   serverUrlFromApiUrl,
   storeOrWarn,
-} from '../../src/github/attestations'
+} from '../../src/github/attestation-store'
 import {
   createGitHubAttestationSource,
   GitHubAttestationLookupError,
@@ -17,7 +17,7 @@ import {
   ownerFor,
   parseOwnerInput,
   type GitHubLookupRequest,
-} from '../../src/github/attestation-source'
+} from '../../src/github/attestation-lookup'
 import type { Logger } from '../../src/report/types'
 import { errorOf } from '../infra/expect'
 import { GitHubApiStandIn, startGitHubApiStandIn } from '../infra/github-api'

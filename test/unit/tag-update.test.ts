@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { SignetError } from '../../src/errors'
-import { appendToLegacyTag } from '../../src/publish/legacy'
-import { updateTag } from '../../src/publish/tag-update'
+import { appendToLegacyTag } from '../../src/storage/write-tags'
+import { updateTag } from '../../src/storage/tag-update'
 import type {
   Descriptor,
   FetchedManifest,

@@ -8,7 +8,7 @@ import { resolve } from 'node:path'
 import { TrustedRoot } from '@sigstore/protobuf-specs'
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { verifyImageBundle } from '../../src/verify/bundle'
-import type { Expectation } from '../../src/verify/legacy'
+import type { Expectation } from '../../src/verify/sig-layer'
 
 const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 if (!existsSync(FIXTURES)) {

@@ -11,7 +11,7 @@ import {
   type PolicyInputs,
   type Rule,
 } from '../../src/policy/policy'
-import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/verify/discover'
+import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/storage/discover'
 import { platformVerdict, verifyImage, type ImageVerification } from '../../src/verify/image'
 import { parseTrustedRootFile, trustRootFrom, type TrustRoot } from '../../src/verify/trust'
 

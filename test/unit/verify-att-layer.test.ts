@@ -13,7 +13,7 @@ import {
   legacyAttestationToBundle,
   verifyLegacyAttestation,
   type LegacyAttestation,
-} from '../../src/verify/legacy-attestation'
+} from '../../src/verify/att-layer'
 
 const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 if (!existsSync(FIXTURES)) {

@@ -12,7 +12,7 @@ import {
   type Witness,
 } from '@sigstore/sign'
 import { describeError, SignetError } from '../errors'
-import type { LegacySignatureMaterial } from '../formats/cosign-legacy'
+import type { LegacySignatureMaterial } from '../formats/cosign-tags'
 import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
 import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'

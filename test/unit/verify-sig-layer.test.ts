@@ -12,7 +12,7 @@ import {
   verifyLegacySignature,
   type Expectation,
   type LegacySignature,
-} from '../../src/verify/legacy'
+} from '../../src/verify/sig-layer'
 
 const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 if (!existsSync(FIXTURES)) {

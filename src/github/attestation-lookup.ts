@@ -33,7 +33,7 @@ import {
   jsonBody,
   isRateLimit,
   transportDetail,
-} from './attestations'
+} from './attestation-store'
 
 /** Attestations of one digest read from GitHub, over all pages; more fail the image. */
 export const MAX_GITHUB_ATTESTATIONS = 100

@@ -19,9 +19,9 @@
  *
  * With a GitHub source (`github-attestations: true`), the digest's attestations in GitHub's
  * artifact attestations API (where actions/attest stores them by default) join the bundles too,
- * read under the same byte budget (src/github/attestation-source.ts).
+ * read under the same byte budget (src/github/attestation-lookup.ts).
  */
-import { LEGACY_ANNOTATIONS, attestationTag, signatureTag } from '../formats/cosign-legacy'
+import { LEGACY_ANNOTATIONS, attestationTag, signatureTag } from '../formats/cosign-tags'
 import { BUNDLE_ANNOTATIONS, referrersFallbackTag } from '../formats/referrers'
 import { describeError, isSignetError, type SignetError } from '../errors'
 import { mapLimit } from '../concurrency'
@@ -39,8 +39,8 @@ import {
   type Registry,
   type Repository,
 } from '../registry/types'
-import type { GitHubAttestationSource } from '../github/attestation-source'
-import type { LegacySignature } from './legacy'
+import type { GitHubAttestationSource } from '../github/attestation-lookup'
+import type { LegacySignature } from '../verify/sig-layer'
 
 /**
  * Layers read from one manifest (a `.sig`, an `.att`, a bundle referrer); the rest are left with a

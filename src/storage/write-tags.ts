@@ -1,5 +1,5 @@
 /** Writes cosign legacy signatures: layers appended to the `sha256-<hex>.sig` manifest. */
-import { appendLegacyLayers, signatureTag, type LegacyLayer } from '../formats/cosign-legacy'
+import { appendLegacyLayers, signatureTag, type LegacyLayer } from '../formats/cosign-tags'
 import { MEDIA_TYPES, type ImageManifest, type Registry, type Repository } from '../registry/types'
 import { updateTag, type TagUpdateOptions } from './tag-update'
 

@@ -28,7 +28,7 @@ import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON } from '@sigstore/bundle'
 import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
 // Not re-exported by the package; the same SET check sigstore-js makes for every tlog entry.
 import { verifyTLogSET } from '@sigstore/verify/dist/tlog/set'
-import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
+import { LEGACY_ANNOTATIONS } from '../formats/cosign-tags'
 import { describeError } from '../errors'
 import { verifyImageBundle, type BundleVerdict, type BundleVerifyOptions } from './bundle'
 import {
@@ -37,7 +37,7 @@ import {
   parseRekorAnnotation,
   type AnnotatedRekorEntry,
   type TlogEntryJson,
-} from './legacy'
+} from './sig-layer'
 import {
   EXPECTED_KEY_HINT,
   pemBlocks,

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto'
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle'
 import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
-import { LEGACY_ANNOTATIONS } from '../formats/cosign-legacy'
+import { LEGACY_ANNOTATIONS } from '../formats/cosign-tags'
 import { parseSimpleSigningPayload, SIMPLE_SIGNING_TYPE } from '../formats/simple-signing'
 import { describeError } from '../errors'
 import {
@@ -56,7 +56,7 @@ export interface LegacyVerifyOptions {
 
 const BUNDLE_V01 = 'application/vnd.dev.sigstore.bundle+json;version=0.1'
 
-/** A cosign layer or its annotations cannot be read. Exported: legacy-attestation.ts reads them too. */
+/** A cosign layer or its annotations cannot be read. Exported: att-layer.ts reads them too. */
 export class LegacyFormatError extends Error {}
 
 type Json = Record<string, unknown>

@@ -11,15 +11,15 @@ import {
   createGitHubAttestationSource,
   MAX_GITHUB_ATTESTATION_PAGES,
   type GitHubAttestationSource,
-} from '../../src/github/attestation-source'
+} from '../../src/github/attestation-lookup'
 import { BUNDLE_V03_MEDIA_TYPE } from '../../src/formats/referrers'
 import { policyFromInputs, type Rule } from '../../src/policy/policy'
-import { writeBundleReferrer, ReferrersSupport } from '../../src/publish/referrer'
+import { writeBundleReferrer, ReferrersSupport } from '../../src/storage/write-referrer'
 import { RegistryClient } from '../../src/registry/client'
 import { anonymousCredentials } from '../../src/registry/credentials'
 import { MEDIA_TYPES } from '../../src/registry/types'
 import type { Logger } from '../../src/report/types'
-import { COSIGN_SIGN_PREDICATE, discover, type DiscoverOptions } from '../../src/verify/discover'
+import { COSIGN_SIGN_PREDICATE, discover, type DiscoverOptions } from '../../src/storage/discover'
 import { verifyImage, requiredPredicateTypes } from '../../src/verify/image'
 import { parseTrustedRootFile, type TrustRoot } from '../../src/verify/trust'
 import {

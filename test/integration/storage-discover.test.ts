@@ -1,12 +1,12 @@
 /**
- * Discovery (src/verify/discover.ts) against real HTTP: the project's OCI registry (referrers API)
+ * Discovery (src/storage/discover.ts) against real HTTP: the project's OCI registry (referrers API)
  * and Debian's docker-registry (distribution 2.8: no referrers API, so the `sha256-<hex>` fallback
  * index tag). Every place cosign and actions/attest write to is filled by hand with the registry
  * client, and discover must return exactly what is there, and set aside what is not about the image.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { attestationTag, signatureTag, LEGACY_ANNOTATIONS } from '../../src/formats/cosign-legacy'
+import { attestationTag, signatureTag, LEGACY_ANNOTATIONS } from '../../src/formats/cosign-tags'
 import { sha256Digest } from '../../src/formats/digest'
 import {
   addToFallbackIndex,
@@ -33,7 +33,7 @@ import {
   discover,
   MAX_BUNDLE_REFERRERS,
   type Discovery,
-} from '../../src/verify/discover'
+} from '../../src/storage/discover'
 import { asyncErrorOf } from '../infra/expect'
 import { startTestRegistry } from '../infra/docker-registry'
 import { pushFreshImage, type PushedImage } from '../infra/harness'
