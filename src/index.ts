@@ -1,7 +1,7 @@
 /** The action's entry: read the inputs once, run, report, fail in one place. */
 import * as core from '@actions/core'
 import { readInputs, secretValues } from './inputs'
-import type { SignOutcome } from './sign/run'
+import type { SignOutcome } from './report/types'
 import {
   actionsLogger,
   applySignOutcome,

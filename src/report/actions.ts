@@ -5,10 +5,9 @@ import { closeSync, openSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isSignetError } from '../errors'
-import type { SignOutcome } from '../sign/run'
+import type { SignOutcome, VerifyOutcome } from './types'
 import { oneLine, signOutputs, signSummary } from './summary'
 import { verifyAnnotations, verifyOutputs, verifySummary } from './verify-summary'
-import type { VerifyOutcome } from '../verify/run'
 import type { Logger } from './types'
 
 export const actionsLogger: Logger = {

@@ -1,7 +1,6 @@
 /** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
 import { createHash, createPublicKey } from 'node:crypto'
-import type { SignOutcome } from '../sign/run'
-import type { SignatureRecord } from './types'
+import type { SignatureRecord, SignOutcome } from './types'
 
 /**
  * Characters that mean nothing to GitHub's markdown (cmark-gfm with its table, autolink and

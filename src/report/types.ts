@@ -1,4 +1,11 @@
-/** What a run produced, in the shape of the `results` output. */
+/**
+ * What a run produced, in the shape of the `results` output: each mode's outcome, which the front
+ * door (the action, a CLI) turns into outputs, a summary, annotations and an exit status. The
+ * modes import these from here; nothing here knows about the runner.
+ */
+import type { SignatureFormat } from '../inputs'
+import type { CertificateIdentity } from '../sigstore/certificate'
+import type { ImageVerification } from '../verify/image'
 
 export interface SignatureRecord {
   format: 'legacy' | 'bundle'
@@ -34,6 +41,79 @@ export interface ImageResult {
   attestations: AttestationRecord[]
   error?: string
 }
+
+/** What one sign run produced. */
+export interface SignOutcome {
+  mode: 'sign'
+  results: ImageResult[]
+  signed: boolean
+  /** How many bundles went to the bundle-path file. */
+  bundleCount: number
+  keyless: boolean
+  identity?: CertificateIdentity
+  /** A plain-language warning for reusable workflows. */
+  identityNote?: string
+  publicKeyPem?: string
+  verifyCommand: string
+  signatureFormat: SignatureFormat
+  /** Signed against other Sigstore services than the public good instance. */
+  customInstance: boolean
+  /** The trusted-root input: what the services answered was checked against it. */
+  trustedRoot?: string
+  /** Recorded in Rekor. */
+  tlog: boolean
+  /** Stamped by a timestamp authority. */
+  timestamped: boolean
+  /** Why images were not signed. */
+  errors: unknown[]
+}
+
+/** Where a Dockerfile names an image, and how BuildKit uses it there. */
+export interface DockerfileLocation {
+  file: string
+  line: number
+  /** `FROM`, `COPY --from`, `RUN --mount from=`, `# syntax=` (or `BUILDKIT_SYNTAX`), under `ONBUILD`. */
+  use: string
+  /** The named build context (build-contexts) that replaced what the Dockerfile wrote. */
+  context?: string
+}
+
+/** One entry of the `results` output in verify mode: the image, and its verification. */
+export interface VerifyImageResult extends ImageVerification {
+  /** As written in `images`, or in the Dockerfile after ARG substitution. */
+  image: string
+  /** `registry/repository`. */
+  name: string
+  digest: string
+  mediaType: string
+  parent?: string
+  platform?: string
+  dockerfile?: DockerfileLocation
+  verdict: 'verified' | 'failed' | 'skipped'
+  /**
+   * What verified it: its own signature, or, for a platform manifest reached through its index,
+   * the index's signature (the index binds each platform manifest by digest).
+   */
+  coveredBy?: 'own signature' | 'index signature'
+  rule?: string
+}
+
+/** What one verify run produced. */
+export interface VerifyOutcome {
+  mode: 'verify'
+  results: VerifyImageResult[]
+  /** Every image that was not skipped verified. */
+  verified: boolean
+  enforce: boolean
+  /** Where the policy came from: the file, or the inputs. */
+  policySource: string
+  trustRoots: string[]
+  /** Safety choices the reader should know about (e.g. key signatures accepted without a log). */
+  notes: string[]
+}
+
+/** Either mode's outcome: `mode` says which. */
+export type Outcome = SignOutcome | VerifyOutcome
 
 /** The log seam: index.ts binds it to @actions/core, tests and the CLI to something else. */
 export interface Logger {

@@ -1,5 +1,5 @@
 /** The cosign command that checks what sign mode wrote, as the `verify-command` output. Pure. */
-import type { SignOutcome } from '../sign/run'
+import type { SignOutcome } from './types'
 
 /** Characters no POSIX shell (nor bash, nor zsh) treats specially inside a word. */
 const SHELL_PLAIN = /^[A-Za-z0-9_@%+:,./-][A-Za-z0-9_@%+=:,./-]*$/

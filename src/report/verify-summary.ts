@@ -6,7 +6,7 @@
  * identities, reasons, Rekor entries) are shortened or left out there, and given whole in a
  * collapsed `<details>` section per named image below it.
  */
-import type { VerifyImageResult, VerifyOutcome } from '../verify/run'
+import type { VerifyImageResult, VerifyOutcome } from './types'
 import type { SignerReport } from '../verify/image'
 import { codeText, markdownLink, markdownText, numberText, oneLine, shortDigest } from './summary'
 

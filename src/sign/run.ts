@@ -6,7 +6,7 @@ import { SignetError, isSignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
 import { createRegistry } from '../registry/create'
 import type { Registry } from '../registry/types'
-import type { ImageResult, Logger } from '../report/types'
+import type { Logger, SignOutcome } from '../report/types'
 import { resolveImages } from '../subjects/resolve'
 import { signImages } from './sign-images'
 import {
@@ -27,6 +27,8 @@ import type { Bundle } from '@sigstore/bundle'
 
 // The command a user pastes to check what was signed; it lives with the report (pure, tested alone).
 export { buildVerifyCommand }
+// The outcome lives with the report; re-exported for callers that import it from here.
+export type { SignOutcome }
 
 export interface RunDependencies {
   log: Logger
@@ -43,31 +45,6 @@ export interface RunDependencies {
   onBundle?: (bundle: Bundle) => void
   /** For tests: where TUF looks and caches (the public-good root, when no trusted-root is given). */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
-}
-
-export interface SignOutcome {
-  mode: 'sign'
-  results: ImageResult[]
-  signed: boolean
-  /** How many bundles went to the bundle-path file. */
-  bundleCount: number
-  keyless: boolean
-  identity?: CertificateIdentity
-  /** A plain-language warning for reusable workflows. */
-  identityNote?: string
-  publicKeyPem?: string
-  verifyCommand: string
-  signatureFormat: Inputs['signatureFormat']
-  /** Signed against other Sigstore services than the public good instance. */
-  customInstance: boolean
-  /** The trusted-root input: what the services answered was checked against it. */
-  trustedRoot?: string
-  /** Recorded in Rekor. */
-  tlog: boolean
-  /** Stamped by a timestamp authority. */
-  timestamped: boolean
-  /** Why images were not signed. */
-  errors: unknown[]
 }
 
 export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<SignOutcome> {

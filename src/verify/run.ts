@@ -35,7 +35,7 @@ import {
   type Registry,
   type Repository,
 } from '../registry/types'
-import type { Logger } from '../report/types'
+import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
@@ -50,48 +50,8 @@ import {
 import { ruleFiles, type RuleFiles } from './rule-files'
 import { loadTrustRoots, parseTrustedRootFile, type TrustRoot } from './trust'
 
-/** Where a Dockerfile names an image, and how BuildKit uses it there. */
-export interface DockerfileLocation {
-  file: string
-  line: number
-  /** `FROM`, `COPY --from`, `RUN --mount from=`, `# syntax=` (or `BUILDKIT_SYNTAX`), under `ONBUILD`. */
-  use: string
-  /** The named build context (build-contexts) that replaced what the Dockerfile wrote. */
-  context?: string
-}
-
-/** One entry of the `results` output in verify mode: the image, and its verification. */
-export interface VerifyImageResult extends ImageVerification {
-  /** As written in `images`, or in the Dockerfile after ARG substitution. */
-  image: string
-  /** `registry/repository`. */
-  name: string
-  digest: string
-  mediaType: string
-  parent?: string
-  platform?: string
-  dockerfile?: DockerfileLocation
-  verdict: 'verified' | 'failed' | 'skipped'
-  /**
-   * What verified it: its own signature, or, for a platform manifest reached through its index,
-   * the index's signature (the index binds each platform manifest by digest).
-   */
-  coveredBy?: 'own signature' | 'index signature'
-  rule?: string
-}
-
-export interface VerifyOutcome {
-  mode: 'verify'
-  results: VerifyImageResult[]
-  /** Every image that was not skipped verified. */
-  verified: boolean
-  enforce: boolean
-  /** Where the policy came from: the file, or the inputs. */
-  policySource: string
-  trustRoots: string[]
-  /** Safety choices the reader should know about (e.g. key signatures accepted without a log). */
-  notes: string[]
-}
+// The outcome lives with the report; re-exported for callers that import it from here.
+export type { DockerfileLocation, VerifyImageResult, VerifyOutcome }
 
 export interface VerifyDependencies {
   log: Logger

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { buildSync } from 'esbuild'
 import { oneLine } from '../../src/report/summary'
 import { GitHubOidcProvider } from '../../src/sigstore/oidc'
-import type { VerifyImageResult, VerifyOutcome } from '../../src/verify/run'
+import type { VerifyImageResult, VerifyOutcome } from '../../src/report/types'
 
 const ROOT = join(__dirname, '..', '..')
 const MARK = '@@signet-test-call-end@@'

@@ -5,7 +5,7 @@ import {
   verifyOutputs,
   verifySummary,
 } from '../../src/report/verify-summary'
-import type { VerifyImageResult, VerifyOutcome } from '../../src/verify/run'
+import type { VerifyImageResult, VerifyOutcome } from '../../src/report/types'
 
 const DIGEST = `sha256:${'a'.repeat(64)}`
 const CHILD = `sha256:${'b'.repeat(64)}`
