@@ -8,7 +8,7 @@ import {
   applyVerifyOutcome,
   BundleFile,
   fail,
-} from './report/actions'
+} from './action/report'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)

@@ -1,4 +1,4 @@
-/** The job summary and the outputs, as plain data. Pure: report/actions.ts writes them. */
+/** The job summary and the outputs, as plain data. Pure: the front door (src/action/report.ts) writes them. */
 import { createHash, createPublicKey } from 'node:crypto'
 import type { SignatureRecord, SignOutcome } from './types'
 

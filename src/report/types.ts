@@ -115,7 +115,7 @@ export interface VerifyOutcome {
 /** Either mode's outcome: `mode` says which. */
 export type Outcome = SignOutcome | VerifyOutcome
 
-/** The log seam: index.ts binds it to @actions/core, tests and the CLI to something else. */
+/** The log seam: src/action/ binds it to @actions/core, tests and a CLI to something else. */
 export interface Logger {
   info(message: string): void
   warning(message: string): void

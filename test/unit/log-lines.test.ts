@@ -22,7 +22,7 @@ function runnerStdout(calls: Call[]): string[][] {
   const bundle = buildSync({
     stdin: {
       contents: `
-        import { actionsLogger, applyVerifyOutcome } from './src/report/actions'
+        import { actionsLogger, applyVerifyOutcome } from './src/action/report'
         const calls = JSON.parse(require('node:fs').readFileSync(0, 'utf8'))
         ;(async () => {
           for (const [kind, arg] of calls) {

@@ -1,14 +1,17 @@
-/** The only place besides index.ts that talks to the runner (@actions/core). */
+/**
+ * The action's report: the runner binding (@actions/core) of the logger, the outputs, the job
+ * summary, the annotations and the step's failure. With index.ts, the only place that talks to the
+ * runner; the core hands it an outcome and a Logger seam, nothing more.
+ */
 import * as core from '@actions/core'
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isSignetError } from '../errors'
-import type { SignOutcome, VerifyOutcome } from './types'
-import { oneLine, signOutputs, signSummary } from './summary'
-import { verifyAnnotations, verifyOutputs, verifySummary } from './verify-summary'
-import type { Logger } from './types'
+import { oneLine, signOutputs, signSummary } from '../report/summary'
+import type { Logger, SignOutcome, VerifyOutcome } from '../report/types'
+import { verifyAnnotations, verifyOutputs, verifySummary } from '../report/verify-summary'
 
 export const actionsLogger: Logger = {
   // One line: a message quoting a registry, a signature or a certificate must not be able to start
