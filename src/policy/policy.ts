@@ -45,7 +45,8 @@
  * event: `push`, `release`…), `buildSignerURI` or `buildSignerURIRegexp` (the workflow that signed,
  * for GitHub the identity) and `runnerEnvironment` (`github-hosted` or `self-hosted`). A certificate
  * without the extension does not match. Key: `publicKey`, PEM text or a path relative to the
- * working directory (the workspace, as for every other path input). UNLIKE cosign, whose
+ * workspace (as for every other path input), read by the reader the caller passes: this module
+ * reads no files itself (see PolicyReadOptions). UNLIKE cosign, whose
  * `--certificate-identity-regexp` is an unanchored search, every regexp here (in the file and in
  * the `certificate-*-regexp` inputs) must match the WHOLE value: it is compiled as `^(?:re)$`, so
  * `acme/app` does not match `https://github.com/evil/acme/app/...`. Regexps are JavaScript
@@ -113,10 +114,32 @@ export interface KeylessSigner {
   extensions?: ExtensionRequirement[]
 }
 
-/** How a policy file or the inputs read public-key files named by path. */
+/** Reads a file by its path as written; the caller decides what the path is relative to. */
+export type PolicyFileReader = (path: string) => string
+
+/**
+ * How a policy file or the inputs read public-key files named by path. The policy reads no files
+ * of its own: verify mode passes its rule-file reader (relative to the workspace, or at
+ * `policy-ref`). Without `readFile`, a key named by path is refused (PEM text still works), so no
+ * caller silently reads relative to the process's working directory.
+ */
 export interface PolicyReadOptions {
-  /** Reads a file by its path as written; default: relative to the process's working directory. */
-  readFile?: (path: string) => string
+  readFile?: PolicyFileReader
+}
+
+/**
+ * The reader of a caller that gave none: it refuses every path. The message does not quote the
+ * path, for the reason keys.ts gives: the value may be a secret pasted into the wrong input.
+ */
+function refusePaths(input: string): PolicyFileReader {
+  return () => {
+    throw new SignetError(
+      'KEY_INVALID',
+      `${input}: a public key named by path needs a file reader, and none was given ` +
+        '(the caller reads key files, relative to the workspace); give the key as PEM text',
+      { input },
+    )
+  }
 }
 
 export interface KeySigner {
@@ -606,7 +629,7 @@ function extensionRequirements(
 function parseSigner(
   ctx: Ctx,
   node: YamlNode | null,
-  readFile: PolicyReadOptions['readFile'],
+  readFile: PolicyFileReader,
 ): SignerRequirement {
   const fields = entries(ctx, node, 'a signer', SIGNER_KEYS)
   const key = fields.get('publicKey')
@@ -688,7 +711,7 @@ function attestationList(ctx: Ctx, node: YamlNode | null): AttestationRequiremen
   return (node.items as (YamlNode | null)[]).map((a) => parseAttestation(ctx, a))
 }
 
-function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyReadOptions['readFile']): Rule {
+function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyFileReader): Rule {
   const fields = entries(ctx, node, 'a rule', [
     'name',
     'images',
@@ -759,8 +782,8 @@ function rejectAliases(ctx: Ctx, node: unknown): void {
 
 /**
  * Parses a policy file's text. `file` names it in errors (as the user gave it in `policy`);
- * `options.readFile` reads the public keys it names by path. Throws a PolicyError (or KEY_INVALID
- * for a bad publicKey), each with the line at fault.
+ * `options.readFile` reads the public keys it names by path (without it, such a key is refused).
+ * Throws a PolicyError (or KEY_INVALID for a bad publicKey), each with the line at fault.
  */
 export function parsePolicy(text: string, file: string, options: PolicyReadOptions = {}): Policy {
   const lines = new LineCounter()
@@ -789,8 +812,9 @@ export function parsePolicy(text: string, file: string, options: PolicyReadOptio
   }
   const rules = fields.get('rules')
   if (!rules) throw fail(ctx, root, 'the policy needs rules:')
+  const readFile = options.readFile ?? refusePaths('policy')
   return {
-    rules: seq(ctx, rules.value, 'rules').map((r) => parseRule(ctx, r, options.readFile)),
+    rules: seq(ctx, rules.value, 'rules').map((r) => parseRule(ctx, r, readFile)),
     unmatched,
   }
 }
@@ -882,7 +906,7 @@ function inputMatcher(
  * exact value and a regexp for the same thing, a regexp that does not compile, a public key that is
  * not one, a `certificate-github-workflow-*` input without a keyless identity, and
  * `require-attestations` without any signer (attestations are only meaningful from a known signer).
- * `options.readFile` reads `public-key` when it is a path.
+ * `options.readFile` reads `public-key` when it is a path (without it, a path is refused).
  */
 export function policyFromInputs(
   inputs: PolicyInputs,
@@ -939,7 +963,7 @@ export function policyFromInputs(
   if (key) {
     signers.push({
       kind: 'key',
-      publicKey: loadPublicKey(key, 'public-key', options.readFile),
+      publicKey: loadPublicKey(key, 'public-key', options.readFile ?? refusePaths('public-key')),
       source: key.includes('-----BEGIN') ? 'inline PEM' : key,
     })
   }

@@ -3,9 +3,9 @@
  * whole-value identity matching, and an error (with its line) for every way a policy can be wrong.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { isSignetError, SignetError } from '../../src/errors'
 import {
   PolicyError,
@@ -41,6 +41,14 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
+/**
+ * What verify mode passes: a reader of key files relative to a workspace (here the temporary
+ * folder). The policy reads no files of its own.
+ */
+const workspace = {
+  readFile: (path: string): string => readFileSync(resolve(dir, path), 'utf8'),
+}
+
 function realisticPolicy(): string {
   return `# .github/image-policy.yml
 unmatched: fail
@@ -74,12 +82,23 @@ ${indent(PUBLIC_PEM, 10)}
 /** The PolicyError parsePolicy throws for `text`. */
 function policyError(text: string): PolicyError {
   try {
-    parsePolicy(text, 'policy.yml')
+    parsePolicy(text, 'policy.yml', workspace)
   } catch (err) {
     if (err instanceof PolicyError) return err
     throw err
   }
   throw new Error('expected parsePolicy to throw')
+}
+
+/** The PolicyError `parse` throws. */
+function policyErrorOf(parse: () => unknown): PolicyError {
+  try {
+    parse()
+  } catch (err) {
+    if (err instanceof PolicyError) return err
+    throw err
+  }
+  throw new Error('expected a PolicyError')
 }
 
 function keyless(policy: Policy, rule: number, signer = 0): KeylessSigner {
@@ -91,7 +110,7 @@ function keyless(policy: Policy, rule: number, signer = 0): KeylessSigner {
 describe('a realistic policy file', () => {
   let policy: Policy
   beforeAll(() => {
-    policy = parsePolicy(realisticPolicy(), '.github/image-policy.yml')
+    policy = parsePolicy(realisticPolicy(), '.github/image-policy.yml', workspace)
   })
 
   it('parses every rule in order', () => {
@@ -553,7 +572,7 @@ describe('policyFromInputs', () => {
   })
 
   it('takes a public key, alone or alongside an identity (either passes)', () => {
-    const byKey = policyFromInputs({ publicKey: keyPath })!
+    const byKey = policyFromInputs({ publicKey: keyPath }, workspace)!
     expect(byKey.rules[0].signers).toHaveLength(1)
     expect(byKey.rules[0].signers[0]).toMatchObject({ kind: 'key', source: keyPath })
     const both = policyFromInputs({
@@ -1007,6 +1026,56 @@ describe('public keys read through readFile', () => {
     expect(err.message).toMatch(
       /^policy: policy\.yml:4: publicKey: .*does not exist at policy-ref abc123/,
     )
+  })
+
+  // A key file that exists relative to the process's working directory (where Jest runs), and
+  // the same relative path under a workspace that holds a different key.
+  const cwdKeyFile = join(
+    __dirname,
+    '../fixtures/real-world/containers-image/signature/fixtures/cosign.pub',
+  )
+  const relativeToCwd = relative(process.cwd(), cwdKeyFile)
+  const keyRule = (path: string): string =>
+    `rules:\n  - images: a\n    signers:\n      - publicKey: ${path}\n`
+
+  it('issue 10.6: a relative publicKey path is read through the reader, relative to its workspace', () => {
+    expect(relativeToCwd.startsWith('..')).toBe(false) // stays inside the temporary folder
+    mkdirSync(join(dir, relativeToCwd, '..'), { recursive: true })
+    writeFileSync(join(dir, relativeToCwd), PUBLIC_PEM)
+    const fromFile = parsePolicy(keyRule(relativeToCwd), 'policy.yml', workspace)
+    const fromInputs = policyFromInputs({ publicKey: relativeToCwd }, workspace)!
+    for (const signer of [fromFile.rules[0].signers[0], fromInputs.rules[0].signers[0]]) {
+      expect(signer).toMatchObject({ kind: 'key', source: relativeToCwd })
+      // The workspace's key, not the one at the same path under the process's working directory.
+      if (signer.kind === 'key') expect(signer.publicKey.equals(publicKey)).toBe(true)
+    }
+  })
+
+  it('issue 10.6: without a reader a key path is refused, not read from the working directory', () => {
+    expect(readFileSync(relativeToCwd, 'utf8')).toContain('-----BEGIN PUBLIC KEY-----')
+    const err = policyErrorOf(() => parsePolicy(keyRule(relativeToCwd), 'policy.yml'))
+    expect(err.code).toBe('KEY_INVALID')
+    expect(err.input).toBe('policy')
+    expect(err.line).toBe(4)
+    expect(err.message).toMatch(/^policy: policy\.yml:4: publicKey: .*needs a file reader/)
+    expect(err.message).not.toContain(relativeToCwd)
+
+    let caught: unknown
+    try {
+      policyFromInputs({ publicKey: relativeToCwd })
+    } catch (e) {
+      caught = e
+    }
+    expect(isSignetError(caught)).toBe(true)
+    expect(caught).toMatchObject({ code: 'KEY_INVALID', input: 'public-key' })
+    expect((caught as Error).message).toMatch(/^public-key: .*needs a file reader/)
+    // PEM text needs no reader.
+    expect(
+      parsePolicy(keyRule(JSON.stringify(PUBLIC_PEM)), 'policy.yml').rules[0].signers[0],
+    ).toMatchObject({
+      kind: 'key',
+      source: 'inline PEM',
+    })
   })
 })
 

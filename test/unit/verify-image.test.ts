@@ -71,7 +71,9 @@ const discovery = (bundles: FoundBundle[], notes: string[] = []): Discovery => (
 })
 
 const ruleOf = (inputs: PolicyInputs): Rule => {
-  const rule = policyFromInputs(inputs)?.rules[0]
+  // Key files are read through a reader, as verify mode's rule files are (the policy reads none).
+  const rule = policyFromInputs(inputs, { readFile: (path) => readFileSync(path, 'utf8') })
+    ?.rules[0]
   if (!rule) throw new Error('policyFromInputs made no rule')
   return rule
 }
