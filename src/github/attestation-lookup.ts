@@ -20,7 +20,7 @@ import { getOctokit } from '@actions/github'
 import { SignetError, isSignetError } from '../errors'
 import { INPUT } from '../inputs'
 import { registryText } from '../registry/client'
-import { isRetryableError, rootMessage, withRetry } from '../registry/retry'
+import { isRetryableError, rootMessage, withRetry } from '../retry'
 import { registryLimit } from '../registry/types'
 import type { Logger } from '../report/types'
 import {

@@ -17,7 +17,7 @@ import {
   rootMessage,
   withRetry,
   type RetryVerdict,
-} from '../registry/retry'
+} from '../retry'
 import type { Logger } from '../report/types'
 
 export interface StoredAttestation {

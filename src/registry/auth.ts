@@ -24,7 +24,7 @@ import {
   type RegistryRequest,
 } from './http'
 import { canonicalRegistryHost, isDockerHubHost } from './reference'
-import { classifyOutcome, withRetry, type RetryOptions } from './retry'
+import { classifyOutcome, withRetry, type RetryOptions } from '../retry'
 import type { Repository } from './types'
 
 /** A token service's answer, at most. */

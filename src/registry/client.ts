@@ -29,7 +29,7 @@ import {
   type RegistryRequest,
 } from './http'
 import { isDigest, validateDigest } from './reference'
-import { classifyOutcome, isRetryableStatus, withRetry, type RetryOptions } from './retry'
+import { classifyOutcome, isRetryableStatus, withRetry, type RetryOptions } from '../retry'
 import {
   MANIFEST_ACCEPT,
   MAX_LISTED_REFERRERS,

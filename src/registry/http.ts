@@ -12,7 +12,7 @@
  * and the limits in ./types).
  */
 import { SignetError } from '../errors'
-import { isTlsMismatch, rootMessage } from './retry'
+import { isTlsMismatch, rootMessage } from '../retry'
 import type { Repository } from './types'
 
 /** Redirects followed for one request. */

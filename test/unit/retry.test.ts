@@ -5,7 +5,7 @@ import {
   isRetryableStatus,
   parseRetryAfter,
   withRetry,
-} from '../../src/registry/retry'
+} from '../../src/retry'
 
 /** A fake clock: sleep advances it, so budgets are tested without waiting. */
 function fakeClock(start = 1_000_000) {

@@ -1,7 +1,13 @@
 /**
- * Retries for registry traffic. CI runners hit rate limits (429), registry blips (502/503) and reset
- * connections; one of those must not fail a release. Retries are bounded in count and in total time
- * so a registry that is really down fails the step within a minute instead of hanging it.
+ * The one retry policy for every service Signet talks to: registries, the OIDC endpoint, Fulcio,
+ * Rekor, the timestamp authority and the GitHub API. CI runners hit rate limits (429), service
+ * blips (502/503) and reset connections; one of those must not fail a release. Retries back off
+ * exponentially with jitter, honour Retry-After, and are bounded in count and in total time so a
+ * service that is really down fails the step within a minute instead of hanging it.
+ *
+ * What is worth another try differs per call site, so each passes its own classifier (the default,
+ * classifyOutcome, knows fetch's errors and Responses); the waiting is the same for all.
+ * A foundation module: it imports nothing of Signet's.
  */
 
 export interface RetryOptions {
