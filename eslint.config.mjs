@@ -13,6 +13,25 @@ export default tseslint.config(
     },
   },
   {
+    // sigstore-js below its public API is reached from src/sigstore/internals.ts alone: the packages
+    // it reaches are pinned for it, and that one file says why each internal is needed.
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@sigstore/*/dist/*', '@sigstore/*/*.json'],
+              message:
+                "sigstore-js's internals: import them from src/sigstore/internals.ts (and say there why the public API does not suffice).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  { files: ['src/sigstore/internals.ts'], rules: { 'no-restricted-imports': 'off' } },
+  {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {
       '@typescript-eslint/explicit-function-return-type': 'off',

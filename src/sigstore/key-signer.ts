@@ -4,10 +4,7 @@
  * produces key-signed bundles: no certificate, `verificationMaterial.publicKey.hint` instead.
  */
 import type { BundleWithDsseEnvelope } from '@sigstore/bundle'
-import type { Artifact, Signature, Signer } from '@sigstore/sign'
-// The bundler module rather than the package index: the index also loads sigstore-js's HTTP
-// stack, which nothing here needs (and whose ESM-only proxy agents Jest cannot require).
-import { DSSEBundleBuilder } from '@sigstore/sign/dist/bundler'
+import { DSSEBundleBuilder, type Artifact, type Signature, type Signer } from '@sigstore/sign'
 import type { SigningKey } from './keys'
 
 export class KeySigner implements Signer {

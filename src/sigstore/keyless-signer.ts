@@ -6,9 +6,8 @@
  */
 import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import type { Signature, Signer } from '@sigstore/sign'
-// sigstore-js's Fulcio client (with its retries) is not exported from the package index.
-import { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
 import { describeError, SignetError } from '../errors'
+import { CAClient } from './internals'
 import { challengeSubject, decodeJwtClaims, type IdentityProvider } from './oidc'
 import { SIGSTORE_TIMEOUT_MS, type RetryPolicy } from './services'
 

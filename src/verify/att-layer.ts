@@ -26,10 +26,9 @@
 import { createHash, type KeyObject } from 'node:crypto'
 import { BUNDLE_V01_MEDIA_TYPE, bundleFromJSON } from '@sigstore/bundle'
 import { toSignedEntity, type TrustMaterial } from '@sigstore/verify'
-// Not re-exported by the package; the same SET check sigstore-js makes for every tlog entry.
-import { verifyTLogSET } from '@sigstore/verify/dist/tlog/set'
 import { LEGACY_ANNOTATIONS } from '../formats/cosign-tags'
 import { describeError } from '../errors'
+import { verifyTLogSET } from '../sigstore/internals'
 import { verifyImageBundle, type BundleVerdict, type BundleVerifyOptions } from './bundle'
 import {
   annotatedVerificationMaterial,

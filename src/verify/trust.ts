@@ -23,6 +23,7 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
 import type { Logger } from '../report/types'
+import { tufSeeds } from '../sigstore/internals'
 import type { BundleVerifyOptions } from './bundle'
 
 export const PUBLIC_GOOD_TUF_MIRROR = 'https://tuf-repo-cdn.sigstore.dev'
@@ -121,15 +122,6 @@ export function parseTrustedRootFile(text: string, file: string): TrustRoot[] {
       throw invalid(`${file}${where} is not a Sigstore trusted root: ${describeError(err)}`, err)
     }
   })
-}
-
-type TufSeeds = Record<string, { 'root.json': string; targets: Record<string, string> }>
-
-/** The TUF seeds embedded in @sigstore/tuf: each mirror's root.json and its initial targets. */
-function tufSeeds(): TufSeeds {
-  // A JSON require: esbuild embeds the seed in dist/, so it is there without a network.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require('@sigstore/tuf/seeds.json') as TufSeeds
 }
 
 /** The public-good trusted_root.json embedded in @sigstore/tuf (its TUF seed). */

@@ -8,9 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bundleToJSON } from '@sigstore/bundle'
-// The bundler entry point, not the package index: the index pulls in make-fetch-happen, whose
-// ESM-only proxy agents Jest's CommonJS transform does not load.
-import { MessageSignatureBundleBuilder } from '@sigstore/sign/dist/bundler'
+import { MessageSignatureBundleBuilder } from '@sigstore/sign'
 import { isSignetError, type SignetError } from '../../src/errors'
 import { KeyDSSEBundleBuilder, KeySigner } from '../../src/sigstore/key-signer'
 import {

@@ -14,6 +14,7 @@ import { bundleFromJSON } from '@sigstore/bundle'
 import type { Logger } from '../../src/report/types'
 import { buildVerifyCommand } from '../../src/report/verify-command'
 import { PUBLIC_GOOD, usesOnlyPublicGood } from '../../src/sigstore/services'
+import { tufSeeds } from '../../src/sigstore/internals'
 import { signingTrustRoots, WitnessCheck } from '../../src/sigstore/witness-check'
 import { embeddedPublicGoodRoot } from '../../src/verify/trust'
 import { asyncErrorOf, errorOf } from '../infra/expect'
@@ -60,12 +61,7 @@ async function startMirror(body = '<html>not TUF</html>') {
 
 /** The public-good trusted_root.json @sigstore/tuf ships, as a user would commit it. */
 function publicGoodRootText(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const seeds = require('@sigstore/tuf/seeds.json') as Record<
-    string,
-    { targets: Record<string, string> }
-  >
-  const encoded = seeds['https://tuf-repo-cdn.sigstore.dev'].targets['trusted_root.json']
+  const encoded = tufSeeds()['https://tuf-repo-cdn.sigstore.dev'].targets['trusted_root.json']
   return Buffer.from(encoded, 'base64').toString('utf8')
 }
 

@@ -1,0 +1,36 @@
+/**
+ * The one module that reaches below sigstore-js's public API. Everything else in Signet imports
+ * sigstore-js's package indexes, or these names from here; ESLint refuses `@sigstore/<pkg>/dist/…`
+ * and `@sigstore/<pkg>/….json` anywhere else.
+ *
+ * Nothing here is covered by semver: a minor release may move, rename or change any of it. That is
+ * why the four packages it reaches (@sigstore/sign, @sigstore/verify, @sigstore/core and
+ * @sigstore/tuf) are pinned to exact versions in package.json. Before raising a pin, check each
+ * name below still exists and still does what its comment says, then run the asn1-patches, keys,
+ * witness-check and verify-* unit tests and the interop tests.
+ */
+// The TUF seeds @sigstore/tuf ships: each mirror's initial root.json and targets (the public-good
+// trusted_root.json among them). The package reads them internally but exports no accessor; a
+// JSON import has esbuild embed them in dist/, so the embedded root is there without a network.
+import seeds from '@sigstore/tuf/seeds.json'
+
+// Fulcio's client, with sigstore-js's retries and timeout. The package exports only FulcioSigner,
+// which asks Fulcio for a new certificate on every signature; KeylessSigner asks once per run.
+export { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
+
+// The SET check @sigstore/verify makes for every log entry, on its own. The Verifier refuses a
+// cosign `intoto` 0.0.1 Rekor entry outright, so att-layer.ts checks that body itself and the SET
+// with this, the very check the Verifier would make.
+export { verifyTLogSET } from '@sigstore/verify/dist/tlog/set'
+
+// DER length octets exactly as ASN1Obj.toDER writes them, for the faster toDER of
+// asn1-patches.ts: the package exports ASN1Obj but not its encoder.
+export { encodeLength } from '@sigstore/core/dist/asn1/length'
+
+/** Per TUF mirror URL: its root.json and initial targets, each base64. */
+export type TufSeeds = Record<string, { 'root.json': string; targets: Record<string, string> }>
+
+/** The TUF seeds embedded in @sigstore/tuf. */
+export function tufSeeds(): TufSeeds {
+  return seeds
+}
