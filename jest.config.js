@@ -1,11 +1,7 @@
 /** Jest runs the TypeScript sources through SWC (CommonJS); type checking is `tsc --noEmit`. */
 
-// `npm run test:unit` sets SIGNET_TEST_SCOPE=unit: test/unit alone, in seconds, with no root and no
-// network. It skips the global check that every interop judge is installed; the few unit tests that
-// call a tool (cosign in keys, cmark-gfm in summary-render) say how to install it when it is absent.
-const unitOnly = process.env.SIGNET_TEST_SCOPE === 'unit'
-
-module.exports = {
+// What every project shares: how TypeScript and the ESM-only packages are loaded.
+const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // @actions/* 3.x are ESM-only: let SWC turn them into CommonJS for the few tests that load them.
@@ -17,8 +13,45 @@ module.exports = {
   // @actions/github's exports map has only an `import` condition, which Jest's CommonJS resolver
   // does not match; point it at the file the condition names (SWC then transforms it).
   moduleNameMapper: { '^@actions/github$': '<rootDir>/node_modules/@actions/github/lib/github.js' },
-  testMatch: unitOnly ? ['<rootDir>/test/unit/**/*.test.ts'] : ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120000,
+}
+
+// The projects that run real tools (cosign v3 and v2, crane, Debian's docker-registry) first check
+// that every judge is installed, so a missing tool fails the run instead of skipping a suite. Jest
+// runs a project's globalSetup only when one of its tests is selected: `npm run test:unit` needs no
+// root and no network; the few unit tests that call a tool (cosign in keys, cmark-gfm in
+// summary-render) say how to install it when it is absent.
+const judged = { globalSetup: '<rootDir>/test/infra/global-setup.ts' }
+
+// One project a kind of test, each with its script (`npm run test:unit`, `test:integration`,
+// `test:interop`, `test:action`); `npm test` runs them all. The scripts end with
+// `--passWithNoTests=false` (Jest's default) because --selectProjects takes every word after it as
+// a project name: so `npm run test:unit -- test/unit/keys.test.ts` runs that file.
+module.exports = {
   maxWorkers: 2,
-  ...(unitOnly ? {} : { globalSetup: '<rootDir>/test/infra/global-setup.ts' }),
+  projects: [
+    // Modules alone, with in-process fakes: no root, no network, no tool but cosign and cmark-gfm.
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Signet's clients against the servers in test/infra, and those servers' own tests.
+    {
+      ...shared,
+      ...judged,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/infra/*.test.ts'],
+    },
+    // What Signet writes, judged by real cosign v3 and v2; what they write, verified by Signet.
+    {
+      ...shared,
+      ...judged,
+      displayName: 'interop',
+      testMatch: ['<rootDir>/test/interop/**/*.test.ts'],
+    },
+    // The bundled action run as the runner runs it: inputs, outputs, summary, exit status.
+    {
+      ...shared,
+      ...judged,
+      displayName: 'action',
+      testMatch: ['<rootDir>/test/action/**/*.test.ts'],
+    },
+  ],
 }
