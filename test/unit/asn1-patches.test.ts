@@ -5,7 +5,7 @@ import {
   encodeDer,
   parseDerGeneralizedTime,
   patchSigstoreAsn1,
-} from '../../src/verify/asn1-patches'
+} from '../../src/sigstore/asn1-patches'
 import { pemBlocks } from '../../src/verify/common'
 
 // Taken before any patch is installed: the implementation the replacement must match.

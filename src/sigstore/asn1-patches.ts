@@ -18,7 +18,7 @@
  * bytes with one concatenation per node (same tag, same length encoding, same content).
  */
 import { ASN1Obj } from '@sigstore/core'
-import { encodeLength } from '../sigstore/internals'
+import { encodeLength } from './internals'
 
 /** DER GeneralizedTime (X.690 11.7): UTC, fraction without trailing zeros. */
 const DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/
