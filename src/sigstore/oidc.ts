@@ -3,6 +3,14 @@
  * that the signing code runs outside the runner too (the demo, the benchmark).
  */
 import { SignetError } from '../errors'
+import {
+  classifyOutcome,
+  isRetryableStatus,
+  rootMessage,
+  withRetry,
+  type RetryOptions,
+  type RetryVerdict,
+} from '../retry'
 
 export interface IdentityProvider {
   getToken(): Promise<string>
@@ -20,12 +28,40 @@ export interface GitHubOidcOptions {
    * this is the runner's `::add-mask::` (Logger.mask), as `core.getIDToken` masks its token.
    */
   mask?: (secret: string) => void
+  /** The retry policy's options for the token request (tests pass a fake sleep; onRetry logs). */
+  retry?: RetryOptions
+  /** Injectable for tests; the global fetch otherwise. */
+  fetch?: typeof fetch
+}
+
+/**
+ * The runner's endpoint is asked 4 times at most (3 retries after 0.5-1 s, 0.5-2 s and 0.5-4 s,
+ * unless it sends Retry-After): it is on the runner's own network, so what lasts longer is not a
+ * blip.
+ */
+export const OIDC_RETRY: RetryOptions = { retries: 3, minDelayMs: 500 }
+
+/**
+ * What is worth another try when asking the runner for its token: a retryable status (408, 429,
+ * 5xx; Retry-After honoured), and any failure that is not Signet's own verdict on the answer: the
+ * connection, or a body cut short or not JSON. A refusal (401, 403) or an answer without a token is
+ * a SignetError and final.
+ */
+export function classifyTokenRequest(
+  outcome: { value: unknown } | { error: unknown },
+  now: number,
+): RetryVerdict {
+  if (!('error' in outcome)) return classifyOutcome(outcome, now)
+  if (outcome.error instanceof SignetError) return { retry: false }
+  return { retry: true, reason: rootMessage(outcome.error) }
 }
 
 export class GitHubOidcProvider implements IdentityProvider {
   private token?: Promise<string>
   private readonly audience: string
   private readonly mask: (secret: string) => void
+  private readonly retry: RetryOptions
+  private readonly fetchImpl?: typeof fetch
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -33,6 +69,8 @@ export class GitHubOidcProvider implements IdentityProvider {
   ) {
     this.audience = options.audience ?? 'sigstore'
     this.mask = options.mask ?? (() => undefined)
+    this.retry = { ...OIDC_RETRY, ...options.retry }
+    this.fetchImpl = options.fetch
   }
 
   /** True when the runner offers a token (the job has `id-token: write`). */
@@ -55,48 +93,59 @@ export class GitHubOidcProvider implements IdentityProvider {
     this.preflight()
     const url = new URL(this.env.ACTIONS_ID_TOKEN_REQUEST_URL as string)
     url.searchParams.append('audience', this.audience)
-    let lastError: unknown
-    for (let attempt = 0; attempt < 4; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** attempt))
-      try {
-        const response = await fetch(url, {
-          headers: {
-            Accept: 'application/json',
-            Authorization: `Bearer ${this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`,
-          },
-        })
-        if (response.status >= 500 || response.status === 429) {
-          lastError = new Error(`HTTP ${response.status}`)
-          continue
-        }
-        if (!response.ok) {
-          throw new SignetError(
-            'OIDC_UNAVAILABLE',
-            `the runner refused an OIDC token (HTTP ${response.status}); ${NO_TOKEN_HINT}`,
-            { input: 'key' },
-          )
-        }
-        const body = (await response.json()) as { value?: unknown }
-        if (typeof body.value !== 'string' || body.value.split('.').length !== 3) {
-          throw new SignetError('OIDC_UNAVAILABLE', 'the runner answered without an OIDC token', {
-            input: 'key',
+    let answer: Response | string
+    try {
+      answer = await withRetry<Response | string>(
+        async () => {
+          // Looked up per call, not kept: tests replace the global fetch.
+          const response = await (this.fetchImpl ?? fetch)(url, {
+            headers: {
+              Accept: 'application/json',
+              Authorization: `Bearer ${this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`,
+            },
           })
-        }
-        // Masked before it leaves this function: whatever logs it later logs ***.
-        this.mask(body.value)
-        return body.value
-      } catch (err) {
-        if (err instanceof SignetError) throw err
-        lastError = err
-      }
+          // A retryable status goes back to the policy as is (Retry-After and all).
+          if (isRetryableStatus(response.status)) return response
+          return this.readToken(response)
+        },
+        { ...this.retry, classify: classifyTokenRequest },
+      )
+    } catch (err) {
+      if (err instanceof SignetError) throw err
+      throw this.unreachable(err)
     }
-    throw new SignetError(
-      'OIDC_UNAVAILABLE',
-      `could not fetch the workflow OIDC token: ${String(lastError)}`,
-      {
+    if (typeof answer === 'string') return answer
+    // Still failing when the retries ran out.
+    await answer.body?.cancel().catch(() => undefined)
+    throw this.unreachable(new Error(`HTTP ${answer.status}`))
+  }
+
+  /** The token in a final answer; a refusal or an answer without one is a SignetError. */
+  private async readToken(response: Response): Promise<string> {
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined)
+      throw new SignetError(
+        'OIDC_UNAVAILABLE',
+        `the runner refused an OIDC token (HTTP ${response.status}); ${NO_TOKEN_HINT}`,
+        { input: 'key' },
+      )
+    }
+    const body = (await response.json()) as { value?: unknown }
+    if (typeof body.value !== 'string' || body.value.split('.').length !== 3) {
+      throw new SignetError('OIDC_UNAVAILABLE', 'the runner answered without an OIDC token', {
         input: 'key',
-        cause: lastError,
-      },
+      })
+    }
+    // Masked before it leaves this function: whatever logs it later logs ***.
+    this.mask(body.value)
+    return body.value
+  }
+
+  private unreachable(cause: unknown): SignetError {
+    return new SignetError(
+      'OIDC_UNAVAILABLE',
+      `could not fetch the workflow OIDC token: ${String(cause)}`,
+      { input: 'key', cause },
     )
   }
 }

@@ -1,4 +1,5 @@
 import { SignetError } from '../../src/errors'
+import { classifyTokenRequest, GitHubOidcProvider } from '../../src/sigstore/oidc'
 import {
   backoffDelay,
   isRetryableError,
@@ -207,5 +208,105 @@ describe('withRetry', () => {
     await withRetry(fn, { now: clock.now, sleep: clock.sleep, random: () => 1 })
     expect(fn).toHaveBeenCalledTimes(6)
     expect(clock.sleeps).toEqual([1000, 2000, 4000, 8000, 10_000])
+  })
+})
+
+/** A fake fetch answering in turn (a function throws, as a failed connection does). */
+function fakeFetch(answers: (Response | (() => never))[]) {
+  const calls: string[] = []
+  const impl = jest.fn(async (input: string | URL) => {
+    calls.push(input.toString())
+    const answer = answers.shift()
+    if (!answer) throw new Error('no more answers')
+    return typeof answer === 'function' ? answer() : answer
+  })
+  return { fetch: impl as unknown as typeof fetch, calls }
+}
+
+const JWT = ['{"alg":"none"}', '{"sub":"repo:acme/app"}', 'sig']
+  .map((p) => Buffer.from(p).toString('base64url'))
+  .join('.')
+const runnerEnv = {
+  ACTIONS_ID_TOKEN_REQUEST_URL: 'http://runner.invalid/token?api-version=2.0',
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'request-token',
+}
+const tokenAnswer = () => Response.json({ value: JWT })
+
+describe('the OIDC token request on the one policy', () => {
+  function provider(answers: (Response | (() => never))[]) {
+    const clock = fakeClock()
+    const fake = fakeFetch(answers)
+    const mask = jest.fn()
+    const oidc = new GitHubOidcProvider(runnerEnv, {
+      mask,
+      fetch: fake.fetch,
+      retry: { sleep: clock.sleep, now: clock.now, random: () => 0 },
+    })
+    return { oidc, clock, fake, mask }
+  }
+
+  it('classifies: retryable statuses and failures are retried, Signet verdicts are final', () => {
+    const now = Date.now()
+    expect(classifyTokenRequest({ value: response(503) }, now).retry).toBe(true)
+    expect(classifyTokenRequest({ value: response(429) }, now).retry).toBe(true)
+    expect(classifyTokenRequest({ value: response(403) }, now).retry).toBe(false)
+    expect(classifyTokenRequest({ value: JWT }, now).retry).toBe(false)
+    expect(classifyTokenRequest({ error: fetchFailed('ECONNRESET') }, now).retry).toBe(true)
+    // A body cut short or not JSON: the old loop retried it, and so does its classifier.
+    expect(classifyTokenRequest({ error: new SyntaxError('Unexpected token <') }, now).retry).toBe(
+      true,
+    )
+    expect(
+      classifyTokenRequest({ error: new SignetError('OIDC_UNAVAILABLE', 'refused') }, now).retry,
+    ).toBe(false)
+  })
+
+  it('a 503 then 200: the token, after one backoff', async () => {
+    const { oidc, clock, fake, mask } = provider([response(503), tokenAnswer()])
+    expect(await oidc.getToken()).toBe(JWT)
+    expect(fake.calls).toHaveLength(2)
+    expect(new URL(fake.calls[1]).searchParams.get('audience')).toBe('sigstore')
+    expect(clock.sleeps).toEqual([500])
+    expect(mask).toHaveBeenCalledWith(JWT)
+  })
+
+  it("honours the runner's Retry-After on 429, and retries a dropped connection", async () => {
+    const { oidc, clock } = provider([
+      response(429, { 'retry-after': '2' }),
+      () => {
+        throw fetchFailed('ECONNRESET')
+      },
+      tokenAnswer(),
+    ])
+    expect(await oidc.getToken()).toBe(JWT)
+    expect(clock.sleeps).toEqual([2000, 500])
+  })
+
+  it('a refusal (403) is final: one request, the fix named', async () => {
+    const { oidc, fake } = provider([response(403), tokenAnswer()])
+    await expect(oidc.getToken()).rejects.toMatchObject({
+      code: 'OIDC_UNAVAILABLE',
+      input: 'key',
+      message: expect.stringContaining('the runner refused an OIDC token (HTTP 403)'),
+    })
+    expect(fake.calls).toHaveLength(1)
+  })
+
+  it('four answers of 502: three retries, then the last cause named', async () => {
+    const { oidc, fake, clock, mask } = provider([
+      response(502),
+      response(502),
+      response(502),
+      response(502),
+      tokenAnswer(),
+    ])
+    await expect(oidc.getToken()).rejects.toMatchObject({
+      code: 'OIDC_UNAVAILABLE',
+      input: 'key',
+      message: 'could not fetch the workflow OIDC token: Error: HTTP 502',
+    })
+    expect(fake.calls).toHaveLength(4)
+    expect(clock.sleeps).toHaveLength(3)
+    expect(mask).not.toHaveBeenCalled()
   })
 })
