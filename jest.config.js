@@ -13,7 +13,6 @@ const shared = {
   // @actions/github's exports map has only an `import` condition, which Jest's CommonJS resolver
   // does not match; point it at the file the condition names (SWC then transforms it).
   moduleNameMapper: { '^@actions/github$': '<rootDir>/node_modules/@actions/github/lib/github.js' },
-  testTimeout: 120000,
 }
 
 // The projects that run real tools (cosign v3 and v2, crane, Debian's docker-registry) first check
@@ -28,6 +27,8 @@ const judged = { globalSetup: '<rootDir>/test/infra/global-setup.ts' }
 // `--passWithNoTests=false` (Jest's default) because --selectProjects takes every word after it as
 // a project name: so `npm run test:unit -- test/unit/keys.test.ts` runs that file.
 module.exports = {
+  // Global, not per project: jest-circus reads the timeout from the global config only.
+  testTimeout: 120000,
   maxWorkers: 2,
   projects: [
     // Modules alone, with in-process fakes: no root, no network, no tool but cosign and cmark-gfm.
