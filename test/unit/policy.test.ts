@@ -3,7 +3,7 @@
  * whole-value identity matching, and an error (with its line) for every way a policy can be wrong.
  */
 import { generateKeyPairSync } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve } from 'node:path'
 import { isSignetError, SignetError } from '../../src/errors'
@@ -1168,5 +1168,37 @@ describe('issue 9.1: platforms, what covers a platform manifest reached through 
       certificateOidcIssuer: GITHUB_ISSUER,
     })
     expect(policy?.rules[0].platforms).toBe('index-signature')
+  })
+})
+
+describe('issue 10.6: the policy modules are pure', () => {
+  const policyDir = join(__dirname, '../../src/policy')
+  const sources = readdirSync(policyDir)
+    .filter((name) => name.endsWith('.ts'))
+    .map((name) => ({ name, text: readFileSync(join(policyDir, name), 'utf8') }))
+  /** Every module a source names: `from '…'`, `import('…')`, `require('…')`. */
+  const specifiers = (text: string): string[] =>
+    [
+      ...text.matchAll(
+        /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^import\s+)['"]([^'"]+)['"]/gm,
+      ),
+    ].map((m) => m[1])
+
+  it('finds the modules, and the entry re-exports from them', () => {
+    expect(sources.map((s) => s.name)).toContain('policy.ts')
+    expect(sources.length).toBeGreaterThan(1)
+    expect(specifiers(sources.find((s) => s.name === 'policy.ts')!.text)).toContain('./policy-file')
+  })
+
+  it('no module imports the file system, child processes or reads the working directory', () => {
+    for (const { name, text } of sources) {
+      for (const spec of specifiers(text)) {
+        expect({ name, spec }).not.toEqual({
+          name,
+          spec: expect.stringMatching(/^(?:node:)?(?:fs|fs\/promises|child_process)$/),
+        })
+      }
+      expect({ name, cwd: /process\.(?:cwd|chdir)\b/.test(text) }).toEqual({ name, cwd: false })
+    }
   })
 })
