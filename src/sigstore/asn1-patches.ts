@@ -1,13 +1,18 @@
 /**
- * Two changes to how `@sigstore/core` (sigstore-js) reads ASN.1, installed once before Signet
- * verifies anything. Neither accepts anything else as valid; both are for reporting upstream.
+ * Two changes to how `@sigstore/core` (sigstore-js) reads ASN.1. Neither accepts anything else as
+ * valid; both are for reporting upstream.
+ *
+ * Installed explicitly, by what is about to verify: `runVerify` as a verify run starts, and sign
+ * mode's `WitnessCheck` when it is made (it verifies the TSA's timestamps and Fulcio's chain too).
+ * Importing this module, or any verifier, changes nothing: a patch of a library's prototype is
+ * put in place where a reader of the run can see it, not as a side effect of an import.
  *
  * 1. Time. sigstore-js reading RFC 3161 timestamps: `@sigstore/core` accepts a GeneralizedTime
  * with no fraction or exactly three fractional digits, but DER drops trailing zeros, so a TSA
  * stamping milliseconds writes `…12.5Z` or `…12.34Z` about one time in nine, and sigstore-js then
  * rejects a valid timestamp ("invalid time"). cosign (Go) reads every DER form.
  *
- * `tolerateDerFractionalSeconds()` widens `ASN1Obj.toDate` to the DER forms (1 to 9 fractional
+ * The patch widens `ASN1Obj.toDate` to the DER forms (1 to 9 fractional
  * digits, no trailing zero) and nothing else, read to the whole second as sigstore-js reads
  * `.ddd`: every string the original accepts still gives the same date, and anything that is not a
  * DER GeneralizedTime still throws.

@@ -18,6 +18,7 @@ import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
 import type { Logger } from '../report/types'
 import { checkTlogNamesSigner } from '../verify/common'
+import { patchSigstoreAsn1 } from './asn1-patches'
 import { loadTrustRoots, type TrustRoot } from '../verify/trust'
 
 export interface WitnessCheckOptions {
@@ -46,6 +47,10 @@ export class WitnessCheck {
     readonly roots: TrustRoot[],
     private readonly options: WitnessCheckOptions,
   ) {
+    // Before the first bundle is verified: a TSA stamping milliseconds writes DER times
+    // sigstore-js would refuse about one time in nine (failing a good signing run), and the chain
+    // check re-encodes certificates through the slow toDER (see asn1-patches.ts).
+    patchSigstoreAsn1()
     if (options.publicKeyPem) this.signingKey = createPublicKey(options.publicKeyPem)
   }
 

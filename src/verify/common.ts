@@ -9,10 +9,6 @@ import type { X509Certificate } from '@sigstore/core'
 import { Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify'
 import { describeError } from '../errors'
 import { fulcioExtensions } from '../sigstore/certificate'
-import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
-
-// Before anything is verified: DER times sigstore-js would refuse, and a faster toDER (see there).
-patchSigstoreAsn1()
 
 export const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3'
 

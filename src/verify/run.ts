@@ -39,6 +39,7 @@ import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } fro
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
+import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
 import { discover } from '../storage/discover'
 import {
   platformVerdict,
@@ -394,6 +395,8 @@ function digestOf(bytes: Buffer, digest: string): string {
 }
 
 export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promise<VerifyOutcome> {
+  // Before anything is verified: DER times sigstore-js would refuse, and a faster toDER.
+  patchSigstoreAsn1()
   const env = deps.env ?? process.env
   const log = deps.log
   const cwd = deps.cwd ?? process.cwd()
