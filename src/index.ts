@@ -1,14 +1,11 @@
-/** The action's entry: read the inputs once, run, report, fail in one place. */
+/**
+ * The action's entry: read the inputs once, run the mode they name, and end the step in one
+ * place (src/action/report.ts) whichever mode ran and however it ended.
+ */
 import * as core from '@actions/core'
-import { readInputs, secretValues } from './inputs'
-import type { SignOutcome } from './report/types'
-import {
-  actionsLogger,
-  applySignOutcome,
-  applyVerifyOutcome,
-  BundleFile,
-  fail,
-} from './action/report'
+import { readInputs, secretValues, type Inputs } from './inputs'
+import type { Outcome } from './report/types'
+import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
@@ -16,28 +13,27 @@ async function main(): Promise<void> {
   for (const secret of secretValues(get)) core.setSecret(secret)
   try {
     const inputs = readInputs(get)
-    // Each mode loads only its own code: verifying starts without evaluating the signing stack.
-    if (inputs.mode === 'verify') {
-      const { runVerify } = await import('./verify/run')
-      await applyVerifyOutcome(await runVerify(inputs, { log: actionsLogger }), inputs.summary)
-      return
-    }
-    const { failureOf, runSign } = await import('./sign/run')
-    const bundles = new BundleFile()
-    // Set at once: the file is there (with what was made) even when the run fails midway.
-    core.setOutput('bundle-path', bundles.path)
-    let outcome: SignOutcome
-    try {
-      outcome = await runSign(inputs, { log: actionsLogger, onBundle: (b) => bundles.add(b) })
-    } finally {
-      bundles.close()
-    }
-    await applySignOutcome(outcome, inputs.summary)
-    const failure = failureOf(outcome)
-    if (failure) fail(failure)
+    await reportOutcome(await run(inputs), inputs.summary)
   } catch (err) {
-    core.setOutput(core.getInput('mode') === 'verify' ? 'verified' : 'signed', 'false')
-    fail(err)
+    reportError(err, core.getInput('mode'))
+  }
+}
+
+/** The run of the mode the inputs name; each loads only its own code. */
+async function run(inputs: Inputs): Promise<Outcome> {
+  if (inputs.mode === 'verify') {
+    // Verifying starts without evaluating the signing stack.
+    const { runVerify } = await import('./verify/run')
+    return runVerify(inputs, { log: actionsLogger })
+  }
+  const { runSign } = await import('./sign/run')
+  const bundles = new BundleFile()
+  // Set at once: the file is there (with what was made) even when the run fails midway.
+  core.setOutput('bundle-path', bundles.path)
+  try {
+    return await runSign(inputs, { log: actionsLogger, onBundle: (b) => bundles.add(b) })
+  } finally {
+    bundles.close()
   }
 }
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isSignetError } from '../errors'
 import { oneLine, signOutputs, signSummary } from '../report/summary'
-import type { Logger, SignOutcome, VerifyOutcome } from '../report/types'
+import type { Logger, Outcome, SignOutcome, VerifyOutcome } from '../report/types'
+import { stepVerdict } from '../report/verdict'
 import { verifyAnnotations, verifyOutputs, verifySummary } from '../report/verify-summary'
 
 export const actionsLogger: Logger = {
@@ -46,7 +47,31 @@ export class BundleFile {
   }
 }
 
-export async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
+/**
+ * Where either mode's run ends, in one place: outputs, the job summary, annotations, then the
+ * step's exit status from the outcome's verdict.
+ */
+export async function reportOutcome(outcome: Outcome, writeSummary: boolean): Promise<void> {
+  if (outcome.mode === 'sign') await applySignOutcome(outcome, writeSummary)
+  else await applyVerifyOutcome(outcome, writeSummary)
+  const verdict = stepVerdict(outcome)
+  if (verdict.passed) return
+  // Sign mode fails with one error; verify mode's failed images are annotated one by one already.
+  if (verdict.error) fail(verdict.error)
+  else process.exitCode = 1
+}
+
+/**
+ * A run that stopped before it had an outcome (bad input, a trusted root that does not verify):
+ * its mode's verdict output is false, and the error fails the step. `mode` is the raw input, so
+ * even an invalid one is answered.
+ */
+export function reportError(err: unknown, mode: string): void {
+  core.setOutput(mode === 'verify' ? 'verified' : 'signed', 'false')
+  fail(err)
+}
+
+async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
   for (const [name, value] of Object.entries(signOutputs(outcome))) core.setOutput(name, value)
   if (outcome.identityNote) core.notice(oneLine(outcome.identityNote))
   core.info(oneLine(`verify with: ${outcome.verifyCommand}`))
@@ -59,10 +84,7 @@ export async function applySignOutcome(outcome: SignOutcome, writeSummary: boole
  * Verify mode's report. Each failed image gets its own annotation (on its FROM line when it came
  * from a Dockerfile): an error that fails the step, or in audit mode a warning that does not.
  */
-export async function applyVerifyOutcome(
-  outcome: VerifyOutcome,
-  writeSummary: boolean,
-): Promise<void> {
+async function applyVerifyOutcome(outcome: VerifyOutcome, writeSummary: boolean): Promise<void> {
   for (const [name, value] of Object.entries(verifyOutputs(outcome))) core.setOutput(name, value)
   for (const note of outcome.notes) core.warning(oneLine(note))
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
@@ -75,11 +97,10 @@ export async function applyVerifyOutcome(
     if (outcome.enforce) core.error(a.message, properties)
     else core.warning(`(audit mode) ${a.message}`, properties)
   }
-  if (!outcome.verified && outcome.enforce) process.exitCode = 1
 }
 
-/** The step fails in one place, with one `::error::` that names the input at fault. */
-export function fail(err: unknown): void {
+/** The step fails with one `::error::` that names the input at fault. */
+function fail(err: unknown): void {
   if (isSignetError(err)) {
     const named = err.input && !err.message.includes(err.input) ? ` (input: ${err.input})` : ''
     // One line: the message may quote a Dockerfile, a policy file or a registry.

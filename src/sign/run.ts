@@ -2,7 +2,6 @@
  * One run of the action: inputs in, results out. Touches no @actions/core: index.ts binds the
  * logger and applies the outcome, so the demo and the benchmark run the same code.
  */
-import { SignetError, isSignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
 import { createRegistry } from '../registry/create'
 import type { Registry } from '../registry/types'
@@ -234,17 +233,4 @@ function deferredLogger(): Logger & { replayTo(log: Logger): void } {
       for (const [level, message] of held.splice(0)) log[level](message)
     },
   }
-}
-
-/** The step's verdict as one error, naming the input at fault where one is. */
-export function failureOf(outcome: SignOutcome): SignetError | undefined {
-  const failed = outcome.results.filter((r) => !r.signed)
-  if (failed.length === 0) return undefined
-  const cause = outcome.errors[0]
-  return new SignetError(
-    isSignetError(cause) ? cause.code : 'SIGSTORE_ERROR',
-    `${failed.length} of ${outcome.results.length} image(s) not signed; ` +
-      `${failed[0].image}@${failed[0].digest}: ${failed[0].error}`,
-    { input: isSignetError(cause) && cause.input ? cause.input : INPUT.images, cause },
-  )
 }

@@ -22,11 +22,11 @@ function runnerStdout(calls: Call[]): string[][] {
   const bundle = buildSync({
     stdin: {
       contents: `
-        import { actionsLogger, applyVerifyOutcome } from './src/action/report'
+        import { actionsLogger, reportOutcome } from './src/action/report'
         const calls = JSON.parse(require('node:fs').readFileSync(0, 'utf8'))
         ;(async () => {
           for (const [kind, arg] of calls) {
-            if (kind === 'verify') await applyVerifyOutcome(arg, false)
+            if (kind === 'verify') await reportOutcome(arg, false)
             else actionsLogger[kind](arg)
             process.stdout.write('\\n${MARK}\\n')
           }
