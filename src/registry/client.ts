@@ -21,7 +21,8 @@ import {
   parseRegistryJson,
   parseUrl,
   readLimited,
-  registryMessage,
+  registryError,
+  RegistryAnswerError,
   registryText,
   transportError,
   validMediaType,
@@ -29,7 +30,13 @@ import {
   type RegistryRequest,
 } from './http'
 import { isDigest, validateDigest } from './reference'
-import { classifyOutcome, isRetryableStatus, withRetry, type RetryOptions } from '../retry'
+import {
+  classifyOutcome,
+  isRetryableStatus,
+  withRetry,
+  type RetryOptions,
+  type RetryVerdict,
+} from '../retry'
 import {
   MANIFEST_ACCEPT,
   MAX_LISTED_REFERRERS,
@@ -214,32 +221,6 @@ export class RegistryClient implements Registry {
     const digest = digestOf(bytes)
     const headers: Record<string, string> = { 'content-type': mediaType }
     if (options.ifMatch) headers['if-match'] = options.ifMatch
-    // A registry may not see a blob another request has just committed: distribution 2.8 can read
-    // a half-written link file (DIGEST_INVALID), S3-backed ones may not list it yet (BLOB_UNKNOWN).
-    // We uploaded every blob and computed the digest ourselves, so try again shortly.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.putManifestOnce(repo, path, reference, bytes, digest, headers, options)
-      } catch (err) {
-        const racy =
-          err instanceof SignetError &&
-          err.code === 'REGISTRY_ERROR' &&
-          /HTTP 400: (DIGEST_INVALID|BLOB_UNKNOWN|MANIFEST_BLOB_UNKNOWN)/.test(err.message)
-        if (!racy || attempt >= 4) throw err
-        await new Promise((r) => setTimeout(r, 150 * attempt))
-      }
-    }
-  }
-
-  private async putManifestOnce(
-    repo: Repository,
-    path: string,
-    reference: string,
-    bytes: Buffer,
-    digest: string,
-    headers: Record<string, string>,
-    options: { ifMatch?: string },
-  ): Promise<PutManifestResult> {
     return this.call(
       { method: 'PUT', repo, url: path, access: 'push', headers, body: bytes },
       async ({ res, url }) => {
@@ -255,6 +236,7 @@ export class RegistryClient implements Registry {
         const ociSubject = res.headers.get('oci-subject') ?? undefined
         return { digest, ...(ociSubject ? { ociSubject } : {}) }
       },
+      classifyManifestPutError,
     )
   }
 
@@ -535,11 +517,14 @@ export class RegistryClient implements Registry {
   /**
    * One logical request, retried as a whole (auth handshake, redirects, and `handle` reading the
    * body, so a connection reset mid-body is retried too). `handle` sees only non-retryable
-   * statuses; a retryable one that outlasts the retry budget becomes an error here.
+   * statuses; a retryable one that outlasts the retry budget becomes an error here. What `handle`
+   * throws is classified by `classifyError` (the call site's classifier; transport errors by
+   * default).
    */
   private async call<T>(
     request: RegistryRequest,
     handle: (exchange: Exchange) => Promise<T>,
+    classifyError: (outcome: { error: unknown }, now: number) => RetryVerdict = classifyOutcome,
   ): Promise<T> {
     type Outcome = { done: T } | { retryable: Exchange }
     const outcome = await withRetry<Outcome>(
@@ -551,7 +536,7 @@ export class RegistryClient implements Registry {
       {
         ...this.retry,
         classify: (o, now) => {
-          if ('error' in o) return classifyOutcome(o, now)
+          if ('error' in o) return classifyError(o, now)
           if ('done' in o.value) return { retry: false }
           return classifyOutcome({ value: o.value.retryable.res }, now)
         },
@@ -575,16 +560,42 @@ export class RegistryClient implements Registry {
 
   /** Turns an unexpected answer into a SignetError naming the method and path, never credentials. */
   private async fail(method: string, url: URL, res: Response, repo: Repository): Promise<never> {
-    const message = await registryMessage(res)
+    const { code, text: message } = await registryError(res)
     const what = `${method} ${registryText(url.pathname, 120)}`
     if (res.status === 401 || res.status === 403) {
       throw await this.auth.refusal(repo, what, res.status, message)
     }
-    throw new SignetError(
-      'REGISTRY_ERROR',
+    throw new RegistryAnswerError(
       `registry ${repo.registry}: ${what} failed: HTTP ${res.status}${message ? `: ${message}` : ''}`,
+      res.status,
+      code,
     )
   }
+}
+
+/**
+ * Distribution error codes of a manifest PUT that names a blob the registry cannot see yet, though
+ * it was uploaded: distribution 2.8 can read a half-written link file of a blob another request has
+ * just committed (DIGEST_INVALID), S3-backed registries may not list it yet (BLOB_UNKNOWN,
+ * MANIFEST_BLOB_UNKNOWN).
+ */
+const BLOB_RACE_CODES = new Set(['DIGEST_INVALID', 'BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN'])
+
+/**
+ * The retry classifier of manifest PUTs: what any call retries, and a 400 naming one of
+ * BLOB_RACE_CODES. Signet uploaded every blob the manifest names and computed its digest itself,
+ * so such a 400 is the registry catching up, and the same PUT is tried again shortly.
+ */
+function classifyManifestPutError(outcome: { error: unknown }, now: number): RetryVerdict {
+  const err = outcome.error
+  if (
+    err instanceof RegistryAnswerError &&
+    err.status === 400 &&
+    BLOB_RACE_CODES.has(err.registryCode ?? '')
+  ) {
+    return { retry: true, reason: `HTTP 400 ${err.registryCode}: a blob just written not seen yet` }
+  }
+  return classifyOutcome(outcome, now)
 }
 
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {

@@ -170,25 +170,45 @@ export async function readLimited(
  * The registry's own explanation, as much of it as may be shown: the code and message of
  * `errors[0]` in the distribution error JSON, cleaned and bounded by registryText. Never anything
  * else of the body (`detail`, an HTML page from a proxy, text written to be echoed into a summary):
- * the HTTP status says enough then.
+ * the HTTP status says enough then. `code` is the distribution error code alone (DIGEST_INVALID,
+ * BLOB_UNKNOWN, …), for a retry classifier; `text` is what a message may show.
  */
-export async function registryMessage(res: Response): Promise<string> {
+export async function registryError(res: Response): Promise<{ code?: string; text: string }> {
   let parsed: unknown
   try {
     const text = (await readLimited(res, MAX_ERROR_BODY_BYTES, 'error body')).toString('utf8')
     parsed = JSON.parse(text)
   } catch {
-    return ''
+    return { text: '' }
   }
   const errors = (parsed as { errors?: unknown } | null)?.errors
   const first: unknown = Array.isArray(errors) ? errors[0] : undefined
-  if (typeof first !== 'object' || first === null) return ''
+  if (typeof first !== 'object' || first === null) return { text: '' }
   const { code, message } = first as { code?: unknown; message?: unknown }
-  const parts = [
-    typeof code === 'string' && ERROR_CODE_RE.test(code) ? code : '',
-    typeof message === 'string' ? message : '',
-  ].filter((part) => part.trim() !== '')
-  return registryText(parts.join(': '))
+  const validCode = typeof code === 'string' && ERROR_CODE_RE.test(code) ? code : undefined
+  const parts = [validCode ?? '', typeof message === 'string' ? message : ''].filter(
+    (part) => part.trim() !== '',
+  )
+  return { ...(validCode ? { code: validCode } : {}), text: registryText(parts.join(': ')) }
+}
+
+/** The shown part of registryError: the code and message, cleaned and bounded. */
+export async function registryMessage(res: Response): Promise<string> {
+  return (await registryError(res)).text
+}
+
+/**
+ * A registry's answer that is an error (REGISTRY_ERROR), with what a retry classifier needs: the
+ * HTTP status and the distribution error code.
+ */
+export class RegistryAnswerError extends SignetError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly registryCode?: string,
+  ) {
+    super('REGISTRY_ERROR', message)
+  }
 }
 
 /** Parses JSON a registry sent, without echoing it: JSON.parse's error quotes the text. */

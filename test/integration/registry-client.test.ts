@@ -692,6 +692,89 @@ describe('answers that need a fake fetch', () => {
   })
 })
 
+describe('manifest PUTs on the one retry policy (fake fetch)', () => {
+  const repo: Repository = { registry: 'registry.test', repository: 'acme/app' }
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [] }))
+  const distributionError = (code: string) =>
+    Response.json(
+      { errors: [{ code, message: `${code.toLowerCase()} said the registry` }] },
+      {
+        status: 400,
+      },
+    )
+
+  /** A client whose fetch answers PUTs in turn and counts them; retries logged, no real waits. */
+  function putting(answers: (() => Response)[], retries = 5) {
+    const puts: string[] = []
+    const reasons: string[] = []
+    const f: typeof fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : input)
+      if (init?.method !== 'PUT' && init?.method !== 'GET') throw new Error('unexpected request')
+      if (init.method === 'GET')
+        return Response.json({ errors: [{ code: 'BLOB_UNKNOWN' }] }, { status: 400 })
+      puts.push(url.pathname)
+      const answer = answers.shift() ?? (() => new Response(null, { status: 201 }))
+      return answer()
+    }
+    const c = new RegistryClient({
+      fetch: f,
+      retry: { ...FAST_RETRY, retries, onRetry: (i) => reasons.push(i.reason) },
+    })
+    return { c, puts, reasons }
+  }
+
+  it.each(['DIGEST_INVALID', 'BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN'])(
+    'a 400 %s (a blob just written, not seen yet), then 201: the same PUT again',
+    async (code) => {
+      const { c, puts, reasons } = putting([() => distributionError(code)])
+      const put = await c.putManifest(repo, 'v1', manifest, MEDIA_TYPES.ociManifest)
+      expect(put.digest).toBe(sha256(manifest))
+      expect(puts).toEqual(['/v2/acme/app/manifests/v1', '/v2/acme/app/manifests/v1'])
+      expect(reasons).toHaveLength(1)
+      expect(reasons[0]).toContain(code)
+    },
+  )
+
+  it('a 503 and then DIGEST_INVALID share one budget: three attempts, then 201', async () => {
+    const { c, puts, reasons } = putting([
+      () => new Response(null, { status: 503 }),
+      () => distributionError('DIGEST_INVALID'),
+    ])
+    await c.putManifest(repo, 'v1', manifest, MEDIA_TYPES.ociManifest)
+    expect(puts).toHaveLength(3)
+    expect(reasons[0]).toBe('HTTP 503')
+    expect(reasons[1]).toContain('DIGEST_INVALID')
+  })
+
+  it("a race that outlasts the budget fails with the registry's words", async () => {
+    const { c, puts } = putting(
+      Array.from({ length: 10 }, () => () => distributionError('DIGEST_INVALID')),
+      2,
+    )
+    const err = await asyncErrorOf(c.putManifest(repo, 'v1', manifest, MEDIA_TYPES.ociManifest))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toContain(
+      'PUT /v2/acme/app/manifests/v1 failed: HTTP 400: DIGEST_INVALID: digest_invalid said the registry',
+    )
+    expect(puts).toHaveLength(3)
+  })
+
+  it('another 400 is final: one PUT', async () => {
+    const { c, puts, reasons } = putting([() => distributionError('MANIFEST_INVALID')])
+    const err = await asyncErrorOf(c.putManifest(repo, 'v1', manifest, MEDIA_TYPES.ociManifest))
+    expect(err.message).toContain('HTTP 400: MANIFEST_INVALID')
+    expect(puts).toHaveLength(1)
+    expect(reasons).toEqual([])
+  })
+
+  it("the race is a manifest PUT's: a GET answered 400 BLOB_UNKNOWN is not retried", async () => {
+    const { c, reasons } = putting([])
+    const err = await asyncErrorOf(c.getBlob(repo, sha256(Buffer.from('x'))))
+    expect(err.message).toContain('HTTP 400: BLOB_UNKNOWN')
+    expect(reasons).toEqual([])
+  })
+})
+
 describe('issue 8: a hostile registry', () => {
   const basicOf = (c: { username: string; password: string }): string =>
     `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`
