@@ -5,7 +5,6 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { attestationTag, signatureTag } from '../../src/formats/cosign-tags'
@@ -25,6 +24,7 @@ import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
 import { expectOneError } from '../infra/expect'
+import { closeServer, listenOnLoopback } from '../infra/listen'
 
 let distribution: TestRegistry
 let sigstore: SigstoreStandIn
@@ -380,9 +380,8 @@ describe('report', () => {
       res.setHeader('content-type', 'application/json')
       res.end(JSON.stringify({ count: 1, value: token }))
     })
-    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve))
+    const port = await listenOnLoopback(endpoint)
     try {
-      const { port } = endpoint.address() as AddressInfo
       const { ref } = await push(distribution.host)
       const run = await runAction(
         { images: ref, ...services(distribution.host) },
@@ -398,7 +397,7 @@ describe('report', () => {
       expect(lines.slice(0, mask).join('\n')).not.toContain(token)
       expect(run.visibleLog).not.toContain(token)
     } finally {
-      await new Promise((resolve) => endpoint.close(resolve))
+      await closeServer(endpoint)
     }
   })
 

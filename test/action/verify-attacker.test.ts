@@ -6,13 +6,13 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { VerifyImageResult } from '../../src/verify/run'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { oidcEnv, pushFreshImage, standInInputs, type PushedImage } from '../infra/harness'
+import { closeServer, listenOnLoopback } from '../infra/listen'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 
 let registry: TestRegistry
@@ -78,13 +78,12 @@ async function startHostileRegistry(workdir: string): Promise<HostileRegistry> {
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'log in' }] }))
     },
   )
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  host = `localhost:${(server.address() as AddressInfo).port}`
+  host = `localhost:${await listenOnLoopback(server)}`
   return {
     host,
     caFile,
     seen,
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () => closeServer(server),
   }
 }
 

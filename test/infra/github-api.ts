@@ -20,7 +20,6 @@
 import { execFile } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { createServer, IncomingMessage, ServerResponse } from 'node:http'
-import { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { SerializedBundle } from '@sigstore/bundle'
@@ -36,6 +35,7 @@ import {
   serializeStatement,
 } from '../../src/formats/statement'
 import { decodeJwtClaims } from '../../src/sigstore/oidc'
+import { closeServer, listenOnLoopback } from './listen'
 import type { GitHubClaims, SigstoreStandIn } from './sigstore-standin'
 
 export interface StoredRecord {
@@ -310,8 +310,7 @@ export async function startGitHubApiStandIn(
       res.end(JSON.stringify({ message: String(err) }))
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
+  const port = await listenOnLoopback(server)
 
   return {
     url: `http://127.0.0.1:${port}${prefix}`,
@@ -319,12 +318,7 @@ export async function startGitHubApiStandIn(
     requests,
     respondWith,
     add,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        // Keep-alive sockets from undici's pool would otherwise hold close() open.
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
+    stop: () => closeServer(server),
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { closeServer, listenOnLoopback } from './listen'
 
 export interface OciRegistryOptions {
   /** Serve the referrers API (default true); false answers 404 like distribution 2.8. */
@@ -137,20 +137,6 @@ function readBody(req: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffe
     })
     req.on('end', () => resolve(Buffer.concat(chunks)))
     req.on('error', reject)
-  })
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))
-  })
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.closeAllConnections()
-    server.close(() => resolve())
   })
 }
 
@@ -684,7 +670,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       else res.destroy()
     })
   })
-  host = `127.0.0.1:${await listen(server)}`
+  host = `127.0.0.1:${await listenOnLoopback(server)}`
 
   let storage: Server | undefined
   if (options.redirectBlobs) {
@@ -709,7 +695,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       })
       res.end(req.method === 'HEAD' ? undefined : blob)
     })
-    storageHost = `127.0.0.1:${await listen(storage)}`
+    storageHost = `127.0.0.1:${await listenOnLoopback(storage)}`
   }
 
   let realmServer: Server | undefined
@@ -729,7 +715,7 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
           : Promise.resolve(sendError(res, 404, 'NOT_FOUND', 'not found'))
       answer.catch(() => res.destroy())
     })
-    realmHost = `127.0.0.1:${await listen(realmServer)}`
+    realmHost = `127.0.0.1:${await listenOnLoopback(realmServer)}`
   }
 
   return {
@@ -743,9 +729,9 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     realmRequests,
     ...(realmHost ? { realmHost } : {}),
     async stop() {
-      await close(server)
-      if (storage) await close(storage)
-      if (realmServer) await close(realmServer)
+      await closeServer(server)
+      if (storage) await closeServer(storage)
+      if (realmServer) await closeServer(realmServer)
     },
   }
 }

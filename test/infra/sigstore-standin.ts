@@ -26,7 +26,6 @@ import {
 } from 'node:crypto'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { createServer, IncomingMessage, ServerResponse } from 'node:http'
-import { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -40,6 +39,7 @@ import {
 } from '@sigstore/mock'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
+import { closeServer, listenOnLoopback } from './listen'
 
 /** JWT claims; `undefined` removes a default claim. (boolean is there for `email_verified`.) */
 export interface GitHubClaims {
@@ -478,11 +478,7 @@ export async function startSigstoreStandIn(
         send(json(status, { code: status, message }))
       })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = `http://127.0.0.1:${await listenOnLoopback(server)}`
 
   // Separate keys per service, as in production: verifiers pick keys by logId / chain.
   const ctKeys = ecKeyPair()
@@ -918,11 +914,6 @@ export async function startSigstoreStandIn(
     failNext(pathPrefix: string, count: number, status = 503): void {
       failures.push({ prefix: pathPrefix, remaining: count, status })
     },
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        if (!server.listening) return resolve()
-        server.closeAllConnections()
-        server.close((err) => (err ? reject(err) : resolve()))
-      }),
+    stop: () => closeServer(server),
   }
 }

@@ -21,6 +21,7 @@ import {
 import type { Logger } from '../../src/report/types'
 import { errorOf } from '../infra/expect'
 import { GitHubApiStandIn, startGitHubApiStandIn } from '../infra/github-api'
+import { listenOnLoopback, refusingOrigin } from '../infra/listen'
 
 const TOKEN = 'ghs_unitTestToken123'
 const DIGEST = `sha256:${createHash('sha256').update('image manifest').digest('hex')}`
@@ -52,14 +53,6 @@ async function storeFailure(store: GitHubAttestationStore): Promise<AttestationS
   if (!(err instanceof AttestationStoreError))
     throw new Error(`expected a store error: ${String(err)}`)
   return err
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 describe('GitHubAttestationStore against the API stand-in', () => {
@@ -254,30 +247,34 @@ describe('GHES-style API URL', () => {
 
 describe('network failures', () => {
   it('an unreachable API is retried, then reported with its URL', async () => {
-    const apiUrl = `http://127.0.0.1:${await freePort()}`
-    const store = new GitHubAttestationStore({
-      token: TOKEN,
-      repository: 'octo/app',
-      apiUrl,
-      retries: 2,
-      minRetryDelayMs: 5,
-    })
-    const err = await storeFailure(store)
+    const refusing = await refusingOrigin()
+    try {
+      const apiUrl = refusing.origin
+      const store = new GitHubAttestationStore({
+        token: TOKEN,
+        repository: 'octo/app',
+        apiUrl,
+        retries: 2,
+        minRetryDelayMs: 5,
+      })
+      const err = await storeFailure(store)
 
-    expect(err.kind).toBe('network')
-    expect(err.attempts).toBe(3)
-    const warning = describeStoreFailure(err)
-    expect(warning).toContain(`no answer from ${apiUrl} after 3 attempt(s)`)
-    expect(warning).toMatch(/ECONNREFUSED|connect/)
-    expect(warning).toContain('HTTPS_PROXY')
+      expect(err.kind).toBe('network')
+      expect(err.attempts).toBe(3)
+      const warning = describeStoreFailure(err)
+      expect(warning).toContain(`no answer from ${apiUrl} after 3 attempt(s)`)
+      expect(warning).toMatch(/ECONNREFUSED|connect/)
+      expect(warning).toContain('HTTPS_PROXY')
+    } finally {
+      await refusing.release()
+    }
   })
 
   it('an API that accepts the connection and never answers times out', async () => {
     const sockets = new Set<import('node:net').Socket>()
     const server: Server = createServer((s) => sockets.add(s))
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = await listenOnLoopback(server)
     try {
-      const { port } = server.address() as { port: number }
       const store = new GitHubAttestationStore({
         token: TOKEN,
         repository: 'octo/app',
