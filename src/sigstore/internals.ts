@@ -18,6 +18,11 @@ import seeds from '@sigstore/tuf/seeds.json'
 // which asks Fulcio for a new certificate on every signature; KeylessSigner asks once per run.
 export { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
 
+// The failed request to Fulcio, Rekor or the TSA, which @sigstore/sign's InternalError (exported)
+// carries as its `cause` (not exported): its status says whether the service, its URL or what was
+// sent is at fault (signing-errors.ts).
+export { HTTPError } from '@sigstore/sign/dist/external/error'
+
 // The SET check @sigstore/verify makes for every log entry, on its own. The Verifier refuses a
 // cosign `intoto` 0.0.1 Rekor entry outright, so att-layer.ts checks that body itself and the SET
 // with this, the very check the Verifier would make.

@@ -5,14 +5,26 @@
  */
 import type { BundleWithDsseEnvelope } from '@sigstore/bundle'
 import { DSSEBundleBuilder, type Artifact, type Signature, type Signer } from '@sigstore/sign'
+import { describeError, SignetError } from '../errors'
+import { INPUT } from '../inputs'
 import type { SigningKey } from './keys'
 
 export class KeySigner implements Signer {
   constructor(readonly key: SigningKey) {}
 
   async sign(data: Buffer): Promise<Signature> {
+    let signature: Buffer
+    try {
+      signature = this.key.sign(data)
+    } catch (err) {
+      // The key loaded but cannot sign: the key is at fault, not a service.
+      throw new SignetError('KEY_INVALID', `${INPUT.key}: signing failed: ${describeError(err)}`, {
+        input: INPUT.key,
+        cause: err,
+      })
+    }
     return {
-      signature: this.key.sign(data),
+      signature,
       // The witness sends this PEM to Rekor; the bundle keeps only the hint, which is what cosign
       // 3 writes, so verifiers look the key up by hint or take it out of band.
       key: { $case: 'publicKey', publicKey: this.key.publicKeyPem, hint: this.key.hint },

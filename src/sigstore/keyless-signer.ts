@@ -7,9 +7,11 @@
 import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import type { Signature, Signer } from '@sigstore/sign'
 import { describeError, SignetError } from '../errors'
+import { INPUT } from '../inputs'
 import { CAClient } from './internals'
 import { challengeSubject, decodeJwtClaims, type IdentityProvider } from './oidc'
 import { SIGSTORE_TIMEOUT_MS, type RetryPolicy } from './services'
+import { signingFailure } from './signing-errors'
 
 export interface CertificateChain {
   /** PEM, leaf first, as Fulcio answered. */
@@ -67,13 +69,19 @@ export class KeylessSigner implements Signer {
     try {
       certificates = await this.ca.createSigningCertificate(token, this.publicKeyPem, challenge)
     } catch (err) {
+      // The InternalError's code and status say whether Fulcio, its URL or the token is at fault.
+      throw signingFailure(err, { keyless: true })
+    }
+    let leaf: X509Certificate
+    try {
+      leaf = new X509Certificate(certificates[0] ?? '')
+    } catch (err) {
       throw new SignetError(
         'SIGSTORE_ERROR',
-        `Fulcio did not issue a signing certificate: ${describeError(err)}; check fulcio-url and that the job has \`permissions: id-token: write\``,
-        { input: 'fulcio-url', cause: err },
+        `Fulcio (${INPUT.fulcioURL}) answered with something that is not a certificate: ${describeError(err)}; check ${INPUT.fulcioURL} is a Fulcio`,
+        { input: INPUT.fulcioURL, cause: err },
       )
     }
-    const leaf = new X509Certificate(certificates[0])
     return { certificates: certificates.map(normalizePem), notAfter: new Date(leaf.validTo) }
   }
 }

@@ -11,7 +11,6 @@ import {
   type Signer,
   type Witness,
 } from '@sigstore/sign'
-import { describeError, SignetError } from '../errors'
 import type { LegacySignatureMaterial } from '../formats/cosign-tags'
 import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
@@ -20,6 +19,7 @@ import { KeylessSigner } from './keyless-signer'
 import type { SigningKey } from './keys'
 import type { IdentityProvider } from './oidc'
 import { SIGSTORE_RETRY, SIGSTORE_TIMEOUT_MS } from './services'
+import { signingFailure } from './signing-errors'
 
 export interface SigningSessionOptions {
   fulcioURL: string
@@ -164,21 +164,12 @@ export class SigningSession {
     check?.verify(bundle, artifact)
   }
 
+  /** Runs a sigstore-js builder; its failure becomes a SignetError naming the input at fault. */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (err) {
-      if (err instanceof SignetError) throw err
-      const message = describeError(err)
-      const service = /rekor|tlog/i.test(message)
-        ? 'rekor-url'
-        : /tsa|timestamp/i.test(message)
-          ? 'tsa-url'
-          : 'fulcio-url'
-      throw new SignetError('SIGSTORE_ERROR', `signing failed: ${message}`, {
-        input: service,
-        cause: err,
-      })
+      throw signingFailure(err, { keyless: this.keyless })
     }
   }
 }
