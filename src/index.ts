@@ -5,6 +5,7 @@
 import * as core from '@actions/core'
 import { readInputs, secretValues, type Inputs } from './inputs'
 import type { Outcome } from './report/types'
+import { actionsGitHubApi } from './action/github'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
 
 async function main(): Promise<void> {
@@ -24,14 +25,18 @@ async function run(inputs: Inputs): Promise<Outcome> {
   if (inputs.mode === 'verify') {
     // Verifying starts without evaluating the signing stack.
     const { runVerify } = await import('./verify/run')
-    return runVerify(inputs, { log: actionsLogger })
+    return runVerify(inputs, { log: actionsLogger, githubApi: actionsGitHubApi })
   }
   const { runSign } = await import('./sign/run')
   const bundles = new BundleFile()
   // Set at once: the file is there (with what was made) even when the run fails midway.
   core.setOutput('bundle-path', bundles.path)
   try {
-    return await runSign(inputs, { log: actionsLogger, onBundle: (b) => bundles.add(b) })
+    return await runSign(inputs, {
+      log: actionsLogger,
+      githubApi: actionsGitHubApi,
+      onBundle: (b) => bundles.add(b),
+    })
   } finally {
     bundles.close()
   }

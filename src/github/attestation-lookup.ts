@@ -16,13 +16,13 @@
  * (the caller's `charge`), and pages and attestations are capped. The token goes to GITHUB_API_URL
  * only (a next-page link elsewhere is not followed) and never into a message.
  */
-import { getOctokit } from '@actions/github'
 import { SignetError, isSignetError } from '../errors'
 import { INPUT } from '../inputs'
 import { registryText } from '../registry/client'
 import { isRetryableError, rootMessage, withRetry } from '../retry'
 import { registryLimit } from '../registry/types'
 import type { Logger } from '../report/types'
+import { octokitApi, type GitHubApi, type GitHubApiFactory } from './api'
 import {
   API_VERSION,
   DEFAULT_API_URL,
@@ -158,6 +158,8 @@ export class GitHubAttestationLookupError extends Error {
 }
 
 export interface GitHubAttestationSourceOptions {
+  /** Makes the Octokit: the front door's (the action's brings the runner's proxy); default plain. */
+  api?: GitHubApiFactory
   /** The `github-token` input. Empty: every lookup fails with a no-token error, without a request. */
   token: string
   /** The `github-attestations-owner` input: checked here, so bad input fails before any network. */
@@ -193,7 +195,7 @@ class ApiSource implements GitHubAttestationSource {
   readonly apiUrl: string
   private readonly token: string
   private readonly base: URL
-  private octokit?: ReturnType<typeof getOctokit>
+  private octokit?: GitHubApi
   /** Warnings already given, so a GitHub outage is one warning, not one per image. */
   private readonly warned = new Set<string>()
 
@@ -339,10 +341,11 @@ class ApiSource implements GitHubAttestationSource {
     return octokitSafe(url)
   }
 
-  private client(): ReturnType<typeof getOctokit> {
+  private client(): GitHubApi {
     // No `request` option here: it would replace @actions/github's proxy-aware fetch (Octokit
     // merges constructor options shallowly). Each request wraps that fetch instead.
-    this.octokit ??= getOctokit(this.token, {
+    this.octokit ??= (this.options.api ?? octokitApi)({
+      token: this.token,
       baseUrl: this.apiUrl,
       userAgent: USER_AGENT,
       log: {
@@ -358,7 +361,7 @@ class ApiSource implements GitHubAttestationSource {
   /** One GET with retries; every byte of every answer is charged to the image's budget. */
   private async get(url: string, request: GitHubLookupRequest, what: string): Promise<Page> {
     const octokit = this.client()
-    const defaults = octokit.request.endpoint.DEFAULTS.request as { fetch?: Fetch } | undefined
+    const defaults = octokit.request.endpoint.DEFAULTS.request
     const baseFetch: Fetch = defaults?.fetch ?? fetch
     // A budget error thrown inside fetch reaches us as Octokit's generic 500: keep the original.
     let limit: SignetError | undefined

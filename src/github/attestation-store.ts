@@ -4,11 +4,11 @@
  * `gh attestation verify` looks by default. The registry copy stays the primary one: this store is
  * an extra, so a failure here becomes a warning that says what to fix, never a failed step.
  *
- * The Octokit comes from @actions/github, which brings the runner's proxy settings and user agent.
- * @actions/github does not include @octokit/plugin-retry (actions/attest adds it as a dependency),
- * so retries reuse the registry client's bounded backoff loop instead of a new dependency.
+ * The Octokit comes from the front door (`api`): in the action, @actions/github's, which brings the
+ * runner's proxy settings and user agent. @actions/github does not include @octokit/plugin-retry
+ * (actions/attest adds it as a dependency), so retries reuse the registry client's bounded backoff
+ * loop instead of a new dependency.
  */
-import { getOctokit } from '@actions/github'
 import type { SerializedBundle } from '@sigstore/bundle'
 import {
   isRetryableError,
@@ -19,6 +19,7 @@ import {
   type RetryVerdict,
 } from '../retry'
 import type { Logger } from '../report/types'
+import { octokitApi, type GitHubApiFactory } from './api'
 
 export interface StoredAttestation {
   /** GitHub's attestation id. */
@@ -33,6 +34,8 @@ export interface AttestationStore {
 }
 
 export interface GitHubAttestationStoreOptions {
+  /** Makes the Octokit: the front door's (the action's brings the runner's proxy); default plain. */
+  api?: GitHubApiFactory
   /** The `github-token` input. Empty: store() fails with a no-token error, without a request. */
   token: string
   /** `owner/repo` (GITHUB_REPOSITORY). */
@@ -166,7 +169,7 @@ export class GitHubAttestationStore implements AttestationStore {
       })
     }
     if (!this.token) {
-      // getOctokit throws on an empty token, and an anonymous request could only earn a 401.
+      // Octokit throws on an empty token, and an anonymous request could only earn a 401.
       throw new AttestationStoreError({
         ...base,
         kind: 'no-token',
@@ -182,7 +185,8 @@ export class GitHubAttestationStore implements AttestationStore {
       // No `request` option here: it would replace @actions/github's proxy-aware fetch (Octokit
       // merges constructor options shallowly). That fetch picks its proxy for GITHUB_API_URL when
       // @actions/github loads, which in a run is this apiUrl. The per-request signal merges deeply.
-      const octokit = getOctokit(this.token, {
+      const octokit = (this.options.api ?? octokitApi)({
+        token: this.token,
         baseUrl: this.apiUrl,
         userAgent: USER_AGENT,
         ...(logger && {
@@ -445,10 +449,12 @@ export function describeStoreFailure(err: unknown): string {
 export function attestationsStoreFromEnv(
   env: NodeJS.ProcessEnv,
   token: string | undefined,
+  api?: GitHubApiFactory,
 ): GitHubAttestationStore | undefined {
   const repository = env.GITHUB_REPOSITORY?.trim()
   if (!repository || !splitRepository(repository)) return undefined
   return new GitHubAttestationStore({
+    api,
     token: token ?? '',
     repository,
     apiUrl: env.GITHUB_API_URL || undefined,

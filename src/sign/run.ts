@@ -16,6 +16,7 @@ import {
 import { loadSigningKey, type SigningKey } from '../sigstore/keys'
 import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
 import { planAttestations } from './attestation-plan'
+import type { GitHubApiFactory } from '../github/api'
 import { attestationsStoreFromEnv, type AttestationStore } from '../github/attestation-store'
 import { usesOnlyPublicGood } from '../sigstore/services'
 import { SigningSession } from '../sigstore/signing-session'
@@ -38,6 +39,8 @@ export interface RunDependencies {
   identity?: IdentityProvider & { preflight?(): void }
   /** Defaults to GitHub's attestations API of GITHUB_REPOSITORY. */
   githubStore?: AttestationStore
+  /** Makes the Octokit of that default store (the action's brings the runner's proxy settings). */
+  githubApi?: GitHubApiFactory
   /** Where relative SBOM and predicate paths start (the workspace). */
   cwd?: string
   /** Receives every bundle as it is made (the bundle-path file). */
@@ -120,7 +123,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
     return planned
   })
   const githubStore = inputs.githubAttestations
-    ? (deps.githubStore ?? attestationsStoreFromEnv(env, inputs.githubToken))
+    ? (deps.githubStore ?? attestationsStoreFromEnv(env, inputs.githubToken, deps.githubApi))
     : undefined
   if (inputs.githubAttestations && !githubStore) {
     log.warning(

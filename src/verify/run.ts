@@ -38,6 +38,7 @@ import {
 import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
 import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
+import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
 import { discover } from '../storage/discover'
@@ -58,6 +59,8 @@ export interface VerifyDependencies {
   log: Logger
   env?: NodeJS.ProcessEnv
   registry?: Registry
+  /** Makes the Octokit for github-attestations (the action's brings the runner's proxy settings). */
+  githubApi?: GitHubApiFactory
   /** Where relative paths start (the workspace). */
   cwd?: string
   /** For tests: where TUF looks and caches. */
@@ -448,6 +451,7 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
         owner: inputs.githubAttestationsOwner,
         apiUrl: env.GITHUB_API_URL,
         log,
+        api: deps.githubApi,
       })
     : undefined
   if (!inputs.tlog)
