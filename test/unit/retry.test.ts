@@ -1,7 +1,13 @@
 import { SignetError } from '../../src/errors'
 import { classifyTokenRequest, GitHubOidcProvider } from '../../src/sigstore/oidc'
 import {
+  SIGSTORE_RETRY,
+  SIGSTORE_RETRY_OPTIONS,
+  sigstoreJsRetry,
+} from '../../src/sigstore/services'
+import {
   backoffDelay,
+  RETRY_DEFAULTS,
   isRetryableError,
   isRetryableStatus,
   parseRetryAfter,
@@ -308,5 +314,33 @@ describe('the OIDC token request on the one policy', () => {
     expect(fake.calls).toHaveLength(4)
     expect(clock.sleeps).toHaveLength(3)
     expect(mask).not.toHaveBeenCalled()
+  })
+})
+
+describe("Fulcio, Rekor and the TSA: sigstore-js's clients given the policy's numbers", () => {
+  it('keeps what sigstore-js was given before, and adds the total-time bound', () => {
+    expect(SIGSTORE_RETRY).toEqual({
+      retries: 6,
+      factor: 2,
+      minTimeout: 400,
+      maxTimeout: 8000,
+      randomize: true,
+      maxRetryTime: 60_000,
+    })
+    expect(SIGSTORE_RETRY).toEqual(sigstoreJsRetry(SIGSTORE_RETRY_OPTIONS))
+  })
+
+  it("translates any options, the policy's defaults filling the gaps", () => {
+    expect(sigstoreJsRetry({})).toEqual({
+      retries: RETRY_DEFAULTS.retries,
+      factor: 2,
+      minTimeout: RETRY_DEFAULTS.minDelayMs,
+      maxTimeout: RETRY_DEFAULTS.maxDelayMs,
+      randomize: true,
+      maxRetryTime: RETRY_DEFAULTS.maxTotalMs,
+    })
+    // promise-retry refuses a minTimeout above maxTimeout; withRetry raises the cap instead.
+    expect(sigstoreJsRetry({ minDelayMs: 2000, maxDelayMs: 1000 }).maxTimeout).toBe(2000)
+    expect(sigstoreJsRetry({ retries: 0 }).retries).toBe(0)
   })
 })
