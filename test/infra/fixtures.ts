@@ -7,25 +7,14 @@
  * manifests. The registry is therefore told to take manifests whose content is not there
  * (`requireContent: false`); every byte that is there is served as published.
  */
-import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Descriptor } from '../../src/registry/types'
 import { legacyTag } from './cosign'
 import { startOciRegistry, type OciRegistry } from './oci-registry'
+import { PUBLIC_GOOD_TRUSTED_ROOT, REAL_WORLD, sha256Of as sha256 } from './real-world'
 
-/** The published fixtures the tests use, vendored (test/fixtures/README.md says where each came from). */
-export const REAL_WORLD = join(__dirname, '..', 'fixtures', 'real-world')
-/** The Sigstore public-good trusted root (INDEX "PG-TR"). */
-export const PUBLIC_GOOD_TRUSTED_ROOT = join(
-  REAL_WORLD,
-  'root-signing',
-  'targets',
-  'trusted_root.json',
-)
-
-const sha256 = (bytes: Buffer): string =>
-  `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+export { PUBLIC_GOOD_TRUSTED_ROOT, REAL_WORLD }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json'

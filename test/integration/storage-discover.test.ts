@@ -4,8 +4,6 @@
  * index tag). Every place cosign and actions/attest write to is filled by hand with the registry
  * client, and discover must return exactly what is there, and set aside what is not about the image.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { attestationTag, signatureTag, LEGACY_ANNOTATIONS } from '../../src/formats/cosign-tags'
 import { sha256Digest } from '../../src/formats/digest'
 import {
@@ -39,13 +37,7 @@ import { startTestRegistry } from '../infra/docker-registry'
 import { pushFreshImage, type PushedImage } from '../infra/harness'
 import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
-
-const FIXTURES = resolve(__dirname, '../fixtures/real-world')
-const read = (...p: string[]): Buffer => {
-  const file = resolve(FIXTURES, ...p)
-  if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
-  return readFileSync(file)
-}
+import { readRealWorld as read } from '../infra/real-world'
 
 /** A cosign v3 signature bundle (its envelope claims cosign's sign predicate). */
 const SIGNATURE_BUNDLE = read('_derived/docker-actions-toolkit/sign-output1.bundle.sigstore.json')

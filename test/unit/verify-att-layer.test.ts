@@ -4,47 +4,24 @@
  * with the verdicts `cosign verify-attestation` / slsa-verifier give them.
  */
 import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { TrustedRoot } from '@sigstore/protobuf-specs'
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import type { Expectation } from '../../src/verify/common'
 import {
   legacyAttestationToBundle,
   verifyLegacyAttestation,
   type LegacyAttestation,
 } from '../../src/verify/att-layer'
+import {
+  GITHUB_ACTIONS_ISSUER as GHA,
+  keylessExpectation as keyless,
+  readRealWorld as read,
+  realWorldJson as json,
+  trustMaterialOf,
+} from '../infra/real-world'
 
-const FIXTURES = resolve(__dirname, '../fixtures/real-world')
-if (!existsSync(FIXTURES)) {
-  throw new Error(
-    `real-world fixtures directory is absent: ${FIXTURES} (vendored in the repository, see test/fixtures/README.md); these tests cannot run without it`,
-  )
-}
-const read = (...p: string[]): Buffer => {
-  const file = resolve(FIXTURES, ...p)
-  if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
-  return readFileSync(file)
-}
-const json = <T>(...p: string[]): T => JSON.parse(read(...p).toString('utf8')) as T
+const pg = trustMaterialOf('root-signing/targets/trusted_root.json')
 
-const pg: TrustMaterial = toTrustMaterial(
-  TrustedRoot.fromJSON(json<unknown>('root-signing/targets/trusted_root.json')),
-)
-
-const GHA = 'https://token.actions.githubusercontent.com'
 const BUILDER =
   /^https:\/\/github\.com\/slsa-framework\/slsa-github-generator\/\.github\/workflows\/generator_container_slsa3\.yml@refs\/tags\/v.*$/
-const keyless = (identity: RegExp | string, issuer: RegExp | string = GHA): Expectation => {
-  const test = (want: RegExp | string) => (got: string) =>
-    typeof want === 'string' ? got === want : want.test(got)
-  return {
-    kind: 'keyless',
-    identity: test(identity),
-    issuer: test(issuer),
-    describe: `${String(identity)} from ${String(issuer)}`,
-  }
-}
 const slsa = keyless(BUILDER)
 
 interface Descriptor {

@@ -2,47 +2,22 @@
  * Bundle (OCI referrer) verification against real published Sigstore bundles (fixtures/real-world,
  * INDEX.md sections 4, 5 and 6), with the verdicts cosign v3 / the sigstore-conformance suite give.
  */
-import { createHash, createPublicKey } from 'node:crypto'
+import { createPublicKey } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { TrustedRoot } from '@sigstore/protobuf-specs'
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
+import type { TrustMaterial } from '@sigstore/verify'
 import { verifyImageBundle } from '../../src/verify/bundle'
 import type { Expectation } from '../../src/verify/sig-layer'
-
-const FIXTURES = resolve(__dirname, '../fixtures/real-world')
-if (!existsSync(FIXTURES)) {
-  throw new Error(
-    `real-world fixtures directory is absent: ${FIXTURES} (vendored in the repository, see test/fixtures/README.md); these tests cannot run without it`,
-  )
-}
-const fx = (...p: string[]): string => resolve(FIXTURES, ...p)
-const read = (...p: string[]): Buffer => {
-  const file = fx(...p)
-  if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
-  return readFileSync(file)
-}
-const json = <T>(...p: string[]): T => JSON.parse(read(...p).toString('utf8')) as T
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
-const trustFrom = (...p: string[]): TrustMaterial =>
-  toTrustMaterial(TrustedRoot.fromJSON(json<unknown>(...p)))
+import {
+  GITHUB_ACTIONS_ISSUER as GHA,
+  keylessExpectation as keyless,
+  readRealWorld as read,
+  realWorldJson as json,
+  realWorldPath as fx,
+  sha256Of as sha256,
+  trustMaterialOf as trustFrom,
+} from '../infra/real-world'
 
 const pg = trustFrom('root-signing/targets/trusted_root.json')
-
-const keyless = (
-  identity: string | RegExp,
-  issuer: string | RegExp = 'https://token.actions.githubusercontent.com',
-): Expectation => {
-  const test = (want: string | RegExp) => (got: string) =>
-    typeof want === 'string' ? got === want : want.test(got)
-  return {
-    kind: 'keyless',
-    identity: test(identity),
-    issuer: test(issuer),
-    describe: `${String(identity)} from ${String(issuer)}`,
-  }
-}
-const GHA = 'https://token.actions.githubusercontent.com'
 
 describe('cosign v3 signature bundles (docker/actions-toolkit)', () => {
   const dir = ['_derived', 'docker-actions-toolkit']
@@ -180,14 +155,8 @@ describe('cosign v3 signature bundles (docker/actions-toolkit)', () => {
 })
 
 describe("cosign's oci-attestation bundle (pkg/cosign/testdata)", () => {
-  const bundle = json<unknown>(
-    'cosign',
-    'pkg',
-    'cosign',
-    'testdata',
-    'oci-attestation.sigstore.json',
-  )
-  const trust = trustFrom('cosign', 'pkg', 'cosign', 'testdata', 'trusted_root_pgi.json')
+  const bundle = json<unknown>('cosign/pkg/cosign/testdata/oci-attestation.sigstore.json')
+  const trust = trustFrom('cosign/pkg/cosign/testdata/trusted_root_pgi.json')
   const statement = JSON.parse(
     Buffer.from(
       (bundle as { dsseEnvelope: { payload: string } }).dsseEnvelope.payload,
@@ -225,22 +194,9 @@ describe("cosign's oci-attestation bundle (pkg/cosign/testdata)", () => {
 
 describe("GitHub's private Sigstore instance (artifact-attestations-opa-provider)", () => {
   const bundle = json<unknown>(
-    'artifact-attestations-opa-provider',
-    'pkg',
-    'fetcher',
-    'testdata',
-    'valid-bundle.json',
+    'artifact-attestations-opa-provider/pkg/fetcher/testdata/valid-bundle.json',
   )
-  const gh = trustFrom(
-    'kyverno',
-    'pkg',
-    'image',
-    'verifiers',
-    'ivpol',
-    'cosign',
-    'testdata',
-    'github-trusted-root.json',
-  )
+  const gh = trustFrom('kyverno/pkg/image/verifiers/ivpol/cosign/testdata/github-trusted-root.json')
   const digest = 'sha256:d57f9212097b86c8d75158ea1d974721e7c6f8c33bd77838b242c8f6a2d21813'
   const san =
     'https://github.com/github/artifact-attestations-opa-provider/.github/workflows/docker.yaml@refs/pull/31/merge'

@@ -2,9 +2,7 @@
  * The verdict on one image (src/verify/image.ts verifyImage) from a hand-built Discovery of real
  * published bundles (fixtures/real-world, INDEX.md sections 4 and 6): no registry, no network.
  */
-import { createHash } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
 import {
   parsePolicy,
   policyFromInputs,
@@ -14,15 +12,14 @@ import {
 import { claimedPredicateType, type Discovery, type FoundBundle } from '../../src/storage/discover'
 import { platformVerdict, verifyImage, type ImageVerification } from '../../src/verify/image'
 import { parseTrustedRootFile, trustRootFrom, type TrustRoot } from '../../src/verify/trust'
+import {
+  GITHUB_ACTIONS_ISSUER as GHA,
+  readRealWorld as read,
+  realWorldJson as json,
+  realWorldPath,
+  sha256Of as sha256,
+} from '../infra/real-world'
 
-const FIXTURES = resolve(__dirname, '../fixtures/real-world')
-const read = (...p: string[]): Buffer => {
-  const file = resolve(FIXTURES, ...p)
-  if (!existsSync(file)) throw new Error(`fixture is absent: ${file}`)
-  return readFileSync(file)
-}
-const json = (...p: string[]): unknown => JSON.parse(read(...p).toString('utf8'))
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
 const rootOf = (...p: string[]): TrustRoot => {
   const roots = parseTrustedRootFile(read(...p).toString('utf8'), p.join('/'))
   expect(roots).toHaveLength(1)
@@ -31,7 +28,6 @@ const rootOf = (...p: string[]): TrustRoot => {
 
 const PG = rootOf('root-signing/targets/trusted_root.json')
 const GITHUB = rootOf('kyverno/pkg/image/verifiers/ivpol/cosign/testdata/github-trusted-root.json')
-const GHA = 'https://token.actions.githubusercontent.com'
 const COSIGN_SIGN = 'https://sigstore.dev/cosign/sign/v1'
 const SLSA_V1 = 'https://slsa.dev/provenance/v1'
 const OPTIONS = { keysWithoutTlog: false }
@@ -421,17 +417,17 @@ describe('issue 8.6: adding a root never lowers the bar', () => {
         reference: `registry.example/app:sha256-${fixture}.sig`,
         signature: {
           payload: read(...UNPACKED, fixture, 'signature-1/payload.bin'),
-          annotations: (
-            json(...UNPACKED, fixture, 'signature-1/annotations.json') as {
-              annotations: Record<string, string>
-            }
+          annotations: json<{ annotations: Record<string, string> }>(
+            ...UNPACKED,
+            fixture,
+            'signature-1/annotations.json',
           ).annotations,
         },
       },
     ],
   })
   const digestOf = (fixture: string): string => sha256(read(CI_FIXTURES, fixture, 'manifest.json'))
-  const byKey = (pub: string): Rule => ruleOf({ publicKey: resolve(FIXTURES, CI_FIXTURES, pub) })
+  const byKey = (pub: string): Rule => ruleOf({ publicKey: realWorldPath(CI_FIXTURES, pub) })
   const EVERY_ROOT_SET: [string, TrustRoot[]][] = [
     ['public good', [PG]],
     ["GitHub's", [GITHUB]],
@@ -498,7 +494,7 @@ describe('issue 8.6: adding a root never lowers the bar', () => {
     const annotations = found.signatures[0].signature.annotations
     delete annotations['dev.sigstore.cosign/bundle']
     // The public-good CA and CT log, without its transparency log: what a private instance is.
-    const publicGood = json('root-signing/targets/trusted_root.json') as Record<string, unknown>
+    const publicGood = json<Record<string, unknown>>('root-signing/targets/trusted_root.json')
     const withoutLog = trustRootFrom({ ...publicGood, tlogs: [] }, 'public good without its log')
     expect(withoutLog.requirements).toMatchObject({ requireTlog: false, requireTimestamp: true })
     const rule = ruleOf({
@@ -623,10 +619,9 @@ describe('issue 8.10: pinning the caller of a reusable workflow (docker/github-b
           reference: 'docker.io/salrashid123/server_image:sha256-c05263d2.sig',
           signature: {
             payload: read(...dir, 'simplesigning-payload.json'),
-            annotations: (
-              json(...dir, 'sig-manifest.json') as {
-                layers: { annotations: Record<string, string> }[]
-              }
+            annotations: json<{ layers: { annotations: Record<string, string> }[] }>(
+              ...dir,
+              'sig-manifest.json',
             ).layers[0].annotations,
           },
         },

@@ -2,32 +2,24 @@
  * Legacy `.sig` verification against real published cosign signatures (fixtures/real-world,
  * INDEX.md section 2), with the verdicts cosign / containers/image give them.
  */
-import { createHash, createPublicKey } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { TrustedRoot } from '@sigstore/protobuf-specs'
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
+import { createPublicKey } from 'node:crypto'
 import {
   legacyToBundle,
   verifyLegacySignature,
   type Expectation,
   type LegacySignature,
 } from '../../src/verify/sig-layer'
+import {
+  keylessExpectation as keyless,
+  readRealWorld as read,
+  realWorldJson as json,
+  sha256Of as sha256,
+  trustMaterialOf,
+} from '../infra/real-world'
 
-const FIXTURES = resolve(__dirname, '../fixtures/real-world')
-if (!existsSync(FIXTURES)) {
-  throw new Error(
-    `real-world fixtures directory is absent: ${FIXTURES} (vendored in the repository, see test/fixtures/README.md); these tests cannot run without it`,
-  )
-}
-const fx = (...p: string[]): string => resolve(FIXTURES, ...p)
-const read = (...p: string[]): Buffer => readFileSync(fx(...p))
-const json = <T>(...p: string[]): T => JSON.parse(read(...p).toString('utf8')) as T
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`
+type VerifyOptions = Parameters<typeof verifyLegacySignature>[4]
 
-const trust: TrustMaterial = toTrustMaterial(
-  TrustedRoot.fromJSON(json<unknown>('root-signing/targets/trusted_root.json')),
-)
+const trust = trustMaterialOf('root-signing/targets/trusted_root.json')
 
 interface Manifest {
   layers: { annotations: Record<string, string> }[]
@@ -38,16 +30,6 @@ const layerAnnotations = (file: string, dir: string, index = 0): Record<string, 
   return layer.annotations
 }
 
-const exactly =
-  (want: string) =>
-  (got: string): boolean =>
-    got === want
-const keyless = (identity: string, issuer: string): Expectation => ({
-  kind: 'keyless',
-  identity: exactly(identity),
-  issuer: exactly(issuer),
-  describe: `${identity} from ${issuer}`,
-})
 const key = (...p: string[]): Expectation => ({
   kind: 'key',
   publicKey: createPublicKey(read(...p)),
@@ -61,6 +43,9 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
     'https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30'
   const issuer = 'https://token.actions.githubusercontent.com'
   const good: LegacySignature = { payload, annotations: layerAnnotations('sig-manifest.json', dir) }
+  /** The verdict on a signature of this index, expecting the release workflow's identity. */
+  const verifyRelease = (sig: LegacySignature, options?: VerifyOptions) =>
+    verifyLegacySignature(sig, digest, trust, keyless(identity, issuer), options)
 
   it('signs the index digest in the INDEX', () => {
     expect(digest).toBe('sha256:c05263d2ff654c3a94243662440913f045075d59c436e2c69e9145ec2b87a321')
@@ -77,7 +62,7 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
   })
 
   it('accepts the signature with the release workflow identity', () => {
-    const v = verifyLegacySignature(good, digest, trust, keyless(identity, issuer))
+    const v = verifyRelease(good)
     expect(v).toMatchObject({
       ok: true,
       signer: { san: identity, issuer },
@@ -105,12 +90,7 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
 
   it('rejects a tampered payload', () => {
     const tampered = read('_derived', dir, 'NEG-simplesigning-payload.tampered-reference.json')
-    const v = verifyLegacySignature(
-      { ...good, payload: tampered },
-      digest,
-      trust,
-      keyless(identity, issuer),
-    )
+    const v = verifyRelease({ ...good, payload: tampered })
     expect(v.ok).toBe(false)
   })
 
@@ -123,12 +103,7 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
 
   it('rejects a modified SET integratedTime', () => {
     const annotations = layerAnnotations('NEG-sig-manifest.set-integratedTime-modified.json', dir)
-    const v = verifyLegacySignature(
-      { payload, annotations },
-      digest,
-      trust,
-      keyless(identity, issuer),
-    )
+    const v = verifyRelease({ payload, annotations })
     expect(v.ok).toBe(false)
     expect(v.reason).toMatch(/inclusion promise/)
   })
@@ -136,22 +111,15 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
   it('rejects a signature without the Rekor bundle (short-lived cert, no trusted time)', () => {
     const annotations = layerAnnotations('NEG-sig-manifest.no-rekor-bundle.json', dir)
     const sig = { payload, annotations }
-    expect(verifyLegacySignature(sig, digest, trust, keyless(identity, issuer)).ok).toBe(false)
+    expect(verifyRelease(sig).ok).toBe(false)
     // Not even when the tlog is optional: the certificate still needs a trusted signing time.
-    const v = verifyLegacySignature(sig, digest, trust, keyless(identity, issuer), {
-      requireTlog: false,
-    })
+    const v = verifyRelease(sig, { requireTlog: false })
     expect(v.ok).toBe(false)
   })
 
   it('accepts a signature without the chain annotation (intermediates come from the trusted root)', () => {
     const annotations = layerAnnotations('NEG-sig-manifest.no-chain.json', dir)
-    const v = verifyLegacySignature(
-      { payload, annotations },
-      digest,
-      trust,
-      keyless(identity, issuer),
-    )
+    const v = verifyRelease({ payload, annotations })
     expect(v.ok).toBe(true)
   })
 
@@ -161,20 +129,12 @@ describe('GitHub Actions keyless (salrashid123/go-bazel-github-workflow)', () =>
       ...good.annotations,
       'dev.sigstore.cosign/bundle': cloud['dev.sigstore.cosign/bundle'] ?? '',
     }
-    const v = verifyLegacySignature(
-      { payload, annotations },
-      digest,
-      trust,
-      keyless(identity, issuer),
-    )
+    const v = verifyRelease({ payload, annotations })
     expect(v.ok).toBe(false)
   })
 
   it('issue 8.6: is rejected when an RFC 3161 timestamp is required (a root without a log): the Rekor SET does not stand in for one', () => {
-    const v = verifyLegacySignature(good, digest, trust, keyless(identity, issuer), {
-      requireTlog: false,
-      requireTimestamp: true,
-    })
+    const v = verifyRelease(good, { requireTlog: false, requireTimestamp: true })
     expect(v.ok).toBe(false)
     expect(v.reason).toBe('expected an RFC 3161 timestamp, got none')
   })
