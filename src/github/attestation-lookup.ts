@@ -28,7 +28,7 @@ import {
   DEFAULT_API_URL,
   NOT_ACCESSIBLE,
   USER_AGENT,
-  classifyError,
+  classifyGitHubOutcome,
   httpFailure,
   jsonBody,
   isRateLimit,
@@ -41,7 +41,9 @@ export const MAX_GITHUB_ATTESTATIONS = 100
 export const MAX_GITHUB_ATTESTATION_PAGES = 10
 /** GitHub's largest page. */
 const PER_PAGE = 100
-const DEFAULTS = { retries: 2, minRetryDelayMs: 1000, maxRetryDelayMs: 10_000, timeoutMs: 30_000 }
+// GitHub's numbers on the one policy: fewer retries than a registry's, from a longer first wait
+// (the policy's 10 s ceiling on one wait holds).
+const DEFAULTS = { retries: 2, minRetryDelayMs: 1000, timeoutMs: 30_000 }
 // A verify run waits on this per image: past it, the failure is more useful than a wait.
 const MAX_TOTAL_MS = 60_000
 
@@ -387,14 +389,10 @@ class ApiSource implements GitHubAttestationSource {
         {
           retries: this.options.retries ?? DEFAULTS.retries,
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
-          maxDelayMs: DEFAULTS.maxRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
+          // Over the image's budget is final, whatever status Octokit made of it.
           classify: (outcome, now) =>
-            limit !== undefined
-              ? { retry: false }
-              : 'error' in outcome
-                ? classifyError(outcome.error, now)
-                : { retry: false },
+            limit !== undefined ? { retry: false } : classifyGitHubOutcome(outcome, now),
           release: () => undefined,
           onRetry: ({ attempt, delayMs, reason }) =>
             this.options.log.debug(

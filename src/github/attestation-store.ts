@@ -6,8 +6,9 @@
  *
  * The Octokit comes from the front door (`api`): in the action, @actions/github's, which brings the
  * runner's proxy settings and user agent. @actions/github does not include @octokit/plugin-retry
- * (actions/attest adds it as a dependency), so retries reuse the registry client's bounded backoff
- * loop instead of a new dependency.
+ * (actions/attest adds it as a dependency): requests are retried on Signet's one retry policy
+ * (../retry) instead, with GitHub's classifier, classifyGitHubOutcome (secondary rate limits
+ * included), rather than with another dependency.
  */
 import type { SerializedBundle } from '@sigstore/bundle'
 import {
@@ -55,7 +56,9 @@ export interface GitHubAttestationStoreOptions {
 }
 
 export const DEFAULT_API_URL = 'https://api.github.com'
-const DEFAULTS = { retries: 3, minRetryDelayMs: 1000, maxRetryDelayMs: 10_000, timeoutMs: 30_000 }
+// GitHub's numbers on the one policy: fewer retries than a registry's, from a longer first wait
+// (the policy's 10 s ceiling on one wait holds).
+const DEFAULTS = { retries: 3, minRetryDelayMs: 1000, timeoutMs: 30_000 }
 // Everything, retries included, within this: past it the warning is more useful than a wait.
 const MAX_TOTAL_MS = 90_000
 const CREATE_ROUTE = 'POST /repos/{owner}/{repo}/attestations'
@@ -213,10 +216,8 @@ export class GitHubAttestationStore implements AttestationStore {
         {
           retries: this.options.retries ?? DEFAULTS.retries,
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
-          maxDelayMs: DEFAULTS.maxRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
-          classify: (outcome, now) =>
-            'error' in outcome ? classifyError(outcome.error, now) : { retry: false },
+          classify: classifyGitHubOutcome,
           // An Octokit response has already been read; there is no body to release.
           release: () => undefined,
           onRetry: ({ attempt, delayMs, reason }) =>
@@ -297,7 +298,19 @@ export function isRateLimit(failure: {
   )
 }
 
-export function classifyError(err: unknown, now: number): RetryVerdict {
+/**
+ * GitHub's classifier for the one retry policy: Octokit throws every answer that is not a success,
+ * so only errors are retried: rate limits (waiting for Retry-After or the reset), 408, 429 and 5xx,
+ * and failed connections.
+ */
+export function classifyGitHubOutcome(
+  outcome: { value: unknown } | { error: unknown },
+  now: number,
+): RetryVerdict {
+  return 'error' in outcome ? classifyGitHubError(outcome.error, now) : { retry: false }
+}
+
+function classifyGitHubError(err: unknown, now: number): RetryVerdict {
   const failure = httpFailure(err)
   if (!failure) return { retry: isRetryableError(err), reason: rootMessage(err) }
   const reason = `HTTP ${failure.status}${failure.message ? ` (${failure.message})` : ''}`
