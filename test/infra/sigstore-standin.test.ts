@@ -51,6 +51,34 @@ async function failure(run: () => Promise<unknown>): Promise<string> {
   throw new Error('expected the command to fail')
 }
 
+/**
+ * cosign v3 verifies a blob's bundle against the stand-in's trusted root, expecting `identity`
+ * from the stand-in's issuer; `flags` add to that. Resolves to cosign's output.
+ */
+function cosign3Verify(
+  command: 'verify-blob' | 'verify-blob-attestation',
+  bundlePath: string,
+  { identity = IDENTITY, flags = [] as string[] } = {},
+): Promise<string> {
+  return runToolAsync(
+    'cosign3',
+    [
+      command,
+      '--bundle',
+      bundlePath,
+      '--trusted-root',
+      standIn.trustedRootPath,
+      '--certificate-identity',
+      identity,
+      '--certificate-oidc-issuer',
+      ISSUER,
+      ...flags,
+      blob,
+    ],
+    { env },
+  )
+}
+
 function decodeJwt(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<
     string,
@@ -118,49 +146,24 @@ describe('cosign v3', () => {
   })
 
   it('verifies the GitHub identity, including the claims Fulcio copies into extensions', async () => {
-    const out = await runToolAsync(
-      'cosign3',
-      [
-        'verify-blob',
-        '--bundle',
-        bundle(),
-        '--trusted-root',
-        standIn.trustedRootPath,
-        '--certificate-identity',
-        IDENTITY,
-        '--certificate-oidc-issuer',
-        ISSUER,
+    const out = await cosign3Verify('verify-blob', bundle(), {
+      flags: [
         '--certificate-github-workflow-repository',
         'acme/app',
         '--certificate-github-workflow-ref',
         'refs/heads/main',
         '--certificate-github-workflow-trigger',
         'push',
-        blob,
       ],
-      { env },
-    )
+    })
     expect(out).toBe('')
   })
 
   it('rejects another identity', async () => {
     const message = await failure(() =>
-      runToolAsync(
-        'cosign3',
-        [
-          'verify-blob',
-          '--bundle',
-          bundle(),
-          '--trusted-root',
-          standIn.trustedRootPath,
-          '--certificate-identity',
-          'https://github.com/acme/other/.github/workflows/publish.yml@refs/heads/main',
-          '--certificate-oidc-issuer',
-          ISSUER,
-          blob,
-        ],
-        { env },
-      ),
+      cosign3Verify('verify-blob', bundle(), {
+        identity: 'https://github.com/acme/other/.github/workflows/publish.yml@refs/heads/main',
+      }),
     )
     expect(message).toMatch(/expected SAN value/)
   })
@@ -362,24 +365,7 @@ describe('sigstore-js', () => {
 
     const path = join(work, 'sigstore-js.dsse.json')
     writeFileSync(path, JSON.stringify(bundle))
-    await runToolAsync(
-      'cosign3',
-      [
-        'verify-blob-attestation',
-        '--bundle',
-        path,
-        '--type',
-        PREDICATE_TYPE,
-        '--trusted-root',
-        standIn.trustedRootPath,
-        '--certificate-identity',
-        IDENTITY,
-        '--certificate-oidc-issuer',
-        ISSUER,
-        blob,
-      ],
-      { env },
-    )
+    await cosign3Verify('verify-blob-attestation', path, { flags: ['--type', PREDICATE_TYPE] })
   })
 
   it('makes a message-signature bundle that sigstore-js and cosign v3 both verify', async () => {
@@ -388,22 +374,7 @@ describe('sigstore-js', () => {
     verifier().verify(toSignedEntity(bundleFromJSON(bundle), readFileSync(blob)), policy)
     const path = join(work, 'sigstore-js.msg.json')
     writeFileSync(path, JSON.stringify(bundle))
-    await runToolAsync(
-      'cosign3',
-      [
-        'verify-blob',
-        '--bundle',
-        path,
-        '--trusted-root',
-        standIn.trustedRootPath,
-        '--certificate-identity',
-        IDENTITY,
-        '--certificate-oidc-issuer',
-        ISSUER,
-        blob,
-      ],
-      { env },
-    )
+    await cosign3Verify('verify-blob', path)
   })
 
   it('gets an email SAN for a token without job_workflow_ref', async () => {

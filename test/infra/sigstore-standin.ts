@@ -527,20 +527,20 @@ export async function startSigstoreStandIn(
   const tsaChainPEM =
     pem('CERTIFICATE', tsa.intCertificate) + pem('CERTIFICATE', tsa.rootCertificate)
 
+  // Rekor and the CT log are listed alike: where they are, their key, their log ID.
+  const transparencyLog = (publicKey: Uint8Array, logId: Buffer) => ({
+    baseUrl: url,
+    hashAlgorithm: 'SHA2_256',
+    publicKey: {
+      rawBytes: Buffer.from(publicKey).toString('base64'),
+      keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+      validFor: { start: validFrom },
+    },
+    logId: { keyId: logId.toString('base64') },
+  })
   const trustedRoot = {
     mediaType: TRUSTED_ROOT_MEDIA_TYPE,
-    tlogs: [
-      {
-        baseUrl: url,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: Buffer.from(tlog.publicKey).toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start: validFrom },
-        },
-        logId: { keyId: rekorLogId.toString('base64') },
-      },
-    ],
+    tlogs: [transparencyLog(tlog.publicKey, rekorLogId)],
     certificateAuthorities: [
       {
         subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
@@ -551,18 +551,7 @@ export async function startSigstoreStandIn(
         validFor: { start: validFrom },
       },
     ],
-    ctlogs: [
-      {
-        baseUrl: url,
-        hashAlgorithm: 'SHA2_256',
-        publicKey: {
-          rawBytes: Buffer.from(ctlog.publicKey).toString('base64'),
-          keyDetails: 'PKIX_ECDSA_P256_SHA_256',
-          validFor: { start: validFrom },
-        },
-        logId: { keyId: bytes(ctlog.logID).toString('base64') },
-      },
-    ],
+    ctlogs: [transparencyLog(ctlog.publicKey, bytes(ctlog.logID))],
     timestampAuthorities: [
       {
         subject: { organization: 'sigstore.mock', commonName: 'tsa' },
