@@ -6,6 +6,7 @@ import * as core from '@actions/core'
 import { readInputs, secretValues, type Inputs } from './inputs'
 import type { Outcome } from './report/types'
 import { actionsGitHubApi } from './action/github'
+import { actionsRegistry } from './action/registry'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
 
 async function main(): Promise<void> {
@@ -25,7 +26,11 @@ async function run(inputs: Inputs): Promise<Outcome> {
   if (inputs.mode === 'verify') {
     // Verifying starts without evaluating the signing stack.
     const { runVerify } = await import('./verify/run')
-    return runVerify(inputs, { log: actionsLogger, githubApi: actionsGitHubApi })
+    return runVerify(inputs, {
+      log: actionsLogger,
+      registry: actionsRegistry(inputs, process.env, actionsLogger),
+      githubApi: actionsGitHubApi,
+    })
   }
   const { runSign } = await import('./sign/run')
   const bundles = new BundleFile()
@@ -34,6 +39,7 @@ async function run(inputs: Inputs): Promise<Outcome> {
   try {
     return await runSign(inputs, {
       log: actionsLogger,
+      registry: actionsRegistry(inputs, process.env, actionsLogger),
       githubApi: actionsGitHubApi,
       onBundle: (b) => bundles.add(b),
     })

@@ -3,7 +3,6 @@
  * logger and applies the outcome, so the demo and the benchmark run the same code.
  */
 import { INPUT, type Inputs } from '../inputs'
-import { createRegistry } from '../registry/create'
 import type { Registry } from '../registry/types'
 import type { Logger, SignOutcome } from '../report/types'
 import { resolveImages } from '../subjects/resolve'
@@ -33,8 +32,12 @@ export type { SignOutcome }
 export interface RunDependencies {
   log: Logger
   env?: NodeJS.ProcessEnv
-  /** Defaults to an HTTP client with credentials from the inputs and the Docker config. */
-  registry?: Registry
+  /**
+   * The registry client, or a factory of it (the action's: HTTP, with credentials from the inputs
+   * and the Docker config), given the registries the inputs name: registry-username/password go
+   * to those only (issue 8.3).
+   */
+  registry: Registry | ((namedRegistries: string[]) => Registry)
   /** Defaults to the GitHub Actions OIDC token endpoint. */
   identity?: IdentityProvider & { preflight?(): void }
   /** Defaults to GitHub's attestations API of GITHUB_REPOSITORY. */
@@ -97,7 +100,10 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
   )
   check.catch(() => undefined)
 
-  const registry = deps.registry ?? createRegistry(inputs, requested, env, log)
+  const registry =
+    typeof deps.registry === 'function'
+      ? deps.registry(requested.map((r) => r.registry))
+      : deps.registry
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
     rekorURL: inputs.rekorURL,

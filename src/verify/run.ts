@@ -19,7 +19,6 @@ import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
 import { expandPaths } from '../paths'
-import { createRegistry } from '../registry/create'
 import {
   parsePolicy,
   policyFromInputs,
@@ -58,7 +57,12 @@ export type { DockerfileLocation, VerifyImageResult, VerifyOutcome }
 export interface VerifyDependencies {
   log: Logger
   env?: NodeJS.ProcessEnv
-  registry?: Registry
+  /**
+   * The registry client, or a factory of it (the action's: HTTP, with credentials from the inputs
+   * and the Docker config), given the registries images/metadata name: registry-username/password
+   * go to those only, never to a host only a Dockerfile names (issue 8.3).
+   */
+  registry: Registry | ((namedRegistries: string[]) => Registry)
   /** Makes the Octokit for github-attestations (the action's brings the runner's proxy settings). */
   githubApi?: GitHubApiFactory
   /** Where relative paths start (the workspace). */
@@ -489,15 +493,11 @@ export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promi
   // registry-username/password are for the registries the workflow named in images/metadata:
   // never for a host that only a Dockerfile names (the pull request chose it).
   const registry =
-    deps.registry ??
-    createRegistry(
-      inputs,
-      subjects
-        .filter((s) => s.input !== INPUT.dockerfile)
-        .map((s) => ({ ...s.repo, name: s.name, written: s.written, input: s.input })),
-      env,
-      log,
-    )
+    typeof deps.registry === 'function'
+      ? deps.registry(
+          subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => s.repo.registry),
+        )
+      : deps.registry
 
   const resolutions = await log.group('Resolving images', () =>
     mapLimit(decided, CONCURRENCY, async (entry): Promise<Resolution> => {
