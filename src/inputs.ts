@@ -54,7 +54,8 @@ export const INPUT = {
 export type Mode = 'sign' | 'verify'
 export type SignatureFormat = 'legacy' | 'bundle' | 'both'
 
-export interface Inputs {
+/** What both modes read. */
+export interface CommonInputs {
   mode: Mode
   /** Image references as written; parsed in subjects/. */
   images: string[]
@@ -62,6 +63,27 @@ export interface Inputs {
   /** The raw `metadata` JSON of build-push-action or bake-action. */
   metadata?: string
   recursive: boolean
+  tlog: boolean
+  /**
+   * A trusted_root.json path; undefined: the public-good root through TUF. Verify mode verifies
+   * against it; sign mode checks what the services hand back against it before writing.
+   */
+  trustedRoot?: string
+  registryUsername?: string
+  registryPassword?: string
+  plainHttp: string[]
+  githubToken?: string
+  summary: boolean
+  /**
+   * Sign: also store each bundle through GitHub's artifact attestations API. Verify: also look the
+   * digest's attestations up there.
+   */
+  githubAttestations: boolean
+}
+
+/** Sign mode's inputs: what to sign with, and what to attest. */
+export interface SignInputs extends CommonInputs {
+  mode: 'sign'
   signatureFormat: SignatureFormat
   /** PEM text or a path; empty means keyless. */
   key?: string
@@ -70,12 +92,6 @@ export interface Inputs {
   fulcioURL: string
   rekorURL: string
   tsaURL?: string
-  tlog: boolean
-  registryUsername?: string
-  registryPassword?: string
-  plainHttp: string[]
-  githubToken?: string
-  summary: boolean
   /** The raw `sbom` input: paths, globs, or `image=path` lines (parsed in sign/attestation-plan.ts). */
   sbom?: string
   sbomPredicateType?: string
@@ -83,19 +99,13 @@ export interface Inputs {
   /** A custom attestation: its predicate type URI and the path of its predicate JSON. */
   predicateType?: string
   predicatePath?: string
-  /**
-   * Sign: also store each bundle through GitHub's artifact attestations API. Verify: also look the
-   * digest's attestations up there.
-   */
-  githubAttestations: boolean
-  /** (verify) The GitHub owner to look attestations up under; default: from a ghcr.io image name. */
+}
+
+/** Verify mode's inputs: whom to trust, and which images (Dockerfiles among them) to check. */
+export interface VerifyInputs extends CommonInputs {
+  mode: 'verify'
+  /** The GitHub owner to look attestations up under; default: from a ghcr.io image name. */
   githubAttestationsOwner?: string
-  /**
-   * A trusted_root.json path; undefined: the public-good root through TUF. Verify mode verifies
-   * against it; sign mode checks what the services hand back against it before writing.
-   */
-  trustedRoot?: string
-  // Verify mode
   certificateIdentity?: string
   certificateIdentityRegexp?: string
   certificateOidcIssuer?: string
@@ -120,6 +130,12 @@ export interface Inputs {
   requireAttestations: string[]
   enforce: boolean
 }
+
+/**
+ * Every input, typed by mode: sign code reads SignInputs and cannot reach a verify-only input,
+ * and the other way round. `mode` says which.
+ */
+export type Inputs = SignInputs | VerifyInputs
 
 /** The GitHub claims of a Fulcio certificate that cosign's --certificate-github-workflow-* pin. */
 export interface GithubWorkflowClaims {
@@ -291,8 +307,20 @@ function refuseOtherModeInputs(get: InputGetter, mode: Mode): void {
   }
 }
 
-export function readInputs(get: InputGetter): Inputs {
-  const mode = oneOf<Mode>(get, INPUT.mode, ['sign', 'verify'], 'sign')
+/**
+ * The inputs of the mode the `mode` input names. With `mode` given (a front door whose command
+ * is the mode, or a test), that mode is read, and a `mode` input that says otherwise is refused.
+ */
+export function readInputs(get: InputGetter): Inputs
+export function readInputs(get: InputGetter, mode: 'sign'): SignInputs
+export function readInputs(get: InputGetter, mode: 'verify'): VerifyInputs
+export function readInputs(get: InputGetter, expected?: Mode): Inputs {
+  const mode = oneOf<Mode>(get, INPUT.mode, ['sign', 'verify'], expected ?? 'sign')
+  if (expected && mode !== expected) {
+    throw new SignetError('INPUT_INVALID', `input mode must be ${expected} here, not "${mode}"`, {
+      input: INPUT.mode,
+    })
+  }
   refuseOtherModeInputs(get, mode)
   // A custom attestation needs both halves; an empty type is the usual slip (an unset variable).
   const predicatePath = optional(get, INPUT.predicate)
@@ -343,38 +371,46 @@ export function readInputs(get: InputGetter): Inputs {
     )
   }
 
-  return {
-    mode,
-    images: parseList(get(INPUT.images)),
-    digest: optional(get, INPUT.digest),
-    metadata: optional(get, INPUT.metadata),
-    recursive: parseBoolean(get, INPUT.recursive, true),
-    signatureFormat: oneOf<SignatureFormat>(
-      get,
-      INPUT.signatureFormat,
-      ['legacy', 'bundle', 'both'],
-      'both',
-    ),
-    key,
-    keyPassword: get(INPUT.keyPassword) === '' ? undefined : get(INPUT.keyPassword),
-    annotations: parseKeyValues(get(INPUT.annotations), INPUT.annotations),
-    fulcioURL: serviceURL(get, INPUT.fulcioURL, PUBLIC_GOOD.fulcioURL) as string,
-    rekorURL: serviceURL(get, INPUT.rekorURL, PUBLIC_GOOD.rekorURL) as string,
-    tsaURL,
+  // Every input is parsed in the order it always was, in both modes: those action.yml gives a
+  // default (signature-format, fulcio-url, rekor-url, provenance, enforce) always arrive set, so
+  // they cannot be refused as the other mode's, and a bad value of one fails either mode alike.
+  const images = parseList(get(INPUT.images))
+  const digest = optional(get, INPUT.digest)
+  const metadata = optional(get, INPUT.metadata)
+  const recursive = parseBoolean(get, INPUT.recursive, true)
+  const signatureFormat = oneOf<SignatureFormat>(
+    get,
+    INPUT.signatureFormat,
+    ['legacy', 'bundle', 'both'],
+    'both',
+  )
+  const keyPassword = get(INPUT.keyPassword) === '' ? undefined : get(INPUT.keyPassword)
+  const annotations = parseKeyValues(get(INPUT.annotations), INPUT.annotations)
+  const fulcioURL = serviceURL(get, INPUT.fulcioURL, PUBLIC_GOOD.fulcioURL) as string
+  const rekorURL = serviceURL(get, INPUT.rekorURL, PUBLIC_GOOD.rekorURL) as string
+  const plainHttp = parseList(get(INPUT.plainHttp))
+  const githubToken = optional(get, INPUT.githubToken)
+  const summary = parseBoolean(get, INPUT.summary, true)
+  const sbom = optional(get, INPUT.sbom)
+  const sbomPredicateType = optional(get, INPUT.sbomPredicateType)
+  const provenance = parseBoolean(get, INPUT.provenance, false)
+  const githubAttestations = parseBoolean(get, INPUT.githubAttestations, false)
+  const common = {
+    images,
+    digest,
+    metadata,
+    recursive,
     tlog,
+    trustedRoot: optional(get, INPUT.trustedRoot),
     registryUsername,
     registryPassword,
-    plainHttp: parseList(get(INPUT.plainHttp)),
-    githubToken: optional(get, INPUT.githubToken),
-    summary: parseBoolean(get, INPUT.summary, true),
-    sbom: optional(get, INPUT.sbom),
-    sbomPredicateType: optional(get, INPUT.sbomPredicateType),
-    provenance: parseBoolean(get, INPUT.provenance, false),
-    predicateType,
-    predicatePath,
-    githubAttestations: parseBoolean(get, INPUT.githubAttestations, false),
+    plainHttp,
+    githubToken,
+    summary,
+    githubAttestations,
+  }
+  const verify: Omit<VerifyInputs, keyof CommonInputs> = {
     githubAttestationsOwner: optional(get, INPUT.githubAttestationsOwner),
-    trustedRoot: optional(get, INPUT.trustedRoot),
     certificateIdentity: optional(get, INPUT.certificateIdentity),
     certificateIdentityRegexp: optional(get, INPUT.certificateIdentityRegexp),
     certificateOidcIssuer: optional(get, INPUT.certificateOidcIssuer),
@@ -394,6 +430,23 @@ export function readInputs(get: InputGetter): Inputs {
     policyRef: optional(get, INPUT.policyRef),
     requireAttestations: parseList(get(INPUT.requireAttestations)),
     enforce: parseBoolean(get, INPUT.enforce, true),
+  }
+  if (mode === 'verify') return { mode, ...common, ...verify }
+  return {
+    mode,
+    ...common,
+    signatureFormat,
+    key,
+    keyPassword,
+    annotations,
+    fulcioURL,
+    rekorURL,
+    tsaURL,
+    sbom,
+    sbomPredicateType,
+    provenance,
+    predicateType,
+    predicatePath,
   }
 }
 

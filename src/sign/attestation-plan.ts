@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { SignetError } from '../errors'
-import { INPUT, type Inputs } from '../inputs'
+import { INPUT, type SignInputs } from '../inputs'
 import {
   buildContextFromClaims,
   buildContextFromEnv,
@@ -45,7 +45,7 @@ export function appliesTo(attestation: PlannedAttestation, name: string, digest:
 
 export async function planAttestations(
   inputs: Pick<
-    Inputs,
+    SignInputs,
     'sbom' | 'sbomPredicateType' | 'provenance' | 'predicateType' | 'predicatePath'
   >,
   requested: RequestedImage[],

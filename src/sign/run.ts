@@ -2,7 +2,7 @@
  * One run of the action: inputs in, results out. Touches no @actions/core: index.ts binds the
  * logger and applies the outcome, so the demo and the benchmark run the same code.
  */
-import { INPUT, type Inputs } from '../inputs'
+import { INPUT, type SignInputs } from '../inputs'
 import type { Registry } from '../registry/types'
 import type { Logger, SignOutcome } from '../report/types'
 import { resolveImages } from '../subjects/resolve'
@@ -52,7 +52,7 @@ export interface RunDependencies {
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
 }
 
-export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<SignOutcome> {
+export async function runSign(inputs: SignInputs, deps: RunDependencies): Promise<SignOutcome> {
   const env = deps.env ?? process.env
   const log = deps.log
   // Everything that can be checked without writing is checked first: nothing is written for bad input.
@@ -205,7 +205,7 @@ export async function runSign(inputs: Inputs, deps: RunDependencies): Promise<Si
 /** What the trusted root checks in this run, for the log. */
 function witnessNote(
   keyless: boolean,
-  inputs: Pick<Inputs, 'tlog' | 'tsaURL'>,
+  inputs: Pick<SignInputs, 'tlog' | 'tsaURL'>,
   rootName: string,
 ): string {
   const answers = [

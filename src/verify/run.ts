@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises'
 import { relative, resolve } from 'node:path'
 import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
-import { INPUT, type Inputs } from '../inputs'
+import { INPUT, type VerifyInputs } from '../inputs'
 import { expandPaths } from '../paths'
 import {
   parsePolicy,
@@ -88,7 +88,7 @@ const CONCURRENCY = 16
 const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 
 async function readPolicy(
-  inputs: Inputs,
+  inputs: VerifyInputs,
   files: RuleFiles,
 ): Promise<{ policy: Policy; source: string }> {
   const identityPolicy = policyFromInputs(
@@ -219,7 +219,7 @@ function contextResult(item: DockerfileImage, dockerfile: DockerfileLocation): V
  * decided already.
  */
 async function subjectsOf(
-  inputs: Inputs,
+  inputs: VerifyInputs,
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<(Subject | VerifyImageResult)[]> {
@@ -401,7 +401,10 @@ function digestOf(bytes: Buffer, digest: string): string {
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
 }
 
-export async function runVerify(inputs: Inputs, deps: VerifyDependencies): Promise<VerifyOutcome> {
+export async function runVerify(
+  inputs: VerifyInputs,
+  deps: VerifyDependencies,
+): Promise<VerifyOutcome> {
   // Before anything is verified: DER times sigstore-js would refuse, and a faster toDER.
   patchSigstoreAsn1()
   const env = deps.env ?? process.env

@@ -4,6 +4,7 @@ import {
   parseNameValues,
   readInputs,
   secretValues,
+  type Inputs,
 } from '../../src/inputs'
 import { parseBuildMetadata, requestedImages } from '../../src/subjects'
 import { errorOf } from '../infra/expect'
@@ -12,6 +13,12 @@ const DIGEST = `sha256:${'1f'.repeat(32)}`
 
 function getter(values: Record<string, string>) {
   return (name: string): string => values[name] ?? ''
+}
+
+/** The inputs of one mode: each mode's fields are typed on its own (issue 10.6). */
+function ofMode<M extends Inputs['mode']>(inputs: Inputs, mode: M): Extract<Inputs, { mode: M }> {
+  if (inputs.mode !== mode) throw new Error(`expected ${mode} inputs, got ${inputs.mode}`)
+  return inputs as Extract<Inputs, { mode: M }>
 }
 
 describe('readInputs', () => {
@@ -99,8 +106,11 @@ describe('readInputs', () => {
   })
 
   it('wants a custom attestation whole: a URI predicate-type and a predicate path', () => {
-    const both = readInputs(
-      getter({ images: 'x', 'predicate-type': 'https://example.com/p/v1', predicate: 'p.json' }),
+    const both = ofMode(
+      readInputs(
+        getter({ images: 'x', 'predicate-type': 'https://example.com/p/v1', predicate: 'p.json' }),
+      ),
+      'sign',
     )
     expect([both.predicateType, both.predicatePath]).toEqual(['https://example.com/p/v1', 'p.json'])
     expect(errorOf(() => readInputs(getter({ images: 'x', predicate: 'p.json' }))).input).toBe(
@@ -119,10 +129,44 @@ describe('readInputs', () => {
         readInputs(getter({ images: 'x', predicate: 'p.json', 'predicate-type': 'vuln' })),
       ).message,
     ).toMatch(/must be a URI/)
-    const flags = readInputs(
-      getter({ images: 'x', provenance: 'true', 'github-attestations': 'true' }),
+    const flags = ofMode(
+      readInputs(getter({ images: 'x', provenance: 'true', 'github-attestations': 'true' })),
+      'sign',
     )
     expect([flags.provenance, flags.githubAttestations]).toEqual([true, true])
+  })
+
+  it('issue 10.6: gives each mode its own inputs, and the common ones to both', () => {
+    const sign = readInputs(getter({ images: 'x' }))
+    expect(sign.mode).toBe('sign')
+    expect(Object.keys(sign)).toEqual(
+      expect.arrayContaining(['images', 'tlog', 'signatureFormat', 'fulcioURL', 'provenance']),
+    )
+    for (const verifyOnly of ['policy', 'dockerfiles', 'enforce', 'certificateGithubWorkflow'])
+      expect(sign).not.toHaveProperty(verifyOnly)
+    const verify = readInputs(getter({ mode: 'verify', images: 'x' }))
+    expect(Object.keys(verify)).toEqual(
+      expect.arrayContaining(['images', 'tlog', 'dockerfiles', 'enforce', 'requireAttestations']),
+    )
+    for (const signOnly of ['key', 'signatureFormat', 'fulcioURL', 'annotations', 'provenance'])
+      expect(verify).not.toHaveProperty(signOnly)
+  })
+
+  it('issue 10.6: still refuses a bad value of an input with a default in the other mode', () => {
+    // action.yml gives these defaults, so they always arrive set and cannot be refused as the
+    // other mode's: a bad value fails either mode, as it did before the inputs were split.
+    const format = errorOf(() =>
+      readInputs(getter({ mode: 'verify', 'signature-format': 'sigstore' })),
+    )
+    expect(format.input).toBe('signature-format')
+    expect(errorOf(() => readInputs(getter({ images: 'x', enforce: 'no' }))).input).toBe('enforce')
+  })
+
+  it('reads the inputs of the mode it is given, and refuses a mode input that says otherwise', () => {
+    expect(readInputs(getter({ images: 'x' }), 'verify').mode).toBe('verify')
+    expect(readInputs(getter({ mode: 'sign', images: 'x' }), 'sign').mode).toBe('sign')
+    const err = errorOf(() => readInputs(getter({ mode: 'sign', images: 'x' }), 'verify'))
+    expect([err.input, err.message]).toEqual(['mode', 'input mode must be verify here, not "sign"'])
   })
 
   it('wants registry username and password together', () => {
@@ -261,14 +305,17 @@ describe('build-args and build-contexts (as docker/build-push-action takes them)
   })
 
   it('reads them, the GitHub claims and policy-ref in verify mode only', () => {
-    const inputs = readInputs(
-      getter({
-        mode: 'verify',
-        'build-args': 'X=1',
-        'build-contexts': 'base=docker-image://ghcr.io/acme/base:1',
-        'certificate-github-workflow-repository': 'acme/app',
-        'policy-ref': 'abc',
-      }),
+    const inputs = ofMode(
+      readInputs(
+        getter({
+          mode: 'verify',
+          'build-args': 'X=1',
+          'build-contexts': 'base=docker-image://ghcr.io/acme/base:1',
+          'certificate-github-workflow-repository': 'acme/app',
+          'policy-ref': 'abc',
+        }),
+      ),
+      'verify',
     )
     expect(inputs.buildArgs).toEqual({ X: '1' })
     expect(inputs.buildContexts).toEqual({ base: 'docker-image://ghcr.io/acme/base:1' })
