@@ -1,5 +1,24 @@
 import tseslint from 'typescript-eslint'
 
+// sigstore-js below its public API is reached from src/sigstore/internals.ts alone: the packages
+// it reaches are pinned for it, and that one file says why each internal is needed.
+const SIGSTORE_INTERNALS = {
+  group: ['@sigstore/*/dist/*', '@sigstore/*/*.json'],
+  message:
+    "sigstore-js's internals: import them from src/sigstore/internals.ts (and say there why the public API does not suffice).",
+}
+
+// The runner is reached from the action's front door alone (src/index.ts, src/action/): the core
+// takes inputs, a logger, a registry factory and a GitHub client through interfaces, so a second
+// front door (a CLI) can drive it (issue 10.8).
+const RUNNER = {
+  group: ['@actions/core', '@actions/core/*', '@actions/github', '@actions/github/*'],
+  message:
+    'the runner belongs to the front door: bind it in src/action/ and hand the core an interface (Logger, GitHubApiFactory, a registry factory, the outcome).',
+}
+
+const restrictedImports = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] })
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tmp/**', 'coverage/**', '*.js', '*.mjs', 'scripts/*.mjs'] },
   ...tseslint.configs.recommendedTypeChecked,
@@ -12,25 +31,11 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
-  {
-    // sigstore-js below its public API is reached from src/sigstore/internals.ts alone: the packages
-    // it reaches are pinned for it, and that one file says why each internal is needed.
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['@sigstore/*/dist/*', '@sigstore/*/*.json'],
-              message:
-                "sigstore-js's internals: import them from src/sigstore/internals.ts (and say there why the public API does not suffice).",
-            },
-          ],
-        },
-      ],
-    },
-  },
-  { files: ['src/sigstore/internals.ts'], rules: { 'no-restricted-imports': 'off' } },
+  // One no-restricted-imports per file (a later config replaces the rule, it does not add to it):
+  // every file gets both fences, and each fence's own place is let through its fence alone.
+  { rules: restrictedImports([SIGSTORE_INTERNALS, RUNNER]) },
+  { files: ['src/sigstore/internals.ts'], rules: restrictedImports([RUNNER]) },
+  { files: ['src/index.ts', 'src/action/**'], rules: restrictedImports([SIGSTORE_INTERNALS]) },
   {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {
