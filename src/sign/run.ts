@@ -1,6 +1,7 @@
 /**
- * One run of the action: inputs in, results out. Touches no @actions/core: index.ts binds the
- * logger and applies the outcome, so the demo and the benchmark run the same code.
+ * One sign run: SignInputs and deps in, a SignOutcome out. Touches no runner: the front door
+ * (src/index.ts and src/action/ for the action) gives the logger, the registry factory and the
+ * GitHub client, and turns the outcome into outputs, a summary and an exit status.
  */
 import { INPUT, type SignInputs } from '../inputs'
 import type { Registry } from '../registry/types'

@@ -1,7 +1,7 @@
 /**
  * One verify run: the policy and trust roots, the images (from `images` and from the FROM lines of
  * `dockerfile`) resolved to digests, what signs each digest discovered in its registry, and a
- * verdict per image. Touches no @actions/core (index.ts reports the outcome). Needs no OIDC token.
+ * verdict per image. Touches no runner (the front door reports the outcome). Needs no OIDC token.
  *
  * A platform manifest reached through an index (listed under it by `recursive`, or chosen by
  * `FROM --platform`) is verified by its own signature or, unless its rule says
