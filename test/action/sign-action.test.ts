@@ -16,21 +16,26 @@ import {
   type CredentialProvider,
 } from '../../src/registry/credentials'
 import type { ImageIndex, ImageManifest } from '../../src/registry/types'
-import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { oidcEnv, pushFreshImage, standInInputs, type PushedImage } from '../infra/harness'
+import {
+  oidcEnv,
+  pushFreshImage,
+  standInInputs,
+  writeSigningKey,
+  type PushedImage,
+} from '../infra/harness'
 import { startOciRegistry, type OciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
 import { expectOneError } from '../infra/expect'
+import { imageDigests } from '../infra/images'
 import { closeServer, listenOnLoopback } from '../infra/listen'
 
 let distribution: TestRegistry
 let sigstore: SigstoreStandIn
 let dir: string
 let keyPath: string
-let pubPath: string
 let n = 0
 
 beforeAll(async () => {
@@ -39,11 +44,7 @@ beforeAll(async () => {
     startTestRegistry('distribution'),
     startSigstoreStandIn({ dir }),
   ])
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  keyPath = join(dir, 'test.key')
-  pubPath = join(dir, 'test.pub')
-  writeFileSync(keyPath, encryptCosignKey(privateKey, 'secret-pw'))
-  writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+  ;({ keyPath } = writeSigningKey(dir, 'test', 'secret-pw'))
 })
 
 afterAll(async () => {
@@ -176,11 +177,12 @@ describe('reliability', () => {
   it('treats Rekor\'s "entry already exists" as success and never duplicates a signature', async () => {
     // RSA PKCS#1 v1.5 signatures are deterministic: signing the same payload twice proposes the
     // identical Rekor entry, which Rekor answers with 409.
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    const rsaKey = join(dir, 'rsa.key')
-    const rsaPub = join(dir, 'rsa.pub')
-    writeFileSync(rsaKey, encryptCosignKey(privateKey, ''))
-    writeFileSync(rsaPub, publicKey.export({ format: 'pem', type: 'spki' }))
+    const { keyPath: rsaKey, pubPath: rsaPub } = writeSigningKey(
+      dir,
+      'rsa',
+      '',
+      generateKeyPairSync('rsa', { modulusLength: 2048 }),
+    )
     const { ref, repo, image } = await push(distribution.host)
     const inputs = {
       images: ref,
@@ -229,6 +231,22 @@ describe('reliability', () => {
 })
 
 describe('inputs that name images and credentials', () => {
+  /** Runs `test` against a registry behind basic auth (user ci) holding an image pushed as ci. */
+  async function withSecuredRegistry(
+    password: string,
+    test: (host: string, pushed: PushedImage) => Promise<void>,
+  ): Promise<void> {
+    const secured = await startTestRegistry('distribution', {
+      htpasswd: { username: 'ci', password },
+    })
+    try {
+      const credentials = staticCredentials({ [secured.host]: { username: 'ci', password } })
+      await test(secured.host, await push(secured.host, { credentials }))
+    } finally {
+      await secured.stop()
+    }
+  }
+
   it('signs every image of docker/build-push-action metadata once', async () => {
     const { name, image } = await push(distribution.host)
     const metadata = JSON.stringify({
@@ -246,20 +264,13 @@ describe('inputs that name images and credentials', () => {
   })
 
   it('takes a bare name with the digest input, and the registry-username/password inputs', async () => {
-    const secured = await startTestRegistry('distribution', {
-      htpasswd: { username: 'ci', password: 'reg-pass-123' },
-    })
-    try {
-      const creds = staticCredentials({
-        [secured.host]: { username: 'ci', password: 'reg-pass-123' },
-      })
-      const { name, image } = await push(secured.host, { credentials: creds })
+    await withSecuredRegistry('reg-pass-123', async (host, { name, image }) => {
       const anonymous = await runAction({
         images: name,
         digest: image.digest,
         key: keyPath,
         'key-password': 'secret-pw',
-        ...services(secured.host),
+        ...services(host),
       })
       expect(anonymous.exitCode).toBe(1)
       expect(anonymous.errors[0]).toMatch(/registry-username|docker\/login-action/)
@@ -270,40 +281,29 @@ describe('inputs that name images and credentials', () => {
         'key-password': 'secret-pw',
         'registry-username': 'ci',
         'registry-password': 'reg-pass-123',
-        ...services(secured.host),
+        ...services(host),
       })
       expect(run.exitCode).toBe(0)
       expect(run.visibleLog).not.toContain('reg-pass-123')
-    } finally {
-      await secured.stop()
-    }
+    })
   })
 
   it('reads credentials from the Docker config as docker/login-action writes it', async () => {
-    const secured = await startTestRegistry('distribution', {
-      htpasswd: { username: 'ci', password: 'cfg-pass-456' },
-    })
-    try {
-      const creds = staticCredentials({
-        [secured.host]: { username: 'ci', password: 'cfg-pass-456' },
-      })
-      const { ref } = await push(secured.host, { credentials: creds })
+    await withSecuredRegistry('cfg-pass-456', async (host, { ref }) => {
       const configDir = join(dir, `docker-${n++}`)
       mkdirSync(configDir)
       writeFileSync(
         join(configDir, 'config.json'),
         JSON.stringify({
-          auths: { [secured.host]: { auth: Buffer.from('ci:cfg-pass-456').toString('base64') } },
+          auths: { [host]: { auth: Buffer.from('ci:cfg-pass-456').toString('base64') } },
         }),
       )
       const run = await runAction(
-        { images: ref, key: keyPath, 'key-password': 'secret-pw', ...services(secured.host) },
+        { images: ref, key: keyPath, 'key-password': 'secret-pw', ...services(host) },
         { DOCKER_CONFIG: configDir },
       )
       expect(run.exitCode).toBe(0)
-    } finally {
-      await secured.stop()
-    }
+    })
   })
 })
 
@@ -347,7 +347,7 @@ describe('report', () => {
     })
     const run = await runAction({ images: ref, ...services(distribution.host) }, oidc())
     expect(run.exitCode).toBe(0)
-    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+    for (const digest of imageDigests(image)) {
       expect(run.summary).toContain(digest.slice(0, 19))
     }
     expect(run.summary).toContain('linux/arm64')
@@ -463,7 +463,7 @@ describe('tags plus digest (docker/metadata-action tags, docker/build-push-actio
     expect(run.outputs.signed).toBe('true')
     expect(run.stdout).not.toMatch(/::warning::.*is a tag/)
     const digests = digestsOf(run)
-    expect(digests.sort()).toEqual([image.digest, ...image.children.map((c) => c.digest)].sort())
+    expect(digests.sort()).toEqual(imageDigests(image).sort())
     expect(tagLookups(repo.repository).length).toBe(before)
     // and verify mode, given the same inputs, verifies that digest without looking a tag up
     const verify = await runAction({
@@ -548,7 +548,7 @@ describe('issue 9.3: trusted-root in sign mode', () => {
   /** Nothing in the registry for the image: no .sig, no .att, no referrer, no fallback tag. */
   const expectNoSignature = async (pushed: PushedImage): Promise<void> => {
     const client = clientFor(registry.host)
-    for (const digest of [pushed.image.digest, ...pushed.image.children.map((c) => c.digest)]) {
+    for (const digest of imageDigests(pushed.image)) {
       expect(await client.getManifest(pushed.repo, signatureTag(digest))).toBeUndefined()
       expect(await client.getManifest(pushed.repo, attestationTag(digest))).toBeUndefined()
       expect(await client.getManifest(pushed.repo, referrersFallbackTag(digest))).toBeUndefined()

@@ -3,15 +3,19 @@
  * by Signet in a real registry, Dockerfiles, policies, attestations, audit mode, bad input and the
  * report. What cosign writes, and real published signatures, are in test/interop/verify*.test.ts.
  */
-import { generateKeyPairSync } from 'node:crypto'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encryptCosignKey } from '../../src/sigstore/keys'
 import type { VerifyImageResult } from '../../src/verify/run'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
-import { oidcEnv, pushFreshImage, standInInputs, type PushedImage } from '../infra/harness'
+import {
+  oidcEnv,
+  pushFreshImage,
+  standInInputs,
+  writeSigningKey,
+  type PushedImage,
+} from '../infra/harness'
 import { CYCLONEDX } from '../infra/sboms'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { expectOneError } from '../infra/expect'
@@ -40,14 +44,8 @@ beforeAll(async () => {
     startTestRegistry('distribution'),
     startSigstoreStandIn({ dir }),
   ])
-  const pair = () => generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  const { privateKey, publicKey } = pair()
-  keyPath = join(dir, 'test.key')
-  pubPath = join(dir, 'test.pub')
-  otherPubPath = join(dir, 'other.pub')
-  writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
-  writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
-  writeFileSync(otherPubPath, pair().publicKey.export({ format: 'pem', type: 'spki' }))
+  ;({ keyPath, pubPath } = writeSigningKey(dir, 'test', 'pw'))
+  ;({ pubPath: otherPubPath } = writeSigningKey(dir, 'other', 'pw'))
   sbomPath = join(dir, 'sbom.cdx.json')
   writeFileSync(sbomPath, JSON.stringify(CYCLONEDX))
 

@@ -1,7 +1,11 @@
 /** What the action and interop tests do alike: push a fresh image, point the action at the stand-ins. */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { RegistryClient } from '../../src/registry/client'
 import { anonymousCredentials, type CredentialProvider } from '../../src/registry/credentials'
 import type { Repository } from '../../src/registry/types'
+import { encryptCosignKey } from '../../src/sigstore/keys'
 import { pushTestImage, type TestImage, type TestImageOptions } from './images'
 import type { SigstoreStandIn } from './sigstore-standin'
 
@@ -64,4 +68,24 @@ export function identityFlags(sigstore: SigstoreStandIn): string[] {
     '--certificate-oidc-issuer',
     sigstore.identity.issuer,
   ]
+}
+
+/**
+ * A fresh key pair in the files the action's `key` input and cosign's `--key` read: `<name>.key`,
+ * encrypted under `password` as `cosign generate-key-pair` writes it, and `<name>.pub` (PEM), in
+ * `dir`. P-256 unless another pair is given.
+ */
+export function writeSigningKey(
+  dir: string,
+  name: string,
+  password: string,
+  pair: { privateKey: KeyObject; publicKey: KeyObject } = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+  }),
+): { keyPath: string; pubPath: string } {
+  const keyPath = join(dir, `${name}.key`)
+  const pubPath = join(dir, `${name}.pub`)
+  writeFileSync(keyPath, encryptCosignKey(pair.privateKey, password))
+  writeFileSync(pubPath, pair.publicKey.export({ format: 'pem', type: 'spki' }))
+  return { keyPath, pubPath }
 }

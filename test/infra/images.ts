@@ -23,6 +23,12 @@ export interface TestImage {
   children: { digest: string; platform: { os: string; architecture: string; variant?: string } }[]
 }
 
+/** The image's digest, then its platform manifests' (an index's children; none for a manifest). */
+export const imageDigests = (image: TestImage): string[] => [
+  image.digest,
+  ...image.children.map((c) => c.digest),
+]
+
 const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip'
 const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json'
 const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip'

@@ -3,22 +3,26 @@
  * (CycloneDX, SPDX), SLSA provenance and a custom predicate, keyless and by key, as `.att` layers
  * and as bundle referrers. The predicate cosign hands back must be the file that went in.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RegistryClient } from '../../src/registry/client'
 import { anonymousCredentials } from '../../src/registry/credentials'
 import type { ImageManifest } from '../../src/registry/types'
-import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
+import { INSECURE_REGISTRY as INSECURE } from '../infra/cosign'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
-import { identityFlags, oidcEnv, pushFreshImage, standInInputs } from '../infra/harness'
+import {
+  identityFlags,
+  oidcEnv,
+  pushFreshImage,
+  standInInputs,
+  writeSigningKey,
+} from '../infra/harness'
 import { CYCLONEDX, SPDX } from '../infra/sboms'
 import { runToolAsync } from '../infra/tools'
-
-const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
 
 let registry: TestRegistry
 let sigstore: SigstoreStandIn
@@ -38,11 +42,7 @@ beforeAll(async () => {
   spdxPath = join(dir, 'sbom.spdx.json')
   writeFileSync(cdxPath, JSON.stringify(CYCLONEDX, null, 2))
   writeFileSync(spdxPath, JSON.stringify(SPDX))
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  keyPath = join(dir, 'att.key')
-  pubPath = join(dir, 'att.pub')
-  writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
-  writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+  ;({ keyPath, pubPath } = writeSigningKey(dir, 'att', 'pw'))
 })
 
 afterAll(async () => {

@@ -4,7 +4,6 @@
  * the referrers API, keyless against the Sigstore stand-in and by key; cosign must accept it.
  */
 import { execFile } from 'node:child_process'
-import { generateKeyPairSync } from 'node:crypto'
 import {
   chmodSync,
   copyFileSync,
@@ -15,8 +14,8 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { encryptCosignKey } from '../../src/sigstore/keys'
 import { runAction, type ActionRun } from '../infra/action-runner'
+import { INSECURE_REGISTRY as INSECURE } from '../infra/cosign'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import {
@@ -24,11 +23,11 @@ import {
   oidcEnv as oidcEnvOf,
   pushFreshImage,
   standInInputs,
+  writeSigningKey,
   type PushedImage,
 } from '../infra/harness'
+import { imageDigests } from '../infra/images'
 import { runTool, runToolAsync, toolPath } from '../infra/tools'
-
-const INSECURE = ['--allow-insecure-registry', '--allow-http-registry']
 
 let distribution: TestRegistry
 let oci: TestRegistry
@@ -48,6 +47,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([distribution?.stop(), oci?.stop(), sigstore?.stop()])
 })
+
+/** Each test that runs on both registries: the fallback tag's, and the referrers API's. */
+const BOTH_REGISTRIES: [string, () => TestRegistry][] = [
+  ['distribution 2.8 (fallback tag)', () => distribution],
+  ['a registry with the referrers API', () => oci],
+]
 
 async function pushImage(
   registry: TestRegistry,
@@ -100,10 +105,7 @@ async function cosign2Verify(args: string[]): Promise<string> {
 }
 
 describe('keyless signing, both formats, judged by cosign', () => {
-  it.each([
-    ['distribution 2.8 (fallback tag)', () => distribution],
-    ['a registry with the referrers API', () => oci],
-  ])(
+  it.each(BOTH_REGISTRIES)(
     'an index and its platform manifests on %s pass cosign v3 and v2 verify',
     async (_label, registryOf) => {
       const registry = registryOf()
@@ -118,9 +120,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
         signed: boolean
         signatures: { format: string; fallbackTag?: string }[]
       }[]
-      expect(results.map((r) => r.digest).sort()).toEqual(
-        [image.digest, ...image.children.map((c) => c.digest)].sort(),
-      )
+      expect(results.map((r) => r.digest).sort()).toEqual(imageDigests(image).sort())
       for (const r of results) {
         expect(r.signed).toBe(true)
         expect(r.signatures.map((s) => s.format)).toEqual(['legacy', 'bundle'])
@@ -133,7 +133,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
         `--certificate-identity=${sigstore.identity.subject}`,
       )
 
-      for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+      for (const digest of imageDigests(image)) {
         const target = `${name}@${digest}`
         expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
         expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
@@ -152,7 +152,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
     expect(image.mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json')
     const run = await runAction({ images: ref, ...services(distribution) }, oidcEnv())
     expectSigned(run)
-    for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+    for (const digest of imageDigests(image)) {
       await cosign3Verify([...identityFlags(), `${name}@${digest}`])
       await cosign2Verify([...identityFlags(), `${name}@${digest}`])
     }
@@ -209,10 +209,7 @@ describe('keyless signing, both formats, judged by cosign', () => {
 })
 
 describe('tags plus digest, as docker/metadata-action and docker/build-push-action pass them', () => {
-  it.each([
-    ['distribution 2.8 (fallback tag)', () => distribution],
-    ['a registry with the referrers API', () => oci],
-  ])(
+  it.each(BOTH_REGISTRIES)(
     'issue 9.2: signed from tags never pushed plus digest on %s, cosign v3 and v2 verify name@digest',
     async (_label, registryOf) => {
       const registry = registryOf()
@@ -228,12 +225,10 @@ describe('tags plus digest, as docker/metadata-action and docker/build-push-acti
       )
       expectSigned(run)
       const results = JSON.parse(run.outputs.results) as { digest: string }[]
-      expect(results.map((r) => r.digest).sort()).toEqual(
-        [image.digest, ...image.children.map((c) => c.digest)].sort(),
-      )
+      expect(results.map((r) => r.digest).sort()).toEqual(imageDigests(image).sort())
       expect(run.outputs['verify-command']).toContain(`${name}@${image.digest}`)
       await runVerifyCommand(run.outputs['verify-command'])
-      for (const digest of [image.digest, ...image.children.map((c) => c.digest)]) {
+      for (const digest of imageDigests(image)) {
         const target = `${name}@${digest}`
         expect(await cosign3Verify([...identityFlags(), target])).toContain(digest)
         expect(await cosign2Verify([...identityFlags(), target])).toContain(digest)
@@ -247,11 +242,7 @@ describe('signing by key, judged by cosign', () => {
   let pubPath: string
 
   beforeAll(() => {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    keyPath = join(dir, 'signet.key')
-    pubPath = join(dir, 'signet.pub')
-    writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
-    writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+    ;({ keyPath, pubPath } = writeSigningKey(dir, 'signet', 'pw'))
   })
 
   it.each(['legacy', 'bundle', 'both'])(
@@ -381,11 +372,7 @@ describe('issue 9.3: trusted-root in sign mode, judged by cosign v3', () => {
 
   beforeAll(async () => {
     other = await startSigstoreStandIn({ dir: join(dir, 'other-instance') })
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    keyPath = join(dir, 'root-check.key')
-    pubPath = join(dir, 'root-check.pub')
-    writeFileSync(keyPath, encryptCosignKey(privateKey, 'pw'))
-    writeFileSync(pubPath, publicKey.export({ format: 'pem', type: 'spki' }))
+    ;({ keyPath, pubPath } = writeSigningKey(dir, 'root-check', 'pw'))
     // Where a pasted command runs: `cosign` is cosign v3 (told the test registries are plain
     // HTTP), and cosign.pub is the key, as in a user's checkout.
     shellDir = mkdtempSync(join(tmpdir(), 'signet-paste-'))
