@@ -114,6 +114,17 @@ async function pushReferrer(
   return referrer.descriptor
 }
 
+/** How a referrer manifest is listed: its digest and size, artifactType and annotations. */
+function referrerDescriptor(manifest: ImageManifest, manifestBytes: Buffer): Descriptor {
+  return {
+    mediaType: MEDIA_TYPES.ociManifest,
+    digest: sha256Digest(manifestBytes),
+    size: manifestBytes.length,
+    ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
+    ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+  }
+}
+
 /** A referrer as buildBundleReferrer makes it, with `change` applied to its manifest. */
 function changedReferrer(
   referrer: BundleReferrer,
@@ -125,13 +136,7 @@ function changedReferrer(
     ...referrer,
     manifest,
     manifestBytes,
-    descriptor: {
-      mediaType: MEDIA_TYPES.ociManifest,
-      digest: sha256Digest(manifestBytes),
-      size: manifestBytes.length,
-      ...(manifest.artifactType ? { artifactType: manifest.artifactType } : {}),
-      ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
-    },
+    descriptor: referrerDescriptor(manifest, manifestBytes),
   }
 }
 
@@ -150,12 +155,7 @@ function spdxReferrer(subject: Descriptor): BundleReferrer {
   return {
     manifest,
     manifestBytes,
-    descriptor: {
-      mediaType: MEDIA_TYPES.ociManifest,
-      digest: sha256Digest(manifestBytes),
-      size: manifestBytes.length,
-      artifactType: SPDX_ARTIFACT,
-    },
+    descriptor: referrerDescriptor(manifest, manifestBytes),
     blobs: [
       { bytes: sbom, mediaType: SPDX_ARTIFACT },
       { bytes: EMPTY_CONFIG, mediaType: MEDIA_TYPES.ociEmpty },

@@ -84,6 +84,19 @@ const layersOf = (registry: FakeRegistry, tag: string) =>
   )
 const noSleep = { sleep: async () => undefined }
 
+/** Another signer's write to t.sig: the manifest it read (`base`) with its own layer added. */
+function writeAsAnotherSigner(registry: FakeRegistry, base: Buffer, signature: string): void {
+  const manifest = JSON.parse(base.toString()) as ImageManifest
+  const bytes = Buffer.from(signature)
+  manifest.layers.push({
+    mediaType: 'x',
+    digest: digestOf(bytes),
+    size: bytes.length,
+    annotations: { 'dev.cosignproject.cosign/signature': signature },
+  })
+  registry.tags.set('t.sig', Buffer.from(JSON.stringify(manifest)))
+}
+
 describe('appending to a shared tag', () => {
   it('writes once and confirms', async () => {
     const registry = new FakeRegistry()
@@ -109,14 +122,7 @@ describe('appending to a shared tag', () => {
     const sleep = async () => {
       if (!raced) {
         raced = true
-        const other = JSON.parse(stale.toString()) as ImageManifest
-        other.layers.push({
-          mediaType: 'x',
-          digest: digestOf(Buffer.from('other')),
-          size: 5,
-          annotations: { 'dev.cosignproject.cosign/signature': 'other' },
-        })
-        registry.tags.set('t.sig', Buffer.from(JSON.stringify(other)))
+        writeAsAnotherSigner(registry, stale, 'other')
       }
     }
     await appendToLegacyTag(registry, repo, 't.sig', [layer('mine')], { sleep })
@@ -130,16 +136,7 @@ describe('appending to a shared tag', () => {
     // After our write, another writer appends its own layer (keeping ours) twice in a row.
     const sleep = async () => {
       sleeps++
-      if (sleeps <= 2) {
-        const m = JSON.parse(registry.tags.get('t.sig')!.toString()) as ImageManifest
-        m.layers.push({
-          mediaType: 'x',
-          digest: digestOf(Buffer.from(`o${sleeps}`)),
-          size: 2,
-          annotations: { 'dev.cosignproject.cosign/signature': `o${sleeps}` },
-        })
-        registry.tags.set('t.sig', Buffer.from(JSON.stringify(m)))
-      }
+      if (sleeps <= 2) writeAsAnotherSigner(registry, registry.tags.get('t.sig')!, `o${sleeps}`)
     }
     const writes = await updateTag(
       registry,
@@ -171,14 +168,7 @@ describe('appending to a shared tag', () => {
     registry.beforePut = () => {
       if (once) {
         once = false
-        const m = JSON.parse(registry.tags.get('t.sig')!.toString()) as ImageManifest
-        m.layers.push({
-          mediaType: 'x',
-          digest: digestOf(Buffer.from('z')),
-          size: 1,
-          annotations: { 'dev.cosignproject.cosign/signature': 'z' },
-        })
-        registry.tags.set('t.sig', Buffer.from(JSON.stringify(m)))
+        writeAsAnotherSigner(registry, registry.tags.get('t.sig')!, 'z')
       }
     }
     await appendToLegacyTag(registry, repo, 't.sig', [layer('mine')], noSleep)
