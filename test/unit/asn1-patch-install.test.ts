@@ -76,7 +76,7 @@ describe('the ASN.1 patch of sigstore-js, installed explicitly (issue 10.5)', ()
       images: `registry.invalid/acme/app@sha256:${'a'.repeat(64)}`,
       policy: 'no-such-policy.yml',
     }
-    const inputs = readInputs((name) => given[name] ?? '')
+    const inputs = readInputs((name) => given[name] ?? '', 'verify')
     // The policy file is missing: the run stops before any registry, TUF mirror or verifier.
     const noRegistry = (): never => {
       throw new Error('the run must stop before any registry is made')

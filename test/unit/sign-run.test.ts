@@ -65,7 +65,7 @@ function inputs(given: Record<string, string>) {
     recursive: 'false',
     ...given,
   }
-  return readInputs((name) => values[name] ?? '')
+  return readInputs((name) => values[name] ?? '', 'sign')
 }
 
 async function run(
@@ -529,7 +529,7 @@ describe('runSign keyless (stand-in Fulcio, Rekor and OIDC endpoint on loopback)
     }
     const before = { ...standIn.requests }
     const outcome = await runSign(
-      readInputs((name) => values[name] ?? ''),
+      readInputs((name) => values[name] ?? '', 'sign'),
       {
         log,
         registry,
@@ -580,7 +580,7 @@ describe('runSign keyless (stand-in Fulcio, Rekor and OIDC endpoint on loopback)
     const { log } = recordingLogger()
     await expect(
       runSign(
-        readInputs((name) => values[name] ?? ''),
+        readInputs((name) => values[name] ?? '', 'sign'),
         { log, registry, cwd, env: {} },
       ),
     ).rejects.toMatchObject({ code: 'OIDC_UNAVAILABLE', input: 'key' })
@@ -599,7 +599,7 @@ describe('runSign keyless (stand-in Fulcio, Rekor and OIDC endpoint on loopback)
     standIn.failNext('fulcio', 1, 400)
     await expect(
       runSign(
-        readInputs((name) => values[name] ?? ''),
+        readInputs((name) => values[name] ?? '', 'sign'),
         {
           log,
           registry,
