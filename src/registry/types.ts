@@ -10,6 +10,16 @@ export const MEDIA_TYPES = {
   ociEmpty: 'application/vnd.oci.empty.v1+json',
 } as const
 
+/** The manifest media types that list other manifests: an OCI image index, a Docker manifest list. */
+export const INDEX_MEDIA_TYPES: readonly string[] = [
+  MEDIA_TYPES.ociIndex,
+  MEDIA_TYPES.dockerManifestList,
+]
+
+export function isIndexMediaType(mediaType: string): boolean {
+  return INDEX_MEDIA_TYPES.includes(mediaType)
+}
+
 /** Every manifest media type Signet accepts when it reads an image. */
 export const MANIFEST_ACCEPT = [
   MEDIA_TYPES.ociIndex,
@@ -50,6 +60,16 @@ export interface Descriptor {
   artifactType?: string
   annotations?: Record<string, string>
   platform?: { architecture: string; os: string; variant?: string }
+}
+
+/**
+ * An index entry's platform as the user writes it (`FROM --platform`, the report):
+ * `os/architecture[/variant]`, e.g. linux/arm64/v8; undefined for an entry with no platform.
+ */
+export function platformText(platform: Descriptor['platform']): string | undefined {
+  return platform
+    ? [platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')
+    : undefined
 }
 
 export interface ImageManifest {

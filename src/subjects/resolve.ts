@@ -7,7 +7,8 @@
 import { SignetError } from '../errors'
 import type { Logger } from '../report/types'
 import {
-  MEDIA_TYPES,
+  isIndexMediaType,
+  platformText,
   type Descriptor,
   type ImageIndex,
   type Registry,
@@ -27,8 +28,6 @@ export interface ResolvedImage {
   /** The names written for this image (several tags of one digest), for the report. */
   writtenAs: string[]
 }
-
-const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 
 export async function resolveImages(
   registry: Registry,
@@ -95,20 +94,19 @@ export async function resolveImages(
   }
   for (const image of found) if (image) add(image)
   if (options.recursive) {
-    const indexes = [...images.values()].filter((i) => INDEX_TYPES.includes(i.descriptor.mediaType))
+    const indexes = [...images.values()].filter((i) => isIndexMediaType(i.descriptor.mediaType))
     for (const index of indexes) {
       const fetched = await registry.getManifest(index.repo, index.digest)
       if (!fetched) continue
       const parsed = JSON.parse(fetched.bytes.toString('utf8')) as ImageIndex
       for (const child of parsed.manifests ?? []) {
-        const p = child.platform
         add({
           repo: index.repo,
           name: index.name,
           digest: child.digest,
           descriptor: { mediaType: child.mediaType, digest: child.digest, size: child.size },
           parent: index.digest,
-          platform: p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined,
+          platform: platformText(child.platform),
           writtenAs: [],
         })
       }

@@ -28,8 +28,9 @@ import {
   type Rule,
 } from '../policy/policy'
 import {
+  isIndexMediaType,
   MAX_INDEX_CHILDREN,
-  MEDIA_TYPES,
+  platformText,
   type ImageIndex,
   type Registry,
   type Repository,
@@ -84,8 +85,6 @@ interface Subject {
 }
 
 const CONCURRENCY = 16
-
-const INDEX_TYPES: string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList]
 
 async function readPolicy(
   inputs: VerifyInputs,
@@ -278,12 +277,6 @@ async function subjectsOf(
   return subjects
 }
 
-function platformOf(
-  p: { os: string; architecture: string; variant?: string } | undefined,
-): string | undefined {
-  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('/') : undefined
-}
-
 /** `linux/arm64` matches `linux/arm64` and `linux/arm64/v8`; `linux/arm/v7` only itself. */
 function platformMatches(wanted: string, actual: string | undefined): boolean {
   if (!actual) return false
@@ -350,7 +343,7 @@ async function resolveSubject(
     digest: descriptor.digest,
     mediaType: descriptor.mediaType,
   }
-  if (!INDEX_TYPES.includes(descriptor.mediaType) || (!recursive && !subject.platform))
+  if (!isIndexMediaType(descriptor.mediaType) || (!recursive && !subject.platform))
     return { targets: [top] }
 
   let index: ImageIndex
@@ -383,7 +376,7 @@ async function resolveSubject(
       digest: child.digest,
       mediaType: child.mediaType,
       parent: descriptor.digest,
-      platform: platformOf(child.platform),
+      platform: platformText(child.platform),
       index: top,
     }))
     .filter((c) => !subject.platform || platformMatches(subject.platform, c.platform))
