@@ -1,23 +1,31 @@
 /**
  * Which images a run handles: `images` (+ `digest`), build/bake `metadata`, or, when neither is
  * set, the tags docker/metadata-action exported (+ `digest`). Pure but for the environment it is
- * handed: tags left without a digest are resolved later, against the registry.
+ * handed: tags left without a digest are resolved later, against the registry (./resolve.ts).
  */
 import { SignetError, isSignetError } from '../errors'
 import { INPUT, type Inputs } from '../inputs'
 import { parseImageReference, validateDigest, type ImageReference } from '../registry/reference'
+import type { DockerfileLocation } from '../report/types'
 import { METADATA_ACTION_ENV, metadataActionTags, refuseMetadataActionTag } from './metadata-action'
 
 export { METADATA_ACTION_ENV }
 
-export interface RequestedImage {
+/**
+ * An image a run signs or verifies, and where it was named: in an input (images, metadata,
+ * metadata-action's variable) or in a Dockerfile. Both modes resolve it with ./resolve.ts.
+ */
+export interface Subject {
   registry: string
   repository: string
   /** `registry/repository` as cosign writes it in payloads. */
   name: string
   tag?: string
   digest?: string
-  /** What the user wrote, for messages (the first of `writtenAs`). */
+  /**
+   * What was written, for messages: in the input (the first of `writtenAs`), or in the
+   * Dockerfile after ARG substitution.
+   */
   written: string
   /**
    * Every name written for this image, in order: several tags of one repository that take one
@@ -29,14 +37,21 @@ export interface RequestedImage {
   input: string
   /** Where the name was read when no input named it: the DOCKER_METADATA_OUTPUT_JSON variable. */
   via?: typeof METADATA_ACTION_ENV
+  /** Where a Dockerfile names it (input dockerfile), for results and annotations. */
+  dockerfile?: DockerfileLocation
+  /** `FROM --platform`: of an index, only the manifests of this platform are wanted. */
+  platform?: string
 }
+
+/** A subject named by images or metadata: the name sign mode's attestation plan knows it by. */
+export type RequestedImage = Subject
 
 interface BuildMetadata {
   'containerimage.digest'?: unknown
   'image.name'?: unknown
 }
 
-function fromBuildMetadata(entry: BuildMetadata, where: string): RequestedImage[] {
+function fromBuildMetadata(entry: BuildMetadata, where: string): Subject[] {
   const names = typeof entry['image.name'] === 'string' ? entry['image.name'] : ''
   const digest = entry['containerimage.digest']
   const list = names
@@ -68,7 +83,7 @@ function fromBuildMetadata(entry: BuildMetadata, where: string): RequestedImage[
 }
 
 /** The `metadata` output of docker/build-push-action (one build) or docker/bake-action (by target). */
-export function parseBuildMetadata(text: string): RequestedImage[] {
+export function parseBuildMetadata(text: string): Subject[] {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -85,7 +100,7 @@ export function parseBuildMetadata(text: string): RequestedImage[] {
     })
   }
   const record = value as Record<string, unknown>
-  let images: RequestedImage[]
+  let images: Subject[]
   if ('image.name' in record || 'containerimage.digest' in record) {
     images = fromBuildMetadata(record, '')
   } else {
@@ -116,7 +131,7 @@ function fromName(
   ref: ImageReference,
   text: string,
   digestInput: string | undefined,
-): Pick<RequestedImage, 'tag' | 'digest'> {
+): Pick<Subject, 'tag' | 'digest'> {
   if (ref.digest) {
     if (ref.tag && digestInput && digestInput !== ref.digest) {
       throw new SignetError(
@@ -142,8 +157,8 @@ function fromName(
 function toRequested(
   ref: ImageReference,
   text: string,
-  place: Pick<RequestedImage, 'tag' | 'digest' | 'input' | 'via'>,
-): RequestedImage {
+  place: Pick<Subject, 'tag' | 'digest' | 'input' | 'via'>,
+): Subject {
   return {
     registry: ref.registry,
     repository: ref.repository,
@@ -155,7 +170,7 @@ function toRequested(
 }
 
 /** The tags docker/metadata-action exported, as images: each takes `digest` when it is given. */
-function fromMetadataAction(tags: string[], digestInput: string | undefined): RequestedImage[] {
+function fromMetadataAction(tags: string[], digestInput: string | undefined): Subject[] {
   return tags.map((text) => {
     let ref: ImageReference
     try {
@@ -175,7 +190,7 @@ function fromMetadataAction(tags: string[], digestInput: string | undefined): Re
 }
 
 /** The names written for an image: its writtenAs, or the one it was written as. */
-export function namesOf(image: Pick<RequestedImage, 'written' | 'writtenAs'>): string[] {
+export function namesOf(image: Pick<Subject, 'written' | 'writtenAs'>): string[] {
   return image.writtenAs ? [...image.writtenAs] : [image.written]
 }
 
@@ -184,8 +199,8 @@ export function namesOf(image: Pick<RequestedImage, 'written' | 'writtenAs'>): s
  * first named: every tag of metadata-action's output names the same build, and signing it once per
  * tag would write the same signature again. The names are kept in `writtenAs`.
  */
-function mergeSameImage(images: RequestedImage[]): RequestedImage[] {
-  const merged = new Map<string, RequestedImage>()
+function mergeSameImage(images: Subject[]): Subject[] {
+  const merged = new Map<string, Subject>()
   for (const image of images) {
     const key = `${image.registry}/${image.repository}${image.digest ? `@${image.digest}` : `:${image.tag}`}`
     const first = merged.get(key)
@@ -208,9 +223,9 @@ function mergeSameImage(images: RequestedImage[]): RequestedImage[] {
 export function requestedImages(
   inputs: Pick<Inputs, 'images' | 'digest' | 'metadata'>,
   env: NodeJS.ProcessEnv = process.env,
-): RequestedImage[] {
+): Subject[] {
   if (inputs.digest !== undefined) validateDigest(inputs.digest, INPUT.digest)
-  const images: RequestedImage[] = inputs.images.map((text) => {
+  const images: Subject[] = inputs.images.map((text) => {
     const ref = parseImageReference(text, INPUT.images)
     return toRequested(ref, text, { ...fromName(ref, text, inputs.digest), input: INPUT.images })
   })

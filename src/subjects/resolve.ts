@@ -14,7 +14,7 @@ import {
   type Registry,
   type Repository,
 } from '../registry/types'
-import { namesOf, type RequestedImage } from '.'
+import { namesOf, type Subject } from '.'
 import { mapLimit } from '../concurrency'
 
 export interface ResolvedImage {
@@ -31,11 +31,11 @@ export interface ResolvedImage {
 
 export async function resolveImages(
   registry: Registry,
-  requested: RequestedImage[],
+  requested: Subject[],
   options: { recursive: boolean; log: Logger; concurrency?: number },
 ): Promise<ResolvedImage[]> {
   // subjects/ gives one entry per repository and digest; callers that build their own list may not.
-  const unique = new Map<string, RequestedImage>()
+  const unique = new Map<string, Subject>()
   for (const r of requested) {
     const key = `${r.registry}/${r.repository}@${r.digest ?? `:${r.tag}`}`
     const first = unique.get(key)
@@ -43,7 +43,7 @@ export async function resolveImages(
     else unique.set(key, r)
   }
 
-  const missing: RequestedImage[] = []
+  const missing: Subject[] = []
   const found = await mapLimit([...unique.values()], options.concurrency ?? 8, async (r) => {
     const repo = { registry: r.registry, repository: r.repository }
     // Every requested image has a digest or a tag (subjects/ refuses the rest).

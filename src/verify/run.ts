@@ -37,7 +37,7 @@ import {
 } from '../registry/types'
 import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } from '../report/types'
 import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
-import { METADATA_ACTION_ENV, requestedImages } from '../subjects'
+import { METADATA_ACTION_ENV, requestedImages, type Subject } from '../subjects'
 import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
@@ -70,18 +70,6 @@ export interface VerifyDependencies {
   cwd?: string
   /** For tests: where TUF looks and caches. */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
-}
-
-/** Something to verify, and where it was named. */
-interface Subject {
-  written: string
-  repo: Repository
-  name: string
-  reference: { digest?: string; tag?: string }
-  input: string
-  dockerfile?: DockerfileLocation
-  /** FROM --platform: only that platform of an index is checked. */
-  platform?: string
 }
 
 const CONCURRENCY = 16
@@ -230,15 +218,7 @@ async function subjectsOf(
     inputs.dockerfiles.length === 0 &&
     env[METADATA_ACTION_ENV] !== undefined
   if (inputs.images.length > 0 || inputs.metadata || metadataActionOnly) {
-    for (const r of requestedImages(inputs, env)) {
-      subjects.push({
-        written: r.written,
-        repo: { registry: r.registry, repository: r.repository },
-        name: r.name,
-        reference: { digest: r.digest, tag: r.tag },
-        input: r.input,
-      })
-    }
+    subjects.push(...requestedImages(inputs, env))
   }
   for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
     const text = await readFile(resolve(cwd, file), 'utf8')
@@ -255,10 +235,14 @@ async function subjectsOf(
         continue
       }
       subjects.push({
-        written: item.reference,
-        repo: { registry: item.image.registry, repository: item.image.repository },
+        registry: item.image.registry,
+        repository: item.image.repository,
         name: item.image.name,
-        reference: { digest: item.image.digest, tag: item.image.tag ?? 'latest' },
+        digest: item.image.digest,
+        // A name without a tag is name:latest, as Docker pulls it.
+        tag: item.image.tag ?? 'latest',
+        written: item.reference,
+        writtenAs: [item.reference],
         input: INPUT.dockerfile,
         dockerfile,
         platform: item.platform,
@@ -306,7 +290,8 @@ async function resolveSubject(
   recursive: boolean,
   log: Logger,
 ): Promise<Resolution> {
-  const failed = (reason: string, digest = subject.reference.digest ?? ''): Resolution => ({
+  const repo = { registry: subject.registry, repository: subject.repository }
+  const failed = (reason: string, digest = subject.digest ?? ''): Resolution => ({
     failed: {
       image: subject.written,
       name: subject.name,
@@ -320,15 +305,15 @@ async function resolveSubject(
       attestations: [],
     },
   })
-  const reference = subject.reference.digest ?? subject.reference.tag ?? 'latest'
+  const reference = subject.digest ?? subject.tag ?? 'latest'
   let descriptor
   try {
-    descriptor = await registry.headManifest(subject.repo, reference)
+    descriptor = await registry.headManifest(repo, reference)
   } catch (err) {
     return failed(`could not read the image from its registry: ${describeError(err)}`)
   }
   if (!descriptor) return failed(`expected the image in its registry, got not found (${reference})`)
-  if (!subject.reference.digest) {
+  if (!subject.digest) {
     const message =
       `${subject.written} is a tag; verifying the digest it points to now, ${descriptor.digest}` +
       (subject.dockerfile ? '' : '. Verify digests, not tags: a tag can move.')
@@ -338,7 +323,7 @@ async function resolveSubject(
   const top: Target = {
     subject,
     rule,
-    repo: subject.repo,
+    repo,
     name: subject.name,
     digest: descriptor.digest,
     mediaType: descriptor.mediaType,
@@ -348,7 +333,7 @@ async function resolveSubject(
 
   let index: ImageIndex
   try {
-    const fetched = await registry.getManifest(subject.repo, descriptor.digest)
+    const fetched = await registry.getManifest(repo, descriptor.digest)
     // The index's signature covers what it lists only if these are the bytes it signs.
     const got = fetched ? digestOf(fetched.bytes, descriptor.digest) : 'nothing'
     if (got !== descriptor.digest)
@@ -371,7 +356,7 @@ async function resolveSubject(
     .map((child) => ({
       subject,
       rule,
-      repo: subject.repo,
+      repo,
       name: subject.name,
       digest: child.digest,
       mediaType: child.mediaType,
@@ -419,7 +404,7 @@ export async function runVerify(
   })
   const { policy, source } = await readPolicy(inputs, files)
   const named = await subjectsOf(inputs, cwd, env)
-  const subjects = named.filter((s): s is Subject => 'repo' in s)
+  const subjects = named.filter((s): s is Subject => 'input' in s)
   const trustedRootText = inputs.trustedRoot
     ? readTrustedRoot(inputs.trustedRoot, files)
     : undefined
@@ -464,7 +449,7 @@ export async function runVerify(
   // contacted (a Dockerfile may name any host; only images the policy checks are looked up).
   const decided = named.map(
     (entry): { subject: Subject; rule: Rule | undefined } | { decided: VerifyImageResult } =>
-      'repo' in entry ? { subject: entry, rule: ruleFor(policy, entry.name) } : { decided: entry },
+      'input' in entry ? { subject: entry, rule: ruleFor(policy, entry.name) } : { decided: entry },
   )
   const unruled = (subject: Subject): VerifyImageResult => {
     const skip = policy.unmatched === 'skip'
@@ -475,7 +460,7 @@ export async function runVerify(
     return {
       image: subject.written,
       name: subject.name,
-      digest: subject.reference.digest ?? '',
+      digest: subject.digest ?? '',
       mediaType: '',
       ...(subject.dockerfile ? { dockerfile: subject.dockerfile } : {}),
       verified: false,
@@ -490,9 +475,7 @@ export async function runVerify(
   // never for a host that only a Dockerfile names (the pull request chose it).
   const registry =
     typeof deps.registry === 'function'
-      ? deps.registry(
-          subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => s.repo.registry),
-        )
+      ? deps.registry(subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => s.registry))
       : deps.registry
 
   const resolutions = await log.group('Resolving images', () =>
