@@ -4,12 +4,14 @@
  * handed: tags left without a digest are resolved later, against the registry (./resolve.ts).
  */
 import { SignetError, isSignetError } from '../errors'
-import { INPUT, type Inputs } from '../inputs'
+import { INPUT, type Inputs, type VerifyInputs } from '../inputs'
 import { parseImageReference, validateDigest, type ImageReference } from '../registry/reference'
 import type { DockerfileLocation } from '../report/types'
+import { dockerfileSubjects, type ReplacedByContext } from './from-dockerfiles'
 import { METADATA_ACTION_ENV, metadataActionTags, refuseMetadataActionTag } from './metadata-action'
 
 export { METADATA_ACTION_ENV }
+export type { ReplacedByContext }
 
 /**
  * An image a run signs or verifies, and where it was named: in an input (images, metadata,
@@ -245,4 +247,45 @@ export function requestedImages(
     )
   }
   return mergeSameImage(images)
+}
+
+/**
+ * What a verify run checks, in the order named: the images of images/metadata (or, with nothing
+ * named at all, of metadata-action's variable), then those of the Dockerfiles. A Dockerfile image
+ * a build context replaced with something that is no registry image comes decided already.
+ */
+export async function subjectsToVerify(
+  inputs: Pick<
+    VerifyInputs,
+    'images' | 'digest' | 'metadata' | 'dockerfiles' | 'buildArgs' | 'buildContexts'
+  >,
+  options: { cwd: string; env: NodeJS.ProcessEnv },
+): Promise<(Subject | ReplacedByContext)[]> {
+  const { cwd, env } = options
+  const subjects: (Subject | ReplacedByContext)[] = []
+  // With nothing named at all, the tags docker/metadata-action exported are the images.
+  const metadataActionOnly =
+    inputs.images.length === 0 &&
+    !inputs.metadata &&
+    inputs.dockerfiles.length === 0 &&
+    env[METADATA_ACTION_ENV] !== undefined
+  if (inputs.images.length > 0 || inputs.metadata || metadataActionOnly) {
+    subjects.push(...requestedImages(inputs, env))
+  }
+  subjects.push(
+    ...(await dockerfileSubjects(inputs.dockerfiles, cwd, {
+      buildArgs: inputs.buildArgs,
+      buildContexts: inputs.buildContexts,
+    })),
+  )
+  if (subjects.length === 0) {
+    throw new SignetError(
+      'NO_IMAGES',
+      inputs.dockerfiles.length > 0
+        ? 'input dockerfile: the Dockerfiles name no image (only scratch or build stages)'
+        : 'no images to verify: set images (name@sha256:… or name:tag), metadata or dockerfile',
+      { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images },
+    )
+  }
+  return subjects
 }

@@ -13,12 +13,9 @@
  * a failed image, not an error: the report names it with the reason, as for a bad signature.
  */
 import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
-import { relative, resolve } from 'node:path'
 import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type VerifyInputs } from '../inputs'
-import { expandPaths } from '../paths'
 import {
   parsePolicy,
   policyFromInputs,
@@ -36,8 +33,7 @@ import {
   type Repository,
 } from '../registry/types'
 import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } from '../report/types'
-import { parseDockerfile, type DockerfileImage } from '../subjects/dockerfile'
-import { METADATA_ACTION_ENV, requestedImages, type Subject } from '../subjects'
+import { subjectsToVerify, type ReplacedByContext, type Subject } from '../subjects'
 import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
@@ -145,120 +141,28 @@ function readTrustedRoot(path: string, files: RuleFiles): string {
   }
 }
 
-/** The Dockerfiles the input names, each once, relative to the workspace (for annotations). */
-async function dockerfilePaths(patterns: string[], cwd: string): Promise<string[]> {
-  const files: string[] = []
-  for (const pattern of patterns) {
-    files.push(
-      ...(await expandPaths(pattern, cwd, {
-        input: INPUT.dockerfile,
-        noun: 'Dockerfile',
-        exampleGlob: 'Dockerfile',
-      })),
-    )
-  }
-  return [...new Set(files.map((f) => relative(cwd, resolve(cwd, f))))]
-}
-
-/** The Dockerfile place of an image, for results, annotations and the summary. */
-function dockerfileLocation(item: DockerfileImage): DockerfileLocation {
-  const use =
-    item.kind === 'syntax'
-      ? item.buildArg
-        ? `build arg ${item.buildArg}`
-        : '# syntax='
-      : item.kind === 'copy-from'
-        ? 'COPY --from'
-        : item.kind === 'mount-from'
-          ? 'RUN --mount from='
-          : 'FROM'
+/**
+ * A result decided before any signature was read: a build context that is no registry image, an
+ * image no policy rule covers, an image its registry could not give.
+ */
+function notVerified(
+  named: Pick<Subject | ReplacedByContext, 'written' | 'dockerfile'> & { name?: string },
+  verdict: 'failed' | 'skipped',
+  reason: string,
+  digest = '',
+): VerifyImageResult {
   return {
-    file: item.file,
-    line: item.line,
-    use: item.onbuild ? `ONBUILD ${use}` : use,
-    ...(item.context ? { context: `${item.context.name}=${item.context.value}` } : {}),
-  }
-}
-
-/** What a build context that is not a registry image means for the check. */
-function contextResult(item: DockerfileImage, dockerfile: DockerfileLocation): VerifyImageResult {
-  const context = item.context
-  const unverifiable = context?.pulled !== 'none'
-  return {
-    image: item.reference,
-    name: '',
-    digest: '',
+    image: named.written,
+    name: named.name ?? '',
+    digest,
     mediaType: '',
-    dockerfile,
+    ...(named.dockerfile ? { dockerfile: named.dockerfile } : {}),
     verified: false,
-    verdict: unverifiable ? 'failed' : 'skipped',
-    reason: unverifiable
-      ? `expected an image Signet can verify, got build context ${dockerfile.context ?? ''}: an OCI layout on the runner carries no signature Signet can look up; push it to a registry and name it there (docker-image://…)`
-      : `replaced by build context ${dockerfile.context ?? ''}: nothing is pulled from a registry for it`,
+    verdict,
+    reason,
     signatures: [],
     attestations: [],
   }
-}
-
-/**
- * What to verify, in the order named: the images of images/metadata and of the Dockerfiles; a
- * Dockerfile image that a build context replaced with something that is no registry image comes
- * decided already.
- */
-async function subjectsOf(
-  inputs: VerifyInputs,
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-): Promise<(Subject | VerifyImageResult)[]> {
-  const subjects: (Subject | VerifyImageResult)[] = []
-  // With nothing named at all, the tags docker/metadata-action exported are the images.
-  const metadataActionOnly =
-    inputs.images.length === 0 &&
-    !inputs.metadata &&
-    inputs.dockerfiles.length === 0 &&
-    env[METADATA_ACTION_ENV] !== undefined
-  if (inputs.images.length > 0 || inputs.metadata || metadataActionOnly) {
-    subjects.push(...requestedImages(inputs, env))
-  }
-  for (const file of await dockerfilePaths(inputs.dockerfiles, cwd)) {
-    const text = await readFile(resolve(cwd, file), 'utf8')
-    const found = parseDockerfile(text, file, {
-      buildArgs: inputs.buildArgs,
-      buildContexts: inputs.buildContexts,
-    })
-    for (const item of found) {
-      const dockerfile = dockerfileLocation(item)
-      if (!item.image) {
-        // A named build context stands where the image was: nothing (a directory, a git or HTTPS
-        // source) or an OCI layout no signature can be looked up for.
-        subjects.push(contextResult(item, dockerfile))
-        continue
-      }
-      subjects.push({
-        registry: item.image.registry,
-        repository: item.image.repository,
-        name: item.image.name,
-        digest: item.image.digest,
-        // A name without a tag is name:latest, as Docker pulls it.
-        tag: item.image.tag ?? 'latest',
-        written: item.reference,
-        writtenAs: [item.reference],
-        input: INPUT.dockerfile,
-        dockerfile,
-        platform: item.platform,
-      })
-    }
-  }
-  if (subjects.length === 0) {
-    throw new SignetError(
-      'NO_IMAGES',
-      inputs.dockerfiles.length > 0
-        ? 'input dockerfile: the Dockerfiles name no image (only scratch or build stages)'
-        : 'no images to verify: set images (name@sha256:… or name:tag), metadata or dockerfile',
-      { input: inputs.dockerfiles.length > 0 ? INPUT.dockerfile : INPUT.images },
-    )
-  }
-  return subjects
 }
 
 /** `linux/arm64` matches `linux/arm64` and `linux/arm64/v8`; `linux/arm/v7` only itself. */
@@ -292,18 +196,7 @@ async function resolveSubject(
 ): Promise<Resolution> {
   const repo = { registry: subject.registry, repository: subject.repository }
   const failed = (reason: string, digest = subject.digest ?? ''): Resolution => ({
-    failed: {
-      image: subject.written,
-      name: subject.name,
-      digest,
-      mediaType: '',
-      dockerfile: subject.dockerfile,
-      verified: false,
-      verdict: 'failed',
-      reason,
-      signatures: [],
-      attestations: [],
-    },
+    failed: notVerified(subject, 'failed', reason, digest),
   })
   const reference = subject.digest ?? subject.tag ?? 'latest'
   let descriptor
@@ -403,8 +296,8 @@ export async function runVerify(
           : INPUT.policy,
   })
   const { policy, source } = await readPolicy(inputs, files)
-  const named = await subjectsOf(inputs, cwd, env)
-  const subjects = named.filter((s): s is Subject => 'input' in s)
+  const named = await subjectsToVerify(inputs, { cwd, env })
+  const subjects = named.filter((s): s is Subject => !('verdict' in s))
   const trustedRootText = inputs.trustedRoot
     ? readTrustedRoot(inputs.trustedRoot, files)
     : undefined
@@ -449,7 +342,9 @@ export async function runVerify(
   // contacted (a Dockerfile may name any host; only images the policy checks are looked up).
   const decided = named.map(
     (entry): { subject: Subject; rule: Rule | undefined } | { decided: VerifyImageResult } =>
-      'input' in entry ? { subject: entry, rule: ruleFor(policy, entry.name) } : { decided: entry },
+      'verdict' in entry
+        ? { decided: notVerified(entry, entry.verdict, entry.reason) }
+        : { subject: entry, rule: ruleFor(policy, entry.name) },
   )
   const unruled = (subject: Subject): VerifyImageResult => {
     const skip = policy.unmatched === 'skip'
@@ -457,18 +352,7 @@ export async function runVerify(
       ? 'no policy rule matches this image, and the policy skips unmatched images (its registry was not contacted)'
       : `expected a policy rule for ${subject.name}, got none (the policy fails unmatched images)`
     log.info(`${skip ? '➖' : '❌'} ${subject.written}: ${reason}`)
-    return {
-      image: subject.written,
-      name: subject.name,
-      digest: subject.digest ?? '',
-      mediaType: '',
-      ...(subject.dockerfile ? { dockerfile: subject.dockerfile } : {}),
-      verified: false,
-      verdict: skip ? 'skipped' : 'failed',
-      reason,
-      signatures: [],
-      attestations: [],
-    }
+    return notVerified(subject, skip ? 'skipped' : 'failed', reason, subject.digest)
   }
 
   // registry-username/password are for the registries the workflow named in images/metadata:
