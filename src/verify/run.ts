@@ -12,7 +12,6 @@
  * policy at all) is an error before any registry is read. An image that cannot be found or read is
  * a failed image, not an error: the report names it with the reason, as for a bad signature.
  */
-import { createHash } from 'node:crypto'
 import { mapLimit } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type VerifyInputs } from '../inputs'
@@ -24,16 +23,10 @@ import {
   type Policy,
   type Rule,
 } from '../policy/policy'
-import {
-  isIndexMediaType,
-  MAX_INDEX_CHILDREN,
-  platformText,
-  type ImageIndex,
-  type Registry,
-  type Repository,
-} from '../registry/types'
+import type { Registry, Repository } from '../registry/types'
 import type { DockerfileLocation, Logger, VerifyImageResult, VerifyOutcome } from '../report/types'
 import { subjectsToVerify, type ReplacedByContext, type Subject } from '../subjects'
+import { resolveSubject } from '../subjects/resolve'
 import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
@@ -165,12 +158,6 @@ function notVerified(
   }
 }
 
-/** `linux/arm64` matches `linux/arm64` and `linux/arm64/v8`; `linux/arm/v7` only itself. */
-function platformMatches(wanted: string, actual: string | undefined): boolean {
-  if (!actual) return false
-  return actual === wanted || actual.startsWith(`${wanted}/`)
-}
-
 interface Target {
   subject: Subject
   /** The policy rule the image is checked against (decided before the registry was contacted). */
@@ -185,91 +172,41 @@ interface Target {
   index?: Target
 }
 
-type Resolution = { targets: Target[] } | { failed: VerifyImageResult }
+type Targets = { targets: Target[] } | { failed: VerifyImageResult }
 
-async function resolveSubject(
+/**
+ * What to verify for one subject (subjects/resolve.ts): its manifest, and the platform manifests
+ * its index lists, each tied to the index whose signature may cover it. An image that could not
+ * be resolved is a failed result, not an error.
+ */
+async function targetsOf(
   registry: Registry,
   subject: Subject,
   rule: Rule,
   recursive: boolean,
   log: Logger,
-): Promise<Resolution> {
+): Promise<Targets> {
+  const resolution = await resolveSubject(registry, subject, { mode: 'verify', recursive, log })
+  if ('reason' in resolution)
+    return { failed: notVerified(subject, 'failed', resolution.reason, resolution.digest) }
   const repo = { registry: subject.registry, repository: subject.repository }
-  const failed = (reason: string, digest = subject.digest ?? ''): Resolution => ({
-    failed: notVerified(subject, 'failed', reason, digest),
-  })
-  const reference = subject.digest ?? subject.tag ?? 'latest'
-  let descriptor
-  try {
-    descriptor = await registry.headManifest(repo, reference)
-  } catch (err) {
-    return failed(`could not read the image from its registry: ${describeError(err)}`)
-  }
-  if (!descriptor) return failed(`expected the image in its registry, got not found (${reference})`)
-  if (!subject.digest) {
-    const message =
-      `${subject.written} is a tag; verifying the digest it points to now, ${descriptor.digest}` +
-      (subject.dockerfile ? '' : '. Verify digests, not tags: a tag can move.')
-    if (subject.dockerfile) log.info(message)
-    else log.warning(message)
-  }
   const top: Target = {
     subject,
     rule,
     repo,
     name: subject.name,
-    digest: descriptor.digest,
-    mediaType: descriptor.mediaType,
+    digest: resolution.descriptor.digest,
+    mediaType: resolution.descriptor.mediaType,
   }
-  if (!isIndexMediaType(descriptor.mediaType) || (!recursive && !subject.platform))
-    return { targets: [top] }
-
-  let index: ImageIndex
-  try {
-    const fetched = await registry.getManifest(repo, descriptor.digest)
-    // The index's signature covers what it lists only if these are the bytes it signs.
-    const got = fetched ? digestOf(fetched.bytes, descriptor.digest) : 'nothing'
-    if (got !== descriptor.digest)
-      return failed(
-        `expected the image index ${descriptor.digest} from its registry, got ${got}`,
-        descriptor.digest,
-      )
-    index = JSON.parse(fetched?.bytes.toString('utf8') ?? '{}') as ImageIndex
-  } catch (err) {
-    return failed(`could not read the image index: ${describeError(err)}`, descriptor.digest)
-  }
-  const listed = index.manifests ?? []
-  // A registry controls the index: bound the work one image can cause.
-  if (listed.length > MAX_INDEX_CHILDREN)
-    return failed(
-      `expected at most ${MAX_INDEX_CHILDREN} manifests in the image index, got ${listed.length} (Signet's limit on one image's work)`,
-      descriptor.digest,
-    )
-  const children = listed
-    .map((child) => ({
-      subject,
-      rule,
-      repo,
-      name: subject.name,
-      digest: child.digest,
-      mediaType: child.mediaType,
-      parent: descriptor.digest,
-      platform: platformText(child.platform),
-      index: top,
-    }))
-    .filter((c) => !subject.platform || platformMatches(subject.platform, c.platform))
-  if (subject.platform && children.length === 0)
-    return failed(
-      `expected a ${subject.platform} manifest in the index, got none`,
-      descriptor.digest,
-    )
-  return { targets: [top, ...(recursive ? children : [])] }
-}
-
-/** The digest of `bytes` by the algorithm `digest` names (sha256 or sha512). */
-function digestOf(bytes: Buffer, digest: string): string {
-  const algorithm = digest.startsWith('sha512:') ? 'sha512' : 'sha256'
-  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`
+  const children = resolution.children.map((child): Target => ({
+    ...top,
+    digest: child.descriptor.digest,
+    mediaType: child.descriptor.mediaType,
+    parent: child.parent,
+    platform: child.platform,
+    index: top,
+  }))
+  return { targets: [top, ...children] }
 }
 
 export async function runVerify(
@@ -363,10 +300,10 @@ export async function runVerify(
       : deps.registry
 
   const resolutions = await log.group('Resolving images', () =>
-    mapLimit(decided, CONCURRENCY, async (entry): Promise<Resolution> => {
+    mapLimit(decided, CONCURRENCY, async (entry): Promise<Targets> => {
       if ('decided' in entry) return { failed: entry.decided }
       return entry.rule
-        ? resolveSubject(registry, entry.subject, entry.rule, inputs.recursive, log)
+        ? targetsOf(registry, entry.subject, entry.rule, inputs.recursive, log)
         : { failed: unruled(entry.subject) }
     }),
   )
