@@ -1,7 +1,8 @@
 /**
  * Which images a run handles: `images` (+ `digest`), build/bake `metadata`, or, when neither is
- * set, the tags docker/metadata-action exported (+ `digest`). Pure but for the environment it is
- * handed: tags left without a digest are resolved later, against the registry (./resolve.ts).
+ * set, the tags docker/metadata-action exported (+ `digest`): requestedImages, pure but for the
+ * environment it is handed. Verify adds the images of its Dockerfiles: subjectsToVerify. Tags
+ * left without a digest are resolved later, against the registry, by ./resolve.ts.
  */
 import { SignetError, isSignetError } from '../errors'
 import { INPUT, type Inputs, type VerifyInputs } from '../inputs'

@@ -62,7 +62,7 @@ export interface Unresolved {
 export type Resolution = Resolved | Unresolved
 
 /** The tag or digest a subject is looked up by: its digest whenever it has one. */
-export function referenceOf(subject: Pick<Subject, 'digest' | 'tag'>): string {
+function referenceOf(subject: Pick<Subject, 'digest' | 'tag'>): string {
   return subject.digest ?? subject.tag ?? 'latest'
 }
 
@@ -122,7 +122,10 @@ export async function resolveSubject(
     notFound: how.notFound ?? false,
     error:
       how.cause ??
-      new SignetError(how.code ?? 'REGISTRY_ERROR', `${subject.name}@${digest}: ${reason}`),
+      new SignetError(
+        how.code ?? 'REGISTRY_ERROR',
+        `${digest ? `${subject.name}@${digest}` : subject.written}: ${reason}`,
+      ),
   })
 
   const reference = referenceOf(subject)
