@@ -16,7 +16,7 @@ import {
 import { expandSbomPaths, parseSbomInput, readSbomFile } from '../formats/sbom'
 import { parseImageReference } from '../registry/reference'
 import type { Logger } from '../report/types'
-import type { RequestedImage } from '../subjects'
+import type { Subject } from '../subjects'
 
 export interface PlannedAttestation {
   predicateType: string
@@ -48,7 +48,7 @@ export async function planAttestations(
     SignInputs,
     'sbom' | 'sbomPredicateType' | 'provenance' | 'predicateType' | 'predicatePath'
   >,
-  requested: RequestedImage[],
+  requested: Subject[],
   options: PlanOptions,
 ): Promise<PlannedAttestation[]> {
   const planned: PlannedAttestation[] = []

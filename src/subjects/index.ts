@@ -46,9 +46,6 @@ export interface Subject {
   platform?: string
 }
 
-/** A subject named by images or metadata: the name sign mode's attestation plan knows it by. */
-export type RequestedImage = Subject
-
 interface BuildMetadata {
   'containerimage.digest'?: unknown
   'image.name'?: unknown
@@ -226,6 +223,7 @@ function mergeSameImage(images: Subject[]): Subject[] {
 export function requestedImages(
   inputs: Pick<Inputs, 'images' | 'digest' | 'metadata'>,
   env: NodeJS.ProcessEnv = process.env,
+  mode: Inputs['mode'] = 'sign',
 ): Subject[] {
   if (inputs.digest !== undefined) validateDigest(inputs.digest, INPUT.digest)
   const images: Subject[] = inputs.images.map((text) => {
@@ -241,9 +239,9 @@ export function requestedImages(
     throw new SignetError(
       'NO_IMAGES',
       exported
-        ? `no images to sign: ${METADATA_ACTION_ENV} (docker/metadata-action) lists no tags; ` +
+        ? `no images to ${mode}: ${METADATA_ACTION_ENV} (docker/metadata-action) lists no tags; ` +
             'check its tags input, or set images'
-        : 'no images to sign: set images (name@sha256:…, or names with digest) or metadata (from docker/build-push-action)',
+        : `no images to ${mode}: set images (name@sha256:…, or names with digest) or metadata (from docker/build-push-action)`,
       { input: INPUT.images },
     )
   }
@@ -271,7 +269,7 @@ export async function subjectsToVerify(
     inputs.dockerfiles.length === 0 &&
     env[METADATA_ACTION_ENV] !== undefined
   if (inputs.images.length > 0 || inputs.metadata || metadataActionOnly) {
-    subjects.push(...requestedImages(inputs, env))
+    subjects.push(...requestedImages(inputs, env, 'verify'))
   }
   subjects.push(
     ...(await dockerfileSubjects(inputs.dockerfiles, cwd, {

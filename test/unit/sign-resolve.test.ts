@@ -7,7 +7,7 @@ import { SignetError } from '../../src/errors'
 import type { Inputs } from '../../src/inputs'
 import { MEDIA_TYPES } from '../../src/registry/types'
 import type { Logger } from '../../src/report/types'
-import { METADATA_ACTION_ENV, requestedImages, type RequestedImage } from '../../src/subjects'
+import { METADATA_ACTION_ENV, requestedImages, type Subject } from '../../src/subjects'
 import { resolveImages } from '../../src/subjects/resolve'
 import { FakeRegistry } from '../infra/fake-registry'
 
@@ -30,7 +30,7 @@ function requested(
   images: string[],
   more: Partial<Pick<Inputs, 'digest' | 'metadata'>> = {},
   env: NodeJS.ProcessEnv = {},
-): RequestedImage[] {
+): Subject[] {
   return requestedImages({ images, ...more }, env)
 }
 
