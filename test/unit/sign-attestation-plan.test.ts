@@ -6,7 +6,6 @@
 import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Logger } from '../../src/report/types'
 import { requestedImages } from '../../src/subjects'
 import {
   appliesTo,
@@ -14,6 +13,7 @@ import {
   type PlannedAttestation,
 } from '../../src/sign/attestation-plan'
 import { CYCLONEDX, SPDX } from '../infra/sboms'
+import { recordingLogger } from '../infra/recording-logger'
 
 type PlanInputs = Parameters<typeof planAttestations>[0]
 
@@ -39,17 +39,6 @@ beforeAll(() => {
   truncateSync(join(cwd, 'huge-predicate.json'), SIXTEEN_MB + 1)
 })
 afterAll(() => rmSync(cwd, { recursive: true, force: true }))
-
-function recordingLogger() {
-  const warnings: string[] = []
-  const log: Logger = {
-    info: () => undefined,
-    debug: () => undefined,
-    warning: (m) => warnings.push(m),
-    group: async (_name, fn) => fn(),
-  }
-  return { log, warnings }
-}
 
 const signing = requestedImages({ images: [`${APP}@${DIGEST}`, `${WORKER}@${OTHER_DIGEST}`] })
 

@@ -7,13 +7,13 @@ import { generateKeyPairSync } from 'node:crypto'
 import type { Bundle, SerializedBundle } from '@sigstore/bundle'
 import type { AttestationStore } from '../../src/github/attestation-store'
 import type { Repository } from '../../src/registry/types'
-import type { Logger } from '../../src/report/types'
 import type { PlannedAttestation } from '../../src/sign/attestation-plan'
 import { signImages, type SignOptions } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
 import type { ResolvedImage } from '../../src/subjects/resolve'
 import { FakeRegistry } from '../infra/fake-registry'
+import { recordingLogger } from '../infra/recording-logger'
 
 const APP: Repository = { registry: 'registry.test', repository: 'acme/app' }
 const NAME = 'registry.test/acme/app'
@@ -32,17 +32,6 @@ const newSession = () =>
     tlog: false,
     key,
   })
-
-function recordingLogger() {
-  const warnings: string[] = []
-  const log: Logger = {
-    info: () => undefined,
-    debug: () => undefined,
-    warning: (m) => warnings.push(m),
-    group: async (_name, fn) => fn(),
-  }
-  return { log, warnings }
-}
 
 /** `count` images in APP, resolved as resolveImages would give them. */
 function images(registry: FakeRegistry, count: number): ResolvedImage[] {

@@ -6,25 +6,14 @@
 import { SignetError } from '../../src/errors'
 import type { Inputs } from '../../src/inputs'
 import { MEDIA_TYPES } from '../../src/registry/types'
-import type { Logger } from '../../src/report/types'
 import { METADATA_ACTION_ENV, requestedImages, type Subject } from '../../src/subjects'
 import { resolveImages } from '../../src/subjects/resolve'
 import { FakeRegistry } from '../infra/fake-registry'
+import { recordingLogger } from '../infra/recording-logger'
 
 const repo = { registry: 'registry.test', repository: 'acme/app' }
 const NAME = 'registry.test/acme/app'
 const ABSENT = `sha256:${'0'.repeat(64)}`
-
-function recordingLogger() {
-  const warnings: string[] = []
-  const log: Logger = {
-    info: () => undefined,
-    debug: () => undefined,
-    warning: (m) => warnings.push(m),
-    group: async (_name, fn) => fn(),
-  }
-  return { log, warnings }
-}
 
 function requested(
   images: string[],

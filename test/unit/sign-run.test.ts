@@ -18,11 +18,11 @@ import { SIMPLE_SIGNING_MEDIA_TYPE } from '../../src/formats/simple-signing'
 import { COSIGN_SIGN_PREDICATE_TYPE, IN_TOTO_PAYLOAD_TYPE } from '../../src/formats/statement'
 import { readInputs } from '../../src/inputs'
 import type { ImageIndex, ImageManifest, Repository } from '../../src/registry/types'
-import type { Logger } from '../../src/report/types'
 import { runSign, type RunDependencies } from '../../src/sign/run'
 import { FakeRegistry, type FakeRegistryOptions } from '../infra/fake-registry'
 import { CYCLONEDX } from '../infra/sboms'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
+import { recordingLogger } from '../infra/recording-logger'
 
 const APP: Repository = { registry: 'registry.test', repository: 'acme/app' }
 const WORKER: Repository = { registry: 'registry.test', repository: 'acme/worker' }
@@ -44,18 +44,6 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(cwd, { recursive: true, force: true }))
 
-function recordingLogger() {
-  const lines = { info: [] as string[], warning: [] as string[], masked: [] as string[] }
-  const log: Logger = {
-    info: (m) => lines.info.push(m),
-    warning: (m) => lines.warning.push(m),
-    debug: () => undefined,
-    group: async (_name, fn) => fn(),
-    mask: (secret) => lines.masked.push(secret),
-  }
-  return { log, lines }
-}
-
 /** The action's inputs as the runner hands them over (sign mode, by key, no log). */
 function inputs(given: Record<string, string>) {
   const values: Record<string, string> = {
@@ -73,7 +61,8 @@ async function run(
   given: Record<string, string>,
   deps: Partial<RunDependencies> = {},
 ) {
-  const { log, lines } = recordingLogger()
+  const lines = recordingLogger()
+  const { log } = lines
   const bundles: Bundle[] = []
   const outcome = await runSign(inputs(given), {
     log,
@@ -255,7 +244,7 @@ describe('runSign by key', () => {
       annotations: 'env=prod\nteam=platform',
     })
     expect(outcome.results.map((r) => r.digest)).toEqual([app.digest])
-    expect(lines.warning.some((w) => w.includes(`${nameOf(APP)}:v1 is a tag`))).toBe(true)
+    expect(lines.warnings.some((w) => w.includes(`${nameOf(APP)}:v1 is a tag`))).toBe(true)
     expect(legacySignatures(registry, APP, app.digest)![0].payload.optional).toEqual({
       env: 'prod',
       team: 'platform',
@@ -457,7 +446,7 @@ describe('runSign when the registry fails a write', () => {
     })
     expect(outcome.errors).toHaveLength(1)
     expect(outcome.errors[0]).toMatchObject({ code: 'REGISTRY_ERROR' })
-    expect(lines.warning).toContainEqual(
+    expect(lines.warnings).toContainEqual(
       expect.stringContaining(`${nameOf(WORKER)}@${worker.digest}: not signed: `),
     )
     expect(legacySignatures(registry, APP, app.digest)).toHaveLength(1)
@@ -513,7 +502,8 @@ describe('runSign keyless (stand-in Fulcio, Rekor and OIDC endpoint on loopback)
   test('one token and one certificate for the whole run, the token masked, every bundle checked', async () => {
     const { registry, app, worker } = seeded()
     const third = registry.seedImage(APP)
-    const { log, lines } = recordingLogger()
+    const lines = recordingLogger()
+    const { log } = lines
     const values: Record<string, string> = {
       mode: 'sign',
       recursive: 'false',

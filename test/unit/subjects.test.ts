@@ -15,11 +15,12 @@ import {
   type Registry,
   type Repository,
 } from '../../src/registry/types'
-import { silentLogger, type Logger } from '../../src/report/types'
+import { silentLogger } from '../../src/report/types'
 import { resolveImages, resolveSubject, type Resolution } from '../../src/subjects/resolve'
 import { requestedImages, subjectsToVerify, type Subject } from '../../src/subjects'
 import { asyncErrorOf, errorOf } from '../infra/expect'
 import { FakeRegistry } from '../infra/fake-registry'
+import { recordingLogger } from '../infra/recording-logger'
 
 const DIGEST = `sha256:${'1f'.repeat(32)}`
 const OTHER = `sha256:${'2e'.repeat(32)}`
@@ -286,16 +287,6 @@ const REPO = { registry: 'registry.test', repository: 'acme/app' }
 const NAME = 'registry.test/acme/app'
 
 /** A logger that keeps what it is told, by level. */
-function recordingLogger(): Logger & { lines: [string, string][] } {
-  const lines: [string, string][] = []
-  return {
-    lines,
-    info: (m) => lines.push(['info', m]),
-    warning: (m) => lines.push(['warning', m]),
-    debug: () => undefined,
-    group: async (_name, fn) => fn(),
-  }
-}
 
 /** A subject as subjects/ makes them: from images (with digest), or from a Dockerfile line. */
 function subject(written: string, more: Partial<Subject> = {}): Subject {
@@ -356,7 +347,7 @@ describe('one resolver for both modes (resolveSubject)', () => {
     const notes = async (mode: 'sign' | 'verify', more: Partial<Subject> = {}) => {
       const log = recordingLogger()
       await resolveSubject(registry, subject(`${NAME}:v1`, more), { mode, recursive: false, log })
-      return log.lines
+      return log.lines.map((l): [string, string] => [l.level, l.message])
     }
     expect(await notes('sign')).toEqual([
       [

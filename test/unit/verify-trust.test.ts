@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { SignetError } from '../../src/errors'
-import type { Logger } from '../../src/report/types'
 import {
   embeddedPublicGoodRoot,
   isMirrorUnreachable,
@@ -20,6 +19,7 @@ import {
   trustRootFrom,
 } from '../../src/verify/trust'
 import { asyncErrorOf, errorOf } from '../infra/expect'
+import { recordingLogger, type RecordingLogger } from '../infra/recording-logger'
 
 const FIXTURES = resolve(__dirname, '../fixtures/real-world')
 const fixture = (...p: string[]): string => {
@@ -34,27 +34,6 @@ const GITHUB_TEXT = fixture(
 )
 /** One line each, as `gh attestation trusted-root` prints them. */
 const oneLine = (text: string): string => JSON.stringify(JSON.parse(text))
-
-interface RecordingLogger extends Logger {
-  infos: string[]
-  warnings: string[]
-  debugs: string[]
-}
-
-function recordingLogger(): RecordingLogger {
-  const infos: string[] = []
-  const warnings: string[] = []
-  const debugs: string[] = []
-  return {
-    infos,
-    warnings,
-    debugs,
-    info: (m) => void infos.push(m),
-    warning: (m) => void warnings.push(m),
-    debug: (m) => void debugs.push(m),
-    group: async (_name, fn) => fn(),
-  }
-}
 
 let dir: string
 beforeEach(async () => {

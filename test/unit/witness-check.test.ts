@@ -11,33 +11,19 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bundleFromJSON } from '@sigstore/bundle'
-import type { Logger } from '../../src/report/types'
 import { buildVerifyCommand } from '../../src/report/verify-command'
 import { PUBLIC_GOOD, usesOnlyPublicGood } from '../../src/sigstore/services'
 import { tufSeeds } from '../../src/sigstore/internals'
 import { signingTrustRoots, WitnessCheck } from '../../src/sigstore/witness-check'
 import { embeddedPublicGoodRoot } from '../../src/verify/trust'
 import { asyncErrorOf, errorOf } from '../infra/expect'
+import { recordingLogger } from '../infra/recording-logger'
 
 let dir: string
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'signet-witness-check-'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-interface RecordingLogger extends Logger {
-  lines: { level: string; message: string }[]
-}
-function recordingLogger(): RecordingLogger {
-  const lines: RecordingLogger['lines'] = []
-  return {
-    lines,
-    info: (message) => lines.push({ level: 'info', message }),
-    warning: (message) => lines.push({ level: 'warning', message }),
-    debug: (message) => lines.push({ level: 'debug', message }),
-    group: async (_name, fn) => fn(),
-  }
-}
 
 /** A mirror that counts requests and answers each with `body` (garbage by default). */
 async function startMirror(body = '<html>not TUF</html>') {
