@@ -18,23 +18,19 @@ function setUp(referrers: FakeRegistryOptions['referrers']) {
   const registry = new FakeRegistry({ referrers })
   const subject = registry.seedImage(repo, { tag: 'v1' })
   const fallbackTag = `sha256-${subject.digest.slice('sha256:'.length)}`
-  return { registry, subject, fallbackTag, support: new ReferrersSupport() }
+  const support = new ReferrersSupport()
+  /** Bundle `n` written as a referrer of the image. */
+  const write = (n = 1, options: Parameters<typeof writeBundleReferrer>[6] = fast) =>
+    writeBundleReferrer(registry, repo, subject, bundle(n), PREDICATE, support, options)
+  return { registry, subject, fallbackTag, support, write }
 }
 
 const bundle = (n: number) => Buffer.from(JSON.stringify({ mediaType: BUNDLE_V03_MEDIA_TYPE, n }))
 
 describe('writeBundleReferrer', () => {
   test('a registry with the referrers API: the referrer by digest, no tag written', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('api')
-    const written = await writeBundleReferrer(
-      registry,
-      repo,
-      subject,
-      bundle(1),
-      PREDICATE,
-      support,
-      { ...fast, now: NOW },
-    )
+    const { registry, subject, fallbackTag, write } = setUp('api')
+    const written = await write(1, { ...fast, now: NOW })
     expect(written.fallbackTag).toBeUndefined()
     expect(registry.tags(repo)).toEqual(['v1'])
     expect(registry.tags(repo)).not.toContain(fallbackTag)
@@ -56,16 +52,8 @@ describe('writeBundleReferrer', () => {
   })
 
   test('a registry without the API: the fallback index tag lists the referrer', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('none')
-    const written = await writeBundleReferrer(
-      registry,
-      repo,
-      subject,
-      bundle(1),
-      PREDICATE,
-      support,
-      fast,
-    )
+    const { registry, subject, fallbackTag, write } = setUp('none')
+    const written = await write()
     expect(written.fallbackTag).toBe(fallbackTag)
     const index = registry.manifest<ImageIndex>(repo, fallbackTag)!
     expect(index.mediaType).toBe(MEDIA_TYPES.ociIndex)
@@ -84,19 +72,14 @@ describe('writeBundleReferrer', () => {
   })
 
   test('a second referrer is added to the fallback index; the same one again is not', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('none')
-    const write = (n: number) =>
-      writeBundleReferrer(registry, repo, subject, bundle(n), PREDICATE, support, {
-        ...fast,
-        now: NOW,
-      })
-    const first = await write(1)
-    const second = await write(2)
+    const { registry, fallbackTag, write } = setUp('none')
+    const first = await write(1, { ...fast, now: NOW })
+    const second = await write(2, { ...fast, now: NOW })
     expect(second.digest).not.toBe(first.digest)
     const putsBefore = registry.calls.filter(
       (c) => c.op === 'putManifest' && c.reference === fallbackTag,
     ).length
-    await write(1)
+    await write(1, { ...fast, now: NOW })
     const index = registry.manifest<ImageIndex>(repo, fallbackTag)!
     expect(index.manifests.map((m) => m.digest)).toEqual([first.digest, second.digest])
     // Already listed: the index is not written again.
@@ -106,7 +89,7 @@ describe('writeBundleReferrer', () => {
   })
 
   test('what another writer put in the fallback index is kept', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('none')
+    const { registry, fallbackTag, write } = setUp('none')
     const other = registry.seedImage(repo)
     const existing: ImageIndex = {
       schemaVersion: 2,
@@ -119,51 +102,33 @@ describe('writeBundleReferrer', () => {
       Buffer.from(JSON.stringify(existing)),
       MEDIA_TYPES.ociIndex,
     )
-    const written = await writeBundleReferrer(
-      registry,
-      repo,
-      subject,
-      bundle(1),
-      PREDICATE,
-      support,
-      fast,
-    )
+    const written = await write()
     const index = registry.manifest<ImageIndex>(repo, fallbackTag)!
     expect(index.manifests.map((m) => m.digest)).toEqual([other.digest, written.digest])
   })
 
   test('a fallback tag that holds something else than an index is refused, not overwritten', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('none')
+    const { registry, fallbackTag, write } = setUp('none')
     const squatter = registry.seedImage(repo)
     const squatterBytes = (await registry.getManifest(repo, squatter.digest))!.bytes
     await registry.putManifest(repo, fallbackTag, squatterBytes, MEDIA_TYPES.ociManifest)
-    await expect(
-      writeBundleReferrer(registry, repo, subject, bundle(1), PREDICATE, support, fast),
-    ).rejects.toThrow(`${fallbackTag} exists but is not an OCI index`)
+    await expect(write()).rejects.toThrow(`${fallbackTag} exists but is not an OCI index`)
     expect((await registry.headManifest(repo, fallbackTag))?.digest).toBe(squatter.digest)
   })
 
   test('OCI-Subject without the API (as ECR answered) still gets the fallback index', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('subject-header-only')
-    const written = await writeBundleReferrer(
-      registry,
-      repo,
-      subject,
-      bundle(1),
-      PREDICATE,
-      support,
-      fast,
-    )
+    const { registry, fallbackTag, write } = setUp('subject-header-only')
+    const written = await write()
     expect(written.fallbackTag).toBe(fallbackTag)
     expect(registry.manifest<ImageIndex>(repo, fallbackTag)?.manifests).toHaveLength(1)
   })
 
   test('the API is asked once per registry, however many referrers are written', async () => {
-    const { registry, subject, support } = setUp('subject-header-only')
+    const { registry, support, write } = setUp('subject-header-only')
     const more = registry.seedImage({ ...repo, repository: 'acme/other' })
     await Promise.all([
-      writeBundleReferrer(registry, repo, subject, bundle(1), PREDICATE, support, fast),
-      writeBundleReferrer(registry, repo, subject, bundle(2), PREDICATE, support, fast),
+      write(),
+      write(2),
       writeBundleReferrer(
         registry,
         { ...repo, repository: 'acme/other' },
@@ -178,17 +143,15 @@ describe('writeBundleReferrer', () => {
   })
 
   test('a registry that sends no OCI-Subject is not asked about the API at all', async () => {
-    const { registry, subject, support } = setUp('none')
-    await writeBundleReferrer(registry, repo, subject, bundle(1), PREDICATE, support, fast)
+    const { registry, write } = setUp('none')
+    await write()
     expect(registry.calls.filter((c) => c.op === 'referrers')).toEqual([])
   })
 
   test('a failed manifest write fails the call, and no fallback tag is written', async () => {
-    const { registry, subject, fallbackTag, support } = setUp('none')
+    const { registry, fallbackTag, write } = setUp('none')
     registry.fail((c) => c.op === 'putManifest', { times: 1 })
-    await expect(
-      writeBundleReferrer(registry, repo, subject, bundle(1), PREDICATE, support, fast),
-    ).rejects.toMatchObject({ code: 'REGISTRY_ERROR' })
+    await expect(write()).rejects.toMatchObject({ code: 'REGISTRY_ERROR' })
     expect(registry.tags(repo)).not.toContain(fallbackTag)
   })
 })
