@@ -5,7 +5,7 @@
 import * as core from '@actions/core'
 import { readInputs, secretValues, type Inputs } from './inputs'
 import type { Outcome } from './report/types'
-import { actionsGitHubApi } from './action/github'
+import type { GitHubApiFactory } from './github/api'
 import { actionsRegistry } from './action/registry'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
 
@@ -19,6 +19,18 @@ async function main(): Promise<void> {
   } catch (err) {
     reportError(err, core.getInput('mode'))
   }
+}
+
+/**
+ * GitHub's API as the runner offers it (src/action/github.ts), loaded on first use: @actions/github
+ * with its Octokit and proxy agents is about a fifth of the bundle's start-up, and most runs
+ * (verify without `github-attestations`, sign without attestations to GitHub) never call it.
+ * The factory is synchronous, so the module comes in through the bundler's lazy require.
+ */
+const actionsGitHubApi: GitHubApiFactory = (options) => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const github = require('./action/github') as typeof import('./action/github')
+  return github.actionsGitHubApi(options)
 }
 
 /** The run of the mode the inputs name; each loads only its own code. */
