@@ -1,6 +1,7 @@
 /**
- * Two changes to how `@sigstore/core` (sigstore-js) reads ASN.1. Neither accepts anything else as
- * valid; both are for reporting upstream.
+ * Four changes to how sigstore-js reads ASN.1 and checks certificates. None accepts anything else
+ * as valid; the first two are for reporting upstream, the last two answer a check already made in
+ * this process with the verdict it gave (a pure function of the bytes it is keyed by).
  *
  * Installed explicitly, by what is about to verify: `runVerify` as a verify run starts, and sign
  * mode's `WitnessCheck` when it is made (it verifies the TSA's timestamps and Fulcio's chain too).
@@ -20,10 +21,24 @@
  * 2. Speed. `ASN1Obj.toDER()` re-encodes an object through a growable stream that zero-fills at
  * least 1 KiB per node; certificate path building calls it for every comparison and signature
  * check, so verifying 100 signatures spent most of its CPU there. The replacement builds the same
- * bytes with one concatenation per node (same tag, same length encoding, same content).
+ * bytes with one concatenation per node (same tag, same length encoding, same content), and keeps
+ * them: an object parsed from DER answers with the slice it was parsed from, an object encoded
+ * once answers with that encoding, for as long as it (and everything under it) is unchanged. The
+ * SCT check removes an extension from a clone before encoding it: a changed object, or one above
+ * it, is encoded afresh.
+ *
+ * 3. Chain verdicts. Path building checks each certificate's signature against each candidate
+ * issuer, for every signature verified, and a run's signatures share their Fulcio and TSA chains
+ * (and often their leaf): the same ECDSA checks, over and over. `X509Certificate.verify(issuer)`
+ * answers from a per-process cache keyed by the SHA-256 of the certificate's whole DER (its
+ * to-be-signed part, algorithm and signature) and of the issuer's public key: a pure function of
+ * those bytes, so nothing else is cached. Everything that differs per signature is still checked
+ * per signature by @sigstore/verify: which certificates the root trusts, the path, each
+ * certificate's validity at that signature's signing time, the SCT, the timestamp, the signature.
  */
-import { ASN1Obj } from '@sigstore/core'
-import { encodeLength } from './internals'
+import { createHash } from 'node:crypto'
+import { ASN1Obj, X509Certificate } from '@sigstore/core'
+import { encodeLength, sctChecks } from './internals'
 
 /** DER GeneralizedTime (X.690 11.7): UTC, fraction without trailing zeros. */
 const DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/
@@ -46,12 +61,150 @@ export function encodeDer(obj: ASN1Obj): Buffer {
   return Buffer.concat([Buffer.from([obj.tag.toDER()]), encodeLength(value.length), value])
 }
 
-/** Installs both changes (idempotent). */
+/** An object's DER as last encoded (or parsed), and what it was made of then. */
+interface KnownEncoding {
+  /** Made when first asked for, for an object parsed (`start` says where its DER begins). */
+  der?: Buffer
+  /** The offset of the object's tag in `value.buffer`, for an object parsed. */
+  start: number
+  tag: number
+  value: Buffer
+  subs: readonly ASN1Obj[]
+}
+
+/** Weak: an encoding lives as long as its object, and no longer. */
+const knownEncodings = new WeakMap<ASN1Obj, KnownEncoding>()
+const NO_SUBS: readonly ASN1Obj[] = Object.freeze([])
+
+/** Whether `obj` and everything under it is as it was when `known` was recorded. */
+function unchangedSince(obj: ASN1Obj, known: KnownEncoding): boolean {
+  if (obj.value !== known.value || obj.subs.length !== known.subs.length) return false
+  if (obj.tag.toDER() !== known.tag) return false
+  for (let i = 0; i < obj.subs.length; i++) {
+    const sub = obj.subs[i]
+    if (sub !== known.subs[i]) return false
+    const subKnown = knownEncodings.get(sub)
+    if (!subKnown || !unchangedSince(sub, subKnown)) return false
+  }
+  return true
+}
+
+/** `encodeDer`, answering from (and recording) the known encodings. */
+export function memoizedDer(obj: ASN1Obj): Buffer {
+  const known = knownEncodings.get(obj)
+  if (known && unchangedSince(obj, known)) {
+    known.der ??= Buffer.from(
+      obj.value.buffer,
+      known.start,
+      obj.value.byteOffset + obj.value.length - known.start,
+    )
+    return known.der
+  }
+  const value =
+    obj.subs.length > 0 ? Buffer.concat(obj.subs.map((sub) => memoizedDer(sub))) : obj.value
+  const tag = obj.tag.toDER()
+  const der = Buffer.concat([Buffer.from([tag]), encodeLength(value.length), value])
+  const subs = obj.subs.length > 0 ? [...obj.subs] : NO_SUBS
+  knownEncodings.set(obj, { der, start: 0, tag, value: obj.value, subs })
+  return der
+}
+
+/** The number of length octets `encodeLength` writes for `length`. */
+function lengthOctets(length: number): number {
+  if (length < 0x80) return 1
+  let octets = 1
+  for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) octets++
+  return octets
+}
+
+/**
+ * Records, for `obj` and each object under it, where in the parsed buffer its DER is, when those
+ * bytes are exactly what `encodeDer` would write (the minimal length form, and the same for
+ * everything under it). Returns whether they are. `ASN1Obj.parseBuffer` leaves each `value` a
+ * view into the buffer it parsed (its own copy), right after the object's tag and length octets.
+ */
+function recordParsedEncoding(obj: ASN1Obj, bytes: Uint8Array): boolean {
+  let canonical = true
+  for (const sub of obj.subs) if (!recordParsedEncoding(sub, bytes)) canonical = false
+  if (!canonical || obj.value.buffer !== bytes.buffer) return false
+  const length = obj.value.length
+  const octets = lengthOctets(length)
+  const start = obj.value.byteOffset - 1 - octets
+  if (start < 0) return false
+  const tag = obj.tag.toDER()
+  if (bytes[start] !== tag) return false
+  if (length < 0x80) {
+    if (bytes[start + 1] !== length) return false
+  } else {
+    if (bytes[start + 1] !== (0x80 | (octets - 1))) return false
+    for (let i = octets - 1, rest = length; i >= 1; i--, rest = Math.floor(rest / 256))
+      if (bytes[start + 1 + i] !== rest % 256) return false
+  }
+  const subs = obj.subs.length > 0 ? [...obj.subs] : NO_SUBS
+  knownEncodings.set(obj, { start, tag, value: obj.value, subs })
+  return true
+}
+
+/** Verdicts of `X509Certificate.verify`, by the certificate's DER and the issuer's key. */
+const chainVerdicts = new Map<string, boolean>()
+/** More distinct (certificate, issuer) pairs than a run has: past it, the cache starts over. */
+const CHAIN_VERDICTS_MAX = 4096
+
+/** The cache key of "`certificate` is signed by the key `issuerPublicKey`" (both DER). */
+export function chainVerdictKey(certificateDer: Buffer, issuerPublicKey: Buffer): string {
+  // The certificate's DER states its own length, so the concatenation is unambiguous.
+  return createHash('sha256').update(certificateDer).update(issuerPublicKey).digest('base64')
+}
+
+type VerifySCTs = typeof sctChecks.verifySCTs
+/** The CT logs of a root (the array the root's trust material holds), to leaf and issuer, to SCTs. */
+const sctVerdicts = new WeakMap<Parameters<VerifySCTs>[2], Map<string, ReturnType<VerifySCTs>>>()
+
+/** How many verdicts are cached (for tests). */
+export function chainVerdictCount(): number {
+  return chainVerdicts.size
+}
+
+/** Installs the four changes (idempotent). */
 export function patchSigstoreAsn1(): void {
   if (installed) return
   installed = true
   ASN1Obj.prototype.toDER = function toDER(this: ASN1Obj): Buffer {
-    return encodeDer(this)
+    return memoizedDer(this)
+  }
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+  const parseBuffer = ASN1Obj.parseBuffer
+  ASN1Obj.parseBuffer = function parse(buf: Buffer<ArrayBuffer>): ASN1Obj {
+    const obj = parseBuffer.call(ASN1Obj, buf)
+    recordParsedEncoding(obj, new Uint8Array(obj.value.buffer))
+    return obj
+  }
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+  const verify = X509Certificate.prototype.verify
+  X509Certificate.prototype.verify = function verifyOnce(
+    this: X509Certificate,
+    issuerCertificate?: X509Certificate,
+  ): boolean {
+    // The key the original checks against: the issuer's, or the certificate's own.
+    const key = chainVerdictKey(this.root.toDER(), issuerCertificate?.publicKey || this.publicKey)
+    const cached = chainVerdicts.get(key)
+    if (cached !== undefined) return cached
+    const verdict = verify.call(this, issuerCertificate)
+    if (chainVerdicts.size >= CHAIN_VERDICTS_MAX) chainVerdicts.clear()
+    chainVerdicts.set(key, verdict)
+    return verdict
+  }
+  const verifySCTs = sctChecks.verifySCTs
+  sctChecks.verifySCTs = function verifySCTsOnce(cert, issuer, ctlogs) {
+    let verdicts = sctVerdicts.get(ctlogs)
+    if (!verdicts) sctVerdicts.set(ctlogs, (verdicts = new Map<string, ReturnType<VerifySCTs>>()))
+    const key = chainVerdictKey(cert.root.toDER(), issuer.publicKey)
+    const cached = verdicts.get(key)
+    if (cached) return [...cached]
+    const verified = verifySCTs(cert, issuer, ctlogs)
+    if (verdicts.size >= CHAIN_VERDICTS_MAX) verdicts.clear()
+    verdicts.set(key, [...verified])
+    return verified
   }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const original = ASN1Obj.prototype.toDate

@@ -32,6 +32,13 @@ export { verifyTLogSET } from '@sigstore/verify/dist/tlog/set'
 // asn1-patches.ts: the package exports ASN1Obj but not its encoder.
 export { encodeLength } from '@sigstore/core/dist/asn1/length'
 
+// The SCT check @sigstore/verify makes for every certificate it verifies, as the module object
+// itself (key/index.js calls `verifySCTs` through it at each call), so asn1-patches.ts can put its
+// per-run verdict cache in front of it. An `import * as` would give esbuild's copy of the bindings.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, see above
+import sctModule = require('@sigstore/verify/dist/key/sct')
+export const sctChecks: { verifySCTs: typeof sctModule.verifySCTs } = sctModule
+
 /** Per TUF mirror URL: its root.json and initial targets, each base64. */
 export type TufSeeds = Record<string, { 'root.json': string; targets: Record<string, string> }>
 

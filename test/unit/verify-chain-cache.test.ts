@@ -1,0 +1,155 @@
+/**
+ * Issue 11: each certificate's signature under each issuer key is checked once per process
+ * (asn1-patches.ts, change 3) and each parsed ASN.1 object keeps its DER (change 2). These tests
+ * warm the caches with a real public-good bundle, then try what a cache must never let through: a
+ * different leaf under the same chain, the same leaf at a time outside its validity, the same leaf
+ * under another root, and an object changed after it was encoded.
+ */
+import { ASN1Obj, X509Certificate } from '@sigstore/core'
+import { toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify'
+import { bundleFromJSON } from '@sigstore/bundle'
+import { chainVerdictCount, encodeDer, patchSigstoreAsn1 } from '../../src/sigstore/asn1-patches'
+import { verifyImageBundle } from '../../src/verify/bundle'
+import { verifySigner, type Expectation } from '../../src/verify/common'
+import {
+  GITHUB_ACTIONS_ISSUER as GHA,
+  keylessExpectation as keyless,
+  readRealWorld as read,
+  realWorldJson as json,
+  sha256Of as sha256,
+  trustMaterialOf as trustFrom,
+} from '../infra/real-world'
+
+beforeAll(() => patchSigstoreAsn1())
+
+const pg = trustFrom('root-signing/targets/trusted_root.json')
+/** Another instance's root: its own Fulcio CA (sigstore-conformance's custom trust root). */
+const otherRoot = trustFrom(
+  'sigstore-conformance/test/assets/bundle-verify/intoto-with-custom-trust-root/trusted_root.json',
+)
+const dir = ['_derived', 'docker-actions-toolkit']
+const san =
+  'https://github.com/docker/github-builder-experimental/.github/workflows/build.yml@refs/heads/build-reusable-workflow'
+const expectation: Expectation = keyless(san, GHA)
+const bundleJson = (): {
+  verificationMaterial: { certificate: { rawBytes: string } }
+} => json(...dir, 'sign-output1.bundle.sigstore.json')
+const digest = sha256(read(...dir, 'manifest1_8fe63f8b0555.json'))
+
+function entityOf(json: unknown): SignedEntity {
+  return toSignedEntity(bundleFromJSON(json))
+}
+const options = { requireTlog: true, requireSct: true }
+
+/** The bundle verifies, so every chain verdict it needs is cached. */
+function warm(): void {
+  expect(verifyImageBundle(bundleJson(), digest, pg, expectation)).toMatchObject({ ok: true })
+  expect(chainVerdictCount()).toBeGreaterThan(0)
+}
+
+describe('issue 11: a cached chain verdict lets nothing else pass', () => {
+  it('verifies the same bundle again from the cache, with the same verdict', () => {
+    warm()
+    const cached = chainVerdictCount()
+    expect(verifyImageBundle(bundleJson(), digest, pg, expectation)).toMatchObject({ ok: true })
+    expect(chainVerdictCount()).toBe(cached)
+  })
+
+  it('same chain, another leaf: a leaf whose signature is not the intermediate’s fails', () => {
+    warm()
+    const forged = bundleJson()
+    const leaf = Buffer.from(forged.verificationMaterial.certificate.rawBytes, 'base64')
+    // The last octet of the leaf's ECDSA signature: the certificate still parses, names the same
+    // issuer and key identifier, and is no longer signed by it.
+    leaf[leaf.length - 1] ^= 0x01
+    forged.verificationMaterial.certificate.rawBytes = leaf.toString('base64')
+    const v = verifyImageBundle(forged, digest, pg, expectation)
+    expect(v.ok).toBe(false)
+    expect(v.reason).toMatch(/Failed to verify certificate chain/)
+  })
+
+  it('same leaf, a time outside its validity: the chain is checked at each signing time', () => {
+    warm()
+    const entity = entityOf(bundleJson())
+    // The log entry's time, a day later: the 10-minute Fulcio leaf has expired by then. The
+    // entity's own tlog entry is left as it is, so only the time differs.
+    const later = entity.timestamps.map((t) =>
+      t.$case === 'transparency-log'
+        ? {
+            ...t,
+            tlogEntry: {
+              ...t.tlogEntry,
+              integratedTime: String(Number(t.tlogEntry.integratedTime) + 86_400),
+            },
+          }
+        : t,
+    )
+    expect(entity.timestamps.some((t) => t.$case === 'transparency-log')).toBe(true)
+    const v = verifySigner({ ...entity, timestamps: later }, pg, expectation, options)
+    expect(v).toEqual({
+      reason: expect.stringMatching(/Failed to verify certificate chain/) as unknown,
+    })
+  })
+
+  it('same leaf, another root: the root a signature is checked under is the one given', () => {
+    warm()
+    const underOther: TrustMaterial = {
+      ...pg,
+      certificateAuthorities: otherRoot.certificateAuthorities,
+    }
+    const v = verifySigner(entityOf(bundleJson()), underOther, expectation, options)
+    expect(v).toEqual({
+      reason: expect.stringMatching(/Failed to verify certificate chain/) as unknown,
+    })
+    // And the same leaf under the right root still verifies.
+    expect(verifySigner(entityOf(bundleJson()), pg, expectation, options)).toHaveProperty('signer')
+  })
+
+  it('same leaf, another root’s CT logs: the SCT verdict is the root’s own', () => {
+    warm()
+    const otherLogs: TrustMaterial = { ...pg, ctlogs: otherRoot.ctlogs }
+    const v = verifySigner(entityOf(bundleJson()), otherLogs, expectation, options)
+    expect(v).toEqual({ reason: expect.stringMatching(/SCT verification failed/) as unknown })
+  })
+
+  it('keys a verdict by the issuer key: a leaf signed by the intermediate is not by the root', () => {
+    warm()
+    const leaf = entityOf(bundleJson()).key
+    if (leaf.$case !== 'certificate') throw new Error('expected a certificate')
+    const chain = pg.certificateAuthorities.flatMap((ca) => ca.certChain)
+    const verdicts = chain.map((issuer) => leaf.certificate.verify(issuer))
+    expect(verdicts.filter(Boolean)).toHaveLength(1)
+    // Asked again (from the cache), the same answers.
+    expect(chain.map((issuer) => leaf.certificate.verify(issuer))).toEqual(verdicts)
+  })
+})
+
+describe('issue 11: DER kept from parsing', () => {
+  it('answers with the parsed bytes, and re-encodes an object changed since', () => {
+    const der = Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
+    const cert = X509Certificate.parse(der)
+    expect(cert.root.toDER().equals(der)).toBe(true)
+    // The SCT check's clone-and-splice: the encoding follows the change, as the original would.
+    const clone = cert.clone()
+    const before = clone.tbsCertificate.toDER()
+    clone.extensions.splice(0, 1)
+    const after = clone.tbsCertificate.toDER()
+    expect(after.length).toBeLessThan(before.length)
+    expect(after.equals(encodeDer(clone.tbsCertificate))).toBe(true)
+    // A value replaced in place is seen too.
+    const serial = clone.tbsCertificate.subs[1]
+    ;(serial as { value: Buffer }).value = Buffer.from([0x01])
+    expect(clone.tbsCertificate.toDER().equals(encodeDer(clone.tbsCertificate))).toBe(true)
+    // The original is untouched by what was done to its clone.
+    expect(cert.root.toDER().equals(der)).toBe(true)
+  })
+
+  it('answers for every object of a parsed certificate what the encoder writes', () => {
+    const der = Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
+    const walk = (obj: ASN1Obj): void => {
+      expect(obj.toDER().equals(encodeDer(obj))).toBe(true)
+      obj.subs.forEach(walk)
+    }
+    walk(ASN1Obj.parseBuffer(der))
+  })
+})
