@@ -20,6 +20,7 @@ import {
 import type { SignatureFormat } from '../inputs'
 import { appendToLegacyTag, writeLegacySignature } from '../storage/write-tags'
 import { ReferrersSupport, writeBundleReferrer } from '../storage/write-referrer'
+import { SettleWindow, type TagUpdateOptions } from '../storage/tag-update'
 import type { Registry } from '../registry/types'
 import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from '../report/types'
 import type { ResolvedImage } from '../subjects/resolve'
@@ -70,8 +71,11 @@ export async function signImages(
     bundleCount++
     options.onBundle?.(bundle)
   }
-  const errors: unknown[] = []
   const support = new ReferrersSupport()
+  const concurrency = options.concurrency ?? SIGN_CONCURRENCY
+  // Every image's shared tags are written first, then one settle pause for the whole run, then
+  // every tag is read back (tag-update.ts): no image holds its slot through a pause.
+  const window = new SettleWindow({ concurrency })
   const attestRun: AttestRun = {
     registry,
     session,
@@ -80,7 +84,9 @@ export async function signImages(
     budget: new ByteBudget(ATTESTATION_MEMORY_BUDGET),
     log: options.log,
   }
-  const results = await mapLimit(images, options.concurrency ?? SIGN_CONCURRENCY, async (image) => {
+  const written = await mapLimit(images, concurrency, async (image) => {
+    const confirmations: Promise<number>[] = []
+    const tagOptions: TagUpdateOptions = { deferTo: { window, confirmations } }
     const result: ImageResult = {
       image: image.name,
       digest: image.digest,
@@ -98,12 +104,12 @@ export async function signImages(
         : (options.attestations ?? []).filter((a) => appliesTo(a, image.name, image.digest))
       const [legacy, bundle, attested] = await Promise.all([
         options.format !== 'bundle'
-          ? signLegacy(registry, session, image, options.annotations)
+          ? signLegacy(registry, session, image, options.annotations, tagOptions)
           : undefined,
         options.format !== 'legacy'
-          ? signBundle(registry, session, image, options.annotations, support)
+          ? signBundle(registry, session, image, options.annotations, support, tagOptions)
           : undefined,
-        attestImage(attestRun, image, attestations),
+        attestImage(attestRun, image, attestations, tagOptions),
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
@@ -122,12 +128,26 @@ export async function signImages(
       }
       result.signed = true
     } catch (err) {
-      errors.push(err)
-      result.error = describeError(err)
-      options.log.warning(`${image.name}@${image.digest}: not signed: ${result.error}`)
+      return { result, confirmations, failure: { reason: err } }
     }
-    return result
+    return { result, confirmations }
   })
+  window.close()
+  // An image is signed once every tag it wrote has been read back holding its signatures.
+  const errors: unknown[] = []
+  const results: ImageResult[] = []
+  for (const { result, confirmations, failure } of written) {
+    const confirmed = await Promise.allSettled(confirmations)
+    const unconfirmed = confirmed.find((c) => c.status === 'rejected')
+    const reason: unknown = failure ? failure.reason : (unconfirmed?.reason as unknown)
+    if (failure || unconfirmed) {
+      result.signed = false
+      result.error = describeError(reason)
+      errors.push(reason)
+      options.log.warning(`${result.image}@${result.digest}: not signed: ${result.error}`)
+    }
+    results.push(result)
+  }
   return { results, bundleCount, errors }
 }
 
@@ -141,14 +161,21 @@ async function signLegacy(
   session: SigningSession,
   image: ResolvedImage,
   annotations: Record<string, string>,
+  tagOptions: TagUpdateOptions,
 ): Promise<Written> {
   const payload = buildSimpleSigningPayload(image.name, image.digest, annotations)
   const signed = await session.signPayload(payload)
-  const tag = await writeLegacySignature(registry, image.repo, image.digest, {
-    mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
-    bytes: payload,
-    annotations: legacyAnnotations(signed.legacy),
-  })
+  const tag = await writeLegacySignature(
+    registry,
+    image.repo,
+    image.digest,
+    {
+      mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
+      bytes: payload,
+      annotations: legacyAnnotations(signed.legacy),
+    },
+    tagOptions,
+  )
   return {
     bundle: signed.bundle,
     record: { format: 'legacy', reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) },
@@ -161,6 +188,7 @@ async function signBundle(
   image: ResolvedImage,
   annotations: Record<string, string>,
   support: ReferrersSupport,
+  tagOptions: TagUpdateOptions,
 ): Promise<Written> {
   const statement = serializeStatement(buildSignatureStatement(image.digest, annotations))
   const signed = await session.signStatement(statement)
@@ -172,6 +200,7 @@ async function signBundle(
     bundleJson,
     COSIGN_SIGN_PREDICATE_TYPE,
     support,
+    tagOptions,
   )
   return {
     bundle: signed.bundle,
@@ -204,11 +233,12 @@ async function attestImage(
   run: AttestRun,
   image: ResolvedImage,
   attestations: PlannedAttestation[],
+  tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
   if (attestations.length === 0) return []
   // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
   const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0)
-  return run.budget.use(bytes, async () => writeAttestations(run, image, attestations))
+  return run.budget.use(bytes, async () => writeAttestations(run, image, attestations, tagOptions))
 }
 
 /** What every image's attestations share in one run. */
@@ -225,6 +255,7 @@ async function writeAttestations(
   { registry, session, format, support, log }: AttestRun,
   image: ResolvedImage,
   attestations: PlannedAttestation[],
+  tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
   const signed = await Promise.all(
     attestations.map(async (a) => ({
@@ -244,7 +275,7 @@ async function writeAttestations(
     }))
     const tag = attestationTag(image.digest)
     writes.push(
-      appendToLegacyTag(registry, image.repo, tag, layers).then(() => {
+      appendToLegacyTag(registry, image.repo, tag, layers, tagOptions).then(() => {
         signed.forEach((s, i) =>
           attested[i].records.push({
             predicateType: s.attestation.predicateType,
@@ -274,6 +305,7 @@ async function writeAttestations(
           bundleJson,
           s.attestation.predicateType,
           support,
+          tagOptions,
         ).then((written) => {
           attested[i].records.push({
             predicateType: s.attestation.predicateType,

@@ -3,6 +3,11 @@
  * other jobs may be writing at the same moment. Registries offer no compare-and-swap we can count
  * on (distribution 2.8 ignores If-Match), so: write, wait a moment, read back, and merge again
  * whatever a concurrent writer overwrote, until what we added is there.
+ *
+ * A run that writes many tags shares one settle window (SettleWindow): every tag is written
+ * first, then one pause (as long as the longest any tag needs), then every tag is read back. The
+ * pause is then paid once per run, not once per image, and no image holds a concurrency slot
+ * while it waits.
  */
 import { SignetError } from '../errors'
 import type { FetchedManifest, Registry, Repository } from '../registry/types'
@@ -28,9 +33,68 @@ export interface TagUpdateOptions {
    */
   minSettleMs?: number
   sleep?: (ms: number) => Promise<void>
+  /**
+   * Share the run's settle window: updateTag returns after its first write, and the pause, the
+   * read-back and any merge run after the window closes; their outcome (the number of writes, or
+   * the error) goes into `confirmations`, which the caller awaits after closing the window.
+   */
+  deferTo?: { window: SettleWindow; confirmations: Promise<number>[] }
 }
 
 const defaultSleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * One settle pause shared by every tag a run writes. Until close(), a writer that asks to wait
+ * is held, and its read-back time is noted; at close() all of them wait together until the
+ * latest of those times (so each still waits at least its own settle time after its own write),
+ * then read back at most `concurrency` at a time. After close(), a writer waits its own time.
+ */
+export class SettleWindow {
+  private latest = 0
+  private closed = false
+  private readonly opened: Promise<void>
+  private open!: () => void
+  private active = 0
+  private readonly queue: (() => void)[] = []
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly concurrency: number
+
+  constructor(options: { sleep?: (ms: number) => Promise<void>; concurrency?: number } = {}) {
+    this.sleep = options.sleep ?? defaultSleep
+    this.concurrency = options.concurrency ?? 16
+    this.opened = new Promise((resolve) => (this.open = resolve))
+  }
+
+  /** Resolves no earlier than `readyAt` (a Date.now() time), and not before close(). */
+  async waitUntil(readyAt: number): Promise<void> {
+    if (!this.closed) {
+      this.latest = Math.max(this.latest, readyAt)
+      await this.opened
+      readyAt = Math.max(readyAt, this.latest)
+    }
+    const ms = readyAt - Date.now()
+    if (ms > 0) await this.sleep(ms)
+  }
+
+  /** Every first write is done: the shared pause starts. */
+  close(): void {
+    this.closed = true
+    this.open()
+  }
+
+  /** Runs a read-back (and its merge and write) within the window's bound. */
+  async turn<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.active >= this.concurrency) await new Promise<void>((r) => this.queue.push(r))
+    else this.active++
+    try {
+      return await fn()
+    } finally {
+      const next = this.queue.shift()
+      if (next) next()
+      else this.active--
+    }
+  }
+}
 
 /**
  * Returns the number of writes it took (0 when what we add was there already). Done when the tag
@@ -47,23 +111,32 @@ export async function updateTag<T>(
   const attempts = options.attempts ?? 12
   const minSettleMs = options.minSettleMs ?? 100
   const sleep = options.sleep ?? defaultSleep
+  const window = options.deferTo?.window
   let writes = 0
   let settleMs = minSettleMs
   // The tag's content when we last looked (after our write: what we wrote).
   let lastSeen: string | undefined
-  const settle = async (): Promise<void> => sleep(settleMs * (1 + Math.random() / 2))
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  // When the read-back may start: a settle window after our last write (or last look).
+  let readyAt = 0
+  const settle = async (): Promise<void> =>
+    window ? window.waitUntil(readyAt) : sleep(readyAt - Date.now())
+  const pause = (): void => {
+    readyAt = Date.now() + settleMs * (1 + Math.random() / 2)
+  }
+
+  /** One read, merge and (when needed) write; true when the tag is settled with what we add. */
+  const step = async (): Promise<boolean> => {
     const readAt = Date.now()
     const current = await registry.getManifest(repo, tag)
     const next = update.merge(update.parse(current))
     if (!next) {
-      if (writes === 0) return 0
+      if (writes === 0) return true
       const seen = current?.descriptor.digest
-      if (seen === lastSeen) return writes
+      if (seen === lastSeen) return true
       // Someone else wrote since and kept what we added; make sure nobody is still about to.
       lastSeen = seen
-      await settle()
-      continue
+      pause()
+      return false
     }
     await Promise.all(
       next.blobs.map((b) => registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh })),
@@ -81,10 +154,27 @@ export async function updateTag<T>(
     writes++
     // Others doing the same work take about as long from read to write as we did.
     settleMs = Math.min(Math.max(2 * (Date.now() - readAt), minSettleMs), 5000)
-    await settle()
+    pause()
+    return false
   }
-  throw new SignetError(
-    'CONCURRENT_WRITE',
-    `${repo.registry}/${repo.repository}:${tag} kept changing under concurrent writers; run the step again`,
-  )
+
+  /** Pause, read back, merge again: until the tag is stable with what we add, or out of attempts. */
+  const confirm = async (attempt: number): Promise<number> => {
+    for (; attempt < attempts; attempt++) {
+      await settle()
+      if (await (window ? window.turn(step) : step())) return writes
+    }
+    throw new SignetError(
+      'CONCURRENT_WRITE',
+      `${repo.registry}/${repo.repository}:${tag} kept changing under concurrent writers; run the step again`,
+    )
+  }
+
+  if (await step()) return writes
+  if (!options.deferTo) return confirm(1)
+  const confirmed = confirm(1)
+  // Awaited by the caller after the window closes; never an unhandled rejection before that.
+  confirmed.catch(() => undefined)
+  options.deferTo.confirmations.push(confirmed)
+  return writes
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { SignetError } from '../../src/errors'
 import { appendToLegacyTag } from '../../src/storage/write-tags'
-import { updateTag } from '../../src/storage/tag-update'
+import { SettleWindow, updateTag } from '../../src/storage/tag-update'
 import type {
   Descriptor,
   FetchedManifest,
@@ -182,5 +182,67 @@ describe('appending to a shared tag', () => {
     await expect(
       appendToLegacyTag(registry, repo, 't.sig', [layer('a')], { ...noSleep, attempts: 3 }),
     ).rejects.toMatchObject({ code: 'CONCURRENT_WRITE' })
+  })
+})
+
+describe('one settle window for a run', () => {
+  it('writes every tag first, then pauses once, outside the writers, and reads each back', async () => {
+    const registry = new FakeRegistry()
+    let reads = 0
+    const getManifest = registry.getManifest.bind(registry)
+    registry.getManifest = async (r, reference) => {
+      reads++
+      return getManifest(r, reference)
+    }
+    const pauses: number[] = []
+    const window = new SettleWindow({ sleep: async (ms) => void pauses.push(ms) })
+    const confirmations: Promise<number>[] = []
+    const deferTo = { window, confirmations }
+    // Each returns after its write, before any pause or read-back.
+    await appendToLegacyTag(registry, repo, 'a.sig', [layer('a')], { deferTo })
+    await appendToLegacyTag(registry, repo, 'b.sig', [layer('b')], { deferTo })
+    expect(reads).toBe(2)
+    expect(pauses).toHaveLength(0)
+    expect(confirmations).toHaveLength(2)
+    window.close()
+    await expect(Promise.all(confirmations)).resolves.toEqual([1, 1])
+    expect(reads).toBe(4)
+    expect(layersOf(registry, 'a.sig')).toEqual(['a'])
+  })
+
+  it('merges again after the shared pause what a concurrent writer overwrote', async () => {
+    const registry = new FakeRegistry()
+    await appendToLegacyTag(registry, repo, 't.sig', [layer('first')], noSleep)
+    const stale = registry.tags.get('t.sig')!
+    let raced = false
+    const window = new SettleWindow({
+      sleep: async () => {
+        if (!raced) {
+          raced = true
+          writeAsAnotherSigner(registry, stale, 'other')
+        }
+      },
+    })
+    const confirmations: Promise<number>[] = []
+    await appendToLegacyTag(registry, repo, 't.sig', [layer('mine')], {
+      deferTo: { window, confirmations },
+      minSettleMs: 60_000,
+    })
+    window.close()
+    await expect(Promise.all(confirmations)).resolves.toEqual([2])
+    expect(layersOf(registry, 't.sig').sort()).toEqual(['first', 'mine', 'other'])
+  })
+
+  it('hands a tag that never settles to the caller as a rejected confirmation', async () => {
+    const registry = new FakeRegistry()
+    const window = new SettleWindow({ sleep: async () => undefined })
+    const confirmations: Promise<number>[] = []
+    await appendToLegacyTag(registry, repo, 't.sig', [layer('a')], {
+      deferTo: { window, confirmations },
+      attempts: 3,
+    })
+    registry.getManifest = async () => undefined
+    window.close()
+    await expect(confirmations[0]).rejects.toMatchObject({ code: 'CONCURRENT_WRITE' })
   })
 })
