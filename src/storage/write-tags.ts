@@ -10,9 +10,17 @@ export async function appendToLegacyTag(
   layers: LegacyLayer[],
   options?: TagUpdateOptions,
 ): Promise<void> {
-  // Upload the layers first, so that only the config and the manifest lie between reading the
-  // tag and writing it: the shorter that window, the fewer concurrent writes collide.
-  await Promise.all(layers.map((l) => registry.pushBlob(repo, l.bytes, l.mediaType)))
+  // Upload the layers first, and the config the manifest gets when the tag does not exist yet
+  // (the usual case: a digest signed for the first time), so that only the manifest lies between
+  // reading the tag and writing it. The shorter that read-to-write time, the fewer concurrent
+  // writes collide, and the shorter the settle pause (tag-update.ts) scaled to it. When the tag
+  // does exist, that config is one unused upload; the merge's own config then goes up as before.
+  const alone = appendLegacyLayers(undefined, layers)
+  await Promise.all(
+    (alone?.blobs ?? []).map((b) =>
+      registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }),
+    ),
+  )
   await updateTag<ImageManifest>(
     registry,
     repo,
@@ -26,7 +34,8 @@ export async function appendToLegacyTag(
           parts && {
             bytes: parts.manifestBytes,
             mediaType: MEDIA_TYPES.ociManifest,
-            // The layers went up before the read; only the config is new here.
+            // The layers went up before the read; only the config is new here (and, for a tag
+            // that did not exist, it went up too: the registry client uploads a blob once a run).
             blobs: parts.blobs.filter((b) => b.mediaType === MEDIA_TYPES.ociConfig),
           }
         )
