@@ -72,8 +72,19 @@ interface KnownEncoding {
   subs: readonly ASN1Obj[]
 }
 
-/** Weak: an encoding lives as long as its object, and no longer. */
-const knownEncodings = new WeakMap<ASN1Obj, KnownEncoding>()
+/**
+ * Where an object keeps its known encoding: a non-enumerable property of its own, so it lives as
+ * long as the object, and no longer. (A WeakMap did the same, at twice the cost in garbage
+ * collection: every parsed node was an ephemeron.)
+ */
+const KNOWN_ENCODING = Symbol('signet.knownEncoding')
+type WithKnownEncoding = ASN1Obj & { [KNOWN_ENCODING]?: KnownEncoding }
+const knownEncodings = {
+  get: (obj: ASN1Obj): KnownEncoding | undefined => (obj as WithKnownEncoding)[KNOWN_ENCODING],
+  set: (obj: ASN1Obj, known: KnownEncoding): void => {
+    Object.defineProperty(obj, KNOWN_ENCODING, { value: known, writable: true, configurable: true })
+  },
+}
 const NO_SUBS: readonly ASN1Obj[] = Object.freeze([])
 
 /** Whether `obj` and everything under it is as it was when `known` was recorded. */
@@ -175,7 +186,16 @@ export function patchSigstoreAsn1(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const parseBuffer = ASN1Obj.parseBuffer
   ASN1Obj.parseBuffer = function parse(buf: Buffer<ArrayBuffer>): ASN1Obj {
-    const obj = parseBuffer.call(ASN1Obj, buf)
+    // The parser tries every OCTET STRING as nested DER and throws (and catches) where it is not:
+    // most of a certificate's parse time went to capturing those errors' stack traces.
+    const stackTraceLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    let obj: ASN1Obj
+    try {
+      obj = parseBuffer.call(ASN1Obj, buf)
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit
+    }
     recordParsedEncoding(obj, new Uint8Array(obj.value.buffer))
     return obj
   }
