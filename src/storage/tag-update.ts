@@ -58,6 +58,12 @@ export class SettleWindow {
   private readonly queue: (() => void)[] = []
   private readonly sleep: (ms: number) => Promise<void>
   private readonly concurrency: number
+  /**
+   * The random stretch of every pause in this window (1 to 1.5), drawn once: it keeps concurrent
+   * runs from reading back in step, and one draw per run does that as well as one per tag, while
+   * the shared pause, the latest of all, would otherwise take the largest of many draws.
+   */
+  readonly jitter = 1 + Math.random() / 2
 
   constructor(options: { sleep?: (ms: number) => Promise<void>; concurrency?: number } = {}) {
     this.sleep = options.sleep ?? defaultSleep
@@ -121,7 +127,7 @@ export async function updateTag<T>(
   const settle = async (): Promise<void> =>
     window ? window.waitUntil(readyAt) : sleep(readyAt - Date.now())
   const pause = (): void => {
-    readyAt = Date.now() + settleMs * (1 + Math.random() / 2)
+    readyAt = Date.now() + settleMs * (window?.jitter ?? 1 + Math.random() / 2)
   }
 
   /** One read, merge and (when needed) write; true when the tag is settled with what we add. */
