@@ -3,6 +3,7 @@
  * Pure: `readInputs` takes a getter (core.getInput in the action, a map in tests).
  */
 import { SignetError } from './errors'
+import { parseImageReference, type ImageReference } from './registry/reference'
 import { PUBLIC_GOOD } from './sigstore/services'
 
 export const INPUT = {
@@ -27,6 +28,8 @@ export const INPUT = {
   tsaURL: 'tsa-url',
   tlog: 'tlog',
   trustedRoot: 'trusted-root',
+  retryTimeout: 'retry-timeout',
+  signatureRepository: 'signature-repository',
   certificateIdentity: 'certificate-identity',
   certificateIdentityRegexp: 'certificate-identity-regexp',
   certificateOidcIssuer: 'certificate-oidc-issuer',
@@ -74,6 +77,16 @@ export interface CommonInputs {
   plainHttp: string[]
   githubToken?: string
   summary: boolean
+  /**
+   * How long the run keeps retrying an unavailable service (registry, Fulcio, Rekor, TSA, OIDC,
+   * TUF, GitHub API), in milliseconds; 0: one attempt each.
+   */
+  retryTimeoutMs: number
+  /**
+   * cosign's COSIGN_REPOSITORY: signatures and attestations are stored in (and looked for in)
+   * this repository instead of the image's own. A repository only: no tag, no digest.
+   */
+  signatureRepository?: ImageReference
   /**
    * Sign: also store each bundle through GitHub's artifact attestations API. Verify: also look the
    * digest's attestations up there.
@@ -260,6 +273,53 @@ function serviceURL(
   return value.replace(/\/+$/, '')
 }
 
+/** Default of `retry-timeout`: long enough to ride out the public services' usual outages. */
+export const DEFAULT_RETRY_TIMEOUT_MS = 10 * 60_000
+/** A longer wait is a mistake (a job's own limit is 6 h; signing should not hold it that long). */
+const MAX_RETRY_TIMEOUT_MS = 6 * 60 * 60_000
+const DURATION_UNITS_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }
+
+/**
+ * A duration as Go (hence cosign's --timeout) writes one: `10m`, `90s`, `1h30m`, `1.5m`, `500ms`;
+ * a bare number is seconds; `0` turns retrying off.
+ */
+export function parseDuration(value: string, name: string): number {
+  const text = value.trim()
+  const bad = (why: string): SignetError =>
+    new SignetError(
+      'INPUT_INVALID',
+      `input ${name} must be a duration such as 10m, 90s or 1h30m (${why}), not "${text}"`,
+      { input: name },
+    )
+  let ms: number
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    ms = Number(text) * 1000
+  } else {
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)]
+    if (parts.length === 0 || parts.map((m) => m[0]).join('') !== text) {
+      throw bad('a number and a unit: h, m, s or ms')
+    }
+    ms = parts.reduce((sum, m) => sum + Number(m[1]) * DURATION_UNITS_MS[m[2]], 0)
+  }
+  if (!Number.isFinite(ms) || ms > MAX_RETRY_TIMEOUT_MS) throw bad('at most 6h')
+  return Math.round(ms)
+}
+
+/** `signature-repository`: a repository, without tag or digest (cosign's COSIGN_REPOSITORY). */
+function parseSignatureRepository(get: InputGetter): ImageReference | undefined {
+  const value = optional(get, INPUT.signatureRepository)
+  if (value === undefined) return undefined
+  const ref = parseImageReference(value, INPUT.signatureRepository)
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    throw new SignetError(
+      'INPUT_INVALID',
+      `input ${INPUT.signatureRepository} names a repository, without a tag or digest: "${value}"`,
+      { input: INPUT.signatureRepository },
+    )
+  }
+  return ref
+}
+
 /** Inputs that only verify mode reads: set in sign mode, they are a mistake worth stopping for. */
 const VERIFY_ONLY = [
   INPUT.githubAttestationsOwner,
@@ -395,6 +455,10 @@ export function readInputs(get: InputGetter, expected?: Mode): Inputs {
   const sbomPredicateType = optional(get, INPUT.sbomPredicateType)
   const provenance = parseBoolean(get, INPUT.provenance, false)
   const githubAttestations = parseBoolean(get, INPUT.githubAttestations, false)
+  const retryTimeout = get(INPUT.retryTimeout).trim()
+  const retryTimeoutMs =
+    retryTimeout === '' ? DEFAULT_RETRY_TIMEOUT_MS : parseDuration(retryTimeout, INPUT.retryTimeout)
+  const signatureRepository = parseSignatureRepository(get)
   const common = {
     images,
     digest,
@@ -408,6 +472,8 @@ export function readInputs(get: InputGetter, expected?: Mode): Inputs {
     githubToken,
     summary,
     githubAttestations,
+    retryTimeoutMs,
+    signatureRepository,
   }
   const verify: Omit<VerifyInputs, keyof CommonInputs> = {
     githubAttestationsOwner: optional(get, INPUT.githubAttestationsOwner),

@@ -51,6 +51,47 @@ describe('readInputs', () => {
     expect(err.message).toMatch(message)
   })
 
+  it('issue 12.1: reads retry-timeout as a Go duration, 10 minutes by default', () => {
+    expect(readInputs(getter({ images: 'x' })).retryTimeoutMs).toBe(600_000)
+    const cases: Array<[string, number]> = [
+      ['10m', 600_000],
+      ['90s', 90_000],
+      ['1h30m', 5_400_000],
+      ['1.5m', 90_000],
+      ['500ms', 500],
+      ['45', 45_000],
+      ['0', 0],
+    ]
+    for (const [text, ms] of cases) {
+      expect(readInputs(getter({ images: 'x', 'retry-timeout': text })).retryTimeoutMs).toBe(ms)
+    }
+    for (const bad of ['ten minutes', '10 m', '-1m', '10d', 'm', '7h']) {
+      const err = errorOf(() => readInputs(getter({ images: 'x', 'retry-timeout': bad })))
+      expect([err.code, err.input]).toEqual(['INPUT_INVALID', 'retry-timeout'])
+      expect(err.message).toMatch(/must be a duration such as 10m/)
+    }
+  })
+
+  it('issue 12.4: reads signature-repository as a repository, in both modes', () => {
+    expect(readInputs(getter({ images: 'x' })).signatureRepository).toBeUndefined()
+    const sign = readInputs(
+      getter({ images: 'x', 'signature-repository': 'GHCR.io:443/acme/sigs' }),
+    )
+    expect(sign.signatureRepository).toMatchObject({ registry: 'ghcr.io', repository: 'acme/sigs' })
+    const verify = readInputs(
+      getter({ mode: 'verify', images: 'x', 'signature-repository': 'localhost:5000/sigs' }),
+    )
+    expect(verify.signatureRepository).toMatchObject({
+      registry: 'localhost:5000',
+      repository: 'sigs',
+    })
+    for (const bad of ['ghcr.io/acme/sigs:latest', `ghcr.io/acme/sigs@${DIGEST}`, 'https://x/y']) {
+      const err = errorOf(() => readInputs(getter({ images: 'x', 'signature-repository': bad })))
+      expect(err.input).toBe('signature-repository')
+      expect(['INPUT_INVALID', 'IMAGE_REFERENCE_INVALID']).toContain(err.code)
+    }
+  })
+
   it('needs tsa-url for keyless signing without the transparency log', () => {
     const err = errorOf(() => readInputs(getter({ images: 'x', tlog: 'false' })))
     expect(err.input).toBe('tlog')
