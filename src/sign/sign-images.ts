@@ -334,8 +334,13 @@ async function storeOnGitHub(
     try {
       const stored = await store.store(bundleToJSON(bundle), image.digest)
       const predicateType = predicateTypeOf(bundle)
-      const record = result.attestations.find((a) => a.predicateType === predicateType)
-      if (record && stored.url) record.githubAttestation = stored.url
+      // One signed attestation is written in each format asked for: every record of it gets the
+      // URL, so which write finished first does not decide where a reader finds it.
+      for (const record of result.attestations) {
+        if (record.predicateType === predicateType && stored.url) {
+          record.githubAttestation = stored.url
+        }
+      }
     } catch (err) {
       log.warning(`${image.name}@${image.digest}: ${describeStoreFailure(err)}`)
       return

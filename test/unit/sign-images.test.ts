@@ -181,10 +181,13 @@ describe('signImages', () => {
         'application/vnd.in-toto+json',
       ])
       // The attestation (signed once, written in both formats) was stored once, as the second
-      // bundle; its URL is on one of its two records (whichever write finished first).
+      // bundle; its URL is on both its records, whichever write finished first.
       expect(run.results[0].attestations).toHaveLength(2)
-      expect(run.results[0].attestations.map((a) => a.githubAttestation).filter(Boolean)).toEqual([
-        'https://github.com/acme/app/attestations/2',
+      expect(
+        run.results[0].attestations.map((a) => [a.format, a.githubAttestation]).sort(),
+      ).toEqual([
+        ['bundle', 'https://github.com/acme/app/attestations/2'],
+        ['legacy', 'https://github.com/acme/app/attestations/2'],
       ])
     })
 
