@@ -19835,6 +19835,159 @@ var init_errors = __esm({
   }
 });
 
+// src/registry/reference.ts
+function splitHostPort(hostPort) {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(hostPort);
+  if (!m) return { host: hostPort };
+  return m[2] === void 0 ? { host: m[1] } : { host: m[1], port: Number(m[2]) };
+}
+function canonicalRegistryHost(hostPort) {
+  const { host, port } = splitHostPort(hostPort.trim().toLowerCase());
+  if (port === void 0 || port === HTTPS_DEFAULT_PORT) return host;
+  return `${host}:${port}`;
+}
+function isDockerHubHost(hostPort) {
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
+  return DOCKER_HUB_HOSTS.has(host) && (port === void 0 || port === HTTP_DEFAULT_PORT);
+}
+function policyRegistryName(hostPort) {
+  if (isDockerHubHost(hostPort)) return DOCKER_HUB_NAME;
+  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
+  return port === void 0 || port === HTTP_DEFAULT_PORT ? host : `${host}:${port}`;
+}
+function isDigest(s) {
+  const algorithm = s.slice(0, s.indexOf(":"));
+  return DIGEST_RES[algorithm]?.test(s) ?? false;
+}
+function validateDigest(s, input, context3) {
+  if (isDigest(s)) return s;
+  const where = context3 !== void 0 && context3 !== s ? ` in "${context3}"` : "";
+  const algorithm = s.includes(":") ? s.slice(0, s.indexOf(":")) : "";
+  const why = algorithm === "sha256" || algorithm === "sha512" ? `expected ${algorithm}: followed by ${algorithm === "sha256" ? 64 : 128} lowercase hex characters` : "expected sha256: followed by 64 lowercase hex characters (or sha512: and 128)";
+  throw new SignetError("DIGEST_INVALID", `${input}: invalid digest "${s}"${where}: ${why}`, {
+    input
+  });
+}
+function invalid(input, text, why) {
+  return new SignetError(
+    "IMAGE_REFERENCE_INVALID",
+    `${input}: "${text}" is not a valid image reference: ${why}; ${FORM_HINT}`,
+    { input }
+  );
+}
+function parseImageReference(text, input = "images") {
+  const raw = text.trim();
+  if (raw === "") throw invalid(input, text, "it is empty");
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    throw invalid(input, raw, "drop the URL scheme (registries are named by host only)");
+  }
+  if (/\s/.test(raw)) throw invalid(input, raw, "it contains whitespace");
+  let rest = raw;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = validateDigest(rest.slice(at + 1), input, raw);
+    rest = rest.slice(0, at);
+  }
+  let tag;
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG_RE.test(tag)) {
+      throw invalid(
+        input,
+        raw,
+        `tag "${tag}" must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'`
+      );
+    }
+  }
+  if (rest === "") throw invalid(input, raw, "the repository name is missing");
+  let domain = DOCKER_HUB_DOMAIN;
+  let path = rest;
+  const slash = rest.indexOf("/");
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
+      const port = splitHostPort(first).port;
+      if (!DOMAIN_RE.test(first) || port !== void 0 && port > MAX_PORT)
+        throw invalid(input, raw, `"${first}" is not a valid registry host`);
+      domain = canonicalRegistryHost(first);
+      path = rest.slice(slash + 1);
+    }
+  }
+  const hub = isDockerHubHost(domain);
+  if (hub) {
+    domain = DOCKER_HUB_DOMAIN;
+    if (!path.includes("/")) path = `library/${path}`;
+  }
+  if (path !== path.toLowerCase()) {
+    throw invalid(input, raw, `repository names must be lowercase ("${path.toLowerCase()}")`);
+  }
+  for (const component of path.split("/")) {
+    if (!PATH_COMPONENT_RE.test(component)) {
+      throw invalid(
+        input,
+        raw,
+        component === "" ? "the repository path has an empty component" : `"${component}" is not a valid repository path component (lowercase letters and digits, separated by '.', '_', '__' or '-')`
+      );
+    }
+  }
+  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) {
+    throw invalid(input, raw, `the name is longer than ${MAX_NAME_LENGTH} characters`);
+  }
+  const name = `${hub ? DOCKER_HUB_NAME : domain}/${path}`;
+  return {
+    registry: hub ? DOCKER_HUB_API : domain,
+    domain,
+    repository: path,
+    ...tag !== void 0 ? { tag } : {},
+    ...digest !== void 0 ? { digest } : {},
+    name,
+    policyName: `${policyRegistryName(domain)}/${path}`,
+    toString: /* @__PURE__ */ __name(() => `${name}${tag !== void 0 ? `:${tag}` : ""}${digest !== void 0 ? `@${digest}` : ""}`, "toString")
+  };
+}
+var DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API, DOCKER_HUB_HOSTS, HTTPS_DEFAULT_PORT, HTTP_DEFAULT_PORT, MAX_PORT, DOMAIN_COMPONENT, DOMAIN_RE, PATH_COMPONENT_RE, TAG_RE, DIGEST_RES, MAX_NAME_LENGTH, FORM_HINT;
+var init_reference = __esm({
+  "src/registry/reference.ts"() {
+    "use strict";
+    init_errors();
+    DOCKER_HUB_DOMAIN = "docker.io";
+    DOCKER_HUB_NAME = "index.docker.io";
+    DOCKER_HUB_API = "registry-1.docker.io";
+    DOCKER_HUB_HOSTS = /* @__PURE__ */ new Set([
+      DOCKER_HUB_DOMAIN,
+      DOCKER_HUB_NAME,
+      DOCKER_HUB_API,
+      "registry.hub.docker.com"
+    ]);
+    HTTPS_DEFAULT_PORT = 443;
+    HTTP_DEFAULT_PORT = 80;
+    MAX_PORT = 65535;
+    __name(splitHostPort, "splitHostPort");
+    __name(canonicalRegistryHost, "canonicalRegistryHost");
+    __name(isDockerHubHost, "isDockerHubHost");
+    __name(policyRegistryName, "policyRegistryName");
+    DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    DOMAIN_RE = new RegExp(
+      `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`
+    );
+    PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+    TAG_RE = /^[\w][\w.-]{0,127}$/;
+    DIGEST_RES = {
+      sha256: /^sha256:[a-f0-9]{64}$/,
+      sha512: /^sha512:[a-f0-9]{128}$/
+    };
+    MAX_NAME_LENGTH = 255;
+    FORM_HINT = "write [registry/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/acme/app@sha256:\u2026 or ghcr.io/acme/app:v1";
+    __name(isDigest, "isDigest");
+    __name(validateDigest, "validateDigest");
+    __name(invalid, "invalid");
+    __name(parseImageReference, "parseImageReference");
+  }
+});
+
 // src/retry.ts
 function isRetryableError(err) {
   if (isTlsMismatch(err)) return false;
@@ -20104,6 +20257,39 @@ function serviceURL(get, name, fallback) {
   }
   return value.replace(/\/+$/, "");
 }
+function parseDuration(value, name) {
+  const text = value.trim();
+  const bad = /* @__PURE__ */ __name((why) => new SignetError(
+    "INPUT_INVALID",
+    `input ${name} must be a duration such as 10m, 90s or 1h30m (${why}), not "${text}"`,
+    { input: name }
+  ), "bad");
+  let ms;
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    ms = Number(text) * 1e3;
+  } else {
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)];
+    if (parts.length === 0 || parts.map((m) => m[0]).join("") !== text) {
+      throw bad("a number and a unit: h, m, s or ms");
+    }
+    ms = parts.reduce((sum, m) => sum + Number(m[1]) * DURATION_UNITS_MS[m[2]], 0);
+  }
+  if (!Number.isFinite(ms) || ms > MAX_RETRY_TIMEOUT_MS) throw bad("at most 6h");
+  return Math.round(ms);
+}
+function parseSignatureRepository(get) {
+  const value = optional(get, INPUT.signatureRepository);
+  if (value === void 0) return void 0;
+  const ref = parseImageReference(value, INPUT.signatureRepository);
+  if (ref.tag !== void 0 || ref.digest !== void 0) {
+    throw new SignetError(
+      "INPUT_INVALID",
+      `input ${INPUT.signatureRepository} names a repository, without a tag or digest: "${value}"`,
+      { input: INPUT.signatureRepository }
+    );
+  }
+  return ref;
+}
 function refuseOtherModeInputs(get, mode) {
   const others = mode === "sign" ? VERIFY_ONLY : SIGN_ONLY;
   for (const name of others) {
@@ -20186,6 +20372,9 @@ function readInputs(get, expected) {
   const sbomPredicateType = optional(get, INPUT.sbomPredicateType);
   const provenance = parseBoolean(get, INPUT.provenance, false);
   const githubAttestations = parseBoolean(get, INPUT.githubAttestations, false);
+  const retryTimeout = get(INPUT.retryTimeout).trim();
+  const retryTimeoutMs = retryTimeout === "" ? DEFAULT_RETRY_TIMEOUT_MS : parseDuration(retryTimeout, INPUT.retryTimeout);
+  const signatureRepository = parseSignatureRepository(get);
   const common = {
     images,
     digest,
@@ -20198,7 +20387,9 @@ function readInputs(get, expected) {
     plainHttp,
     githubToken,
     summary: summary2,
-    githubAttestations
+    githubAttestations,
+    retryTimeoutMs,
+    signatureRepository
   };
   const verify = {
     githubAttestationsOwner: optional(get, INPUT.githubAttestationsOwner),
@@ -20251,11 +20442,12 @@ function secretValues(get) {
   }
   return secrets;
 }
-var INPUT, VERIFY_ONLY, SIGN_ONLY;
+var INPUT, DEFAULT_RETRY_TIMEOUT_MS, MAX_RETRY_TIMEOUT_MS, DURATION_UNITS_MS, VERIFY_ONLY, SIGN_ONLY;
 var init_inputs = __esm({
   "src/inputs.ts"() {
     "use strict";
     init_errors();
+    init_reference();
     init_services();
     INPUT = {
       mode: "mode",
@@ -20279,6 +20471,8 @@ var init_inputs = __esm({
       tsaURL: "tsa-url",
       tlog: "tlog",
       trustedRoot: "trusted-root",
+      retryTimeout: "retry-timeout",
+      signatureRepository: "signature-repository",
       certificateIdentity: "certificate-identity",
       certificateIdentityRegexp: "certificate-identity-regexp",
       certificateOidcIssuer: "certificate-oidc-issuer",
@@ -20309,6 +20503,11 @@ var init_inputs = __esm({
     __name(parseKeyValues, "parseKeyValues");
     __name(parseNameValues, "parseNameValues");
     __name(serviceURL, "serviceURL");
+    DEFAULT_RETRY_TIMEOUT_MS = 10 * 6e4;
+    MAX_RETRY_TIMEOUT_MS = 6 * 60 * 6e4;
+    DURATION_UNITS_MS = { h: 36e5, m: 6e4, s: 1e3, ms: 1 };
+    __name(parseDuration, "parseDuration");
+    __name(parseSignatureRepository, "parseSignatureRepository");
     VERIFY_ONLY = [
       INPUT.githubAttestationsOwner,
       INPUT.certificateIdentity,
@@ -20585,159 +20784,6 @@ var init_http = __esm({
       }
     };
     __name(transportError, "transportError");
-  }
-});
-
-// src/registry/reference.ts
-function splitHostPort(hostPort) {
-  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(hostPort);
-  if (!m) return { host: hostPort };
-  return m[2] === void 0 ? { host: m[1] } : { host: m[1], port: Number(m[2]) };
-}
-function canonicalRegistryHost(hostPort) {
-  const { host, port } = splitHostPort(hostPort.trim().toLowerCase());
-  if (port === void 0 || port === HTTPS_DEFAULT_PORT) return host;
-  return `${host}:${port}`;
-}
-function isDockerHubHost(hostPort) {
-  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
-  return DOCKER_HUB_HOSTS.has(host) && (port === void 0 || port === HTTP_DEFAULT_PORT);
-}
-function policyRegistryName(hostPort) {
-  if (isDockerHubHost(hostPort)) return DOCKER_HUB_NAME;
-  const { host, port } = splitHostPort(canonicalRegistryHost(hostPort));
-  return port === void 0 || port === HTTP_DEFAULT_PORT ? host : `${host}:${port}`;
-}
-function isDigest(s) {
-  const algorithm = s.slice(0, s.indexOf(":"));
-  return DIGEST_RES[algorithm]?.test(s) ?? false;
-}
-function validateDigest(s, input, context3) {
-  if (isDigest(s)) return s;
-  const where = context3 !== void 0 && context3 !== s ? ` in "${context3}"` : "";
-  const algorithm = s.includes(":") ? s.slice(0, s.indexOf(":")) : "";
-  const why = algorithm === "sha256" || algorithm === "sha512" ? `expected ${algorithm}: followed by ${algorithm === "sha256" ? 64 : 128} lowercase hex characters` : "expected sha256: followed by 64 lowercase hex characters (or sha512: and 128)";
-  throw new SignetError("DIGEST_INVALID", `${input}: invalid digest "${s}"${where}: ${why}`, {
-    input
-  });
-}
-function invalid(input, text, why) {
-  return new SignetError(
-    "IMAGE_REFERENCE_INVALID",
-    `${input}: "${text}" is not a valid image reference: ${why}; ${FORM_HINT}`,
-    { input }
-  );
-}
-function parseImageReference(text, input = "images") {
-  const raw = text.trim();
-  if (raw === "") throw invalid(input, text, "it is empty");
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
-    throw invalid(input, raw, "drop the URL scheme (registries are named by host only)");
-  }
-  if (/\s/.test(raw)) throw invalid(input, raw, "it contains whitespace");
-  let rest = raw;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = validateDigest(rest.slice(at + 1), input, raw);
-    rest = rest.slice(0, at);
-  }
-  let tag;
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) {
-      throw invalid(
-        input,
-        raw,
-        `tag "${tag}" must be 1-128 letters, digits, '_', '.' or '-' and not start with '.' or '-'`
-      );
-    }
-  }
-  if (rest === "") throw invalid(input, raw, "the repository name is missing");
-  let domain = DOCKER_HUB_DOMAIN;
-  let path = rest;
-  const slash = rest.indexOf("/");
-  if (slash >= 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
-      const port = splitHostPort(first).port;
-      if (!DOMAIN_RE.test(first) || port !== void 0 && port > MAX_PORT)
-        throw invalid(input, raw, `"${first}" is not a valid registry host`);
-      domain = canonicalRegistryHost(first);
-      path = rest.slice(slash + 1);
-    }
-  }
-  const hub = isDockerHubHost(domain);
-  if (hub) {
-    domain = DOCKER_HUB_DOMAIN;
-    if (!path.includes("/")) path = `library/${path}`;
-  }
-  if (path !== path.toLowerCase()) {
-    throw invalid(input, raw, `repository names must be lowercase ("${path.toLowerCase()}")`);
-  }
-  for (const component of path.split("/")) {
-    if (!PATH_COMPONENT_RE.test(component)) {
-      throw invalid(
-        input,
-        raw,
-        component === "" ? "the repository path has an empty component" : `"${component}" is not a valid repository path component (lowercase letters and digits, separated by '.', '_', '__' or '-')`
-      );
-    }
-  }
-  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) {
-    throw invalid(input, raw, `the name is longer than ${MAX_NAME_LENGTH} characters`);
-  }
-  const name = `${hub ? DOCKER_HUB_NAME : domain}/${path}`;
-  return {
-    registry: hub ? DOCKER_HUB_API : domain,
-    domain,
-    repository: path,
-    ...tag !== void 0 ? { tag } : {},
-    ...digest !== void 0 ? { digest } : {},
-    name,
-    policyName: `${policyRegistryName(domain)}/${path}`,
-    toString: /* @__PURE__ */ __name(() => `${name}${tag !== void 0 ? `:${tag}` : ""}${digest !== void 0 ? `@${digest}` : ""}`, "toString")
-  };
-}
-var DOCKER_HUB_DOMAIN, DOCKER_HUB_NAME, DOCKER_HUB_API, DOCKER_HUB_HOSTS, HTTPS_DEFAULT_PORT, HTTP_DEFAULT_PORT, MAX_PORT, DOMAIN_COMPONENT, DOMAIN_RE, PATH_COMPONENT_RE, TAG_RE, DIGEST_RES, MAX_NAME_LENGTH, FORM_HINT;
-var init_reference = __esm({
-  "src/registry/reference.ts"() {
-    "use strict";
-    init_errors();
-    DOCKER_HUB_DOMAIN = "docker.io";
-    DOCKER_HUB_NAME = "index.docker.io";
-    DOCKER_HUB_API = "registry-1.docker.io";
-    DOCKER_HUB_HOSTS = /* @__PURE__ */ new Set([
-      DOCKER_HUB_DOMAIN,
-      DOCKER_HUB_NAME,
-      DOCKER_HUB_API,
-      "registry.hub.docker.com"
-    ]);
-    HTTPS_DEFAULT_PORT = 443;
-    HTTP_DEFAULT_PORT = 80;
-    MAX_PORT = 65535;
-    __name(splitHostPort, "splitHostPort");
-    __name(canonicalRegistryHost, "canonicalRegistryHost");
-    __name(isDockerHubHost, "isDockerHubHost");
-    __name(policyRegistryName, "policyRegistryName");
-    DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    DOMAIN_RE = new RegExp(
-      `^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]{1,5})?$`
-    );
-    PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-    TAG_RE = /^[\w][\w.-]{0,127}$/;
-    DIGEST_RES = {
-      sha256: /^sha256:[a-f0-9]{64}$/,
-      sha512: /^sha512:[a-f0-9]{128}$/
-    };
-    MAX_NAME_LENGTH = 255;
-    FORM_HINT = "write [registry/]repository[:tag][@sha256:<64 hex>], e.g. ghcr.io/acme/app@sha256:\u2026 or ghcr.io/acme/app:v1";
-    __name(isDigest, "isDigest");
-    __name(validateDigest, "validateDigest");
-    __name(invalid, "invalid");
-    __name(parseImageReference, "parseImageReference");
   }
 });
 
@@ -82233,8 +82279,11 @@ async function storeOnGitHub(store, bundles, image, result, log) {
     try {
       const stored = await store.store((0, import_bundle9.bundleToJSON)(bundle), image.digest);
       const predicateType = predicateTypeOf(bundle);
-      const record = result.attestations.find((a) => a.predicateType === predicateType);
-      if (record && stored.url) record.githubAttestation = stored.url;
+      for (const record of result.attestations) {
+        if (record.predicateType === predicateType && stored.url) {
+          record.githubAttestation = stored.url;
+        }
+      }
     } catch (err) {
       log.warning(`${image.name}@${image.digest}: ${describeStoreFailure(err)}`);
       return;

@@ -89,6 +89,7 @@ const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0
 // The mock Fulcio takes the certificate's SAN from one named claim; we put the SAN real Fulcio
 // would compute into this claim before handing the token over.
 const SAN_CLAIM = 'signet_standin_san'
+export const GITLAB_ISSUER = 'https://gitlab.com'
 const HOUR = 3600
 
 /** GitHub-shaped claims; time claims are added when a token is minted. */
@@ -140,8 +141,14 @@ function mergeClaims(base: GitHubClaims, over: GitHubClaims = {}): GitHubClaims 
   return merged
 }
 
-/** The SAN real Fulcio issues: GitHub workflows get their job_workflow_ref URL, else email/sub. */
+/**
+ * The SAN real Fulcio issues: GitHub workflows get their job_workflow_ref URL, GitLab CI jobs their
+ * ci_config_ref_uri as an https URL (Fulcio's gitlabcom issuer type), else email/sub.
+ */
 function subjectFor(claims: Record<string, unknown>): string | undefined {
+  if (claims.iss === GITLAB_ISSUER && typeof claims.ci_config_ref_uri === 'string') {
+    return `https://${claims.ci_config_ref_uri}`
+  }
   if (typeof claims.job_workflow_ref === 'string') {
     return `https://github.com/${claims.job_workflow_ref}`
   }
