@@ -17,6 +17,9 @@
  *     platforms: own-signature         # optional; default index-signature (see Platforms)
  *     signers:
  *       - publicKey: keys/docker-official.pub   # PEM text or a path
+ *   - images: registry.example.com/strict/**
+ *     signatureRepository: registry.example.com/signatures   # optional (see Signature repository)
+ *     signers: …
  * ```
  *
  * What each part means lives beside the code that checks it: images in image-patterns.ts,
@@ -30,6 +33,11 @@
  * cosign, Kyverno and policy-controller accept). `own-signature`: its own signature only (what
  * `cosign sign --recursive` and Signet's `recursive` write). A platform manifest named by its own
  * digest always needs its own signature, and attestations are required of the named image only.
+ *
+ * Signature repository. Where the rule's images' signatures and attestations are stored when not
+ * beside each image: cosign's COSIGN_REPOSITORY (see src/storage/signature-repository.ts). A
+ * repository, without tag or digest. It overrides the `signature-repository` input for the images
+ * the rule covers; a rule without one uses the input.
  *
  * Strictness: an unknown key anywhere, a rule without signers, an empty list, a regexp that does not
  * compile, a `publicKey` that is not a public key, and invalid YAML are all errors naming the file
@@ -50,6 +58,7 @@ import { SignetError, isSignetError, type SignetErrorCode } from '../errors'
 import { EXTENSION_KEYS } from './certificate-extensions'
 import { compileWholeMatch } from './identities'
 import { globToRegExp, normaliseImagePattern } from './image-patterns'
+import { parseImageReference, type ImageReference } from '../registry/reference'
 import { isSbomType, resolvePredicateType } from './predicate-types'
 import {
   keySigner,
@@ -313,6 +322,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyFileReader):
     'platforms',
     'signers',
     'attestations',
+    'signatureRepository',
   ])
   const where = `${ctx.file}:${lineOf(ctx, node)}`
   const images = fields.get('images')
@@ -333,6 +343,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyFileReader):
   const attestations = fields.get('attestations')
   const name = fields.get('name')
   const platforms = fields.get('platforms')
+  const signatureRepository = fields.get('signatureRepository')
   return {
     ...(name ? { name: str(ctx, name.value, 'name') } : {}),
     images: patterns.map((p) => p.value),
@@ -343,6 +354,9 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyFileReader):
         ? attestationList(ctx, attestations.value)
         : [],
     platforms: platforms ? platformCoverage(ctx, platforms.value) : 'index-signature',
+    ...(signatureRepository
+      ? { signatureRepository: repositoryOnly(ctx, signatureRepository.value) }
+      : {}),
     source: where,
   }
 }
@@ -359,6 +373,25 @@ function platformCoverage(ctx: Ctx, node: YamlNode | null): PlatformCoverage {
     )
   }
   return known
+}
+
+/** `signatureRepository:`, read as the signature-repository input is: a repository only. */
+function repositoryOnly(ctx: Ctx, node: YamlNode | null): ImageReference {
+  const value = str(ctx, node, 'signatureRepository').trim()
+  let ref: ImageReference
+  try {
+    ref = parseImageReference(value, 'signatureRepository')
+  } catch (err) {
+    throw fail(ctx, node, isSignetError(err) ? err.message : String(err))
+  }
+  if (ref.tag !== undefined || ref.digest !== undefined) {
+    throw fail(
+      ctx,
+      node,
+      `signatureRepository names a repository, without a tag or digest: "${value}"`,
+    )
+  }
+  return ref
 }
 
 function rejectAliases(ctx: Ctx, node: unknown): void {

@@ -4,6 +4,7 @@
  * these; the verifier (src/verify/image.ts) only reads them.
  */
 import type { KeyObject } from 'node:crypto'
+import type { ImageReference } from '../registry/reference'
 
 /** A string requirement: an exact value, or a regexp that must match the whole value. */
 export type StringMatcher =
@@ -69,6 +70,11 @@ export interface Rule {
   attestations: AttestationRequirement[]
   /** What a platform manifest reached through an index needs (`platforms:`; index-signature). */
   platforms: PlatformCoverage
+  /**
+   * Where its images' signatures and attestations are stored, when not beside each image
+   * (`signatureRepository:`, cosign's COSIGN_REPOSITORY); overrides the signature-repository input.
+   */
+  signatureRepository?: ImageReference
   /** Where the rule is written (`policy.yml:12`), or the inputs it was made from. */
   source: string
 }

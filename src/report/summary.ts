@@ -142,6 +142,13 @@ export function signSummary(outcome: SignOutcome): string {
     `## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed`,
   )
   lines.push('')
+  if (outcome.signatureRepository) {
+    lines.push(
+      `Signatures and attestations are stored in ${codeText(outcome.signatureRepository)} ` +
+        '(`signature-repository`; cosign reads them there with `COSIGN_REPOSITORY` set).',
+    )
+    lines.push('')
+  }
   const signer = outcome.keyless
     ? markdownText(outcome.identity?.subject ?? '')
     : `key \`${keyFingerprint(outcome.publicKeyPem)}\``

@@ -64,6 +64,11 @@ export interface SignOutcome {
   tlog: boolean
   /** Stamped by a timestamp authority. */
   timestamped: boolean
+  /**
+   * The signature-repository input (`registry/repository`): where every signature and attestation
+   * was stored instead of each image's repository (cosign's COSIGN_REPOSITORY).
+   */
+  signatureRepository?: string
   /** Why images were not signed. */
   errors: unknown[]
 }
@@ -96,6 +101,11 @@ export interface VerifyImageResult extends ImageVerification {
    */
   coveredBy?: 'own signature' | 'index signature'
   rule?: string
+  /**
+   * Where its signatures and attestations were looked for, when not in its own repository: the
+   * signature repository (`registry/repository`) of its rule or of the signature-repository input.
+   */
+  signatureRepository?: string
 }
 
 /** What one verify run produced. */

@@ -50,11 +50,15 @@ export function buildVerifyCommand(
     | 'trustedRoot'
     | 'tlog'
     | 'timestamped'
+    | 'signatureRepository'
   >,
 ): string {
   const first = outcome.results.find((r) => !r.parent) ?? outcome.results[0]
   const image = first ? `${first.image}@${first.digest}` : '<image>@<digest>'
-  const parts = ['cosign', 'verify']
+  // cosign looks for signatures where COSIGN_REPOSITORY says, as Signet stored them.
+  const parts = outcome.signatureRepository
+    ? [`COSIGN_REPOSITORY=${shellQuote(outcome.signatureRepository)}`, 'cosign', 'verify']
+    : ['cosign', 'verify']
   if (outcome.keyless) {
     parts.push(flag('certificate-identity', outcome.identity?.subject ?? '<identity>'))
     parts.push(flag('certificate-oidc-issuer', outcome.identity?.issuer ?? '<issuer>'))

@@ -233,6 +233,8 @@ function detailItems(
   }
   if (r.rekorLogIndex !== undefined && !repeated)
     items.push(`Rekor entry: ${rekorText(r, publicGood)}`)
+  if (r.signatureRepository && r.signatureRepository !== top?.signatureRepository)
+    items.push(`signatures looked for in: ${codeText(r.signatureRepository)}`)
   for (const f of r.signatures)
     items.push(
       `signature (${f.format === 'legacy' ? '`.sig`' : 'bundle'}) ${codeText(f.reference)}: ${findingText(f)}`,

@@ -101,9 +101,13 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   )
   check.catch(() => undefined)
 
+  // The signature repository is named by the workflow too: its registry gets the same credentials.
   const registry =
     typeof deps.registry === 'function'
-      ? deps.registry(requested.map((r) => r.registry))
+      ? deps.registry([
+          ...requested.map((r) => r.registry),
+          ...(inputs.signatureRepository ? [inputs.signatureRepository.registry] : []),
+        ])
       : deps.registry
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
@@ -168,6 +172,11 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     rootLog.replayTo(log)
   }
 
+  if (inputs.signatureRepository) {
+    log.info(
+      `${INPUT.signatureRepository}: signatures and attestations are stored in ${inputs.signatureRepository.name}`,
+    )
+  }
   const run = await log.group(
     `Signing ${images.length} image(s) (${inputs.signatureFormat})`,
     async () =>
@@ -177,6 +186,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
         attestations,
         githubStore,
         onBundle: deps.onBundle,
+        signatureRepository: inputs.signatureRepository,
         log,
       }),
   )
@@ -198,6 +208,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     trustedRoot: inputs.trustedRoot,
     tlog: inputs.tlog,
     timestamped: inputs.tsaURL !== undefined,
+    ...(inputs.signatureRepository ? { signatureRepository: inputs.signatureRepository.name } : {}),
   }
   outcome.verifyCommand = buildVerifyCommand(outcome)
   return outcome

@@ -21,6 +21,8 @@ import type { SignatureFormat } from '../inputs'
 import { appendToLegacyTag, writeLegacySignature } from '../storage/write-tags'
 import { ReferrersSupport, writeBundleReferrer } from '../storage/write-referrer'
 import { SettleWindow, type TagUpdateOptions } from '../storage/tag-update'
+import { signatureStore, type SignatureStore } from '../storage/signature-repository'
+import type { ImageReference } from '../registry/reference'
 import type { Registry } from '../registry/types'
 import type { AttestationRecord, ImageResult, Logger, SignatureRecord } from '../report/types'
 import type { ResolvedImage } from '../subjects/resolve'
@@ -41,6 +43,8 @@ export interface SignOptions {
   githubStore?: AttestationStore
   /** Receives every bundle as it is made (bundle-path), so none is held in memory to the end. */
   onBundle?: (bundle: Bundle) => void
+  /** Where signatures and attestations go instead of each image's repository (COSIGN_REPOSITORY). */
+  signatureRepository?: ImageReference
   concurrency?: number
   log: Logger
 }
@@ -86,6 +90,7 @@ export async function signImages(
   }
   const written = await mapLimit(images, concurrency, async (image) => {
     const confirmations: Promise<number>[] = []
+    const store = signatureStore(image, options.signatureRepository)
     const tagOptions: TagUpdateOptions = { deferTo: { window, confirmations } }
     const result: ImageResult = {
       image: image.name,
@@ -104,12 +109,12 @@ export async function signImages(
         : (options.attestations ?? []).filter((a) => appliesTo(a, image.name, image.digest))
       const [legacy, bundle, attested] = await Promise.all([
         options.format !== 'bundle'
-          ? signLegacy(registry, session, image, options.annotations, tagOptions)
+          ? signLegacy(registry, session, image, store, options.annotations, tagOptions)
           : undefined,
         options.format !== 'legacy'
-          ? signBundle(registry, session, image, options.annotations, support, tagOptions)
+          ? signBundle(registry, session, image, store, options.annotations, support, tagOptions)
           : undefined,
-        attestImage(attestRun, image, attestations, tagOptions),
+        attestImage(attestRun, image, store, attestations, tagOptions),
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
@@ -160,6 +165,7 @@ async function signLegacy(
   registry: Registry,
   session: SigningSession,
   image: ResolvedImage,
+  store: SignatureStore,
   annotations: Record<string, string>,
   tagOptions: TagUpdateOptions,
 ): Promise<Written> {
@@ -167,7 +173,7 @@ async function signLegacy(
   const signed = await session.signPayload(payload)
   const tag = await writeLegacySignature(
     registry,
-    image.repo,
+    store.repo,
     image.digest,
     {
       mediaType: SIMPLE_SIGNING_MEDIA_TYPE,
@@ -178,7 +184,7 @@ async function signLegacy(
   )
   return {
     bundle: signed.bundle,
-    record: { format: 'legacy', reference: `${image.name}:${tag}`, ...tlogFacts(signed.bundle) },
+    record: { format: 'legacy', reference: `${store.name}:${tag}`, ...tlogFacts(signed.bundle) },
   }
 }
 
@@ -186,6 +192,7 @@ async function signBundle(
   registry: Registry,
   session: SigningSession,
   image: ResolvedImage,
+  store: SignatureStore,
   annotations: Record<string, string>,
   support: ReferrersSupport,
   tagOptions: TagUpdateOptions,
@@ -195,7 +202,7 @@ async function signBundle(
   const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(signed.bundle)))
   const written = await writeBundleReferrer(
     registry,
-    image.repo,
+    store.repo,
     image.descriptor,
     bundleJson,
     COSIGN_SIGN_PREDICATE_TYPE,
@@ -206,7 +213,7 @@ async function signBundle(
     bundle: signed.bundle,
     record: {
       format: 'bundle',
-      reference: `${image.name}@${written.digest}`,
+      reference: `${store.name}@${written.digest}`,
       fallbackTag: written.fallbackTag,
       ...tlogFacts(signed.bundle),
     },
@@ -232,13 +239,16 @@ interface Attested {
 async function attestImage(
   run: AttestRun,
   image: ResolvedImage,
+  store: SignatureStore,
   attestations: PlannedAttestation[],
   tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
   if (attestations.length === 0) return []
   // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
   const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0)
-  return run.budget.use(bytes, async () => writeAttestations(run, image, attestations, tagOptions))
+  return run.budget.use(bytes, async () =>
+    writeAttestations(run, image, store, attestations, tagOptions),
+  )
 }
 
 /** What every image's attestations share in one run. */
@@ -254,6 +264,7 @@ interface AttestRun {
 async function writeAttestations(
   { registry, session, format, support, log }: AttestRun,
   image: ResolvedImage,
+  store: SignatureStore,
   attestations: PlannedAttestation[],
   tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
@@ -275,12 +286,12 @@ async function writeAttestations(
     }))
     const tag = attestationTag(image.digest)
     writes.push(
-      appendToLegacyTag(registry, image.repo, tag, layers, tagOptions).then(() => {
+      appendToLegacyTag(registry, store.repo, tag, layers, tagOptions).then(() => {
         signed.forEach((s, i) =>
           attested[i].records.push({
             predicateType: s.attestation.predicateType,
             format: 'legacy',
-            reference: `${image.name}:${tag}`,
+            reference: `${store.name}:${tag}`,
             ...tlogFacts(s.signed.bundle),
           }),
         )
@@ -300,7 +311,7 @@ async function writeAttestations(
       writes.push(
         writeBundleReferrer(
           registry,
-          image.repo,
+          store.repo,
           image.descriptor,
           bundleJson,
           s.attestation.predicateType,
@@ -310,7 +321,7 @@ async function writeAttestations(
           attested[i].records.push({
             predicateType: s.attestation.predicateType,
             format: 'bundle',
-            reference: `${image.name}@${written.digest}`,
+            reference: `${store.name}@${written.digest}`,
             fallbackTag: written.fallbackTag,
             ...tlogFacts(s.signed.bundle),
           })

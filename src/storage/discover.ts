@@ -17,6 +17,9 @@
  * MAX_REFERRER_PAGES in src/registry/types.ts). Over the budget or a referrers cap the image fails
  * with a REGISTRY_LIMIT error naming the limit; text from the registry reaches notes only bounded.
  *
+ * With a signature repository (cosign's COSIGN_REPOSITORY, see signature-repository.ts), the tags
+ * and referrers are read there instead of in the image's repository, as cosign reads them.
+ *
  * With a GitHub source (`github-attestations: true`), the digest's attestations in GitHub's
  * artifact attestations API (where actions/attest stores them by default) join the bundles too,
  * read under the same byte budget (src/github/attestation-lookup.ts).
@@ -75,6 +78,11 @@ export interface DiscoverOptions {
    * component. When false, a failed lookup is a warning and a note.
    */
   attestationsRequired?: boolean
+  /**
+   * Where the tags and referrers are (cosign's COSIGN_REPOSITORY), when not in the image's own
+   * repository. GitHub's attestations are still looked up by the image's name.
+   */
+  signatureRepository?: Repository
 }
 
 export interface FoundLegacySignature {
@@ -107,6 +115,8 @@ export interface Discovery {
   notes: string[]
   /** How referrers were listed. */
   referrersFrom: 'api' | 'fallback-tag'
+  /** The signature repository the tags and referrers were read from, when not the image's. */
+  signatureRepository?: string
 }
 
 function parseJson<T>(bytes: Buffer): T | undefined {
@@ -400,6 +410,7 @@ async function bundleReferrers(
  */
 async function githubBundles(
   reader: ImageReader,
+  image: Repository,
   digest: string,
   notes: string[],
   needsAttestation: (predicateType: string) => boolean,
@@ -407,7 +418,7 @@ async function githubBundles(
 ): Promise<FoundBundle[]> {
   if (!options.github) return []
   const found = await options.github.lookup({
-    name: `${reader.repo.registry}/${reader.repo.repository}`,
+    name: `${image.registry}/${image.repository}`,
     digest,
     charge: (bytes, what) => reader.charge(bytes, what),
     required: options.attestationsRequired ?? true,
@@ -426,8 +437,8 @@ async function githubBundles(
 }
 
 /**
- * Everything that claims to sign or attest `digest` in `repo` (and, given `options.github`, in
- * GitHub's artifact attestations API). `needsAttestation` says which
+ * Everything that claims to sign or attest `digest` in `repo` (or in `options.signatureRepository`;
+ * and, given `options.github`, in GitHub's artifact attestations API). `needsAttestation` says which
  * attestation types will be checked: an attestation whose annotation names another type is listed
  * without downloading it (SBOMs run to megabytes). Trusting the annotation here can only hide an
  * attestation, which fails a requirement closed; one that claims a needed type is read and its
@@ -441,7 +452,9 @@ export async function discover(
   needsAttestation: (predicateType: string) => boolean = () => true,
   options: DiscoverOptions = {},
 ): Promise<Discovery> {
-  const reader = new ImageReader(registry, repo, options.maxBytes ?? DEFAULT_DISCOVERY_MAX_BYTES)
+  const store = options.signatureRepository ?? repo
+  const elsewhere = store.registry !== repo.registry || store.repository !== repo.repository
+  const reader = new ImageReader(registry, store, options.maxBytes ?? DEFAULT_DISCOVERY_MAX_BYTES)
   const notes: string[] = []
   const unneeded = (annotations: Record<string, string>): boolean => {
     const annotated = annotations[LEGACY_ANNOTATIONS.predicateType]
@@ -451,7 +464,7 @@ export async function discover(
     legacyLayers(reader, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
     legacyLayers(reader, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
     bundleReferrers(reader, registry, digest, notes, needsAttestation),
-    githubBundles(reader, digest, notes, needsAttestation, options),
+    githubBundles(reader, repo, digest, notes, needsAttestation, options),
   ])
   return {
     signatures: sigLayers.flatMap((l) =>
@@ -467,6 +480,7 @@ export async function discover(
     bundles: [...referrers.bundles, ...fromGitHub],
     notes,
     referrersFrom: referrers.from,
+    ...(elsewhere ? { signatureRepository: `${store.registry}/${store.repository}` } : {}),
   }
 }
 

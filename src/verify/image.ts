@@ -348,10 +348,18 @@ export function verifyImage(
   if (!good) {
     if (signatures.length === 0) {
       const notes = found.notes.length > 0 ? ` (${found.notes.join('; ')})` : ''
+      // cosign's COSIGN_REPOSITORY moves every signature elsewhere: say where Signet looked.
+      const where = found.signatureRepository
+        ? ` in the signature repository ${found.signatureRepository}`
+        : ''
+      const hint = found.signatureRepository
+        ? ''
+        : "; if they are stored in another repository (cosign's COSIGN_REPOSITORY), name it " +
+          "with signature-repository or the rule's signatureRepository"
       return report({
         reason:
           'expected a signature, got none: no .sig tag and no signature bundle among the ' +
-          `referrers${notes}`,
+          `referrers${where}${notes}${hint}`,
       })
     }
     // The most telling failure: one whose signature was sound but not what the rule wants.

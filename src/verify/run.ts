@@ -31,6 +31,7 @@ import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
 import { discover } from '../storage/discover'
+import { signatureStore, type SignatureStore } from '../storage/signature-repository'
 import {
   platformVerdict,
   requiredPredicateTypes,
@@ -292,11 +293,21 @@ export async function runVerify(
     return notVerified(subject, skip ? 'skipped' : 'failed', reason, subject.digest)
   }
 
-  // registry-username/password are for the registries the workflow named in images/metadata:
-  // never for a host that only a Dockerfile names (the pull request chose it).
+  // registry-username/password are for the registries the workflow named in images/metadata and
+  // signature-repository: never for a host that only a Dockerfile names (the pull request chose
+  // it), nor one only a policy rule's signatureRepository names, unless the policy was read at
+  // policy-ref (a pull request can rewrite the workspace's).
   const registry =
     typeof deps.registry === 'function'
-      ? deps.registry(subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => s.registry))
+      ? deps.registry([
+          ...subjects.filter((s) => s.input !== INPUT.dockerfile).map((s) => s.registry),
+          ...(inputs.signatureRepository ? [inputs.signatureRepository.registry] : []),
+          ...(inputs.policyRef
+            ? policy.rules.flatMap((r) =>
+                r.signatureRepository ? [r.signatureRepository.registry] : [],
+              )
+            : []),
+        ])
       : deps.registry
 
   const resolutions = await log.group('Resolving images', () =>
@@ -308,15 +319,22 @@ export async function runVerify(
     }),
   )
 
+  // Where a target's signatures are: its rule's signature repository, else the input's, else
+  // beside the image (cosign's COSIGN_REPOSITORY).
+  const storeOf = (target: Target, rule: Rule): SignatureStore =>
+    signatureStore(target, rule.signatureRepository ?? inputs.signatureRepository)
+
   const verifications = new Map<string, Promise<ImageVerification>>()
   const verifyTarget = (target: Target, rule: Rule): Promise<ImageVerification> => {
-    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}`
+    const store = storeOf(target, rule)
+    const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}#${store.name}`
     let pending = verifications.get(key)
     if (!pending) {
       const needed = requiredPredicateTypes(rule)
       pending = discover(registry, target.repo, target.digest, (type) => needed.has(type), {
         github,
         attestationsRequired: needed.size > 0,
+        ...(store.elsewhere ? { signatureRepository: store.repo } : {}),
       }).then(
         (found) =>
           verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
@@ -350,6 +368,7 @@ export async function runVerify(
         ...(target.subject.dockerfile ? { dockerfile: target.subject.dockerfile } : {}),
       }
       const rule = target.rule
+      const store = storeOf(target, rule)
       // Attestations describe the image that was built and named; a platform manifest reached
       // through its index needs a signature only (as Signet and cosign attach them): its own, or
       // the index's (platformVerdict).
@@ -376,6 +395,7 @@ export async function runVerify(
         verdict: outcome.verified ? 'verified' : 'failed',
         ...(coveredBy ? { coveredBy } : {}),
         rule: rule.name ?? rule.source,
+        ...(store.elsewhere ? { signatureRepository: store.name } : {}),
         ...(outcome.reason ? { reason: outcome.reason } : {}),
         ...(outcome.signer ? { signer: outcome.signer } : {}),
         ...(outcome.rekorLogIndex !== undefined

@@ -86,10 +86,14 @@ export class Cosign {
   private readonly env: NodeJS.ProcessEnv
   private tokens = 0
 
-  constructor(private readonly dir: string) {
+  /** `extraEnv`: set for every run, e.g. COSIGN_REPOSITORY (where signatures go and are read). */
+  constructor(
+    private readonly dir: string,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ) {
     const home = join(dir, 'cosign-home')
     mkdirSync(home, { recursive: true })
-    this.env = { HOME: home, TUF_ROOT: join(home, 'tuf') }
+    this.env = { HOME: home, TUF_ROOT: join(home, 'tuf'), ...extraEnv }
   }
 
   /** `cosign generate-key-pair` (v3) in a directory of its own. */

@@ -84,4 +84,59 @@ describe('the registry factory a run is given', () => {
     expect(named).toHaveLength(1)
     expect([...new Set(named[0])].sort()).toEqual(['ghcr.io', 'registry.acme.test'])
   })
+
+  it("issue 12.4: sign names the signature repository's registry too", async () => {
+    const { factory, named } = recordingFactory()
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    const values: Record<string, string> = {
+      images: `registry.acme.test/app@${DIGEST}`,
+      key: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      tlog: 'false',
+      'signature-repository': 'signatures.acme.test/acme/signatures',
+    }
+    const inputs = readInputs((name) => values[name] ?? '')
+    if (inputs.mode !== 'sign') throw new Error('expected sign inputs')
+    await expect(
+      runSign(inputs, { log: silentLogger, cwd: dir, env: {}, registry: factory }),
+    ).rejects.toThrow()
+    expect([...new Set(named[0])].sort()).toEqual(['registry.acme.test', 'signatures.acme.test'])
+  })
+
+  it("issue 12.4: verify names the input's signature repository, not one only a workspace policy names", async () => {
+    const { factory, named } = recordingFactory()
+    writeFileSync(
+      join(dir, 'policy.yml'),
+      [
+        'rules:',
+        '  - images: registry.acme.test/**',
+        '    signatureRepository: attacker.example/loot',
+        '    signers:',
+        '      - identity: https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main',
+        '        issuer: https://token.actions.githubusercontent.com',
+        '',
+      ].join('\n'),
+    )
+    const extras: Record<string, string>[] = [
+      {},
+      { 'signature-repository': 'signatures.acme.test/acme/signatures' },
+    ]
+    for (const extra of extras) {
+      const values: Record<string, string> = {
+        mode: 'verify',
+        images: `registry.acme.test/app@${DIGEST}`,
+        policy: 'policy.yml',
+        'trusted-root': 'trusted_root.json',
+        'registry-username': 'user',
+        'registry-password': 'secret',
+        ...extra,
+      }
+      const inputs = readInputs((name) => values[name] ?? '')
+      if (inputs.mode !== 'verify') throw new Error('expected verify inputs')
+      await runVerify(inputs, { log: silentLogger, cwd: dir, env: {}, registry: factory })
+    }
+    expect(named.map((n) => [...new Set(n)].sort())).toEqual([
+      ['registry.acme.test'],
+      ['registry.acme.test', 'signatures.acme.test'],
+    ])
+  })
 })
