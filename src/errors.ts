@@ -19,6 +19,8 @@ export type SignetErrorCode =
   | 'SIGSTORE_ERROR'
   | 'FORMAT_INVALID'
   | 'CONCURRENT_WRITE'
+  /** The registry refused to overwrite a tag Signet appends to: it keeps tags immutable. */
+  | 'TAG_IMMUTABLE'
   /** An SBOM file that is not CycloneDX/SPDX JSON, of an unsupported version, or too large. */
   | 'SBOM_INVALID'
   /** Provenance asked for outside GitHub Actions, or from a token without the claims it needs. */

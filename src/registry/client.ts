@@ -20,6 +20,7 @@ import {
   parseLinkNext,
   parseRegistryJson,
   parseUrl,
+  MAX_ERROR_BODY_BYTES,
   readLimited,
   registryError,
   RegistryAnswerError,
@@ -224,8 +225,9 @@ export class RegistryClient implements Registry {
     return this.call(
       { method: 'PUT', repo, url: path, access: 'push', headers, body: bytes },
       async ({ res, url }) => {
-        if (res.status === 412 && options.ifMatch) {
-          await discard(res)
+        // Harbor refuses to overwrite an immutable tag with 412 too: that is no lost race, and its
+        // text (src/storage/immutable-tags.ts) tells the two apart.
+        if (res.status === 412 && options.ifMatch && !(await saysImmutable(res))) {
           throw new SignetError(
             'CONCURRENT_WRITE',
             `PUT ${repo.registry}${path}: ${reference} changed since it was read (412 Precondition Failed)`,
@@ -571,6 +573,20 @@ export class RegistryClient implements Registry {
       code,
     )
   }
+}
+
+/**
+ * Reads a 412's error body (bounded): true when it names the tag immutable, and then the answer
+ * is kept for fail() to report (a clone's body is read).
+ */
+async function saysImmutable(res: Response): Promise<boolean> {
+  // The whole body (bounded), not the shortened text a message shows: the word comes last.
+  const body = await readLimited(res.clone(), MAX_ERROR_BODY_BYTES, 'error body').catch(() =>
+    Buffer.alloc(0),
+  )
+  if (/\bimmutable\b/i.test(body.toString('utf8'))) return true
+  await discard(res)
+  return false
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Repository } from './types'
 /** Redirects followed for one request. */
 const MAX_REDIRECTS = 5
 /** An error body is read up to this much, for its distribution error JSON. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024
+export const MAX_ERROR_BODY_BYTES = 64 * 1024
 /** Registry-supplied text (error code and message, a host, a path) shown in a message, at most. */
 export const MAX_REGISTRY_TEXT = 200
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])

@@ -8,8 +8,12 @@
  * first, then one pause (as long as the longest any tag needs), then every tag is read back. The
  * pause is then paid once per run, not once per image, and no image holds a concurrency slot
  * while it waits.
+ *
+ * A registry that keeps tags immutable refuses the second write to a tag: that is one TAG_IMMUTABLE
+ * error naming the ways out (immutable-tags.ts), not a retry, and the tag keeps what it held.
  */
 import { SignetError } from '../errors'
+import { immutableTagError, isImmutableTagRefusal } from './immutable-tags'
 import type { FetchedManifest, Registry, Repository } from '../registry/types'
 
 export interface TagUpdate<T> {
@@ -153,6 +157,8 @@ export async function updateTag<T>(
       })
       lastSeen = put.digest
     } catch (err) {
+      if (isImmutableTagRefusal(err, { repo, tag, overwriting: current !== undefined }))
+        throw immutableTagError(repo, tag, err)
       // If-Match failed (412): someone wrote between our read and our write; read again, merge.
       if (!(err instanceof SignetError && err.code === 'CONCURRENT_WRITE')) throw err
       lastSeen = undefined
