@@ -22,7 +22,9 @@ import {
   writeSigningKey,
   type PushedImage,
 } from '../infra/harness'
+import { imageDigests } from '../infra/images'
 import { CYCLONEDX } from '../infra/sboms'
+import { startOciRegistry } from '../infra/oci-registry'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
 
@@ -66,8 +68,9 @@ const REGISTRIES: [string, () => TestRegistry][] = [
 /** A fresh image, and a fresh signature repository on the same registry. */
 async function imageAndStore(
   registry: TestRegistry,
+  platforms?: string[],
 ): Promise<{ image: PushedImage; store: string; storeRepo: Repository }> {
-  const image = await pushFreshImage(registry.host, 'sigrepo/app')
+  const image = await pushFreshImage(registry.host, 'sigrepo/app', { platforms })
   const storeRepo = { registry: registry.host, repository: `sigrepo/signatures${stores++}` }
   return { image, store: `${registry.host}/${storeRepo.repository}`, storeRepo }
 }
@@ -171,10 +174,13 @@ async function runVerifyCommand(command: string, publicKey?: string): Promise<st
 
 describe('Signet signs into a signature repository: cosign v3 and v2 read it there', () => {
   it.each(REGISTRIES)(
-    'keyless, both formats, with an SBOM attestation, on %s',
+    'keyless, both formats, an index and its platforms, with an SBOM attestation, on %s',
     async (_label, registryOf) => {
       const registry = registryOf()
-      const { image, store, storeRepo } = await imageAndStore(registry)
+      const { image, store, storeRepo } = await imageAndStore(registry, [
+        'linux/amd64',
+        'linux/arm64',
+      ])
       const run = await runAction(
         {
           images: image.ref,
@@ -185,8 +191,10 @@ describe('Signet signs into a signature repository: cosign v3 and v2 read it the
         oidcEnv(sigstore),
       )
       expectOk(run)
-      const [result] = JSON.parse(run.outputs.results) as SignResult[]
-      expect(result.signed).toBe(true)
+      const results = JSON.parse(run.outputs.results) as SignResult[]
+      expect(results.map((r) => r.digest).sort()).toEqual(imageDigests(image.image).sort())
+      const [result] = results
+      expect(results.every((r) => r.signed)).toBe(true)
       for (const written of [...result.signatures, ...result.attestations])
         expect(
           written.reference.startsWith(`${store}:`) || written.reference.startsWith(`${store}@`),
@@ -211,6 +219,11 @@ describe('Signet signs into a signature repository: cosign v3 and v2 read it the
           ['verify-attestation', '--type', 'cyclonedx', ...who, image.ref],
           store,
         )
+      }
+      for (const digest of imageDigests(image.image).slice(1)) {
+        const platform = `${image.name}@${digest}`
+        await cosignVerify(3, ['verify', ...who, platform], store)
+        await cosignVerify(2, ['verify', ...who, platform], store)
       }
       // cosign without COSIGN_REPOSITORY finds nothing beside the image.
       await expect(cosignVerify(3, ['verify', ...who, image.ref])).rejects.toThrow()
@@ -319,5 +332,67 @@ describe('cosign v3 and v2 sign into a signature repository: Signet reads it the
     )
     expectOk(run)
     expect(verifyResults(run)[0]).toMatchObject({ verified: true, signatureRepository: store })
+  })
+})
+
+describe('a registry with immutable tags (issue 12.5)', () => {
+  it('fails the step with one error naming both ways out; signature-repository gets through', async () => {
+    // Tags under strict/ are written once; a second PUT gets ECR's answer.
+    const written = new Set<string>()
+    const strict = await startOciRegistry({
+      referrers: false,
+      intercept: ({ method, url }) => {
+        const m = /^\/v2\/(strict\/.+)\/manifests\/([^/:]+)$/.exec(url.pathname)
+        if (method !== 'PUT' || !m) return undefined
+        if (!written.has(url.pathname)) {
+          written.add(url.pathname)
+          return undefined
+        }
+        return {
+          status: 400,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            errors: [
+              {
+                code: 'TAG_INVALID',
+                message: `The image tag '${m[2]}' already exists in the '${m[1]}' repository and cannot be overwritten because the tag is immutable.`,
+              },
+            ],
+          }),
+        }
+      },
+    })
+    try {
+      const image = await pushFreshImage(strict.host, 'strict/app')
+      const second = writeSigningKey(dir, 'second', 'pw2')
+      const signWith = (key: { keyPath: string }, password: string, extra = {}) =>
+        runAction({
+          images: image.ref,
+          key: key.keyPath,
+          'key-password': password,
+          'signature-format': 'legacy',
+          ...standInInputs(sigstore, strict.host),
+          ...extra,
+        })
+      expectOk(await signWith(signetKey, 'pw'))
+      // A second signer appends to the same .sig tag: refused.
+      const refused = await signWith(second, 'pw2')
+      expect(refused.exitCode).toBe(1)
+      expect(refused.outputs.signed).toBe('false')
+      expect(refused.errors).toHaveLength(1)
+      expect(refused.errors[0]).toContain('immutable')
+      expect(refused.errors[0]).toContain('signature-repository')
+      expect(refused.errors[0]).toContain('signature-format: bundle')
+      // The way out: the signatures in a repository whose tags can be overwritten.
+      const store = `${strict.host}/mutable/signatures`
+      expectOk(await signWith(signetKey, 'pw', { 'signature-repository': store }))
+      expectOk(await signWith(second, 'pw2', { 'signature-repository': store }))
+      for (const key of [signetKey, second]) {
+        await cosignVerify(3, ['verify', '--key', key.pubPath, image.ref], store)
+        await cosignVerify(2, ['verify', '--key', key.pubPath, image.ref], store)
+      }
+    } finally {
+      await strict.stop()
+    }
   })
 })
