@@ -8,7 +8,10 @@ import { generateKeyPairSync } from 'node:crypto'
 import { parsePolicy, PolicyError } from '../../src/policy/policy-file'
 import { parseImageReference } from '../../src/registry/reference'
 import type { ImageIndex, ImageManifest, Repository } from '../../src/registry/types'
+import { signSummary } from '../../src/report/summary'
+import type { SignOutcome, VerifyOutcome } from '../../src/report/types'
 import { buildVerifyCommand } from '../../src/report/verify-command'
+import { verifySummary } from '../../src/report/verify-summary'
 import { signImages } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -249,5 +252,58 @@ describe('the verify command', () => {
       `COSIGN_REPOSITORY=sigs.test:5000/acme/signatures cosign verify --key=cosign.pub ${NAME}@sha256:${'c'.repeat(64)}`,
     )
     expect(buildVerifyCommand(base)).toMatch(/^cosign verify /)
+  })
+})
+
+describe('the summaries say where signatures are', () => {
+  const digest = `sha256:${'d'.repeat(64)}`
+
+  it('sign: the signature repository, in a line of its own', () => {
+    const outcome: SignOutcome = {
+      mode: 'sign',
+      results: [],
+      signed: true,
+      bundleCount: 0,
+      keyless: false,
+      verifyCommand: 'cosign verify',
+      signatureFormat: 'both',
+      customInstance: false,
+      tlog: true,
+      timestamped: false,
+      errors: [],
+      signatureRepository: 'sigs.test:5000/acme/signatures',
+    }
+    expect(signSummary(outcome)).toContain(
+      'Signatures and attestations are stored in `sigs.test:5000/acme/signatures`',
+    )
+    expect(signSummary({ ...outcome, signatureRepository: undefined })).not.toContain('stored in')
+  })
+
+  it('verify: where each image was looked for, when not beside it', () => {
+    const outcome: VerifyOutcome = {
+      mode: 'verify',
+      results: [
+        {
+          image: `${NAME}@${digest}`,
+          name: NAME,
+          digest,
+          mediaType: '',
+          verified: false,
+          verdict: 'failed',
+          reason: 'expected a signature, got none',
+          signatureRepository: 'sigs.test:5000/acme/signatures',
+          signatures: [],
+          attestations: [],
+        },
+      ],
+      verified: false,
+      enforce: true,
+      policySource: 'inputs',
+      trustRoots: [],
+      notes: [],
+    }
+    expect(verifySummary(outcome)).toContain(
+      'signatures looked for in: `sigs.test:5000/acme/signatures`',
+    )
   })
 })
