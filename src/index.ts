@@ -8,17 +8,30 @@ import type { Outcome } from './report/types'
 import type { GitHubApiFactory } from './github/api'
 import { actionsRegistry } from './action/registry'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
+import { proxyConfigured } from './net/proxy'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
   // Mask secrets before anything can print them.
   for (const secret of secretValues(get)) core.setSecret(secret)
   try {
+    await routeProxies()
     const inputs = readInputs(get)
     await reportOutcome(await run(inputs), inputs.summary)
   } catch (err) {
     reportError(err, core.getInput('mode'))
   }
+}
+
+/**
+ * HTTPS_PROXY, HTTP_PROXY and NO_PROXY for every request, as @actions/http-client reads them
+ * (src/net/). First, before any request and before the signing stack loads (its HTTP stack is
+ * hooked as it loads); and only with a proxy variable set, so other runs load none of it.
+ */
+async function routeProxies(): Promise<void> {
+  if (!proxyConfigured(process.env)) return
+  const { routeThroughProxy } = await import('./net/route')
+  routeThroughProxy(process.env, actionsLogger)
 }
 
 /**
