@@ -9,6 +9,7 @@ import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } fr
 import { actionsRegistry } from '../action/registry'
 import { isSignetError, SignetError } from '../errors'
 import { INPUT, readInputs, secretValues, type InputGetter } from '../inputs'
+import { proxyConfigured } from '../net/proxy'
 import { signOutputs } from '../report/summary'
 import type { Logger, Outcome } from '../report/types'
 import { stepVerdict } from '../report/verdict'
@@ -117,6 +118,8 @@ async function execute(args: CliArgs, io: CliIo, log: Logger, masker: Masker): P
     return flags[name] ?? ''
   }
   for (const secret of secretValues(get)) masker.add(secret)
+  // As the action's entry does (src/index.ts): before any request, only with a proxy variable.
+  if (proxyConfigured(io.env)) (await import('../net/route')).routeThroughProxy(io.env, log)
   const inputs = readInputs(get)
   const registry = actionsRegistry(inputs, io.env, log)
   if (inputs.mode === 'verify') {

@@ -11,10 +11,11 @@
  * serve, is asked of the public-good mirror; the proxy forwards to the test address only, so it
  * logs that request and refuses it, and no test reaches the internet.
  */
+import { execFile } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runAction, type ActionRun } from '../infra/action-runner'
+import { NODE, ROOT, runAction, type ActionRun } from '../infra/action-runner'
 import { Cosign } from '../infra/cosign'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
 import { startGitHubApiStandIn, type GitHubApiStandIn } from '../infra/github-api'
@@ -286,5 +287,53 @@ describe('behind a proxy (issue 12.3)', () => {
     expect(run.visibleLog).not.toContain('hunter2-socks')
     expect((await proxy.targets()).length).toBe(before)
     expect(at.registry.connections).toBe(connections)
+  })
+
+  it('the command line routes the same way (dist/cli.cjs)', async () => {
+    const image = await pushAt(at.registry.host)
+    const unproxied = await pushAt(at.unproxiedRegistry.host)
+    const before = (await proxy.targets()).length
+    const connections = at.unproxiedRegistry.connections
+    const signet = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          NODE,
+          [
+            join(ROOT, 'dist', 'cli.cjs'),
+            ...args,
+            ...['--images', image, '--images', unproxied],
+            ...['--plain-http', at.registry.host, '--plain-http', at.unproxiedRegistry.host],
+            ...['--trusted-root', sigstore.trustedRootPath],
+          ],
+          { env: { PATH: process.env.PATH, HOME: dir, ...behindProxy() } },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+        )
+      })
+    // Fulcio on loopback (direct, though sigstore-js's own rules would proxy it), Rekor through.
+    const sign = await signet([
+      'sign',
+      ...['--identity-token', sigstore.mintToken()],
+      ...['--fulcio-url', sigstore.fulcioURL],
+      ...['--rekor-url', via(at.rekor, sigstore.rekorURL)],
+    ])
+    expect(sign.stderr).not.toMatch(/error/)
+    expect(sign.code).toBe(0)
+    const verify = await signet([
+      'verify',
+      ...['--certificate-identity', sigstore.identity.subject],
+      ...['--certificate-oidc-issuer', sigstore.identity.issuer],
+    ])
+    expect(verify.code).toBe(0)
+    for (const run of [sign, verify]) {
+      expect(run.stderr).toContain('Proxy: https:// through http://127.0.0.1:')
+      expect(run.stderr + run.stdout).not.toContain(PROXY_PASSWORD)
+    }
+    const after = (await proxy.targets()).slice(before)
+    expect(after).toContain(at.registry.host)
+    expect(after).toContain(at.rekor.host)
+    expect(after.filter((t) => t.startsWith('127.'))).toEqual([])
+    expect(after).not.toContain(at.unproxiedRegistry.host)
+    expect(at.unproxiedRegistry.connections).toBeGreaterThan(connections)
   })
 })
