@@ -37,16 +37,6 @@ interface NpmcliAgentModule {
   getAgent: (url: string | URL, options?: Record<string, unknown>) => unknown
 }
 
-/** What routeThroughProxy installed, for tests to inspect and undo. */
-export interface ProxyRouting {
-  /** The global fetch dispatcher installed. */
-  dispatcher: Dispatcher
-  /** Puts back the global dispatcher and @npmcli/agent's getAgent as they were. */
-  restore(): void
-}
-
-const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1')
-
 /** undici's ProxyAgent for `proxy`, its credentials (if any) sent as @actions/http-client does. */
 function proxyAgentFor(proxy: URL): ProxyAgent {
   const token = proxyAuthorization(proxy)
@@ -57,16 +47,16 @@ function proxyAgentFor(proxy: URL): ProxyAgent {
   return new ProxyAgent({ uri: uri.href, ...(token ? { token } : {}) })
 }
 
-/** The fetch dispatcher: per origin, through the proxy the rule names or directly. */
+/**
+ * The fetch dispatcher: per origin, through the proxy the rule names or directly. The Agent asks
+ * its factory once per origin and listens to what it returns, so each proxied origin gets a
+ * ProxyAgent of its own (a shared one would gather the Agent's listeners, one set per origin).
+ */
 export function routingDispatcher(env: ProxyEnv): Dispatcher {
-  const proxies = new Map<string, ProxyAgent>()
   return new Agent({
     factory: (origin, options) => {
       const proxy = proxyFor(new URL(String(origin)), env)
-      if (!proxy) return new Pool(origin, options)
-      let agent = proxies.get(proxy.href)
-      if (!agent) proxies.set(proxy.href, (agent = proxyAgentFor(proxy)))
-      return agent
+      return proxy ? proxyAgentFor(proxy) : new Pool(origin, options)
     },
   })
 }
@@ -111,23 +101,11 @@ export function describeRouting(env: ProxyEnv): string {
  * password, checks the proxy URLs (a bad one fails here, naming its variable), installs the fetch
  * dispatcher and wraps @npmcli/agent, and says in the log what it did.
  */
-export function routeThroughProxy(env: ProxyEnv, log: Logger): ProxyRouting {
+export function routeThroughProxy(env: ProxyEnv, log: Logger): void {
   for (const secret of proxySecrets(env)) log.mask?.(secret)
   log.info(describeRouting(env))
-  const globals = globalThis as Record<symbol, unknown>
-  const previous = globals[GLOBAL_DISPATCHER]
-  const dispatcher = routingDispatcher(env)
-  setGlobalDispatcher(dispatcher)
+  setGlobalDispatcher(routingDispatcher(env))
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, see above
   const npmcli = require('@npmcli/agent') as NpmcliAgentModule
-  const getAgent = npmcli.getAgent
-  npmcli.getAgent = routedGetAgent(getAgent, env)
-  return {
-    dispatcher,
-    restore() {
-      npmcli.getAgent = getAgent
-      globals[GLOBAL_DISPATCHER] = previous ?? new Agent()
-      void dispatcher.close()
-    },
-  }
+  npmcli.getAgent = routedGetAgent(npmcli.getAgent, env)
 }
