@@ -29,6 +29,8 @@ export type SignetErrorCode =
   | 'DOCKERFILE_INVALID'
   /** A `policy` file that is not valid YAML, has an unknown key, or a rule that cannot be enforced. */
   | 'POLICY_INVALID'
+  /** An admission policy (Kyverno, policy-controller) cannot say what Signet's verdict requires. */
+  | 'ADMISSION_UNSUPPORTED'
 
 export class SignetError extends Error {
   readonly code: SignetErrorCode
