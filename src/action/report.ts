@@ -5,9 +5,10 @@
  */
 import * as core from '@actions/core'
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
-import { closeSync, openSync, writeSync } from 'node:fs'
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { policiesForSignRun, type SignRunPolicies } from '../admission'
 import { isSignetError } from '../errors'
 import { oneLine, signOutputs, signSummary } from '../report/summary'
 import type { Logger, Outcome, SignOutcome, VerifyOutcome } from '../report/types'
@@ -75,9 +76,34 @@ async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Pr
   for (const [name, value] of Object.entries(signOutputs(outcome))) core.setOutput(name, value)
   if (outcome.identityNote) core.notice(oneLine(outcome.identityNote))
   core.info(oneLine(`verify with: ${outcome.verifyCommand}`))
+  const admission = writeAdmissionPolicies(outcome)
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
-    await core.summary.addRaw(signSummary(outcome)).write()
+    await core.summary.addRaw(signSummary(outcome, admission.kyverno)).write()
   }
+}
+
+/**
+ * The admission policies for what was signed (src/admission), each written to a file in the
+ * runner's temp directory and named by its output (`kyverno-policy`, `cluster-image-policy`).
+ * Audit mode: the seed's users roll a policy out reporting first. A policy that cannot be made
+ * is a log line, not a failure: the images are signed.
+ */
+function writeAdmissionPolicies(outcome: SignOutcome): SignRunPolicies {
+  const policies = policiesForSignRun(outcome, 'audit')
+  for (const problem of policies.problems) core.info(oneLine(problem))
+  const dir = process.env.RUNNER_TEMP || tmpdir()
+  const stamp = `${process.pid}-${Date.now()}`
+  for (const [output, policy] of [
+    ['kyverno-policy', policies.kyverno],
+    ['cluster-image-policy', policies.clusterImagePolicy],
+  ] as const) {
+    if (!policy) continue
+    const path = join(dir, `signet-${output}-${stamp}.yaml`)
+    writeFileSync(path, policy.yaml)
+    core.setOutput(output, path)
+    for (const note of policy.notes) core.info(oneLine(`${output}: ${note}`))
+  }
+  return policies
 }
 
 /**

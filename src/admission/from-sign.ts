@@ -7,8 +7,17 @@
  */
 import type { SignOutcome } from '../report/types'
 import { parseImageReference } from '../registry/reference'
+import { isSignetError } from '../errors'
 import { unsupported } from './common'
-import type { AdmissionRule, AdmissionSigner, AdmissionSpec } from './types'
+import { kyvernoPolicy } from './kyverno'
+import { clusterImagePolicy } from './policy-controller'
+import type {
+  AdmissionMode,
+  AdmissionRule,
+  AdmissionSigner,
+  AdmissionSpec,
+  GeneratedPolicy,
+} from './types'
 
 /** What a sign run wrote, in the terms a policy needs (a CLI can build it without a SignOutcome). */
 export interface SignedImages {
@@ -82,4 +91,43 @@ export function admissionFromSigned(signed: SignedImages): AdmissionSpec {
     signatureFormat: signed.signatureFormat,
     transparencyLog: signed.transparencyLog,
   }
+}
+
+/** The admission policies a sign run offers (the job summary, the outputs), or why not. */
+export interface SignRunPolicies {
+  kyverno?: GeneratedPolicy
+  clusterImagePolicy?: GeneratedPolicy
+  /** Why a policy was not generated (each an ADMISSION_UNSUPPORTED message), for the log. */
+  problems: string[]
+}
+
+/**
+ * Both policies for what a sign run wrote, each generated on its own: one the run's identity or
+ * images cannot be written into (a Kyverno `{{`, say) does not cost the other. None for a run
+ * that did not sign every image: a policy for part of a failed run would mislead.
+ */
+export function policiesForSignRun(outcome: SignOutcome, mode: AdmissionMode): SignRunPolicies {
+  const out: SignRunPolicies = { problems: [] }
+  if (!outcome.signed) return out
+  const attempt = (make: (spec: AdmissionSpec) => GeneratedPolicy): GeneratedPolicy | undefined => {
+    try {
+      return make(admissionFromSigned(signedImagesOf(outcome)))
+    } catch (err) {
+      if (!isSignetError(err)) throw err
+      if (!out.problems.includes(err.message)) out.problems.push(err.message)
+      return undefined
+    }
+  }
+  out.kyverno = attempt((spec) => kyvernoPolicy(spec, { mode }))
+  out.clusterImagePolicy = attempt((spec) => clusterImagePolicy(spec, { mode }))
+  if (outcome.customInstance) {
+    // The policies name the public-good Rekor; another instance needs its trust root there.
+    const note =
+      'signed against other Sigstore services than the public-good instance: give the ' +
+      "admission controller that instance's trust root (Kyverno: the attestor's roots, rekor " +
+      'and ctlog keys; policy-controller: a TrustRoot and trustRootRef), or it refuses the images'
+    out.kyverno?.notes.push(note)
+    out.clusterImagePolicy?.notes.push(note)
+  }
+  return out
 }

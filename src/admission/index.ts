@@ -19,7 +19,13 @@ export type {
   AdmissionSpec,
   GeneratedPolicy,
 } from './types'
-export { admissionFromSigned, signedImagesOf, type SignedImages } from './from-sign'
+export {
+  admissionFromSigned,
+  policiesForSignRun,
+  signedImagesOf,
+  type SignedImages,
+  type SignRunPolicies,
+} from './from-sign'
 export { admissionFromPolicy, type FromPolicyOptions } from './from-policy'
 export { kyvernoPolicy, componentNamesExpression, BANNED_COMPONENT_DEPTH } from './kyverno'
 export { clusterImagePolicy } from './policy-controller'

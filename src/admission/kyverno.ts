@@ -231,5 +231,5 @@ export function kyvernoPolicy(spec: AdmissionSpec, options: AdmissionOptions): G
       rules,
     },
   }
-  return { yaml: toYaml(policy), notes }
+  return { yaml: toYaml(policy), mode: options.mode, notes }
 }

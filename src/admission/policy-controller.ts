@@ -111,5 +111,5 @@ export function clusterImagePolicy(
       },
     })
   })
-  return { yaml: documents.join('---\n'), notes }
+  return { yaml: documents.join('---\n'), mode: options.mode, notes }
 }

@@ -70,6 +70,7 @@ export interface AdmissionOptions {
 /** A generated resource: its YAML text, and where it checks more than Signet's verdict does. */
 export interface GeneratedPolicy {
   yaml: string
+  mode: AdmissionMode
   /**
    * Where the admission controller is STRICTER than Signet (it never is weaker: what it cannot
    * say is refused with ADMISSION_UNSUPPORTED). For the user to read; empty when none.

@@ -1,5 +1,6 @@
 /** The job summary and the outputs, as plain data. Pure: the front door (src/action/report.ts) writes them. */
 import { createHash, createPublicKey } from 'node:crypto'
+import type { GeneratedPolicy } from '../admission/types'
 import type { SignatureRecord, SignOutcome } from './types'
 
 /**
@@ -135,7 +136,30 @@ export function keyFingerprint(publicKeyPem: string | undefined): string {
   return `sha256:${createHash('sha256').update(der).digest('hex').slice(0, 16)}…`
 }
 
-export function signSummary(outcome: SignOutcome): string {
+/**
+ * The Kyverno policy a sign run offers, folded (`<details>`): the notes as text, the YAML in a
+ * fence it cannot close. A blank line after `<summary>` ends the HTML block, so the fence is
+ * markdown and everything in it is shown as code.
+ */
+function admissionBlock(kyverno: GeneratedPolicy): string[] {
+  const lines = [
+    '<details><summary>Admission policy (Kyverno ClusterPolicy) for these images</summary>',
+    '',
+    'Requires this signer and these attestations when a pod runs these images. ' +
+      (kyverno.mode === 'audit'
+        ? 'Audit mode reports only; to refuse, set `validationFailureAction` and each ' +
+          '`failureAction` to `Enforce`, and `mutateDigest` and `verifyDigest` to `true`.'
+        : 'Enforce mode refuses a pod whose images do not verify.'),
+    '',
+  ]
+  for (const note of kyverno.notes) lines.push(`- ${markdownText(note)}`)
+  if (kyverno.notes.length > 0) lines.push('')
+  lines.push(codeBlock(kyverno.yaml.trimEnd(), 'yaml'), '', '</details>')
+  return lines
+}
+
+/** `kyverno`: the admission policy for what was signed (src/admission), offered folded. */
+export function signSummary(outcome: SignOutcome, kyverno?: GeneratedPolicy): string {
   const lines: string[] = []
   const signedCount = outcome.results.filter((r) => r.signed).length
   lines.push(
@@ -206,6 +230,7 @@ export function signSummary(outcome: SignOutcome): string {
         'policy-controller read the `.sig` tag.',
     )
   }
+  if (kyverno) lines.push('', ...admissionBlock(kyverno))
   return lines.join('\n') + '\n'
 }
 

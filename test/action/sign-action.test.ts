@@ -31,6 +31,13 @@ import { runToolAsync } from '../infra/tools'
 import { expectOneError } from '../infra/expect'
 import { imageDigests } from '../infra/images'
 import { closeServer, listenOnLoopback } from '../infra/listen'
+import { crdErrors, crdSchema } from '../infra/crd-schema'
+import { parse } from 'yaml'
+import { CYCLONEDX } from '../infra/sboms'
+
+const CRDS = join(__dirname, '..', 'fixtures', 'crds')
+const KYVERNO = crdSchema(join(CRDS, 'kyverno.io_clusterpolicies.excerpt.yaml'), 'v1')
+const CIP = crdSchema(join(CRDS, 'policy.sigstore.dev_clusterimagepolicies.yaml'), 'v1beta1')
 
 let distribution: TestRegistry
 let sigstore: SigstoreStandIn
@@ -339,6 +346,48 @@ describe('report', () => {
     } finally {
       await reusable.stop()
     }
+  })
+
+  it('issue 13.3: offers admission policies naming exactly the identity signed with, files and summary', async () => {
+    const { ref } = await push(distribution.host)
+    const sbom = join(dir, 'admission.cdx.json')
+    writeFileSync(sbom, JSON.stringify(CYCLONEDX))
+    const run = await runAction({ images: ref, sbom, ...services(distribution.host) }, oidc())
+    expect(run.exitCode).toBe(0)
+    const kyverno = parse(run.outputFiles['kyverno-policy']) as Record<string, unknown>
+    expect(crdErrors(run.outputFiles['kyverno-policy'], KYVERNO)).toEqual([])
+    expect(crdErrors(run.outputFiles['cluster-image-policy'], CIP)).toEqual([])
+    const entry = (kyverno.spec as { rules: { verifyImages: Record<string, unknown>[] }[] })
+      .rules[0].verifyImages[0]
+    expect(entry).toMatchObject({
+      // signature-format defaults to both: Kyverno reads the .sig tag.
+      type: 'Cosign',
+      failureAction: 'Audit',
+      attestors: [
+        {
+          count: 1,
+          entries: [
+            {
+              keyless: {
+                subject: run.outputs['certificate-identity'],
+                issuer: run.outputs['certificate-oidc-issuer'],
+              },
+            },
+          ],
+        },
+      ],
+    })
+    const repository = ref.replace(/[:@][^/]*$/, '')
+    expect(entry.imageReferences).toEqual([`${repository}:*`, `${repository}@*`])
+    const types = (
+      JSON.parse(run.outputs.results) as { attestations: { predicateType: string }[] }[]
+    )[0].attestations.map((a) => a.predicateType)
+    expect(types.length).toBeGreaterThan(0)
+    expect((entry.attestations as { type: string }[]).map((a) => a.type).sort()).toEqual(
+      [...new Set(types)].sort(),
+    )
+    expect(run.summary).toContain('<details><summary>Admission policy (Kyverno ClusterPolicy)')
+    expect(run.summary).toContain(run.outputFiles['kyverno-policy'].trimEnd())
   })
 
   it('writes one summary row per digest, log groups per phase, and every bundle to bundle-path', async () => {

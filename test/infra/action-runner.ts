@@ -4,7 +4,7 @@
  * RUNNER_TEMP, and Node 24.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
@@ -18,6 +18,8 @@ export interface ActionRun {
   stderr: string
   outputs: Record<string, string>
   summary: string
+  /** The text of each output that names a file the run wrote in RUNNER_TEMP (e.g. kyverno-policy). */
+  outputFiles: Record<string, string>
   /** The `::error::` lines the runner would turn into annotations. */
   errors: string[]
   /** The log as the runner shows it: `::add-mask::` commands consumed, masked values as ***. */
@@ -129,6 +131,12 @@ export async function runAction(
     stderr,
     outputs,
     summary: readFileSync(summaryFile, 'utf8'),
+    // Outputs naming files the run wrote in RUNNER_TEMP, read before the directory goes.
+    outputFiles: Object.fromEntries(
+      Object.entries(outputs)
+        .filter(([, value]) => value.startsWith(`${dir}/`) && existsSync(value))
+        .map(([name, value]) => [name, readFileSync(value, 'utf8')]),
+    ),
     errors: stdout.split('\n').filter((l) => l.startsWith('::error')),
     visibleLog: maskLog(stdout + stderr),
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import type { SignOutcome } from '../../src/sign/run'
 import { buildVerifyCommand } from '../../src/report/verify-command'
 import type { ImageResult } from '../../src/report/types'
+import { policiesForSignRun } from '../../src/admission'
 import { signSummary } from '../../src/report/summary'
 import { verifySummary } from '../../src/report/verify-summary'
 import type { VerifyImageResult, VerifyOutcome } from '../../src/verify/run'
@@ -354,6 +355,35 @@ describe('the sign summary, rendered as GitHub renders it', () => {
       // The command to copy is one code block holding exactly verify-command.
       const blocks = [...html.matchAll(/<pre><code[^>]*>([\s\S]*?)<\/code><\/pre>/g)]
       expect(blocks.map((m) => decode(m[1]))).toEqual([`${outcome.verifyCommand}\n`])
+    }
+  })
+})
+
+describe('issue 13.3: the Kyverno policy offered in the sign summary', () => {
+  it('is folded, and hostile identities and predicate types come out as the YAML text, in code', () => {
+    for (const subject of HOSTILE.filter((h) => !h.includes('{{'))) {
+      const results = [{ ...signResult('ghcr.io/acme/app'), signed: true, error: undefined }]
+      results[0].attestations = [
+        { predicateType: `https://x.example/${subject}`, format: 'bundle', reference: 'r' },
+      ]
+      const outcome = { ...signOutcome(results, subject), signed: true }
+      const { kyverno } = policiesForSignRun(outcome, 'audit')
+      if (!kyverno) throw new Error('no policy')
+      kyverno.notes.push(subject)
+      const html = render(signSummary(outcome, kyverno))
+      for (const tag of tagNames(html)) expect([...SIGN_TAGS, 'details', 'summary']).toContain(tag)
+      expect(html.match(/<details>/g)).toHaveLength(1)
+      const folded = /<details><summary>([^<]*)<\/summary>([\s\S]*)<\/details>/.exec(html)
+      expect(folded?.[1]).toBe('Admission policy (Kyverno ClusterPolicy) for these images')
+      const code = /<pre><code class="language-yaml">([\s\S]*?)<\/code><\/pre>/.exec(
+        folded?.[2] ?? '',
+      )
+      expect(decode(code?.[1] ?? '')).toBe(kyverno.yaml)
+      // The note (hostile here) is one list item of text.
+      const items = [...(folded?.[2] ?? '').matchAll(/<li>([\s\S]*?)<\/li>/g)].map((m) =>
+        decode(m[1].replace(/<\/?wbr>/g, '')),
+      )
+      expect(items).toContain(subject)
     }
   })
 })
