@@ -7,7 +7,8 @@
  *
  * Kyverno (`imageReferences`) matches `registry/path:tag` or `registry/path@digest`, with Docker
  * Hub's registry as the pod wrote it (`docker.io`, `index.docker.io`, …) and `library/` added to
- * official images; its `*` matches any run of characters, `/` included, and `?` any one.
+ * official images; its `*` matches any run of characters, `/` included, and `?` and `.` any one
+ * (go-wildcard v2, kyverno's ext/wildcard).
  *
  * policy-controller (`glob`) matches go-containerregistry's name, `index.docker.io/library/node:tag`
  * (Signet's normal form plus the tag or digest); `*` matches within one path component, `**`

@@ -16,6 +16,9 @@
  *   is Audit or Enforce; in Enforce mode Kyverno also pins the admitted image to the verified
  *   digest (`mutateDigest`, `verifyDigest`), which it refuses in Audit mode.
  *
+ * Kyverno matches image references with go-wildcard, where `.` too matches any one character (a
+ * note says so when that can send an image to an earlier rule than Signet would).
+ *
  * Kyverno substitutes `{{ … }}` in a rule's strings: any such text in an identity, key, pattern or
  * name is refused, since a signer must not be able to write a JMESPath expression into the policy.
  */
@@ -215,6 +218,17 @@ export function kyvernoPolicy(spec: AdmissionSpec, options: AdmissionOptions): G
       ],
     }
   })
+  if (
+    spec.rules.length > 1 &&
+    spec.rules.slice(0, -1).some((r) => r.images.some((i) => i.includes('.')))
+  ) {
+    // go-wildcard, which Kyverno matches imageReferences with, reads `.` as any one character.
+    notes.push(
+      'Kyverno reads "." in an image reference as any one character: an image whose name ' +
+        "differs from a rule's only there (registryXexample.com for registry.example.com) is " +
+        'judged by that rule, not by a later one',
+    )
+  }
   const policy = {
     apiVersion: 'kyverno.io/v1',
     kind: 'ClusterPolicy',

@@ -72,8 +72,10 @@ export interface GeneratedPolicy {
   yaml: string
   mode: AdmissionMode
   /**
-   * Where the admission controller is STRICTER than Signet (it never is weaker: what it cannot
-   * say is refused with ADMISSION_UNSUPPORTED). For the user to read; empty when none.
+   * Where the admission controller reads the policy otherwise than Signet: mostly stricter (an
+   * image needs more), and where Kyverno's wildcards can send an image to another rule than
+   * Signet's first match, said so. What a controller cannot check at all is refused with
+   * ADMISSION_UNSUPPORTED, never dropped. For the user to read; empty when none.
    */
   notes: string[]
 }

@@ -342,12 +342,10 @@ function kyvernoName(image: string): string {
   const path = rest.includes('/') ? rest : `library/${rest}`
   return digest ? `${registry}/${path}${digest}` : `${registry}/${path}:${tag || 'latest'}`
 }
+/** go-wildcard v2's Match (kyverno's ext/wildcard): `*` any run, `?` and `.` any one character. */
 const wildcard = (pattern: string, text: string): boolean =>
   new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '[\\s\\S]*')
-      .replace(/\?/g, '[\\s\\S]')}$`,
+    `^${[...pattern].map((c) => (c === '*' ? '[\\s\\S]*' : c === '?' || c === '.' ? '[\\s\\S]' : c.replace(/[+^${}()|[\]\\]/g, '\\$&'))).join('')}$`,
   ).test(text)
 
 /** policy-controller's glob (pkg/apis/glob/glob.go) against go-containerregistry's name. */
@@ -446,6 +444,10 @@ describe('image patterns', () => {
     )
     expect(kyverno.notes.join('\n')).toMatch(/rule 4 \(r3\).*Kyverno's \* also matches "\/"/)
     expect(kyverno.notes.join('\n')).not.toMatch(/rule 1 \(r0\)/)
+    // go-wildcard's `.` is any one character: said, since it can route an image to an earlier rule.
+    expect(kyverno.notes.join('\n')).toMatch(
+      /reads "\." in an image reference as any one character/,
+    )
     // Later rules skip what earlier exact ones cover: the first match decides.
     expect(kRules[1].skipImageReferences).toEqual(kRules[0].imageReferences)
   })
