@@ -12,14 +12,20 @@ export function unsupported(message: string): SignetError {
 
 /**
  * JavaScript regexp syntax that Go's RE2 (which Kyverno and policy-controller compile identities
- * with, through cosign) rejects or reads otherwise: lookaround, backreferences, `\u`/`\c`/`\p`
- * escapes (Signet compiles without the `u` flag, so `\p{L}` is a literal there), and the empty
- * classes `[]` and `[^]`.
+ * with, through cosign) rejects or reads otherwise: lookaround, backreferences, escapes that are
+ * a literal letter to JavaScript without the `u` flag (as Signet compiles) but mean something to
+ * Go (`\p{L}`, `\x{41}`, `\A`, `\z`, `\Q…\E`, `\C`), `\u`/`\c`, POSIX classes, and the empty
+ * classes `[]` and `[^]`. One difference stays: Go's `.` also matches `\r`, `\u2028` and
+ * `\u2029`, which no certificate identity or issuer URL holds.
  */
 const NOT_RE2: { re: RegExp; what: string }[] = [
   { re: /\(\?<?[=!]/, what: 'lookaround ((?=, (?!, (?<=, (?<!)' },
   { re: /\\[1-9]|\\k</, what: 'a backreference' },
-  { re: /\\[ucpP]/, what: 'a \\u, \\c, \\p or \\P escape' },
+  {
+    re: /\\[ucpPAzQECx]/,
+    what: 'an escape Go reads otherwise (\\u \\c \\p \\P \\A \\z \\Q \\E \\C \\x)',
+  },
+  { re: /\[:/, what: 'a POSIX class ([:alpha:])' },
   { re: /\[\^?\]/, what: 'an empty class ([] or [^])' },
 ]
 

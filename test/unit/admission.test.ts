@@ -305,7 +305,16 @@ describe('regexps accept exactly what Signet accepts', () => {
   )
 
   test('a regexp Go reads otherwise is refused, not passed on', () => {
-    for (const re of ['https://github\\.com/(?!evil).*', '(a)\\1', 'caf\\u00e9', '[^]*']) {
+    for (const re of [
+      'https://github\\.com/(?!evil).*',
+      '(a)\\1',
+      'caf\\u00e9',
+      '[^]*',
+      'a\\z',
+      '\\x{41}',
+      '[[:alpha:]]+',
+      '\\Qa.b\\E',
+    ]) {
       const p = parsePolicy(
         `unmatched: skip\nrules:\n  - images: x.io/a\n    signers:\n      - identityRegexp: '${re}'\n        issuer: ${GITHUB}\n`,
         'p.yml',
