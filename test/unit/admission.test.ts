@@ -15,6 +15,7 @@ import {
   admissionFromSigned,
   clusterImagePolicy,
   kyvernoPolicy,
+  policiesForSignRun,
   signedImagesOf,
   type AdmissionMode,
   type AdmissionSpec,
@@ -613,6 +614,48 @@ describe('admission policies from what a sign run wrote', () => {
     const app = spec.rules.find((r) => r.images.includes('ghcr.io/acme/app'))
     expect(app?.attestations.map((a) => a.predicateTypes)).toEqual([
       ['https://slsa.dev/provenance/v1'],
+    ])
+  })
+})
+
+describe('policiesForSignRun: what the action offers after signing', () => {
+  test('both policies, audit mode, for a run that signed every image', () => {
+    const outcome = { ...signOutcome(), signed: true, customInstance: true }
+    outcome.results = outcome.results.filter((r) => r.signed)
+    const policies = policiesForSignRun(outcome, 'audit')
+    expect(policies.problems).toEqual([])
+    expect(policies.kyverno?.mode).toBe('audit')
+    expect(crdErrors(policies.kyverno?.yaml ?? '', KYVERNO)).toEqual([])
+    expect(crdErrors(policies.clusterImagePolicy?.yaml ?? '', CIP)).toEqual([])
+    // Another Sigstore instance needs its trust root at the controller: said in both.
+    expect(policies.kyverno?.notes.join('\n')).toMatch(/trust root/)
+    expect(policies.clusterImagePolicy?.notes.join('\n')).toMatch(/trust root/)
+  })
+
+  test('none for a run that did not sign every image', () => {
+    expect(policiesForSignRun(signOutcome(), 'audit')).toEqual({ problems: [] })
+  })
+
+  test('a Kyverno variable in the identity costs the Kyverno policy only, with the reason', () => {
+    const outcome = signOutcome({ signed: true })
+    outcome.results = outcome.results.filter((r) => r.signed)
+    outcome.identity = { ...outcome.identity!, subject: 'https://x/{{ request.object }}' }
+    const policies = policiesForSignRun(outcome, 'enforce')
+    expect(policies.kyverno).toBeUndefined()
+    expect(policies.problems).toEqual([expect.stringMatching(/\{\{/)])
+    expect(policies.clusterImagePolicy?.mode).toBe('enforce')
+  })
+
+  test('a certificate without an issuer, or a run with neither identity nor key: one reason', () => {
+    const noIssuer = signOutcome({ signed: true })
+    noIssuer.results = noIssuer.results.filter((r) => r.signed)
+    noIssuer.identity = { ...noIssuer.identity!, issuer: undefined }
+    expect(policiesForSignRun(noIssuer, 'audit')).toEqual({
+      problems: [expect.stringMatching(/no OIDC issuer/)],
+    })
+    const nothing = { ...noIssuer, keyless: false, identity: undefined }
+    expect(policiesForSignRun(nothing, 'audit').problems).toEqual([
+      expect.stringMatching(/neither a certificate identity nor a public key/),
     ])
   })
 })
