@@ -26,6 +26,8 @@ export interface FromPolicyOptions {
   transparencyLog?: boolean
   /** Accept that images no rule covers are admitted (a policy with `unmatched: fail`). */
   admitUnmatched?: boolean
+  /** Where signatures are stored when not beside the images (`signature-repository`). */
+  signatureRepository?: string
 }
 
 function matcher(m: StringMatcher): AdmissionMatcher {
@@ -81,5 +83,6 @@ export function admissionFromPolicy(policy: Policy, options: FromPolicyOptions):
     rules,
     signatureFormat: options.signatureFormat,
     transparencyLog: options.transparencyLog ?? true,
+    ...(options.signatureRepository ? { signatureRepository: options.signatureRepository } : {}),
   }
 }

@@ -29,6 +29,8 @@ export interface SignedImages {
   publicKeyPem?: string
   signatureFormat: AdmissionSpec['signatureFormat']
   transparencyLog: boolean
+  /** The `signature-repository` signatures were written to, when not beside the images. */
+  signatureRepository?: string
 }
 
 /** The SignedImages of a sign run's outcome: its signed images that are not platform children. */
@@ -44,6 +46,7 @@ export function signedImagesOf(outcome: SignOutcome): SignedImages {
     publicKeyPem: outcome.keyless ? undefined : outcome.publicKeyPem,
     signatureFormat: outcome.signatureFormat,
     transparencyLog: outcome.tlog,
+    signatureRepository: outcome.signatureRepository,
   }
 }
 
@@ -90,6 +93,7 @@ export function admissionFromSigned(signed: SignedImages): AdmissionSpec {
     rules: [...byTypes.values()],
     signatureFormat: signed.signatureFormat,
     transparencyLog: signed.transparencyLog,
+    ...(signed.signatureRepository ? { signatureRepository: signed.signatureRepository } : {}),
   }
 }
 

@@ -202,6 +202,7 @@ export function kyvernoPolicy(spec: AdmissionSpec, options: AdmissionOptions): G
           imageReferences: references,
           ...(skip.length > 0 ? { skipImageReferences: skip } : {}),
           type: spec.signatureFormat === 'bundle' ? 'SigstoreBundle' : 'Cosign',
+          ...(spec.signatureRepository ? { repository: spec.signatureRepository } : {}),
           failureAction: action,
           mutateDigest: enforce,
           verifyDigest: enforce,

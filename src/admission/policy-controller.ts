@@ -23,7 +23,12 @@ import type {
   GeneratedPolicy,
 } from './types'
 
-function authority(signer: AdmissionSigner, index: number, rule: AdmissionRule): unknown {
+function authority(
+  signer: AdmissionSigner,
+  index: number,
+  rule: AdmissionRule,
+  signatureRepository: string | undefined,
+): unknown {
   const attestations = rule.attestations.map((a, i) => ({
     name: `attestation-${i + 1}`,
     predicateType: a.predicateTypes[0],
@@ -44,6 +49,7 @@ function authority(signer: AdmissionSigner, index: number, rule: AdmissionRule):
   return {
     name: `signer-${index + 1}`,
     ...verifier,
+    ...(signatureRepository ? { source: [{ oci: signatureRepository }] } : {}),
     ...(attestations.length > 0 ? { attestations } : {}),
   }
 }
@@ -107,7 +113,7 @@ export function clusterImagePolicy(
       spec: {
         mode: options.mode === 'enforce' ? 'enforce' : 'warn',
         images: [...new Set(translated.flatMap((t) => t.patterns))].map((glob) => ({ glob })),
-        authorities: rule.signers.map((s, j) => authority(s, j, rule)),
+        authorities: rule.signers.map((s, j) => authority(s, j, rule, spec.signatureRepository)),
       },
     })
   })

@@ -56,6 +56,11 @@ export interface AdmissionSpec {
    * a key signature written with `tlog: false` must be admitted without one.
    */
   transparencyLog: boolean
+  /**
+   * Where signatures and attestations are stored when not beside the image (cosign's
+   * COSIGN_REPOSITORY, Signet's `signature-repository`): `registry/repository`.
+   */
+  signatureRepository?: string
 }
 
 /** Audit: report failures and admit; enforce: reject. */

@@ -618,6 +618,24 @@ describe('admission policies from what a sign run wrote', () => {
   })
 })
 
+test('signatures stored in another repository: Kyverno repository, policy-controller source', () => {
+  const spec = admissionFromSigned(
+    signedImagesOf(signOutcome({ signatureRepository: 'registry.example.com/signatures' })),
+  )
+  const k = kyvernoPolicy(spec, { mode: 'enforce' })
+  expect(crdErrors(k.yaml, KYVERNO)).toEqual([])
+  expect(field(parse(k.yaml), 'spec', 'rules', 0, 'verifyImages', 0, 'repository')).toBe(
+    'registry.example.com/signatures',
+  )
+  const c = clusterImagePolicy(spec, { mode: 'enforce' })
+  expect(crdErrors(c.yaml, CIP)).toEqual([])
+  for (const doc of parseAllDocuments(c.yaml)) {
+    expect(field(doc.toJS(), 'spec', 'authorities', 0, 'source')).toEqual([
+      { oci: 'registry.example.com/signatures' },
+    ])
+  }
+})
+
 describe('policiesForSignRun: what the action offers after signing', () => {
   test('both policies, audit mode, for a run that signed every image', () => {
     const outcome = { ...signOutcome(), signed: true, customInstance: true }
