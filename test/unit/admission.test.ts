@@ -14,6 +14,7 @@ import {
   admissionFromPolicy,
   admissionFromSigned,
   clusterImagePolicy,
+  BANNED_COMPONENT_DEPTH,
   kyvernoPolicy,
   policiesForSignRun,
   signedImagesOf,
@@ -21,6 +22,8 @@ import {
   type AdmissionSpec,
 } from '../../src/admission'
 import { isSignetError } from '../../src/errors'
+import { bannedComponentsIn } from '../../src/verify/sbom-components'
+import jmespath from 'jmespath'
 import { matchesString, parsePolicy, ruleFor, type Policy } from '../../src/policy/policy'
 import { parseImageReference } from '../../src/registry/reference'
 import type { SignOutcome } from '../../src/report/types'
@@ -58,7 +61,7 @@ const ATTESTATIONS: Record<string, string> = {
   sbom: '    attestations: [cyclonedx]\n',
   'sbom and provenance': '    attestations: [cyclonedx, slsaprovenance]\n',
   'banned packages':
-    '    attestations:\n      - type: cyclonedx\n        bannedComponents: [log4j-core, Commons-Text]\n',
+    '    attestations:\n      - type: cyclonedx\n        bannedComponents: [log4j-core, Commons-Text, org.example/left-pad]\n',
 }
 const FORMATS = ['legacy', 'bundle', 'both'] as const
 const MODES: AdmissionMode[] = ['audit', 'enforce']
@@ -698,7 +701,7 @@ describe('banned packages', () => {
   test('the names, lower-cased, are the values of an AllNotIn condition over every component name', () => {
     const [names, depth] = conditions[0].all as Obj[]
     expect(names.operator).toBe('AllNotIn')
-    expect(names.value).toEqual(['log4j-core', 'commons-text'])
+    expect(names.value).toEqual(['log4j-core', 'commons-text', 'org.example/left-pad'])
     const key = names.key as string
     expect(key).toMatch(/^\{\{ .* \}\}$/)
     // Top-level and nested CycloneDX components, group/name, SPDX packages; compared lower-case.
@@ -713,6 +716,53 @@ describe('banned packages', () => {
     }
     // Deeper than the condition looks is refused, not passed.
     expect(depth).toMatchObject({ operator: 'Equals', value: 0 })
+  })
+
+  /**
+   * The condition run as Kyverno runs it (JMESPath on the attestation's predicate; Kyverno's own
+   * `to_lower` applied in JavaScript, as jmespath.js has no custom functions), against Signet's
+   * verdict on the same SBOM (bannedComponentsIn). AllNotIn passes when no listed name is a
+   * value; the second condition passes when nothing nests deeper than the first looks.
+   */
+  function kyvernoPasses(predicate: unknown): boolean {
+    const [names, depth] = conditions[0].all as Obj[]
+    const expression = (key: unknown): string => (key as string).replace(/^\{\{ | \}\}$/g, '')
+    const listed = (
+      jmespath.search(
+        predicate,
+        expression(names.key).replace(/ \| map\(&to_lower\(@\), @\)$/, ''),
+      ) as string[]
+    ).map((n) => n.toLowerCase())
+    const banned = names.value as string[]
+    return (
+      !listed.some((n) => banned.includes(n)) &&
+      jmespath.search(predicate, expression(depth.key)) === depth.value
+    )
+  }
+  const nest = (levels: number, leaf: Obj): Obj =>
+    levels === 1 ? leaf : { name: `level-${levels}`, components: [nest(levels - 1, leaf)] }
+
+  test.each<[string, Obj]>([
+    ['a clean SBOM', { components: [{ name: 'left-pad' }, { name: 'lodash', group: 'npm' }] }],
+    ['a banned name, other case', { components: [{ name: 'Log4J-Core' }] }],
+    ['a banned name nested three deep', { components: [nest(3, { name: 'commons-text' })] }],
+    ['a banned name six deep', { components: [nest(6, { name: 'log4j-core' })] }],
+    ['a banned group/name', { components: [{ group: 'org.example', name: 'left-pad' }] }],
+    ['the same name in another group', { components: [{ group: 'org.other', name: 'left-pad' }] }],
+    ['an SPDX package', { packages: [{ name: 'COMMONS-TEXT' }, { name: 'zlib' }] }],
+    ['no components at all', {}],
+    ['names that are not strings', { components: [{ name: 7 }, { group: 'g', name: null }, null] }],
+    ['an empty group', { components: [{ group: '', name: 'fine' }] }],
+  ])('%s: Kyverno and Signet agree', (_what, predicate) => {
+    const banned = ['log4j-core', 'Commons-Text', 'org.example/left-pad']
+    const signet = bannedComponentsIn({ predicate }, banned).length === 0
+    expect(kyvernoPasses(predicate)).toBe(signet)
+  })
+
+  test('an SBOM nesting deeper than the condition looks is refused (Signet checks it)', () => {
+    const clean = { components: [nest(BANNED_COMPONENT_DEPTH + 1, { name: 'fine' })] }
+    expect(bannedComponentsIn({ predicate: clean }, ['log4j-core'])).toEqual([])
+    expect(kyvernoPasses(clean)).toBe(false)
   })
 
   test('a banned name with a Kyverno wildcard is refused', () => {
