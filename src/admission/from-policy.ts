@@ -26,7 +26,10 @@ export interface FromPolicyOptions {
   transparencyLog?: boolean
   /** Accept that images no rule covers are admitted (a policy with `unmatched: fail`). */
   admitUnmatched?: boolean
-  /** Where signatures are stored when not beside the images (`signature-repository`). */
+  /**
+   * Where signatures are stored when not beside the images (the `signature-repository` input); a
+   * rule's own `signatureRepository` overrides it.
+   */
   signatureRepository?: string
 }
 
@@ -66,6 +69,7 @@ function rule(r: Rule, index: number): AdmissionRule {
       predicateTypes: [...a.predicateTypes],
       bannedComponents: [...a.bannedComponents],
     })),
+    ...(r.signatureRepository ? { signatureRepository: r.signatureRepository.name } : {}),
   }
 }
 

@@ -202,7 +202,9 @@ export function kyvernoPolicy(spec: AdmissionSpec, options: AdmissionOptions): G
           imageReferences: references,
           ...(skip.length > 0 ? { skipImageReferences: skip } : {}),
           type: spec.signatureFormat === 'bundle' ? 'SigstoreBundle' : 'Cosign',
-          ...(spec.signatureRepository ? { repository: spec.signatureRepository } : {}),
+          ...((rule.signatureRepository ?? spec.signatureRepository)
+            ? { repository: rule.signatureRepository ?? spec.signatureRepository }
+            : {}),
           failureAction: action,
           mutateDigest: enforce,
           verifyDigest: enforce,

@@ -113,7 +113,9 @@ export function clusterImagePolicy(
       spec: {
         mode: options.mode === 'enforce' ? 'enforce' : 'warn',
         images: [...new Set(translated.flatMap((t) => t.patterns))].map((glob) => ({ glob })),
-        authorities: rule.signers.map((s, j) => authority(s, j, rule, spec.signatureRepository)),
+        authorities: rule.signers.map((s, j) =>
+          authority(s, j, rule, rule.signatureRepository ?? spec.signatureRepository),
+        ),
       },
     })
   })

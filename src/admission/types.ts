@@ -38,6 +38,8 @@ export interface AdmissionRule {
   signers: AdmissionSigner[]
   /** Every one must be present, signed by one of the signers, and meet its conditions. */
   attestations: AdmissionAttestation[]
+  /** Where this rule's signatures are stored, overriding the spec's signatureRepository. */
+  signatureRepository?: string
 }
 
 /**

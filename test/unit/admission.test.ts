@@ -639,6 +639,29 @@ test('signatures stored in another repository: Kyverno repository, policy-contro
   }
 })
 
+test("a policy rule's signatureRepository overrides the input's, per rule", () => {
+  const policy = parsePolicy(
+    'rules:\n' +
+      `  - images: registry.example.com/strict/**\n    signatureRepository: registry.example.com/signatures\n    signers:\n      - identity: a@b.c\n        issuer: ${GITHUB}\n` +
+      `  - images: '**'\n    signers:\n      - identity: a@b.c\n        issuer: ${GITHUB}\n`,
+    'p.yml',
+  )
+  const spec = admissionFromPolicy(policy, {
+    signatureFormat: 'legacy',
+    signatureRepository: 'ghcr.io/acme/sigs',
+  })
+  const rules = field(parse(kyvernoPolicy(spec, { mode: 'audit' }).yaml), 'spec', 'rules') as Obj[]
+  expect(rules.map((r) => field(r, 'verifyImages', 0, 'repository'))).toEqual([
+    'registry.example.com/signatures',
+    'ghcr.io/acme/sigs',
+  ])
+  const docs = parseAllDocuments(clusterImagePolicy(spec, { mode: 'audit' }).yaml)
+  expect(docs.map((d) => field(d.toJS(), 'spec', 'authorities', 0, 'source', 0, 'oci'))).toEqual([
+    'registry.example.com/signatures',
+    'ghcr.io/acme/sigs',
+  ])
+})
+
 describe('policiesForSignRun: what the action offers after signing', () => {
   test('both policies, audit mode, for a run that signed every image', () => {
     const outcome = { ...signOutcome(), signed: true, customInstance: true }
