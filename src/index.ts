@@ -17,7 +17,10 @@ async function main(): Promise<void> {
   try {
     await routeProxies()
     const inputs = readInputs(get)
-    await reportOutcome(await run(inputs), inputs.summary)
+    await reportOutcome(await run(inputs), {
+      summary: inputs.summary,
+      admissionMode: inputs.mode === 'sign' ? inputs.admissionMode : undefined,
+    })
   } catch (err) {
     reportError(err, core.getInput('mode'))
   }

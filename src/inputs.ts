@@ -30,6 +30,7 @@ export const INPUT = {
   trustedRoot: 'trusted-root',
   retryTimeout: 'retry-timeout',
   signatureRepository: 'signature-repository',
+  admissionMode: 'admission-mode',
   certificateIdentity: 'certificate-identity',
   certificateIdentityRegexp: 'certificate-identity-regexp',
   certificateOidcIssuer: 'certificate-oidc-issuer',
@@ -112,7 +113,14 @@ export interface SignInputs extends CommonInputs {
   /** A custom attestation: its predicate type URI and the path of its predicate JSON. */
   predicateType?: string
   predicatePath?: string
+  /**
+   * The admission policies offered for what was signed (kyverno-policy, cluster-image-policy):
+   * `audit` reports, `enforce` refuses. Audit by default: a policy is rolled out reporting first.
+   */
+  admissionMode: AdmissionMode
 }
+
+export type AdmissionMode = 'audit' | 'enforce'
 
 /** Verify mode's inputs: whom to trust, and which images (Dockerfiles among them) to check. */
 export interface VerifyInputs extends CommonInputs {
@@ -351,6 +359,7 @@ const SIGN_ONLY = [
   INPUT.predicateType,
   INPUT.predicate,
   INPUT.tsaURL,
+  INPUT.admissionMode,
 ]
 
 function refuseOtherModeInputs(get: InputGetter, mode: Mode): void {
@@ -513,6 +522,7 @@ export function readInputs(get: InputGetter, expected?: Mode): Inputs {
     provenance,
     predicateType,
     predicatePath,
+    admissionMode: oneOf<AdmissionMode>(get, INPUT.admissionMode, ['audit', 'enforce'], 'audit'),
   }
 }
 

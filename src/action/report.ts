@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { policiesForSignRun, type SignRunPolicies } from '../admission'
 import { isSignetError } from '../errors'
+import type { AdmissionMode } from '../inputs'
 import { oneLine, signOutputs, signSummary } from '../report/summary'
 import type { Logger, Outcome, SignOutcome, VerifyOutcome } from '../report/types'
 import { stepVerdict } from '../report/verdict'
@@ -52,9 +53,14 @@ export class BundleFile {
  * Where either mode's run ends, in one place: outputs, the job summary, annotations, then the
  * step's exit status from the outcome's verdict.
  */
-export async function reportOutcome(outcome: Outcome, writeSummary: boolean): Promise<void> {
-  if (outcome.mode === 'sign') await applySignOutcome(outcome, writeSummary)
-  else await applyVerifyOutcome(outcome, writeSummary)
+export async function reportOutcome(
+  outcome: Outcome,
+  options: { summary: boolean; admissionMode?: AdmissionMode },
+): Promise<void> {
+  const writeSummary = options.summary
+  if (outcome.mode === 'sign') {
+    await applySignOutcome(outcome, writeSummary, options.admissionMode ?? 'audit')
+  } else await applyVerifyOutcome(outcome, writeSummary)
   const verdict = stepVerdict(outcome)
   if (verdict.passed) return
   // Sign mode fails with one error; verify mode's failed images are annotated one by one already.
@@ -72,11 +78,15 @@ export function reportError(err: unknown, mode: string): void {
   fail(err)
 }
 
-async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Promise<void> {
+async function applySignOutcome(
+  outcome: SignOutcome,
+  writeSummary: boolean,
+  admissionMode: AdmissionMode,
+): Promise<void> {
   for (const [name, value] of Object.entries(signOutputs(outcome))) core.setOutput(name, value)
   if (outcome.identityNote) core.notice(oneLine(outcome.identityNote))
   core.info(oneLine(`verify with: ${outcome.verifyCommand}`))
-  const admission = writeAdmissionPolicies(outcome)
+  const admission = writeAdmissionPolicies(outcome, admissionMode)
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
     await core.summary.addRaw(signSummary(outcome, admission.kyverno)).write()
   }
@@ -85,11 +95,11 @@ async function applySignOutcome(outcome: SignOutcome, writeSummary: boolean): Pr
 /**
  * The admission policies for what was signed (src/admission), each written to a file in the
  * runner's temp directory and named by its output (`kyverno-policy`, `cluster-image-policy`).
- * Audit mode: the seed's users roll a policy out reporting first. A policy that cannot be made
+ * Audit mode unless admission-mode says enforce: a policy is rolled out reporting first. A policy that cannot be made
  * is a log line, not a failure: the images are signed.
  */
-function writeAdmissionPolicies(outcome: SignOutcome): SignRunPolicies {
-  const policies = policiesForSignRun(outcome, 'audit')
+function writeAdmissionPolicies(outcome: SignOutcome, mode: AdmissionMode): SignRunPolicies {
+  const policies = policiesForSignRun(outcome, mode)
   for (const problem of policies.problems) core.info(oneLine(problem))
   const dir = process.env.RUNNER_TEMP || tmpdir()
   const stamp = `${process.pid}-${Date.now()}`

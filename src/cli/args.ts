@@ -6,7 +6,7 @@
 import { SignetError } from '../errors'
 import { INPUT } from '../inputs'
 
-export type Command = 'sign' | 'verify'
+export type Command = 'sign' | 'verify' | 'policy'
 export type OutputFormat = 'table' | 'json'
 
 export interface CliArgs {
@@ -19,6 +19,8 @@ export interface CliArgs {
   /** Where to write every bundle made, one JSON document per line (the action's bundle-path). */
   bundlePath?: string
   debug: boolean
+  /** `signet policy`: generate even when the policy fails images no rule covers. */
+  admitUnmatched: boolean
   help: boolean
   version: boolean
 }
@@ -51,7 +53,7 @@ const INPUT_FLAGS: ReadonlySet<string> = new Set(
   Object.values(INPUT).filter((name) => !ACTION_ONLY.includes(name)),
 )
 
-export const USAGE = `Usage: signet <sign|verify> [flags]
+export const USAGE = `Usage: signet <sign|verify|policy> [flags]
 
 Sign, attest and verify container images with Sigstore, in the formats cosign v2 and v3 read.
 Every flag is named like the GitHub Action's input of the same name:
@@ -60,6 +62,11 @@ Every flag is named like the GitHub Action's input of the same name:
   signet verify --images ghcr.io/acme/app:1.2 --certificate-identity-regexp '^https://…' \\
       --certificate-oidc-issuer https://gitlab.com
   signet verify --dockerfile Dockerfile --policy image-policy.yml
+  signet policy --policy image-policy.yml [--admission-mode enforce] > admission.yaml
+
+\`signet policy\` writes a Kyverno ClusterPolicy and sigstore policy-controller ClusterImagePolicies
+that require what the Signet policy file requires (--signature-format, --signature-repository,
+--admission-mode audit|enforce; --admit-unmatched when the policy fails images no rule covers).
 
 Keyless signing takes its OIDC token from --identity-token (the token or a file holding it),
 SIGSTORE_ID_TOKEN (GitLab: id_tokens with aud: sigstore), or the GitHub Actions environment.
@@ -81,7 +88,14 @@ function usage(message: string, input?: string): SignetError {
  * value may start with `-` only in the `=` form, so a missing value is caught, not swallowed.
  */
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const args: CliArgs = { inputs: {}, output: 'table', debug: false, help: false, version: false }
+  const args: CliArgs = {
+    inputs: {},
+    output: 'table',
+    debug: false,
+    admitUnmatched: false,
+    help: false,
+    version: false,
+  }
   const lists: Record<string, string[]> = {}
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
@@ -97,14 +111,18 @@ export function parseArgs(argv: readonly string[]): CliArgs {
       args.debug = true
       continue
     }
+    if (arg === '--admit-unmatched') {
+      args.admitUnmatched = true
+      continue
+    }
     if (!arg.startsWith('--')) {
-      if (args.command === undefined && (arg === 'sign' || arg === 'verify')) {
+      if (args.command === undefined && (arg === 'sign' || arg === 'verify' || arg === 'policy')) {
         args.command = arg
         continue
       }
       throw usage(
         args.command === undefined
-          ? `unknown command "${arg}": use sign or verify`
+          ? `unknown command "${arg}": use sign, verify or policy`
           : `unexpected argument "${arg}": every value follows its flag`,
       )
     }

@@ -16,6 +16,7 @@ import { stepVerdict } from '../report/verdict'
 import { verifyOutputs } from '../report/verify-summary'
 import { GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
 import { parseArgs, USAGE, type CliArgs } from './args'
+import { policyCommand } from './policy-command'
 import { renderSignOutcome, renderVerifyOutcome, terminalText } from './render'
 import packageJson from '../../package.json'
 
@@ -171,6 +172,18 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0
   }
   const log = stderrLogger(io, args, masker)
+  if (args.command === 'policy') {
+    try {
+      const generated = policyCommand(args, io.cwd)
+      for (const note of generated.notes) log.info(`note: ${note}`)
+      for (const problem of generated.problems) log.warning(problem)
+      io.stdout(generated.yaml)
+      return 0
+    } catch (err) {
+      io.stderr(`${terminalText(errorLine(err))}\n`)
+      return 1
+    }
+  }
   try {
     const outcome = await execute(args, io, log, masker)
     const outputs = outcome.mode === 'sign' ? signOutputs(outcome) : verifyOutputs(outcome)

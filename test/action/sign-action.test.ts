@@ -388,6 +388,19 @@ describe('report', () => {
     )
     expect(run.summary).toContain('<details><summary>Admission policy (Kyverno ClusterPolicy)')
     expect(run.summary).toContain(run.outputFiles['kyverno-policy'].trimEnd())
+
+    // admission-mode: enforce reaches both files.
+    const enforced = await runAction(
+      { images: ref, 'admission-mode': 'enforce', ...services(distribution.host) },
+      oidc(),
+    )
+    expect(enforced.exitCode).toBe(0)
+    expect(parse(enforced.outputFiles['kyverno-policy'])).toMatchObject({
+      spec: { validationFailureAction: 'Enforce' },
+    })
+    expect(parse(enforced.outputFiles['cluster-image-policy'])).toMatchObject({
+      spec: { mode: 'enforce' },
+    })
   })
 
   it('writes one summary row per digest, log groups per phase, and every bundle to bundle-path', async () => {

@@ -2,6 +2,10 @@
  * Issue 13.2: the CLI's pure halves: argv read into the action's inputs, and the outcome laid out
  * for a terminal with nothing others chose able to act on it.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
 import { parseArgs } from '../../src/cli/args'
 import { runCli, type CliIo } from '../../src/cli/main'
 import { renderSignOutcome, renderVerifyOutcome, terminalText } from '../../src/cli/render'
@@ -59,13 +63,16 @@ describe('parseArgs', () => {
   })
 })
 
-function io(env: NodeJS.ProcessEnv = {}): CliIo & { out: string; err: string } {
+function io(
+  env: NodeJS.ProcessEnv = {},
+  cwd = '/nonexistent',
+): CliIo & { out: string; err: string } {
   const sink = {
     out: '',
     err: '',
     env,
     tty: false,
-    cwd: '/nonexistent',
+    cwd,
     stdout: (t: string) => {
       sink.out += t
     },
@@ -80,7 +87,7 @@ describe('runCli', () => {
   it('--help and --version answer on stdout with 0; no command is a usage error', async () => {
     const help = io()
     expect(await runCli(['--help'], help)).toBe(0)
-    expect(help.out).toMatch(/^Usage: signet <sign\|verify>/)
+    expect(help.out).toMatch(/^Usage: signet <sign\|verify\|policy>/)
     const none = io()
     expect(await runCli([], none)).toBe(1)
     expect(none.err).toMatch(/^Usage/)
@@ -228,5 +235,93 @@ describe('terminal rendering', () => {
       '1 of 2 signed, by https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main (issuer https://gitlab.com)',
     )
     expect(text).toContain("verify with: cosign verify --certificate-identity='x'")
+  })
+})
+
+/** What the tests read of a generated resource. */
+interface Resource {
+  kind: string
+  spec: {
+    validationFailureAction?: string
+    mode?: string
+    rules?: { verifyImages: { type: string }[] }[]
+  }
+}
+
+describe('signet policy (issue 13.3 through the CLI)', () => {
+  const policyText = [
+    'rules:',
+    '  - name: our base images',
+    '    images: ghcr.io/acme/**',
+    '    signers:',
+    '      - identityRegexp: https://github\\.com/acme/base/\\.github/workflows/release\\.yml@refs/tags/v.*',
+    '        issuer: https://token.actions.githubusercontent.com',
+    '    attestations:',
+    '      - type: cyclonedx',
+    '        bannedComponents: [log4j-core]',
+    '  - images: "**"',
+    '    signers:',
+    '      - identity: https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main',
+    '        issuer: https://gitlab.com',
+    '',
+  ].join('\n')
+
+  function cwdWith(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'signet-cli-policy-'))
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+    return dir
+  }
+
+  it('writes the Kyverno policy and the ClusterImagePolicies the file asks for', async () => {
+    const run = io({}, cwdWith({ 'policy.yml': policyText }))
+    const status = await runCli(
+      ['policy', '--policy', 'policy.yml', '--admission-mode=enforce', '--signature-format=bundle'],
+      run,
+    )
+    expect([status, run.err]).toEqual([0, expect.any(String)])
+    const docs = parseAllDocuments(run.out).map((d) => d.toJS() as Resource)
+    expect(docs[0].kind).toBe('ClusterPolicy')
+    expect(docs[0].spec.validationFailureAction).toBe('Enforce')
+    const rules = docs[0].spec.rules ?? []
+    expect(rules.map((r) => r.verifyImages[0].type)).toEqual(['SigstoreBundle', 'SigstoreBundle'])
+    expect(JSON.stringify(rules[1])).toContain(
+      'https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main',
+    )
+    expect(JSON.stringify(rules[0])).toContain('log4j-core')
+    // policy-controller has no banned-package check: no ClusterImagePolicy, and a warning why.
+    expect(docs).toHaveLength(1)
+    expect(run.err).toMatch(/^warning: no ClusterImagePolicy: .*bannedComponents/m)
+    const plain = io(
+      {},
+      cwdWith({ 'policy.yml': policyText.replace(/ +bannedComponents.*\n/, '') }),
+    )
+    expect(await runCli(['policy', '--policy=policy.yml'], plain)).toBe(0)
+    const both = parseAllDocuments(plain.out).map((d) => d.toJS() as Resource)
+    expect(both.map((d) => d.kind)).toEqual([
+      'ClusterPolicy',
+      'ClusterImagePolicy',
+      'ClusterImagePolicy',
+    ])
+    expect(both[0].spec.validationFailureAction).toBe('Audit')
+    expect(both.slice(1).map((d) => d.spec.mode)).toEqual(['warn', 'warn'])
+  })
+
+  it('refuses what it cannot honour, with one error line', async () => {
+    const cwd = cwdWith({ 'policy.yml': policyText })
+    for (const [argv, message] of [
+      [['policy'], /needs --policy/],
+      [['policy', '--policy=missing.yml'], /cannot read missing\.yml/],
+      [['policy', '--policy=policy.yml', '--images=x'], /--images is not used by signet policy/],
+      [
+        ['policy', '--policy=policy.yml', '--admission-mode=loud'],
+        /--admission-mode must be one of/,
+      ],
+    ] as [string[], RegExp][]) {
+      const run = io({}, cwd)
+      expect(await runCli(argv, run)).toBe(1)
+      expect(run.err).toMatch(message)
+      expect(run.err.trim().split('\n')).toHaveLength(1)
+      expect(run.out).toBe('')
+    }
   })
 })

@@ -92,6 +92,21 @@ describe('readInputs', () => {
     }
   })
 
+  it('issue 13.3: admission-mode is audit by default, enforce on request, sign mode only', () => {
+    expect(ofMode(readInputs(getter({ images: 'x' })), 'sign').admissionMode).toBe('audit')
+    expect(
+      ofMode(readInputs(getter({ images: 'x', 'admission-mode': 'enforce' })), 'sign')
+        .admissionMode,
+    ).toBe('enforce')
+    expect(errorOf(() => readInputs(getter({ images: 'x', 'admission-mode': 'deny' }))).input).toBe(
+      'admission-mode',
+    )
+    const inVerify = errorOf(() =>
+      readInputs(getter({ mode: 'verify', images: 'x', 'admission-mode': 'enforce' })),
+    )
+    expect(inVerify.message).toMatch(/admission-mode is not used in mode: verify/)
+  })
+
   it('needs tsa-url for keyless signing without the transparency log', () => {
     const err = errorOf(() => readInputs(getter({ images: 'x', tlog: 'false' })))
     expect(err.input).toBe('tlog')

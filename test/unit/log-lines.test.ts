@@ -26,7 +26,7 @@ function runnerStdout(calls: Call[]): string[][] {
         const calls = JSON.parse(require('node:fs').readFileSync(0, 'utf8'))
         ;(async () => {
           for (const [kind, arg] of calls) {
-            if (kind === 'verify') await reportOutcome(arg, false)
+            if (kind === 'verify') await reportOutcome(arg, { summary: false })
             else actionsLogger[kind](arg)
             process.stdout.write('\\n${MARK}\\n')
           }
