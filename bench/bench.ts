@@ -714,9 +714,14 @@ async function main(): Promise<void> {
     if (cached) return cached
     latency.ms = 0
     const refs = await freshImages(n)
+    // cosign v3 as it signs against public-good: Fulcio, Rekor and the timestamp authority (the
+    // signing config's), so the verifiers check an RFC 3161 timestamp chain too.
+    const cosign3WithTsa = cosign3Keyless.map((arg) =>
+      arg === signingConfigPath ? sigstore.signingConfigPath : arg,
+    )
     const signing =
       verifyFormat === 'cosign-v3'
-        ? await cosign('cosign3', cosign3Keyless, refs)
+        ? await cosign('cosign3', cosign3WithTsa, refs)
         : await signet(SIGNET_ENTRY, refs, { 'signature-format': verifyFormat }, true)
     if (!signing.ok) throw new Error(`signing ${n} images for the verify comparison failed`)
     signed.set(n, refs)
