@@ -103,6 +103,12 @@ export class RegistryClient implements Registry {
    * a registry serves the API for all its repositories or for none.
    */
   private readonly noReferrersApi = new Set<string>()
+  /**
+   * The first referrers listing asked of each registry, settled or not: concurrent callers wait
+   * for its answer rather than each asking whether the API is served (verifying 20 images at once
+   * asked 16 times).
+   */
+  private readonly referrersProbes = new Map<string, Promise<unknown>>()
 
   constructor(options: RegistryClientOptions = {}) {
     this.http = new HttpTransport(options)
@@ -379,6 +385,24 @@ export class RegistryClient implements Registry {
   ): Promise<ImageIndex | undefined> {
     checkRepository(repo)
     validateDigest(digest, 'digest')
+    const probe = this.referrersProbes.get(repo.registry)
+    if (!probe) {
+      const listing = this.listReferrers(repo, digest, artifactType)
+      this.referrersProbes.set(
+        repo.registry,
+        listing.catch(() => undefined),
+      )
+      return listing
+    }
+    await probe
+    return this.listReferrers(repo, digest, artifactType)
+  }
+
+  private async listReferrers(
+    repo: Repository,
+    digest: string,
+    artifactType?: string,
+  ): Promise<ImageIndex | undefined> {
     if (this.noReferrersApi.has(repo.registry)) return undefined
     const first = new URL(
       `/v2/${repo.repository}/referrers/${digest}`,

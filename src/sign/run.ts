@@ -47,7 +47,7 @@ export interface RunDependencies {
   githubApi?: GitHubApiFactory
   /** Where relative SBOM and predicate paths start (the workspace). */
   cwd?: string
-  /** Receives every bundle as it is made (the bundle-path file). */
+  /** Receives the bundles of every image signed, once its tags are confirmed (the bundle-path file). */
   onBundle?: (bundle: Bundle) => void
   /** For tests: where TUF looks and caches (the public-good root, when no trusted-root is given). */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }

@@ -41,7 +41,10 @@ export interface SignOptions {
   attestations?: PlannedAttestation[]
   /** GitHub's attestations API, when github-attestations is on. */
   githubStore?: AttestationStore
-  /** Receives every bundle as it is made (bundle-path), so none is held in memory to the end. */
+  /**
+   * Receives every bundle of an image once the image is signed: its tags read back holding its
+   * signatures (bundle-path). A bundle whose tag never settled is not handed out.
+   */
   onBundle?: (bundle: Bundle) => void
   /** Where signatures and attestations go instead of each image's repository (COSIGN_REPOSITORY). */
   signatureRepository?: ImageReference
@@ -51,7 +54,7 @@ export interface SignOptions {
 
 export interface SignRun {
   results: ImageResult[]
-  /** How many bundles were produced (each went to onBundle). */
+  /** How many bundles went to onBundle (those of the images signed). */
   bundleCount: number
   /** Why images were not signed, in result order (for the step's one error). */
   errors: unknown[]
@@ -91,6 +94,8 @@ export async function signImages(
   const written = await mapLimit(images, concurrency, async (image) => {
     const confirmations: Promise<number>[] = []
     const store = signatureStore(image, options.signatureRepository)
+    // Handed out once the image's tags are confirmed, after the settle window (below).
+    const made: Bundle[] = []
     const tagOptions: TagUpdateOptions = { deferTo: { window, confirmations } }
     const result: ImageResult = {
       image: image.name,
@@ -118,11 +123,11 @@ export async function signImages(
       ])
       for (const signed of [legacy, bundle]) {
         if (!signed) continue
-        collect(signed.bundle)
+        made.push(signed.bundle)
         result.signatures.push(signed.record)
       }
       for (const a of attested) {
-        collect(a.bundle)
+        made.push(a.bundle)
         result.attestations.push(...a.records)
       }
       if (options.githubStore) {
@@ -133,15 +138,15 @@ export async function signImages(
       }
       result.signed = true
     } catch (err) {
-      return { result, confirmations, failure: { reason: err } }
+      return { result, confirmations, made: [], failure: { reason: err } }
     }
-    return { result, confirmations }
+    return { result, confirmations, made }
   })
   window.close()
   // An image is signed once every tag it wrote has been read back holding its signatures.
   const errors: unknown[] = []
   const results: ImageResult[] = []
-  for (const { result, confirmations, failure } of written) {
+  for (const { result, confirmations, made, failure } of written) {
     const confirmed = await Promise.allSettled(confirmations)
     const unconfirmed = confirmed.find((c) => c.status === 'rejected')
     const reason: unknown = failure ? failure.reason : (unconfirmed?.reason as unknown)
@@ -150,6 +155,8 @@ export async function signImages(
       result.error = describeError(reason)
       errors.push(reason)
       options.log.warning(`${result.image}@${result.digest}: not signed: ${result.error}`)
+    } else {
+      for (const bundle of made) collect(bundle)
     }
     results.push(result)
   }

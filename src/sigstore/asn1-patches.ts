@@ -1,7 +1,7 @@
 /**
- * Four changes to how sigstore-js reads ASN.1 and checks certificates. None accepts anything else
- * as valid; the first two are for reporting upstream, the last two answer a check already made in
- * this process with the verdict it gave (a pure function of the bytes it is keyed by).
+ * Five kinds of change to how sigstore-js reads ASN.1 and checks certificates. None accepts anything
+ * else as valid; the first two are for reporting upstream, the last three answer a check already
+ * made in this process with the verdict it gave (a pure function of the bytes it is keyed by).
  *
  * Installed explicitly, by what is about to verify: `runVerify` as a verify run starts, and sign
  * mode's `WitnessCheck` when it is made (it verifies the TSA's timestamps and Fulcio's chain too).
@@ -35,10 +35,22 @@
  * those bytes, so nothing else is cached. Everything that differs per signature is still checked
  * per signature by @sigstore/verify: which certificates the root trusts, the path, each
  * certificate's validity at that signature's signing time, the SCT, the timestamp, the signature.
+ *
+ * 4. Certificate paths. Building a path (finding each issuer, checking CA flags, name chaining and
+ * path-length constraints) is a function of the certificates' bytes alone; only the validity
+ * check looks at the signing time. `CertificateChainVerifier.verify` keeps each path it built, by
+ * the SHA-256 of the untrusted certificate's DER and of each trusted certificate's, in order, and
+ * for the same certificates again checks only that every certificate on the path was valid at
+ * this signing time (a path that is not is built afresh, so its error is the original's). The TSA
+ * chain, the same for every timestamp, was built anew for each one; so was the Fulcio chain above
+ * a leaf.
+ *
+ * 5. Public keys. `crypto.createPublicKey` of @sigstore/core answers a key it has parsed before
+ * (by its encoding's SHA-256 and type) with the same immutable KeyObject.
  */
 import { createHash } from 'node:crypto'
 import { ASN1Obj, X509Certificate } from '@sigstore/core'
-import { encodeLength, sctChecks } from './internals'
+import { CertificateChainVerifier, encodeLength, keyParsing, sctChecks } from './internals'
 
 /** DER GeneralizedTime (X.690 11.7): UTC, fraction without trailing zeros. */
 const DER_GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{0,8}[1-9]))?Z$/
@@ -171,12 +183,36 @@ type VerifySCTs = typeof sctChecks.verifySCTs
 /** The CT logs of a root (the array the root's trust material holds), to leaf and issuer, to SCTs. */
 const sctVerdicts = new WeakMap<Parameters<VerifySCTs>[2], Map<string, ReturnType<VerifySCTs>>>()
 
+/** Certificate paths built, by the certificates they were built from (see change 4). */
+const certificatePaths = new Map<string, X509Certificate[]>()
+/** Public keys parsed, by their encoding and type (see change 5). */
+const publicKeys = new Map<string, ReturnType<typeof keyParsing.createPublicKey>>()
+
+/** The cache key of a path from `untrusted` through `trusted` (in order). */
+export function certificatePathKey(
+  untrusted: X509Certificate,
+  trusted: readonly X509Certificate[],
+): string {
+  const hash = createHash('sha256').update(untrusted.root.toDER())
+  for (const cert of trusted) {
+    // Each certificate's DER states its own length, so the concatenation is unambiguous; the
+    // count is hashed too, so a list cannot be read as another.
+    hash.update(cert.root.toDER())
+  }
+  return `${trusted.length}:${hash.digest('base64')}`
+}
+
+/** How many certificate paths are cached (for tests). */
+export function certificatePathCount(): number {
+  return certificatePaths.size
+}
+
 /** How many verdicts are cached (for tests). */
 export function chainVerdictCount(): number {
   return chainVerdicts.size
 }
 
-/** Installs the four changes (idempotent). */
+/** Installs the changes (idempotent). */
 export function patchSigstoreAsn1(): void {
   if (installed) return
   installed = true
@@ -225,6 +261,38 @@ export function patchSigstoreAsn1(): void {
     if (verdicts.size >= CHAIN_VERDICTS_MAX) verdicts.clear()
     verdicts.set(key, [...verified])
     return verified
+  }
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+  const verifyPath = CertificateChainVerifier.prototype.verify
+  CertificateChainVerifier.prototype.verify = function verifyPathOnce(
+    this: CertificateChainVerifier,
+  ): X509Certificate[] {
+    // The verifier's own fields (TypeScript-private, set by its constructor).
+    const own = this as unknown as {
+      untrustedCert: X509Certificate
+      trustedCerts: X509Certificate[]
+      timestamp: Date
+    }
+    const key = certificatePathKey(own.untrustedCert, own.trustedCerts)
+    const known = certificatePaths.get(key)
+    // The path's signatures and constraints are what they were; its validity now is checked anew.
+    if (known && known.every((cert) => cert.validForDate(own.timestamp)))
+      return [own.untrustedCert, ...known.slice(1)]
+    const path = verifyPath.call(this)
+    if (certificatePaths.size >= CHAIN_VERDICTS_MAX) certificatePaths.clear()
+    certificatePaths.set(key, path)
+    return path
+  }
+  const createPublicKey = keyParsing.createPublicKey
+  keyParsing.createPublicKey = function createPublicKeyOnce(key, type = 'spki') {
+    const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key
+    const id = `${type}:${typeof key}:${createHash('sha256').update(bytes).digest('base64')}`
+    const cached = publicKeys.get(id)
+    if (cached) return cached
+    const parsed = createPublicKey(key, type)
+    if (publicKeys.size >= CHAIN_VERDICTS_MAX) publicKeys.clear()
+    publicKeys.set(id, parsed)
+    return parsed
   }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const original = ASN1Obj.prototype.toDate

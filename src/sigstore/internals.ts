@@ -39,6 +39,19 @@ export { encodeLength } from '@sigstore/core/dist/asn1/length'
 import sctModule = require('@sigstore/verify/dist/key/sct')
 export const sctChecks: { verifySCTs: typeof sctModule.verifySCTs } = sctModule
 
+// The certificate path builder @sigstore/verify uses for Fulcio chains and RFC 3161 timestamp
+// chains alike (key/index.js and timestamp/tsa.js construct it), so asn1-patches.ts can keep each
+// path it built (a pure function of the certificates' bytes) and check only the time again.
+export { CertificateChainVerifier } from '@sigstore/verify/dist/key/certificate'
+
+// @sigstore/core's key parser, as the module object (its package index re-exports it through
+// getters that read this object at each call), so asn1-patches.ts can answer a key it has parsed
+// before: the TSA's signing key was parsed again for every timestamp verified.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, see above
+import coreCryptoModule = require('@sigstore/core/dist/crypto')
+export const keyParsing: { createPublicKey: typeof coreCryptoModule.createPublicKey } =
+  coreCryptoModule
+
 /** Per TUF mirror URL: its root.json and initial targets, each base64. */
 export type TufSeeds = Record<string, { 'root.json': string; targets: Record<string, string> }>
 

@@ -310,15 +310,6 @@ export async function runVerify(
         ])
       : deps.registry
 
-  const resolutions = await log.group('Resolving images', () =>
-    mapLimit(decided, CONCURRENCY, async (entry): Promise<Targets> => {
-      if ('decided' in entry) return { failed: entry.decided }
-      return entry.rule
-        ? targetsOf(registry, entry.subject, entry.rule, inputs.recursive, log)
-        : { failed: unruled(entry.subject) }
-    }),
-  )
-
   // Where a target's signatures are: its rule's signature repository, else the input's, else
   // beside the image (cosign's COSIGN_REPOSITORY).
   const storeOf = (target: Target, rule: Rule): SignatureStore =>
@@ -349,6 +340,29 @@ export async function runVerify(
     }
     return pending
   }
+
+  // An image's signatures are read (and checked) as soon as it is resolved, while the others are
+  // still being resolved: the registry's answers overlap the verification work instead of waiting
+  // for the slowest resolution. At most CONCURRENCY at once; the rest start when verified below.
+  let prefetching = 0
+  const prefetch = (target: Target): void => {
+    if (prefetching >= CONCURRENCY) return
+    prefetching++
+    const done = (): void => {
+      prefetching--
+    }
+    verifyTarget(target, target.rule).then(done, done)
+  }
+
+  const resolutions = await log.group('Resolving images', () =>
+    mapLimit(decided, CONCURRENCY, async (entry): Promise<Targets> => {
+      if ('decided' in entry) return { failed: entry.decided }
+      if (!entry.rule) return { failed: unruled(entry.subject) }
+      const resolved = await targetsOf(registry, entry.subject, entry.rule, inputs.recursive, log)
+      if ('targets' in resolved) prefetch(resolved.targets[0])
+      return resolved
+    }),
+  )
 
   // In the order the images were named; an image that could not be resolved keeps its place.
   const items = resolutions.flatMap((r): (Target | VerifyImageResult)[] =>

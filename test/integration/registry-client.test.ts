@@ -361,6 +361,42 @@ describe('oci registry specifics', () => {
     }
   })
 
+  it('asks once when many listings start together (they wait for the first answer)', async () => {
+    const server = await startOciRegistry({ referrers: false })
+    try {
+      const together = client(server.host)
+      const images = await Promise.all(
+        ['a', 'b', 'c', 'd'].map(async (seed) => {
+          const repo = uniqueRepo(server.host, 'no-referrers-together')
+          return { repo, digest: (await pushTestImage(together, repo, { seed })).digest }
+        }),
+      )
+      const listed = await Promise.all(images.map((i) => together.referrers(i.repo, i.digest)))
+      expect(listed).toEqual([undefined, undefined, undefined, undefined])
+      expect(server.log.filter((r) => r.url.includes('/referrers/'))).toHaveLength(1)
+    } finally {
+      await server.stop()
+    }
+  })
+
+  it('lists every image on a registry with the API when many listings start together', async () => {
+    const server = await startOciRegistry({ referrers: true })
+    try {
+      const together = client(server.host)
+      const images = await Promise.all(
+        ['a', 'b', 'c'].map(async (seed) => {
+          const repo = uniqueRepo(server.host, 'referrers-together')
+          return { repo, digest: (await pushTestImage(together, repo, { seed })).digest }
+        }),
+      )
+      const listed = await Promise.all(images.map((i) => together.referrers(i.repo, i.digest)))
+      expect(listed.map((l) => l?.manifests)).toEqual([[], [], []])
+      expect(server.log.filter((r) => r.url.includes('/referrers/'))).toHaveLength(3)
+    } finally {
+      await server.stop()
+    }
+  })
+
   it('survives a registry that fails one request in five', async () => {
     const r = await start({ failEvery: 5, bearerAuth: USER })
     const retries: string[] = []

@@ -82,6 +82,36 @@ describe('signImages', () => {
     expect(run.errors).toEqual([])
   })
 
+  test('a bundle whose tag never settled is not handed to onBundle', async () => {
+    const registry = new FakeRegistry()
+    const resolved = images(registry, 3)
+    // The second image's .sig is written, but reading it back fails: its tag never settles.
+    const sigTag = `${stem(resolved[1].digest)}.sig`
+    let reads = 0
+    registry.fail((c) => c.op === 'getManifest' && c.reference === sigTag && ++reads > 1)
+    const bundles: Bundle[] = []
+    const { run } = await sign(registry, resolved, {
+      format: 'legacy',
+      onBundle: (b) => bundles.push(b),
+    })
+    expect(reads).toBeGreaterThan(1)
+    expect(run.results.map((r) => r.signed)).toEqual([true, false, true])
+    // Only the confirmed images' bundles: the first and the third.
+    expect(run.bundleCount).toBe(2)
+    expect(bundles).toHaveLength(2)
+    const digestOf = (b: Bundle): string =>
+      b.content.$case === 'messageSignature'
+        ? (b.content.messageSignature.messageDigest?.digest.toString('hex') ?? '')
+        : ''
+    const payloadDigest = (i: number): string => {
+      const sig = registry.manifest(APP, `${stem(resolved[i].digest)}.sig`) as {
+        layers: { digest: string }[]
+      }
+      return sig.layers[0].digest.replace('sha256:', '')
+    }
+    expect(bundles.map(digestOf)).toEqual([payloadDigest(0), payloadDigest(2)])
+  })
+
   test('no more images at once than the bound', async () => {
     const registry = new FakeRegistry()
     const session = newSession()

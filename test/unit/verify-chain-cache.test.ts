@@ -8,7 +8,13 @@
 import { ASN1Obj, X509Certificate } from '@sigstore/core'
 import { toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify'
 import { bundleFromJSON } from '@sigstore/bundle'
-import { chainVerdictCount, encodeDer, patchSigstoreAsn1 } from '../../src/sigstore/asn1-patches'
+import {
+  certificatePathCount,
+  chainVerdictCount,
+  encodeDer,
+  patchSigstoreAsn1,
+} from '../../src/sigstore/asn1-patches'
+import { CertificateChainVerifier, keyParsing } from '../../src/sigstore/internals'
 import { verifyImageBundle } from '../../src/verify/bundle'
 import { verifySigner, type Expectation } from '../../src/verify/common'
 import {
@@ -121,6 +127,66 @@ describe('issue 11: a cached chain verdict lets nothing else pass', () => {
     expect(verdicts.filter(Boolean)).toHaveLength(1)
     // Asked again (from the cache), the same answers.
     expect(chain.map((issuer) => leaf.certificate.verify(issuer))).toEqual(verdicts)
+  })
+})
+
+describe('issue 11: each certificate path built once, its validity checked at every signing time', () => {
+  it('builds the Fulcio and the TSA paths once: a second verify builds none', () => {
+    warm()
+    const built = certificatePathCount()
+    // The leaf's path through Fulcio's chain, and the TSA's own chain.
+    expect(built).toBeGreaterThanOrEqual(2)
+    expect(verifyImageBundle(bundleJson(), digest, pg, expectation)).toMatchObject({ ok: true })
+    expect(certificatePathCount()).toBe(built)
+  })
+
+  it('refuses a cached path at a time its certificates were not valid', () => {
+    warm()
+    const tsa = pg.timestampAuthorities.find((ca) => ca.certChain.length > 1)
+    if (!tsa) throw new Error('expected a TSA with a chain in the public-good root')
+    const [leaf, ...cas] = tsa.certChain
+    const at = (timestamp: Date) =>
+      new CertificateChainVerifier({ untrustedCert: leaf, trustedCerts: cas, timestamp })
+    const path = at(new Date(leaf.notBefore.getTime() + 1000)).verify()
+    expect(path[0]).toBe(leaf)
+    const cached = certificatePathCount()
+    // Before the TSA's certificate was issued: the path is known, the time is not good.
+    expect(() => at(new Date(leaf.notBefore.getTime() - 86_400_000)).verify()).toThrow(
+      /not valid or expired/,
+    )
+    expect(at(new Date(leaf.notBefore.getTime() + 2000)).verify()).toEqual(path)
+    expect(certificatePathCount()).toBe(cached)
+  })
+
+  it('builds a path anew for the same leaf under other trusted certificates', () => {
+    warm()
+    const tsa = pg.timestampAuthorities.find((ca) => ca.certChain.length > 1)
+    if (!tsa) throw new Error('expected a TSA with a chain in the public-good root')
+    const [leaf] = tsa.certChain
+    const fulcio = pg.certificateAuthorities.flatMap((ca) => ca.certChain)
+    const under = new CertificateChainVerifier({
+      untrustedCert: leaf,
+      trustedCerts: fulcio,
+      timestamp: new Date(leaf.notBefore.getTime() + 1000),
+    })
+    expect(() => under.verify()).toThrow(/no valid certificate path|no trusted certificate path/)
+  })
+})
+
+describe('issue 11: each public key parsed once', () => {
+  it('answers the same key with the same KeyObject, another key with its own', () => {
+    const [first, second] = pg.certificateAuthorities
+      .flatMap((ca) => ca.certChain)
+      .map((cert) => cert.publicKey)
+    const key = keyParsing.createPublicKey(first)
+    expect(keyParsing.createPublicKey(Buffer.from(first))).toBe(key)
+    const other = keyParsing.createPublicKey(second)
+    expect(other).not.toBe(key)
+    expect(other.export({ format: 'der', type: 'spki' })).toEqual(second)
+    // The same bytes as base64 text are parsed as such (a string is not a Buffer's cache entry).
+    expect(
+      keyParsing.createPublicKey(first.toString('base64')).export({ format: 'der', type: 'spki' }),
+    ).toEqual(first)
   })
 })
 
