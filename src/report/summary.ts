@@ -108,19 +108,24 @@ export function shortDigest(digest: string): string {
   return digest.replace(/^sha256:(.{12}).*$/, 'sha256:$1…')
 }
 
-type Written = Pick<SignatureRecord, 'format' | 'fallbackTag' | 'rekorLogIndex'>
+type Written = Pick<SignatureRecord, 'format' | 'fallbackTag' | 'rekorLogIndex' | 'existing'>
 
-/** Where signatures or attestations went; `legacyTag` is `.sig` or `.att`. */
+/**
+ * Where signatures or attestations went; `legacyTag` is `.sig` or `.att`. One a re-run found
+ * already there is marked so: this run did not write it.
+ */
 function writtenCell(records: Written[], legacyTag: string): string {
   if (records.length === 0) return '—'
   return records
-    .map((r) =>
-      r.format === 'legacy'
-        ? `\`${legacyTag}\``
-        : r.fallbackTag
-          ? 'bundle (fallback tag)'
-          : 'bundle (referrer)',
-    )
+    .map((r) => {
+      const where =
+        r.format === 'legacy'
+          ? `\`${legacyTag}\``
+          : r.fallbackTag
+            ? 'bundle (fallback tag)'
+            : 'bundle (referrer)'
+      return r.existing ? `${where} (already there)` : where
+    })
     .join(', ')
 }
 
@@ -162,8 +167,10 @@ function admissionBlock(kyverno: GeneratedPolicy): string[] {
 export function signSummary(outcome: SignOutcome, kyverno?: GeneratedPolicy): string {
   const lines: string[] = []
   const signedCount = outcome.results.filter((r) => r.signed).length
+  const alreadyCount = outcome.results.filter((r) => r.signed && r.alreadySigned).length
+  const already = alreadyCount > 0 ? ` (${alreadyCount} already signed)` : ''
   lines.push(
-    `## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed`,
+    `## Signet: ${outcome.signed ? '✅' : '❌'} ${signedCount} of ${outcome.results.length} image(s) signed${already}`,
   )
   lines.push('')
   if (outcome.signatureRepository) {
@@ -180,7 +187,7 @@ export function signSummary(outcome: SignOutcome, kyverno?: GeneratedPolicy): st
   lines.push('|---|---|---|---|---|---|---|')
   for (const r of outcome.results) {
     lines.push(
-      `| ${markdownText(r.image)} | ${codeText(shortDigest(r.digest))} | ${markdownText(r.platform ?? (r.parent ? '' : 'index or image'))} | ${writtenCell(r.signatures, '.sig')} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? '✅ signed' : `❌ ${markdownText(r.error ?? 'not signed')}`} |`,
+      `| ${markdownText(r.image)} | ${codeText(shortDigest(r.digest))} | ${markdownText(r.platform ?? (r.parent ? '' : 'index or image'))} | ${writtenCell(r.signatures, '.sig')} | ${rekorCell(r.signatures)} | ${signer} | ${r.signed ? (r.alreadySigned ? '✅ already signed' : '✅ signed') : `❌ ${markdownText(r.error ?? 'not signed')}`} |`,
     )
   }
   lines.push('')

@@ -15,6 +15,11 @@ export interface SignatureRecord {
   fallbackTag?: string
   rekorLogIndex?: number
   rekorIntegratedTime?: number
+  /**
+   * It was already there, from this run's signer, verified against the run's trusted root: this
+   * run wrote nothing in this format (a re-run). Absent when this run wrote it.
+   */
+  existing?: true
 }
 
 export interface AttestationRecord {
@@ -27,6 +32,8 @@ export interface AttestationRecord {
   rekorIntegratedTime?: number
   /** Where GitHub's attestations API stored the bundle (github-attestations: true). */
   githubAttestation?: string
+  /** Already there (same signer, predicate type and predicate digest): nothing written. */
+  existing?: true
 }
 
 export interface ImageResult {
@@ -37,6 +44,11 @@ export interface ImageResult {
   parent?: string
   platform?: string
   signed: boolean
+  /**
+   * Every signature and attestation asked for was already there (`existing` on each record):
+   * this run wrote nothing for the image. Absent when it wrote anything.
+   */
+  alreadySigned?: true
   signatures: SignatureRecord[]
   attestations: AttestationRecord[]
   error?: string

@@ -17,12 +17,17 @@ import { expandSbomPaths, parseSbomInput, readSbomFile } from '../formats/sbom'
 import { parseImageReference } from '../registry/reference'
 import type { Logger } from '../report/types'
 import type { Subject } from '../subjects'
+import { predicateDigest } from './existing'
 
 export interface PlannedAttestation {
   predicateType: string
   predicate: unknown
   /** The predicate serialised once, for every image it is attested to. */
   predicateJson: string
+  /** How a re-run recognises it already attested (see predicateDigest in ./existing.ts). */
+  predicateDigest: string
+  /** The input it comes from, for messages: `sbom`, `provenance` or `predicate`. */
+  input: string
   /** For the log and the summary: "SBOM sbom.cdx.json (CycloneDX 1.5)". */
   label: string
   /** Only for this image (`registry/repository`, and digest when one was written); else every image. */
@@ -82,6 +87,8 @@ export async function planAttestations(
         predicateType: sbom.predicateType,
         predicate: sbom.predicate,
         predicateJson: JSON.stringify(sbom.predicate),
+        predicateDigest: predicateDigest(sbom.predicate),
+        input: INPUT.sbom,
         label: `SBOM ${path} (${sbom.format === 'cyclonedx' ? 'CycloneDX' : 'SPDX'} ${sbom.version})`,
         only,
       })
@@ -97,6 +104,8 @@ export async function planAttestations(
       predicateType: SLSA_PROVENANCE_V1,
       predicate,
       predicateJson: JSON.stringify(predicate),
+      predicateDigest: predicateDigest(predicate),
+      input: INPUT.provenance,
       label: 'SLSA v1 provenance',
     })
   }
@@ -107,6 +116,8 @@ export async function planAttestations(
       predicateType: inputs.predicateType,
       predicate,
       predicateJson: JSON.stringify(predicate),
+      predicateDigest: predicateDigest(predicate),
+      input: INPUT.predicate,
       label: `${inputs.predicateType} (${inputs.predicatePath})`,
     })
   }

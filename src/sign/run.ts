@@ -7,7 +7,7 @@ import { INPUT, type SignInputs } from '../inputs'
 import type { Registry } from '../registry/types'
 import type { Logger, SignOutcome } from '../report/types'
 import { resolveImages } from '../subjects/resolve'
-import { signImages } from './sign-images'
+import { SIGN_CONCURRENCY, signImages } from './sign-images'
 import {
   describeCertificate,
   reusableWorkflowNote,
@@ -15,7 +15,10 @@ import {
 } from '../sigstore/certificate'
 import { loadSigningKey, type SigningKey } from '../sigstore/keys'
 import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
-import { planAttestations } from './attestation-plan'
+import { appliesTo, planAttestations, type PlannedAttestation } from './attestation-plan'
+import type { ResolvedImage } from '../subjects/resolve'
+import { keyOnlyRoot, registryLookup, runSigner, type RunSigner } from './existing'
+import { checkTlogEntrySizes } from './tlog-size'
 import type { GitHubApiFactory } from '../github/api'
 import { attestationsStoreFromEnv, type AttestationStore } from '../github/attestation-store'
 import { usesOnlyPublicGood } from '../sigstore/services'
@@ -68,6 +71,8 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     identity.preflight?.()
   }
   const keyless = !key
+  // Something comes back from a service (a certificate, a log entry, a timestamp) to check.
+  const witnessed = keyless || inputs.tlog || inputs.tsaURL !== undefined
   const publicGood = usesOnlyPublicGood({
     keyless,
     fulcioURL: inputs.fulcioURL,
@@ -82,7 +87,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   const trust = signingTrustRoots({
     trustedRoot: inputs.trustedRoot,
     publicGood,
-    witnessed: keyless || inputs.tlog || inputs.tsaURL !== undefined,
+    witnessed,
     cwd: deps.cwd ?? process.cwd(),
     log: rootLog,
     tuf: deps.tuf,
@@ -131,6 +136,20 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
       claims: identity ? async () => decodeJwtClaims(await identity.getToken()) : undefined,
     })
     for (const a of planned) log.info(`${a.label}: ${a.predicateType}`)
+    // Before anything is written: an entry the log would refuse fails the run here.
+    checkTlogEntrySizes(planned, {
+      tlog: inputs.tlog,
+      // The public-good Rekor, whatever the other services are.
+      publicGoodRekor: usesOnlyPublicGood({
+        keyless: false,
+        fulcioURL: inputs.fulcioURL,
+        rekorURL: inputs.rekorURL,
+        tlog: true,
+      }),
+      rekorURL: inputs.rekorURL,
+      publicKeyPem: key?.publicKeyPem,
+      images: requested,
+    })
     return planned
   })
   const githubStore = inputs.githubAttestations
@@ -149,6 +168,17 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     }
     return resolved
   })
+
+  // Re-runs finish the job: what the images already carry is read while the certificate is being
+  // issued, and judged once its identity is known. Checking needs a root (trusted-root, or the
+  // public-good one), or nothing to check but the key (by key with no log and no timestamp).
+  const canCheckExisting = !witnessed || inputs.trustedRoot !== undefined || publicGood
+  const plannedFor = (image: ResolvedImage): PlannedAttestation[] =>
+    image.parent ? [] : attestations.filter((a) => appliesTo(a, image.name, image.digest))
+  const lookup = canCheckExisting
+    ? registryLookup(registry, plannedFor, log, inputs.signatureRepository)
+    : undefined
+  lookup?.prefetch(images.slice(0, SIGN_CONCURRENCY))
 
   let certificate: CertificateIdentity | undefined
   if (session.keyless) {
@@ -177,6 +207,20 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
       `${INPUT.signatureRepository}: signatures and attestations are stored in ${inputs.signatureRepository.name}`,
     )
   }
+
+  let signer: RunSigner | undefined
+  const roots = trusted?.roots ?? (witnessed ? undefined : [keyOnlyRoot()])
+  if (lookup && roots) {
+    if (key)
+      signer = runSigner({ keyless: false, publicKeyPem: key.publicKeyPem }, roots, inputs.tlog)
+    else if (certificate) signer = runSigner({ keyless: true, ...certificate }, roots, inputs.tlog)
+  } else {
+    log.info(
+      'signing every image in full: with no trusted root for these services (set ' +
+        `${INPUT.trustedRoot}), signatures already there cannot be verified, so none is reused`,
+    )
+  }
+
   const run = await log.group(
     `Signing ${images.length} image(s) (${inputs.signatureFormat})`,
     async () =>
@@ -187,6 +231,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
         githubStore,
         onBundle: deps.onBundle,
         signatureRepository: inputs.signatureRepository,
+        rerun: lookup && signer ? { lookup, signer } : undefined,
         log,
       }),
   )

@@ -4,7 +4,17 @@ import { ByteBudget, mapLimit } from '../concurrency'
 import { describeError } from '../errors'
 import { appliesTo, type PlannedAttestation } from './attestation-plan'
 import {
+  existingFor,
+  NOTHING_EXISTING,
+  type Existing,
+  type ExistingByFormat,
+  type ExistingLookup,
+  type Found,
+  type RunSigner,
+} from './existing'
+import {
   attestationTag,
+  signatureTag,
   DSSE_ENVELOPE_MEDIA_TYPE,
   legacyAnnotations,
   type LegacyLayer,
@@ -48,6 +58,11 @@ export interface SignOptions {
   onBundle?: (bundle: Bundle) => void
   /** Where signatures and attestations go instead of each image's repository (COSIGN_REPOSITORY). */
   signatureRepository?: ImageReference
+  /**
+   * Re-runs finish the job: what each image already carries from this signer (./existing.ts) is
+   * left alone and reported; absent, everything is signed.
+   */
+  rerun?: { lookup: ExistingLookup; signer: RunSigner }
   concurrency?: number
   log: Logger
 }
@@ -108,29 +123,42 @@ export async function signImages(
       attestations: [],
     }
     try {
-      // The formats and the attestations are independent writes: do them at once.
       const attestations = image.parent
         ? []
         : (options.attestations ?? []).filter((a) => appliesTo(a, image.name, image.digest))
+      const existing = await existingOn(image, attestations, options)
+      const has = existing.signature
+      // The formats and the attestations are independent writes: do them at once.
       const [legacy, bundle, attested] = await Promise.all([
-        options.format !== 'bundle'
+        wants(options.format, 'legacy') && !has.legacy
           ? signLegacy(registry, session, image, store, options.annotations, tagOptions)
           : undefined,
-        options.format !== 'legacy'
+        wants(options.format, 'bundle') && !has.bundle
           ? signBundle(registry, session, image, store, options.annotations, support, tagOptions)
           : undefined,
-        attestImage(attestRun, image, store, attestations, tagOptions),
+        attestImage(attestRun, image, store, attestations, existing, tagOptions),
       ])
-      for (const signed of [legacy, bundle]) {
-        if (!signed) continue
-        made.push(signed.bundle)
-        result.signatures.push(signed.record)
+      for (const format of FORMATS) {
+        const signed = format === 'legacy' ? legacy : bundle
+        const found = has[format]
+        if (signed) {
+          made.push(signed.bundle)
+          result.signatures.push(signed.record)
+        } else if (found && wants(options.format, format)) {
+          const tag = signatureTag(image.digest)
+          result.signatures.push({ format, ...existingRecord(store, format, found, tag) })
+        }
       }
       for (const a of attested) {
-        made.push(a.bundle)
+        if (a.bundle) made.push(a.bundle)
         result.attestations.push(...a.records)
       }
+      if (!legacy && !bundle && attested.every((a) => !a.bundle)) {
+        result.alreadySigned = true
+        options.log.info(`${image.name}@${image.digest}: already signed by this signer; left alone`)
+      }
       if (options.githubStore) {
+        // What this run made: what was already there was stored (or not) by the run that made it.
         const toStore = [bundle?.bundle, ...attested.map((a) => a.bundle)].filter(
           (b): b is Bundle => b !== undefined,
         )
@@ -166,6 +194,45 @@ export async function signImages(
 interface Written {
   bundle: Bundle
   record: SignatureRecord
+}
+
+const FORMATS = ['legacy', 'bundle'] as const
+
+/** Whether the signature-format input asks for `format`. */
+function wants(requested: SignatureFormat, format: (typeof FORMATS)[number]): boolean {
+  return requested === 'both' || requested === format
+}
+
+/** What `image` already carries from this run's signer; nothing when there is no re-run check. */
+async function existingOn(
+  image: ResolvedImage,
+  attestations: PlannedAttestation[],
+  options: SignOptions,
+): Promise<Existing> {
+  if (!options.rerun) return NOTHING_EXISTING
+  const discovery = await options.rerun.lookup.read(image)
+  if (!discovery) return NOTHING_EXISTING
+  return existingFor(discovery, image.digest, options.rerun.signer, attestations)
+}
+
+/**
+ * A record of a signature or attestation that was already there (`existing: true`), named as a
+ * written one would be, in the store: the legacy tag (`legacyTag`), or the referrer's digest.
+ */
+function existingRecord(
+  store: SignatureStore,
+  format: 'legacy' | 'bundle',
+  found: Found,
+  legacyTag: string,
+): Omit<SignatureRecord, 'format'> & { existing: true } {
+  const referrer = found.reference.slice(found.reference.lastIndexOf('@') + 1)
+  return {
+    reference: format === 'legacy' ? `${store.name}:${legacyTag}` : `${store.name}@${referrer}`,
+    existing: true,
+    ...(found.rekorLogIndex !== undefined
+      ? { rekorLogIndex: found.rekorLogIndex, rekorIntegratedTime: found.rekorIntegratedTime }
+      : {}),
+  }
 }
 
 async function signLegacy(
@@ -234,28 +301,61 @@ const ATTESTATION_MEMORY_BUDGET = 64 * 1024 * 1024
 const KYVERNO_MAX_BUNDLE_BYTES = 10 * 1024 * 1024
 
 interface Attested {
-  bundle: Bundle
+  /** The bundle signed in this run; none when every requested format was already there. */
+  bundle?: Bundle
   records: AttestationRecord[]
+}
+
+/** A planned attestation and what of it the image already carries. */
+interface ToAttest {
+  attestation: PlannedAttestation
+  has: ExistingByFormat
 }
 
 /**
  * Each attestation signed once (one DSSE envelope, one Rekor entry) and written in the chosen
- * formats: the envelope as a `.att` layer (all of an image's in one tag update) and the bundle as
- * a referrer.
+ * formats it is missing in: the envelope as a `.att` layer (all of an image's in one tag update)
+ * and the bundle as a referrer. One already there in every chosen format is not signed again.
  */
 async function attestImage(
   run: AttestRun,
   image: ResolvedImage,
   store: SignatureStore,
   attestations: PlannedAttestation[],
+  existing: Existing,
   tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
-  if (attestations.length === 0) return []
+  const all = attestations.map((attestation) => ({
+    attestation,
+    has: existing.attestations.get(attestation) ?? {},
+  }))
+  const missing = (t: ToAttest): boolean => FORMATS.some((f) => wants(run.format, f) && !t.has[f])
+  const toSign = all.filter(missing)
+  const present = all
+    .filter((t) => !missing(t))
+    .map((t) => ({ records: existingAttestationRecords(run.format, image, store, t) }))
+  if (toSign.length === 0) return present
   // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
-  const bytes = attestations.reduce((n, a) => n + 5 * a.predicateJson.length, 0)
-  return run.budget.use(bytes, async () =>
-    writeAttestations(run, image, store, attestations, tagOptions),
+  const bytes = toSign.reduce((n, t) => n + 5 * t.attestation.predicateJson.length, 0)
+  const signed = await run.budget.use(bytes, async () =>
+    writeAttestations(run, image, store, toSign, tagOptions),
   )
+  return [...signed, ...present]
+}
+
+/** The records of the chosen formats an attestation was already there in. */
+function existingAttestationRecords(
+  format: SignatureFormat,
+  image: ResolvedImage,
+  store: SignatureStore,
+  { attestation, has }: ToAttest,
+): AttestationRecord[] {
+  return FORMATS.flatMap((f) => {
+    const found = has[f]
+    if (!found || !wants(format, f)) return []
+    const record = existingRecord(store, f, found, attestationTag(image.digest))
+    return [{ predicateType: attestation.predicateType, format: f, ...record }]
+  })
 }
 
 /** What every image's attestations share in one run. */
@@ -272,21 +372,27 @@ async function writeAttestations(
   { registry, session, format, support, log }: AttestRun,
   image: ResolvedImage,
   store: SignatureStore,
-  attestations: PlannedAttestation[],
+  attestations: ToAttest[],
   tagOptions: TagUpdateOptions,
 ): Promise<Attested[]> {
   const signed = await Promise.all(
-    attestations.map(async (a) => ({
+    attestations.map(async ({ attestation: a, has }) => ({
       attestation: a,
+      has,
       signed: await session.signStatement(
         serializeAttestationStatement(image.name, image.digest, a.predicateType, a.predicateJson),
       ),
     })),
   )
-  const attested: Attested[] = signed.map((s) => ({ bundle: s.signed.bundle, records: [] }))
+  // What was already there in one chosen format is reported, and written in the other only.
+  const attested: Attested[] = signed.map((s) => ({
+    bundle: s.signed.bundle,
+    records: existingAttestationRecords(format, image, store, s),
+  }))
   const writes: Promise<void>[] = []
-  if (format !== 'bundle') {
-    const layers: LegacyLayer[] = signed.map((s) => ({
+  const toLegacy = signed.filter((s) => wants(format, 'legacy') && !s.has.legacy)
+  if (toLegacy.length > 0) {
+    const layers: LegacyLayer[] = toLegacy.map((s) => ({
       mediaType: DSSE_ENVELOPE_MEDIA_TYPE,
       bytes: s.signed.envelopeJson,
       annotations: legacyAnnotations(s.signed.legacy, s.attestation.predicateType),
@@ -294,8 +400,8 @@ async function writeAttestations(
     const tag = attestationTag(image.digest)
     writes.push(
       appendToLegacyTag(registry, store.repo, tag, layers, tagOptions).then(() => {
-        signed.forEach((s, i) =>
-          attested[i].records.push({
+        toLegacy.forEach((s) =>
+          attested[signed.indexOf(s)].records.push({
             predicateType: s.attestation.predicateType,
             format: 'legacy',
             reference: `${store.name}:${tag}`,
@@ -305,8 +411,9 @@ async function writeAttestations(
       }),
     )
   }
-  if (format !== 'legacy') {
+  if (wants(format, 'bundle')) {
     signed.forEach((s, i) => {
+      if (s.has.bundle) return
       const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(s.signed.bundle)))
       if (bundleJson.length > KYVERNO_MAX_BUNDLE_BYTES) {
         log.warning(

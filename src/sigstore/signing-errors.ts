@@ -109,6 +109,18 @@ function byAnswer(
         "the token's issuer, and that the job has `permissions: id-token: write`",
     }
   }
+  if (service === 'rekor' && status === 413) {
+    // An attestation's entry holds the whole envelope: a large SBOM is over the instance's request
+    // limit (the public-good one is checked before signing, src/sign/tlog-size.ts; another
+    // instance's limit is its operator's).
+    return {
+      input: url,
+      why:
+        `it refused the entry as too large (${http}): attest a smaller SBOM or predicate, raise ` +
+        `the instance's max_request_body_size, or attest without the log (${INPUT.tlog}: false ` +
+        `with ${INPUT.tsaURL})`,
+    }
+  }
   if (service === 'rekor' && !context.keyless && (status === 400 || status === 422)) {
     // Rekor checks an entry's signature with the key the entry names before recording it: what it
     // refuses there is the key (an algorithm this instance does not take), not the log.

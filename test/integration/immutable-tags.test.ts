@@ -10,6 +10,7 @@ import { SignetError } from '../../src/errors'
 import { RegistryClient } from '../../src/registry/client'
 import type { Repository } from '../../src/registry/types'
 import { parseImageReference } from '../../src/registry/reference'
+import { predicateDigest } from '../../src/sign/existing'
 import { signImages, type SignOptions } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -134,6 +135,8 @@ const attestation = {
   predicateType: 'https://example.com/a/v1',
   predicate: { a: 1 },
   predicateJson: JSON.stringify({ a: 1 }),
+  predicateDigest: predicateDigest({ a: 1 }),
+  input: 'predicate',
   label: 'a',
 }
 

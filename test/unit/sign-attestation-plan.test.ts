@@ -12,6 +12,7 @@ import {
   planAttestations,
   type PlannedAttestation,
 } from '../../src/sign/attestation-plan'
+import { predicateDigest } from '../../src/sign/existing'
 import { CYCLONEDX, SPDX } from '../infra/sboms'
 import { recordingLogger } from '../infra/recording-logger'
 
@@ -79,6 +80,8 @@ describe('planAttestations', () => {
         predicateType: 'https://cyclonedx.org/bom',
         predicate: CYCLONEDX,
         predicateJson: JSON.stringify(CYCLONEDX),
+        predicateDigest: predicateDigest(CYCLONEDX),
+        input: 'sbom',
         label: 'SBOM sboms/app.cdx.json (CycloneDX 1.5)',
         only: undefined,
       },
@@ -172,6 +175,8 @@ describe('planAttestations', () => {
         predicateType: 'https://cosign.sigstore.dev/attestation/vuln/v1',
         predicate: { scanner: { uri: 'pkg:x/trivy' } },
         predicateJson: '{"scanner":{"uri":"pkg:x/trivy"}}',
+        predicateDigest: predicateDigest({ scanner: { uri: 'pkg:x/trivy' } }),
+        input: 'predicate',
         label: 'https://cosign.sigstore.dev/attestation/vuln/v1 (vuln.json)',
       },
     ])

@@ -8,6 +8,7 @@ import type { Bundle, SerializedBundle } from '@sigstore/bundle'
 import type { AttestationStore } from '../../src/github/attestation-store'
 import type { Repository } from '../../src/registry/types'
 import type { PlannedAttestation } from '../../src/sign/attestation-plan'
+import { predicateDigest } from '../../src/sign/existing'
 import { signImages, type SignOptions } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -48,6 +49,8 @@ const attestation = (
   predicateType,
   predicate: { about: predicateType },
   predicateJson: JSON.stringify({ about: predicateType }),
+  predicateDigest: predicateDigest({ about: predicateType }),
+  input: 'predicate',
   label: predicateType,
   only,
 })

@@ -479,9 +479,10 @@ describe('runSign when the registry fails a write', () => {
 
   test('a failed read of the .sig tag fails the image, and the tag is not written blind', async () => {
     const { registry, app } = seeded()
-    // The tag update merges with what the tag holds: unread, it must not be overwritten.
+    // The tag update merges with what the tag holds: unread, it must not be overwritten. (The
+    // first read is the re-run check's, which only warns; the second is the tag update's.)
     registry.fail((c) => c.op === 'getManifest' && c.reference === `${stem(app.digest)}.sig`, {
-      times: 1,
+      times: 2,
     })
     const { outcome } = await run(registry, { images: `${nameOf(APP)}@${app.digest}` })
     expect(outcome.results[0].signed).toBe(false)

@@ -12,6 +12,7 @@ import { signSummary } from '../../src/report/summary'
 import type { SignOutcome, VerifyOutcome } from '../../src/report/types'
 import { buildVerifyCommand } from '../../src/report/verify-command'
 import { verifySummary } from '../../src/report/verify-summary'
+import { predicateDigest } from '../../src/sign/existing'
 import { signImages } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -51,6 +52,8 @@ const attestation = {
   predicateType: 'https://example.com/a/v1',
   predicate: { a: 1 },
   predicateJson: JSON.stringify({ a: 1 }),
+  predicateDigest: predicateDigest({ a: 1 }),
+  input: 'predicate',
   label: 'a',
 }
 

@@ -115,6 +115,14 @@ describe('signingFailure: the input at fault, from the code and the status (issu
       /unavailable \(HTTP 429/,
     ],
     [
+      'Rekor refusing an entry as too large (issue 12.6), by key as keyless',
+      'TLOG_CREATE_ENTRY_ERROR',
+      answered(413, 'Request Entity Too Large'),
+      BY_KEY,
+      'rekor-url',
+      /refused the entry as too large \(HTTP 413: Request Entity Too Large\): attest a smaller SBOM or predicate, raise the instance's max_request_body_size, or attest without the log \(tlog: false with tsa-url\)/,
+    ],
+    [
       'Rekor answering with no entry',
       'TLOG_CREATE_ENTRY_ERROR',
       new Error('invalid tlog entry'),
