@@ -117,16 +117,13 @@ export function checkTlogEntrySizes(
     if (names.length === 0) continue
     const bytes = dsseEntryRequestBytes(statementBytes(attestation, names), verifier)
     if (bytes <= PUBLIC_GOOD_REKOR_MAX_REQUEST_BYTES) continue
-    const timestamp =
-      `${INPUT.tlog}: false with ${INPUT.tsaURL} set to a timestamp authority ` +
-      `(the envelope then stays in the registry only)`
     throw new SignetError(
       'INPUT_INVALID',
       `input ${attestation.input}: the ${attestation.label} makes a transparency-log entry of ` +
         `${mib(bytes)} (${bytes} bytes: the predicate, base64-encoded in its DSSE envelope), ` +
         `over the ${mib(PUBLIC_GOOD_REKOR_MAX_REQUEST_BYTES)} Signet sends the public-good Rekor ` +
         `(${context.rekorURL}), which refuses larger entries. Nothing was written. Attest without ` +
-        `the log (${timestamp}), attest a smaller ${attestation.input === INPUT.sbom ? 'SBOM' : 'predicate'}, ` +
+        `the log (${INPUT.tlog}: false, with ${INPUT.tsaURL} set to a timestamp authority), attest a smaller ${attestation.input === INPUT.sbom ? 'SBOM' : 'predicate'}, ` +
         `or record in a Rekor of your own with a higher limit (${INPUT.rekorURL}, with ` +
         `${INPUT.trustedRoot}).`,
       { input: attestation.input },
