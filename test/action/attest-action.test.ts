@@ -123,6 +123,31 @@ describe('size', () => {
   })
 })
 
+describe('issue 12.6: an attestation too large for the public-good Rekor', () => {
+  it('fails with one ::error:: naming sbom, its size, the limit and the ways out; nothing written', async () => {
+    const big = { ...CYCLONEDX, components: [] as unknown[] }
+    // About 230 bytes a component: 14,000 make about 3 MB, a 4 MiB entry once base64-encoded.
+    for (let i = 0; i < 14_000; i++) {
+      big.components.push({ type: 'library', name: `pkg-${i}-${'x'.repeat(180)}`, version: '1' })
+    }
+    const path = file('rekor-big.cdx.json', JSON.stringify(big))
+    const target = await pushImage()
+    const before = writes()
+    // Fulcio is the stand-in's; rekor-url is left at its default, the public-good instance, which
+    // is never reached: the run stops before anything is signed.
+    const run = await runAction(
+      { images: target, sbom: path, ...services(), 'rekor-url': '' },
+      oidc(),
+    )
+    expectOneError(
+      run,
+      'sbom',
+      /makes a transparency-log entry of \d\.\d MiB .* over the 2\.0 MiB Signet sends the public-good Rekor \(https:\/\/rekor\.sigstore\.dev\).*Nothing was written.*tlog: false, with tsa-url.*smaller SBOM.*rekor-url/,
+    )
+    expect(writes()).toBe(before)
+  })
+})
+
 describe('github-attestations', () => {
   it("stores every bundle through GitHub's attestations API", async () => {
     const api = await startGitHubApiStandIn()
