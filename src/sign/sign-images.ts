@@ -460,9 +460,10 @@ async function storeOnGitHub(
       const stored = await store.store(bundleToJSON(bundle), image.digest)
       const predicateType = predicateTypeOf(bundle)
       // One signed attestation is written in each format asked for: every record of it gets the
-      // URL, so which write finished first does not decide where a reader finds it.
+      // URL, so which write finished first does not decide where a reader finds it. (Not one a
+      // re-run found already there: that is another run's signature, stored or not by that run.)
       for (const record of result.attestations) {
-        if (record.predicateType === predicateType && stored.url) {
+        if (record.predicateType === predicateType && stored.url && !record.existing) {
           record.githubAttestation = stored.url
         }
       }
