@@ -106,7 +106,10 @@ export async function signImages(
     budget: new ByteBudget(ATTESTATION_MEMORY_BUDGET),
     log: options.log,
   }
-  const written = await mapLimit(images, concurrency, async (image) => {
+  const written = await mapLimit(images, concurrency, async (image, index) => {
+    // The re-run check's reads run a slot ahead: the image that takes this slot next has them.
+    const next = images[index + concurrency]
+    if (next) options.rerun?.lookup.prefetch([next])
     const confirmations: Promise<number>[] = []
     const store = signatureStore(image, options.signatureRepository)
     // Handed out once the image's tags are confirmed, after the settle window (below).
