@@ -297,6 +297,30 @@ describe('re-runs finish the job, by key (issue 12.2)', () => {
     expect(await counts(registry, APP, app.digest)).toMatchObject({ sig: 2 })
   })
 
+  test('signature-repository: what is already there is found where the run writes it', async () => {
+    const { registry, app } = seeded()
+    const STORE: Repository = { registry: 'registry.test', repository: 'acme/signatures' }
+    const given = {
+      images: `${nameOf(APP)}@${app.digest}`,
+      sbom: 'sbom.cdx.json',
+      'signature-repository': nameOf(STORE),
+    }
+    await run(registry, given)
+    const before = await counts(registry, STORE, app.digest)
+    expect(before).toEqual({ sig: 1, att: 1, referrers: 2 })
+    const writes = registry.writes().length
+
+    const { outcome } = await run(registry, given)
+    const [result] = outcome.results
+    expect(result.alreadySigned).toBe(true)
+    expect(registry.writes()).toHaveLength(writes)
+    expect(await counts(registry, STORE, app.digest)).toEqual(before)
+    for (const record of [...result.signatures, ...result.attestations]) {
+      expect(record.existing).toBe(true)
+      expect(record.reference.startsWith(`${nameOf(STORE)}`)).toBe(true)
+    }
+  })
+
   test('the registry failing the re-run check: a warning, and the image is signed in full', async () => {
     const { registry, app } = seeded()
     const images = `${nameOf(APP)}@${app.digest}`
