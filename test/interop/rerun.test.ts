@@ -6,8 +6,8 @@
  *
  * The bundled action (dist/) signs keyless against the Sigstore stand-in, with its trusted root
  * (what a re-run verifies existing signatures against), in Debian's docker-registry (no referrers
- * API: the fallback index tag) behind a loopback proxy that can stop taking one repository's
- * writes. It answers them 403 DENIED, which the registry client does not retry, so the test does
+ * API: the fallback index tag) and in the project's registry with the referrers API, each behind a
+ * loopback proxy that can stop taking one repository's writes. It answers them 403 DENIED, which the registry client does not retry, so the test does
  * not wait out the retry budget that a registry that is really gone would cost.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -31,6 +31,9 @@ import { CYCLONEDX } from '../infra/sboms'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 import { runToolAsync } from '../infra/tools'
 
+let distribution: TestRegistry
+let oci: TestRegistry
+/** The registry the proxy forwards to, for the test running. */
 let registry: TestRegistry
 let sigstore: SigstoreStandIn
 let dir: string
@@ -64,10 +67,12 @@ function forward(req: IncomingMessage, res: ServerResponse): void {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signet-rerun-'))
-  ;[registry, sigstore] = await Promise.all([
+  ;[distribution, oci, sigstore] = await Promise.all([
     startTestRegistry('distribution'),
+    startTestRegistry('oci'),
     startSigstoreStandIn({ dir }),
   ])
+  expect(distribution.kind).toBe('distribution')
   const proxy = createServer(forward)
   proxyHost = `127.0.0.1:${await listenOnLoopback(proxy)}`
   stopProxy = () => closeServer(proxy)
@@ -76,13 +81,13 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await Promise.all([registry?.stop(), sigstore?.stop(), stopProxy?.()])
+  await Promise.all([distribution?.stop(), oci?.stop(), sigstore?.stop(), stopProxy?.()])
 })
 
 const client = () =>
   new RegistryClient({ credentials: anonymousCredentials, plainHttp: [proxyHost] })
 
-/** The layers of a legacy tag and the entries of the fallback index, for one digest. */
+/** The layers of each legacy tag of a digest, and its referrers (by the API, or the fallback index). */
 async function stored(repo: Repository, digest: string) {
   const stem = digest.replace(':', '-')
   const accept = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex]
@@ -94,7 +99,9 @@ async function stored(repo: Repository, digest: string) {
   return {
     sig: await layers(`${stem}.sig`),
     att: await layers(`${stem}.att`),
-    referrers: (await read<ImageIndex>(stem))?.manifests.length ?? 0,
+    referrers: registry.referrers
+      ? ((await client().referrers(repo, digest))?.manifests.length ?? 0)
+      : ((await read<ImageIndex>(stem))?.manifests.length ?? 0),
   }
 }
 
@@ -122,65 +129,79 @@ interface Result {
 }
 
 describe('a run interrupted part way, then run again (issue 12.2)', () => {
-  it('signs every image once; cosign v3 and v2 verify them; the second run says which were already signed', async () => {
-    const [app, worker] = await Promise.all([
-      pushFreshImage(proxyHost, 'rerun/app'),
-      pushFreshImage(proxyHost, 'rerun/worker'),
-    ])
-
-    gone = worker.repo.repository
-    const first = await run([app, worker])
-    gone = undefined
-    expect(first.exitCode).toBe(1)
-    const firstResults = JSON.parse(first.outputs.results) as Result[]
-    expect(firstResults.map((r) => [r.image, r.signed])).toEqual([
-      [app.name, true],
-      [worker.name, false],
-    ])
-
-    const second = await run([app, worker])
-    if (second.exitCode !== 0) throw new Error(`action failed: ${second.stdout}\n${second.stderr}`)
-    const results = JSON.parse(second.outputs.results) as Result[]
-    expect(results.map((r) => [r.image, r.signed, r.alreadySigned])).toEqual([
-      [app.name, true, true],
-      [worker.name, true, undefined],
-    ])
-    const [appResult, workerResult] = results
-    for (const record of [...appResult.signatures, ...appResult.attestations])
-      expect(record.existing).toBe(true)
-    for (const record of [...workerResult.signatures, ...workerResult.attestations])
-      expect(record.existing).toBeUndefined()
-    expect(second.summary).toContain('2 of 2 image(s) signed (1 already signed)')
-    // Only the worker's: a .sig, a signature bundle and an SBOM attestation.
-    expect(second.bundleLines).toHaveLength(3)
-
-    for (const image of [app, worker]) {
-      // One signature and one attestation in each format: a .sig layer, an .att layer, and two
-      // referrers (the signature bundle and the SBOM bundle) in the fallback index.
-      expect(await stored(image.repo, image.image.digest)).toEqual({ sig: 1, att: 1, referrers: 2 })
-      const flags = [...INSECURE, ...identityFlags(sigstore)]
-      await runToolAsync('cosign3', [
-        'verify',
-        ...flags,
-        '--trusted-root',
-        sigstore.trustedRootPath,
-        image.ref,
+  it.each([
+    ['distribution 2.8 (fallback tag)', () => distribution],
+    ['a registry with the referrers API', () => oci],
+  ])(
+    'on %s: every image signed once; cosign v3 and v2 verify them; the second run says which were already signed',
+    async (_label, registryOf) => {
+      registry = registryOf()
+      const [app, worker] = await Promise.all([
+        pushFreshImage(proxyHost, 'rerun/app'),
+        pushFreshImage(proxyHost, 'rerun/worker'),
       ])
-      await runToolAsync('cosign2', ['verify', ...flags, image.ref], { env: sigstore.cosignV2Env })
-      await runToolAsync('cosign3', [
-        'verify-attestation',
-        ...flags,
-        '--trusted-root',
-        sigstore.trustedRootPath,
-        '--type',
-        'cyclonedx',
-        image.ref,
+
+      gone = worker.repo.repository
+      const first = await run([app, worker])
+      gone = undefined
+      expect(first.exitCode).toBe(1)
+      const firstResults = JSON.parse(first.outputs.results) as Result[]
+      expect(firstResults.map((r) => [r.image, r.signed])).toEqual([
+        [app.name, true],
+        [worker.name, false],
       ])
-      await runToolAsync(
-        'cosign2',
-        ['verify-attestation', ...flags, '--type', 'cyclonedx', image.ref],
-        { env: sigstore.cosignV2Env },
-      )
-    }
-  })
+
+      const second = await run([app, worker])
+      if (second.exitCode !== 0)
+        throw new Error(`action failed: ${second.stdout}\n${second.stderr}`)
+      const results = JSON.parse(second.outputs.results) as Result[]
+      expect(results.map((r) => [r.image, r.signed, r.alreadySigned])).toEqual([
+        [app.name, true, true],
+        [worker.name, true, undefined],
+      ])
+      const [appResult, workerResult] = results
+      for (const record of [...appResult.signatures, ...appResult.attestations])
+        expect(record.existing).toBe(true)
+      for (const record of [...workerResult.signatures, ...workerResult.attestations])
+        expect(record.existing).toBeUndefined()
+      expect(second.summary).toContain('2 of 2 image(s) signed (1 already signed)')
+      // Only the worker's: a .sig, a signature bundle and an SBOM attestation.
+      expect(second.bundleLines).toHaveLength(3)
+
+      for (const image of [app, worker]) {
+        // One signature and one attestation in each format: a .sig layer, an .att layer, and two
+        // referrers (the signature bundle and the SBOM bundle) in the fallback index.
+        expect(await stored(image.repo, image.image.digest)).toEqual({
+          sig: 1,
+          att: 1,
+          referrers: 2,
+        })
+        const flags = [...INSECURE, ...identityFlags(sigstore)]
+        await runToolAsync('cosign3', [
+          'verify',
+          ...flags,
+          '--trusted-root',
+          sigstore.trustedRootPath,
+          image.ref,
+        ])
+        await runToolAsync('cosign2', ['verify', ...flags, image.ref], {
+          env: sigstore.cosignV2Env,
+        })
+        await runToolAsync('cosign3', [
+          'verify-attestation',
+          ...flags,
+          '--trusted-root',
+          sigstore.trustedRootPath,
+          '--type',
+          'cyclonedx',
+          image.ref,
+        ])
+        await runToolAsync(
+          'cosign2',
+          ['verify-attestation', ...flags, '--type', 'cyclonedx', image.ref],
+          { env: sigstore.cosignV2Env },
+        )
+      }
+    },
+  )
 })
