@@ -2,12 +2,12 @@
  * The action's entry: read the inputs once, run the mode they name, and end the step in one
  * place (src/action/report.ts) whichever mode ran and however it ended.
  */
-import * as core from '@actions/core'
 import { readInputs, secretValues, type Inputs } from './inputs'
 import type { Outcome } from './report/types'
 import type { GitHubApiFactory } from './github/api'
 import { actionsRegistry } from './action/registry'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
+import * as core from './action/workflow-commands'
 import { proxyConfigured } from './net/proxy'
 
 async function main(): Promise<void> {

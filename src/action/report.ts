@@ -1,10 +1,9 @@
 /**
- * The action's report: the runner binding (@actions/core) of the logger, the outputs, the job
- * summary, the annotations and the step's failure. With index.ts, the only place that talks to the
- * runner; the core hands it an outcome and a Logger seam, nothing more.
+ * The action's report: the runner binding (./workflow-commands) of the logger, the outputs, the
+ * job summary, the annotations and the step's failure. With index.ts, the only place that talks to
+ * the runner; the core hands it an outcome and a Logger seam, nothing more.
  */
-import * as core from '@actions/core'
-import { bundleToJSON, type Bundle } from '@sigstore/bundle'
+import type { Bundle } from '@sigstore/bundle'
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +14,7 @@ import { oneLine, signOutputs, signSummary } from '../report/summary'
 import type { Logger, Outcome, SignOutcome, VerifyOutcome } from '../report/types'
 import { stepVerdict } from '../report/verdict'
 import { verifyAnnotations, verifyOutputs, verifySummary } from '../report/verify-summary'
+import * as core from './workflow-commands'
 
 export const actionsLogger: Logger = {
   // One line: a message quoting a registry, a signature or a certificate must not be able to start
@@ -41,6 +41,9 @@ export class BundleFile {
   }
 
   add(bundle: Bundle): void {
+    // Loaded here, not imported: only a sign run makes bundles, and verify starts without it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { bundleToJSON } = require('@sigstore/bundle') as typeof import('@sigstore/bundle')
     writeSync(this.fd, `${JSON.stringify(bundleToJSON(bundle))}\n`)
   }
 
@@ -88,7 +91,7 @@ async function applySignOutcome(
   core.info(oneLine(`verify with: ${outcome.verifyCommand}`))
   const admission = writeAdmissionPolicies(outcome, admissionMode)
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
-    await core.summary.addRaw(signSummary(outcome, admission.kyverno)).write()
+    await core.appendSummary(signSummary(outcome, admission.kyverno))
   }
 }
 
@@ -124,7 +127,7 @@ async function applyVerifyOutcome(outcome: VerifyOutcome, writeSummary: boolean)
   for (const [name, value] of Object.entries(verifyOutputs(outcome))) core.setOutput(name, value)
   for (const note of outcome.notes) core.warning(oneLine(note))
   if (writeSummary && process.env.GITHUB_STEP_SUMMARY) {
-    await core.summary.addRaw(verifySummary(outcome)).write()
+    await core.appendSummary(verifySummary(outcome))
   }
   for (const a of verifyAnnotations(outcome)) {
     // The toolkit escapes the file name as a property (`,` `:` % and line breaks): a Dockerfile
