@@ -8,10 +8,14 @@ import {
   type ImageIndex,
   type ImageManifest,
 } from '../registry/types'
-import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 import { digestTagStem, sha256Digest } from './digest'
 
-export { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
+/**
+ * @sigstore/bundle's BUNDLE_V03_MEDIA_TYPE, spelt out: importing it would load sigstore-js as the
+ * registry is first read, before any signature needs it (issue 11: start-up). A unit test holds
+ * the two equal.
+ */
+export const BUNDLE_V03_MEDIA_TYPE = 'application/vnd.dev.sigstore.bundle.v0.3+json'
 export const BUNDLE_ANNOTATIONS = {
   content: 'dev.sigstore.bundle.content',
   predicateType: 'dev.sigstore.bundle.predicateType',

@@ -4,7 +4,7 @@
  * runner's proxy settings and user agent. Without one, a plain Octokit (@octokit/core) is used, so
  * nothing under src/github/ depends on the runner and a CLI works as it is.
  */
-import { Octokit } from '@octokit/core'
+import type { Octokit } from '@octokit/core'
 
 /** What a request may carry beside its route: Octokit's per-request options among them. */
 export interface GitHubRequestParameters {
@@ -56,5 +56,10 @@ export interface GitHubApiOptions {
 export type GitHubApiFactory = (options: GitHubApiOptions) => GitHubApi
 
 /** Octokit itself: plain fetch, no runner. What a run uses when its front door gives no factory. */
-export const octokitApi: GitHubApiFactory = ({ token, ...options }) =>
-  new Octokit({ auth: token, ...options })
+export const octokitApi: GitHubApiFactory = ({ token, ...options }) => {
+  // Loaded on first use: most verify runs never call GitHub, and imported, Octokit was loaded
+  // before every run's first request (issue 11: start-up).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Octokit: OctokitClass } = require('@octokit/core') as { Octokit: typeof Octokit }
+  return new OctokitClass({ auth: token, ...options })
+}

@@ -44,16 +44,8 @@
  * and line (a typo must never silently weaken a policy). Errors are {@link PolicyError}s (a
  * SignetError with `input: 'policy'`, and `file`/`line` for an annotation on the policy file).
  */
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Node as YamlNode,
-  type YAMLMap,
-} from 'yaml'
+import type * as Yaml from 'yaml'
+import type { LineCounter, Node as YamlNode, YAMLMap } from 'yaml'
 import { SignetError, isSignetError, type SignetErrorCode } from '../errors'
 import { EXTENSION_KEYS } from './certificate-extensions'
 import { compileWholeMatch } from './identities'
@@ -76,6 +68,16 @@ import {
   type SignerRequirement,
   type StringMatcher,
 } from './types'
+
+/**
+ * The YAML parser, loaded when a policy file is first read: most runs name their signer in inputs
+ * and never parse one, and imported, the parser was loaded before every verify run's first request
+ * (issue 11: start-up).
+ */
+function yaml(): typeof Yaml {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('yaml') as typeof Yaml
+}
 
 /** A policy-file error: a SignetError naming input `policy`, with the file and line at fault. */
 export class PolicyError extends SignetError {
@@ -119,12 +121,12 @@ function entries(
   what: string,
   allowed: readonly string[],
 ): Map<string, { key: YamlNode; value: YamlNode | null }> {
-  if (!isMap(node)) throw fail(ctx, node, `${what} must be a mapping`)
+  if (!yaml().isMap(node)) throw fail(ctx, node, `${what} must be a mapping`)
   const out = new Map<string, { key: YamlNode; value: YamlNode | null }>()
   for (const pair of (node as YAMLMap<YamlNode, YamlNode | null>).items) {
     const key = pair.key
-    if (!isScalar(key) || typeof key.value !== 'string') {
-      throw fail(ctx, isScalar(key) ? key : node, `${what}: keys must be plain strings`)
+    if (!yaml().isScalar(key) || typeof key.value !== 'string') {
+      throw fail(ctx, yaml().isScalar(key) ? key : node, `${what}: keys must be plain strings`)
     }
     if (!allowed.includes(key.value)) {
       throw fail(ctx, key, `unknown key "${key.value}" in ${what} (allowed: ${allowed.join(', ')})`)
@@ -135,7 +137,7 @@ function entries(
 }
 
 function str(ctx: Ctx, node: YamlNode | null | undefined, what: string): string {
-  if (!isScalar(node) || typeof node.value !== 'string') {
+  if (!yaml().isScalar(node) || typeof node.value !== 'string') {
     throw fail(ctx, node, `${what} must be a string`)
   }
   if (node.value.trim() === '') throw fail(ctx, node, `${what} is empty`)
@@ -148,7 +150,7 @@ function strList(
   node: YamlNode | null | undefined,
   what: string,
 ): { value: string; node: YamlNode }[] {
-  if (isSeq(node)) {
+  if (yaml().isSeq(node)) {
     const items = node.items as (YamlNode | null)[]
     if (items.length === 0) throw fail(ctx, node, `${what} is an empty list`)
     return items.map((item) => ({ value: str(ctx, item, `each entry of ${what}`), node: item! }))
@@ -157,7 +159,7 @@ function strList(
 }
 
 function seq(ctx: Ctx, node: YamlNode | null | undefined, what: string): (YamlNode | null)[] {
-  if (!isSeq(node)) throw fail(ctx, node, `${what} must be a list`)
+  if (!yaml().isSeq(node)) throw fail(ctx, node, `${what} must be a list`)
   const items = node.items as (YamlNode | null)[]
   if (items.length === 0) throw fail(ctx, node, `${what} is an empty list`)
   return items
@@ -278,7 +280,7 @@ function parseAttestation(ctx: Ctx, node: YamlNode | null): AttestationRequireme
   let typeNode: YamlNode | null | undefined = node
   let banned: string[] = []
   let bannedNode: YamlNode | undefined
-  if (isMap(node)) {
+  if (yaml().isMap(node)) {
     const fields = entries(ctx, node, 'an attestation', ['type', 'bannedComponents'])
     const t = fields.get('type')
     if (!t)
@@ -311,7 +313,7 @@ function parseAttestation(ctx: Ctx, node: YamlNode | null): AttestationRequireme
 }
 
 function attestationList(ctx: Ctx, node: YamlNode | null): AttestationRequirement[] {
-  if (!isSeq(node)) throw fail(ctx, node, 'attestations must be a list')
+  if (!yaml().isSeq(node)) throw fail(ctx, node, 'attestations must be a list')
   return (node.items as (YamlNode | null)[]).map((a) => parseAttestation(ctx, a))
 }
 
@@ -350,7 +352,7 @@ function parseRule(ctx: Ctx, node: YamlNode | null, readFile: PolicyFileReader):
     patterns: patterns.map((p) => p.re),
     signers: seq(ctx, signers.value, 'signers').map((s) => parseSigner(ctx, s, readFile)),
     attestations:
-      attestations && !(isScalar(attestations.value) && attestations.value.value === null)
+      attestations && !(yaml().isScalar(attestations.value) && attestations.value.value === null)
         ? attestationList(ctx, attestations.value)
         : [],
     platforms: platforms ? platformCoverage(ctx, platforms.value) : 'index-signature',
@@ -395,8 +397,9 @@ function repositoryOnly(ctx: Ctx, node: YamlNode | null): ImageReference {
 }
 
 function rejectAliases(ctx: Ctx, node: unknown): void {
-  if (isAlias(node)) throw fail(ctx, node, 'YAML aliases (*name) are not supported in a policy')
-  if (isMap(node) || isSeq(node)) {
+  if (yaml().isAlias(node))
+    throw fail(ctx, node, 'YAML aliases (*name) are not supported in a policy')
+  if (yaml().isMap(node) || yaml().isSeq(node)) {
     for (const item of node.items as unknown[]) {
       if (item && typeof item === 'object' && 'key' in item && 'value' in item) {
         rejectAliases(ctx, (item as { key: unknown }).key)
@@ -414,9 +417,13 @@ function rejectAliases(ctx: Ctx, node: unknown): void {
  * Throws a PolicyError (or KEY_INVALID for a bad publicKey), each with the line at fault.
  */
 export function parsePolicy(text: string, file: string, options: PolicyReadOptions = {}): Policy {
-  const lines = new LineCounter()
+  const lines = new (yaml().LineCounter)()
   const ctx: Ctx = { file, lines }
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  const doc = yaml().parseDocument(text, {
+    lineCounter: lines,
+    uniqueKeys: true,
+    prettyErrors: false,
+  })
   const problem = doc.errors[0] ?? doc.warnings[0]
   if (problem) {
     const line = problem.linePos?.[0].line ?? lines.linePos(problem.pos[0]).line
@@ -424,7 +431,7 @@ export function parsePolicy(text: string, file: string, options: PolicyReadOptio
     throw new PolicyError(file, line, `invalid YAML: ${message}`, { cause: problem })
   }
   const root = doc.contents
-  if (root === null || (isScalar(root) && root.value === null)) {
+  if (root === null || (yaml().isScalar(root) && root.value === null)) {
     throw new PolicyError(file, 1, 'the policy is empty; it needs rules:')
   }
   rejectAliases(ctx, root)

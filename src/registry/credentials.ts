@@ -8,7 +8,7 @@
  * The Docker config beats github-token because a workflow that ran docker/login-action for ghcr.io
  * (often with a PAT that can write packages the GITHUB_TOKEN cannot) meant those credentials.
  */
-import { execFile } from 'node:child_process'
+import type * as ChildProcess from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -112,6 +112,10 @@ export const runCredentialHelper = (
       reject(new Error(`invalid credential helper name "${helper}"`))
       return
     }
+    // Required here: most runs start no helper, and loading child_process was a cost of every
+    // run's start-up (issue 11).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { execFile } = require('node:child_process') as typeof ChildProcess
     const child = execFile(
       `docker-credential-${helper}`,
       ['get'],

@@ -8,20 +8,34 @@
  * @sigstore/tuf) are pinned to exact versions in package.json. Before raising a pin, check each
  * name below still exists and still does what its comment says, then run the asn1-patches, keys,
  * witness-check and verify-* unit tests and the interop tests.
+ *
+ * What only sign mode (or TUF) needs is required when first asked for, not imported: importing
+ * this module (asn1-patches.ts does, in every verify run) must not load @sigstore/sign and its
+ * HTTP stack, nor @sigstore/tuf (issue 11: start-up). The bundle keeps those packages in a file
+ * of their own (scripts/bundle.mjs), read by the first run that needs them.
  */
-// The TUF seeds @sigstore/tuf ships: each mirror's initial root.json and targets (the public-good
-// trusted_root.json among them). The package reads them internally but exports no accessor; a
-// JSON import has esbuild embed them in dist/, so the embedded root is there without a network.
-import seeds from '@sigstore/tuf/seeds.json'
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loads, see above */
+import type { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
+import type { HTTPError } from '@sigstore/sign/dist/external/error'
 
 // Fulcio's client, with sigstore-js's retries and timeout. The package exports only FulcioSigner,
 // which asks Fulcio for a new certificate on every signature; KeylessSigner asks once per run.
-export { CAClient } from '@sigstore/sign/dist/signer/fulcio/ca'
+export type { CAClient }
+export function fulcioCAClient(): typeof CAClient {
+  return (require('@sigstore/sign/dist/signer/fulcio/ca') as { CAClient: typeof CAClient }).CAClient
+}
 
 // The failed request to Fulcio, Rekor or the TSA, which @sigstore/sign's InternalError (exported)
 // carries as its `cause` (not exported): its status says whether the service, its URL or what was
 // sent is at fault (signing-errors.ts).
-export { HTTPError } from '@sigstore/sign/dist/external/error'
+export type { HTTPError }
+export function httpErrorClass(): typeof HTTPError {
+  return (require('@sigstore/sign/dist/external/error') as { HTTPError: typeof HTTPError })
+    .HTTPError
+}
+export function isHTTPError(err: unknown): err is HTTPError {
+  return err instanceof httpErrorClass()
+}
 
 // The SET check @sigstore/verify makes for every log entry, on its own. The Verifier refuses a
 // cosign `intoto` 0.0.1 Rekor entry outright, so att-layer.ts checks that body itself and the SET
@@ -35,7 +49,6 @@ export { encodeLength } from '@sigstore/core/dist/asn1/length'
 // The SCT check @sigstore/verify makes for every certificate it verifies, as the module object
 // itself (key/index.js calls `verifySCTs` through it at each call), so asn1-patches.ts can put its
 // per-run verdict cache in front of it. An `import * as` would give esbuild's copy of the bindings.
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, see above
 import sctModule = require('@sigstore/verify/dist/key/sct')
 export const sctChecks: { verifySCTs: typeof sctModule.verifySCTs } = sctModule
 
@@ -55,7 +68,11 @@ export const keyParsing: { createPublicKey: typeof coreCryptoModule.createPublic
 /** Per TUF mirror URL: its root.json and initial targets, each base64. */
 export type TufSeeds = Record<string, { 'root.json': string; targets: Record<string, string> }>
 
-/** The TUF seeds embedded in @sigstore/tuf. */
+/**
+ * The TUF seeds @sigstore/tuf ships: each mirror's initial root.json and targets (the public-good
+ * trusted_root.json among them). The package reads them internally but exports no accessor; esbuild
+ * embeds the JSON in dist/, so the embedded root is there without a network.
+ */
 export function tufSeeds(): TufSeeds {
-  return seeds
+  return require('@sigstore/tuf/seeds.json') as TufSeeds
 }

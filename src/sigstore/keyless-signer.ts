@@ -8,7 +8,7 @@ import { X509Certificate, generateKeyPairSync, sign, type KeyObject } from 'node
 import type { Signature, Signer } from '@sigstore/sign'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
-import { CAClient } from './internals'
+import { fulcioCAClient, type CAClient } from './internals'
 import { challengeSubject, decodeJwtClaims, type IdentityProvider } from './oidc'
 import { SIGSTORE_TIMEOUT_MS, type RetryPolicy } from './services'
 import { signingFailure } from './signing-errors'
@@ -33,6 +33,7 @@ export class KeylessSigner implements Signer {
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     this.privateKey = privateKey
     this.publicKeyPem = publicKey.export({ format: 'pem', type: 'spki' }).toString()
+    const CAClient = fulcioCAClient()
     this.ca = new CAClient({ fulcioBaseURL: fulcioURL, retry, timeout: SIGSTORE_TIMEOUT_MS })
   }
 

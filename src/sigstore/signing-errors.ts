@@ -12,7 +12,7 @@
 import { InternalError } from '@sigstore/sign'
 import { describeError, SignetError, type SignetErrorCode } from '../errors'
 import { INPUT } from '../inputs'
-import { HTTPError } from './internals'
+import { isHTTPError, type HTTPError } from './internals'
 
 export interface SigningContext {
   /** Signing with a Fulcio certificate (else with the `key` input). */
@@ -146,14 +146,13 @@ export function signingFailure(err: unknown, context: SigningContext): SignetErr
     return new SignetError(fault.code, fault.failed, { input: fault.input, cause: err })
   }
   const answer: unknown = (err as InternalError).cause
-  const { input, why } =
-    answer instanceof HTTPError
-      ? byAnswer(fault.service, fault.input, answer, context)
-      : {
-          input: fault.input,
-          // No answer (refused, reset, timed out), or one that is not what the service sends.
-          why: `no usable answer (${describeError(answer ?? err)}): check ${fault.input}`,
-        }
+  const { input, why } = isHTTPError(answer)
+    ? byAnswer(fault.service, fault.input, answer, context)
+    : {
+        input: fault.input,
+        // No answer (refused, reset, timed out), or one that is not what the service sends.
+        why: `no usable answer (${describeError(answer ?? err)}): check ${fault.input}`,
+      }
   return new SignetError(
     fault.code,
     `${NAMES[fault.service]} (${fault.input}) ${fault.failed}: ${why}`,

@@ -5,7 +5,7 @@
  * commit the pull request cannot change (its base) with `git show`; without it, a pull-request run
  * is told when its branch changes the files it was checked against.
  */
-import { execFileSync } from 'node:child_process'
+import type * as ChildProcess from 'node:child_process'
 import { readFileSync, realpathSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { describeError, SignetError } from '../errors'
@@ -28,6 +28,10 @@ export interface RuleFiles {
 const COMMIT_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/
 
 function git(cwd: string, args: string[]): string {
+  // Required here: git runs for pull requests and policy-ref only, and loading child_process was a
+  // cost of every run's start-up (issue 11).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { execFileSync } = require('node:child_process') as typeof ChildProcess
   return execFileSync('git', args, {
     cwd,
     encoding: 'utf8',

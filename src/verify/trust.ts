@@ -18,7 +18,6 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { TrustedRoot } from '@sigstore/protobuf-specs'
-import { getTrustedRoot } from '@sigstore/tuf'
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
@@ -243,6 +242,10 @@ export async function loadTrustRoots(options: TrustRootOptions): Promise<TrustRo
   const mirrorURL = options.mirrorURL ?? PUBLIC_GOOD_TUF_MIRROR
   let root: TrustedRoot
   try {
+    // Loaded here, not imported: a run given trusted-root never loads the TUF client (tuf-js and
+    // its HTTP stack), which cost every verify run's start-up (issue 11).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { getTrustedRoot } = require('@sigstore/tuf') as typeof import('@sigstore/tuf')
     root = await getTrustedRoot({
       cachePath,
       mirrorURL,

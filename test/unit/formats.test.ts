@@ -7,6 +7,7 @@ import {
   rekorBundleAnnotation,
   signatureTag,
 } from '../../src/formats/cosign-tags'
+import { BUNDLE_V03_MEDIA_TYPE as SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 import { digestTagStem, sha256Digest } from '../../src/formats/digest'
 import {
   addToFallbackIndex,
@@ -151,6 +152,10 @@ describe('appending legacy layers', () => {
 })
 
 describe('bundle referrers', () => {
+  it("names bundles by @sigstore/bundle's own v0.3 media type", () => {
+    expect(BUNDLE_V03_MEDIA_TYPE).toBe(SIGSTORE_BUNDLE_V03_MEDIA_TYPE)
+  })
+
   const subject = {
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
     digest: DIGEST,

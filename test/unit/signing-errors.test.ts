@@ -11,7 +11,7 @@ import { SignetError } from '../../src/errors'
 import { KeySigner } from '../../src/sigstore/key-signer'
 import { KeylessSigner } from '../../src/sigstore/keyless-signer'
 import { signingKeyFromPrivateKey, type SigningKey } from '../../src/sigstore/keys'
-import { HTTPError } from '../../src/sigstore/internals'
+import { httpErrorClass, type HTTPError } from '../../src/sigstore/internals'
 import { SIGSTORE_RETRY } from '../../src/sigstore/services'
 import { signingFailure } from '../../src/sigstore/signing-errors'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -19,18 +19,19 @@ import { asyncErrorOf } from '../infra/expect'
 import { closeServer, listenOnLoopback } from '../infra/listen'
 
 type Code = InternalError['code']
+const HTTPErrorClass = httpErrorClass()
 
 /** An error as @sigstore/sign throws it: its `internalError(err, code, message)`. */
 function sigstoreError(code: Code, cause: unknown): InternalError {
   const message = 'error from sigstore-js'
   return new InternalError({
     code,
-    message: cause instanceof HTTPError ? `${message} - ${cause.message}` : message,
+    message: cause instanceof HTTPErrorClass ? `${message} - ${cause.message}` : message,
     cause,
   })
 }
 const answered = (status: number, message = 'the service says no'): HTTPError =>
-  new HTTPError({ status, message })
+  new HTTPErrorClass({ status, message })
 /** What make-fetch-happen rejects with when nothing answers. */
 const noAnswer = (): Error =>
   Object.assign(new Error('request to http://127.0.0.2:9/ failed, reason: connect ECONNREFUSED'), {
