@@ -41,3 +41,12 @@ export class ByteBudget {
     }
   }
 }
+
+/**
+ * Resolves after the event loop has polled for I/O once: requests just started (their sockets
+ * connecting, their first bytes written) go out before CPU-bound work that follows (loading
+ * sigstore-js) holds the loop, and their answers travel while it runs.
+ */
+export function networkTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}

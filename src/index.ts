@@ -8,7 +8,9 @@ import type { GitHubApiFactory } from './github/api'
 import { actionsRegistry } from './action/registry'
 import { actionsLogger, BundleFile, reportError, reportOutcome } from './action/report'
 import * as core from './action/workflow-commands'
+import { networkTurn } from './concurrency'
 import { proxyConfigured } from './net/proxy'
+import { GitHubOidcProvider } from './sigstore/oidc'
 
 async function main(): Promise<void> {
   const get = (name: string): string => core.getInput(name)
@@ -49,6 +51,11 @@ const actionsGitHubApi: GitHubApiFactory = (options) => {
   return github.actionsGitHubApi(options)
 }
 
+/** The runner's OIDC token for keyless signing, masked in the log as soon as it is fetched. */
+function actionsIdentity(): GitHubOidcProvider {
+  return new GitHubOidcProvider(process.env, { mask: (secret) => actionsLogger.mask?.(secret) })
+}
+
 /** The run of the mode the inputs name; each loads only its own code. */
 async function run(inputs: Inputs): Promise<Outcome> {
   if (inputs.mode === 'verify') {
@@ -60,6 +67,13 @@ async function run(inputs: Inputs): Promise<Outcome> {
       githubApi: actionsGitHubApi,
     })
   }
+  // Keyless: the workflow's OIDC token is asked for first, and sign mode's code (sigstore-js's
+  // signing stack) loads while it travels (issue 11: start-up to the first request).
+  const identity = inputs.key ? undefined : actionsIdentity()
+  if (identity?.available()) {
+    identity.getToken().catch(() => undefined)
+    await networkTurn()
+  }
   const { runSign } = await import('./sign/run')
   const bundles = new BundleFile()
   // Set at once: the file is there (with what was made) even when the run fails midway.
@@ -69,6 +83,7 @@ async function run(inputs: Inputs): Promise<Outcome> {
       log: actionsLogger,
       registry: actionsRegistry(inputs, process.env, actionsLogger),
       githubApi: actionsGitHubApi,
+      identity,
       onBundle: (b) => bundles.add(b),
     })
   } finally {

@@ -5,6 +5,7 @@
  */
 import { INPUT, type SignInputs } from '../inputs'
 import type { Registry } from '../registry/types'
+import { deferredLogger } from '../report/deferred-logger'
 import type { Logger, SignOutcome } from '../report/types'
 import { resolveImages } from '../subjects/resolve'
 import { SIGN_CONCURRENCY, signImages } from './sign-images'
@@ -274,29 +275,4 @@ function witnessNote(
     return `signing by key with no log entry and no timestamp: nothing from ${rootName} applies`
   }
   return `${answers.join(', ')}: verified against ${rootName} before anything is written`
-}
-
-/**
- * A logger that holds its lines until replayTo(), then passes them on: the trusted root loads
- * while other groups print, and its lines belong in its own group.
- */
-function deferredLogger(): Logger & { replayTo(log: Logger): void } {
-  let target: Logger | undefined
-  const held: [keyof Pick<Logger, 'info' | 'warning' | 'debug'>, string][] = []
-  const line =
-    (level: 'info' | 'warning' | 'debug') =>
-    (message: string): void => {
-      if (target) target[level](message)
-      else held.push([level, message])
-    }
-  return {
-    info: line('info'),
-    warning: line('warning'),
-    debug: line('debug'),
-    group: async (_name, fn) => fn(),
-    replayTo(log: Logger): void {
-      target = log
-      for (const [level, message] of held.splice(0)) log[level](message)
-    },
-  }
 }

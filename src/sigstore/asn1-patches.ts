@@ -3,8 +3,9 @@
  * else as valid; the first two are for reporting upstream, the last three answer a check already
  * made in this process with the verdict it gave (a pure function of the bytes it is keyed by).
  *
- * Installed explicitly, by what is about to verify: `runVerify` as a verify run starts, and sign
- * mode's `WitnessCheck` when it is made (it verifies the TSA's timestamps and Fulcio's chain too).
+ * Installed explicitly, by what is about to verify: `runVerify` as it loads its trust roots, and
+ * sign mode's `WitnessCheck` when it is made (it verifies the TSA's timestamps and Fulcio's chain
+ * too).
  * Importing this module, or any verifier, changes nothing: a patch of a library's prototype is
  * put in place where a reader of the run can see it, not as a side effect of an import.
  *

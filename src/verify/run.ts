@@ -9,10 +9,13 @@
  * own digest needs its own signature.
  *
  * Bad input (an unreadable policy, a Dockerfile that cannot be read, a key that is not a key, no
- * policy at all) is an error before any registry is read. An image that cannot be found or read is
- * a failed image, not an error: the report names it with the reason, as for a bad signature.
+ * policy at all, an unreadable trusted-root file) is an error before any registry is read. The
+ * trust roots load while the images are resolved, so a trusted-root file that is read but is not a
+ * valid root fails the run after that, before any signature is read. An image that cannot be found
+ * or read is a failed image, not an error: the report names it with the reason, as for a bad
+ * signature.
  */
-import { mapLimit } from '../concurrency'
+import { mapLimit, networkTurn } from '../concurrency'
 import { describeError, SignetError } from '../errors'
 import { INPUT, type VerifyInputs } from '../inputs'
 import {
@@ -29,18 +32,11 @@ import { subjectsToVerify, type ReplacedByContext, type Subject } from '../subje
 import { resolveSubject } from '../subjects/resolve'
 import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
-import { patchSigstoreAsn1 } from '../sigstore/asn1-patches'
+import { deferredLogger } from '../report/deferred-logger'
 import { discover } from '../storage/discover'
 import { signatureStore, type SignatureStore } from '../storage/signature-repository'
-import {
-  platformVerdict,
-  requiredPredicateTypes,
-  verifyImage,
-  type ImageVerification,
-  type PlatformVerification,
-} from './image'
+import type { ImageVerification, PlatformVerification } from './image'
 import { ruleFiles, type RuleFiles } from './rule-files'
-import { loadTrustRoots, parseTrustedRootFile, type TrustRoot } from './trust'
 
 // The outcome lives with the report; re-exported for callers that import it from here.
 export type { DockerfileLocation, VerifyImageResult, VerifyOutcome }
@@ -214,8 +210,6 @@ export async function runVerify(
   inputs: VerifyInputs,
   deps: VerifyDependencies,
 ): Promise<VerifyOutcome> {
-  // Before anything is verified: DER times sigstore-js would refuse, and a faster toDER.
-  patchSigstoreAsn1()
   const env = deps.env ?? process.env
   const log = deps.log
   const cwd = deps.cwd ?? process.cwd()
@@ -239,25 +233,31 @@ export async function runVerify(
   const trustedRootText = inputs.trustedRoot
     ? readTrustedRoot(inputs.trustedRoot, files)
     : undefined
-  const roots: TrustRoot[] = await log.group('Trust roots', async () => {
-    const loaded =
+  // The trust roots and the verifier (sigstore-js) load while the images are being resolved: the
+  // first registry requests go out before that CPU-bound loading holds the event loop, and TUF's
+  // requests (without trusted-root) run beside the registry's (issue 11: start-up). Their lines
+  // wait for their own group; a trusted root that does not load fails the run once the images are
+  // resolved, before any signature is read.
+  const rootLog = deferredLogger()
+  const verifier = (async () => {
+    await networkTurn()
+    // Before anything is verified: DER times sigstore-js would refuse, and a faster toDER.
+    const { patchSigstoreAsn1 } = await import('../sigstore/asn1-patches')
+    patchSigstoreAsn1()
+    const trust = await import('./trust')
+    const roots =
       inputs.trustedRoot && trustedRootText !== undefined
-        ? parseTrustedRootFile(trustedRootText, inputs.trustedRoot)
-        : await loadTrustRoots({
+        ? trust.parseTrustedRootFile(trustedRootText, inputs.trustedRoot)
+        : await trust.loadTrustRoots({
             cwd,
-            log,
+            log: rootLog,
             cacheDir: deps.tuf?.cacheDir,
             mirrorURL: deps.tuf?.mirrorURL,
             timeoutMs: deps.tuf?.timeoutMs,
           })
-    for (const root of loaded) {
-      const r = root.requirements
-      log.info(
-        `${root.name}: ${r.requireTlog ? 'transparency log entry required' : 'no transparency log: RFC 3161 timestamp required'}`,
-      )
-    }
-    return loaded
-  })
+    return { roots, image: await import('./image') }
+  })()
+  verifier.catch(() => undefined)
   const notes: string[] = [...files.notes()]
   // GitHub's artifact attestations (where actions/attest stores them), looked up beside the
   // registry's; the owner input is checked here, before any network.
@@ -315,27 +315,31 @@ export async function runVerify(
   const storeOf = (target: Target, rule: Rule): SignatureStore =>
     signatureStore(target, rule.signatureRepository ?? inputs.signatureRepository)
 
+  // A target's signatures are read once the verifier has loaded (it says which attestations the
+  // rule needs); a verifier that fails to load rejects every one, and the run with it below.
   const verifications = new Map<string, Promise<ImageVerification>>()
   const verifyTarget = (target: Target, rule: Rule): Promise<ImageVerification> => {
     const store = storeOf(target, rule)
     const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}#${store.name}`
     let pending = verifications.get(key)
     if (!pending) {
-      const needed = requiredPredicateTypes(rule)
-      pending = discover(registry, target.repo, target.digest, (type) => needed.has(type), {
-        github,
-        attestationsRequired: needed.size > 0,
-        ...(store.elsewhere ? { signatureRepository: store.repo } : {}),
-      }).then(
-        (found) =>
-          verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
-        (err: unknown) => ({
-          verified: false,
-          reason: `could not read its signatures: ${describeError(err)}`,
-          signatures: [],
-          attestations: [],
-        }),
-      )
+      pending = verifier.then(({ roots, image }) => {
+        const needed = image.requiredPredicateTypes(rule)
+        return discover(registry, target.repo, target.digest, (type) => needed.has(type), {
+          github,
+          attestationsRequired: needed.size > 0,
+          ...(store.elsewhere ? { signatureRepository: store.repo } : {}),
+        }).then(
+          (found) =>
+            image.verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
+          (err: unknown) => ({
+            verified: false,
+            reason: `could not read its signatures: ${describeError(err)}`,
+            signatures: [],
+            attestations: [],
+          }),
+        )
+      })
       verifications.set(key, pending)
     }
     return pending
@@ -363,6 +367,19 @@ export async function runVerify(
       return resolved
     }),
   )
+
+  const { roots, image } = await log.group('Trust roots', async () => {
+    const loaded = await verifier
+    rootLog.replayTo(log)
+    for (const root of loaded.roots) {
+      const r = root.requirements
+      log.info(
+        `${root.name}: ${r.requireTlog ? 'transparency log entry required' : 'no transparency log: RFC 3161 timestamp required'}`,
+      )
+    }
+    return loaded
+  })
+  const { platformVerdict } = image
 
   // In the order the images were named; an image that could not be resolved keeps its place.
   const items = resolutions.flatMap((r): (Target | VerifyImageResult)[] =>

@@ -1,14 +1,15 @@
 /**
  * Issue 10.5: the ASN.1 patch of sigstore-js (src/sigstore/asn1-patches.ts) is installed by what
- * is about to verify — runVerify as a verify run starts, WitnessCheck when sign mode makes it —
+ * is about to verify — runVerify as it loads its trust roots, WitnessCheck when sign mode makes it —
  * and by nothing else: importing the verifiers leaves @sigstore/core as it ships.
  *
  * Each test starts from a fresh module registry, so each sees an unpatched ASN1Obj.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ASN1Obj as ASN1ObjClass } from '@sigstore/core'
+import type { Registry } from '../../src/registry/types'
 import type { Logger } from '../../src/report/types'
 
 const GENERALIZED_TIME = 0x18
@@ -67,23 +68,30 @@ describe('the ASN.1 patch of sigstore-js, installed explicitly (issue 10.5)', ()
     expect(readsFractionalTime()).toBe(false)
   })
 
-  it('is installed by runVerify before anything else, even a run that fails on its first input', async () => {
+  it('is installed by runVerify before its trust roots are read, even a run that fails on them', async () => {
     const { ASN1Obj, shipped, readsFractionalTime } = await freshAsn1()
     const { readInputs } = await import('../../src/inputs')
     const { runVerify } = await import('../../src/verify/run')
+    writeFileSync(join(dir, 'trusted_root.json'), '{"mediaType": "not a trusted root"}')
     const given: Record<string, string> = {
       mode: 'verify',
       images: `registry.invalid/acme/app@sha256:${'a'.repeat(64)}`,
-      policy: 'no-such-policy.yml',
+      'certificate-identity':
+        'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main',
+      'certificate-oidc-issuer': 'https://token.actions.githubusercontent.com',
+      'trusted-root': 'trusted_root.json',
     }
     const inputs = readInputs((name) => given[name] ?? '', 'verify')
-    // The policy file is missing: the run stops before any registry, TUF mirror or verifier.
-    const noRegistry = (): never => {
-      throw new Error('the run must stop before any registry is made')
-    }
+    // The trust roots load while the images are resolved (issue 11: start-up); this registry
+    // answers nothing, and the trusted root is no root: the run stops before any signature.
+    const noRegistry = new Proxy({} as Registry, {
+      get: () => async () => {
+        throw new Error('no registry in this test')
+      },
+    })
     await expect(
       runVerify(inputs, { log: silent, cwd: dir, env: {}, registry: noRegistry }),
-    ).rejects.toMatchObject({ input: 'policy' })
+    ).rejects.toMatchObject({ input: 'trusted-root' })
     expect(ASN1Obj.prototype.toDER).not.toBe(shipped.toDER)
     expect(ASN1Obj.prototype.toDate).not.toBe(shipped.toDate)
     expect(readsFractionalTime()).toBe(true)
