@@ -112,9 +112,36 @@ function sameAnnotations(a: Record<string, string> = {}, b: Record<string, strin
 }
 
 /** True when `manifest` already holds a layer with these bytes and exactly these annotations. */
-export function hasLayer(manifest: ImageManifest | undefined, layer: LegacyLayer): boolean {
+/**
+ * A layer already uploaded, as a tag's manifest names it: what a read-back's merge needs, without
+ * holding the bytes (a 10 MB SBOM's envelope) until the run's settle window closes.
+ */
+export interface UploadedLegacyLayer {
+  mediaType: string
+  digest: string
+  size: number
+  annotations: Record<string, string>
+}
+
+export function uploadedLayer(layer: LegacyLayer): UploadedLegacyLayer {
+  return {
+    mediaType: layer.mediaType,
+    digest: sha256Digest(layer.bytes),
+    size: layer.bytes.length,
+    annotations: layer.annotations,
+  }
+}
+
+function digestOf(layer: LegacyLayer | UploadedLegacyLayer): string {
+  return 'bytes' in layer ? sha256Digest(layer.bytes) : layer.digest
+}
+
+export function hasLayer(
+  manifest: ImageManifest | undefined,
+  layer: LegacyLayer | UploadedLegacyLayer,
+): boolean {
   if (!manifest) return false
-  const digest = sha256Digest(layer.bytes)
+  const digest = digestOf(layer)
   return manifest.layers.some(
     (l) => l.digest === digest && sameAnnotations(l.annotations, layer.annotations),
   )
@@ -122,17 +149,19 @@ export function hasLayer(manifest: ImageManifest | undefined, layer: LegacyLayer
 
 /**
  * Appends layers to what a `.sig`/`.att` tag holds, keeping every existing layer untouched and
- * skipping identical ones. Returns undefined when there is nothing to add.
+ * skipping identical ones. Returns undefined when there is nothing to add. A layer given as
+ * uploaded (no bytes) is named in the manifest but has no blob to push.
  */
 export function appendLegacyLayers(
   existing: ImageManifest | undefined,
-  layers: LegacyLayer[],
+  layers: (LegacyLayer | UploadedLegacyLayer)[],
 ): LegacyManifestParts | undefined {
   const kept: Descriptor[] = existing ? [...existing.layers] : []
   const blobs: LegacyManifestParts['blobs'] = []
+  let added = 0
   for (const layer of layers) {
     if (hasLayer(existing, layer)) continue
-    const digest = sha256Digest(layer.bytes)
+    const digest = digestOf(layer)
     if (
       kept.some((l) => l.digest === digest && sameAnnotations(l.annotations, layer.annotations))
     ) {
@@ -140,13 +169,14 @@ export function appendLegacyLayers(
     }
     kept.push({
       mediaType: layer.mediaType,
-      size: layer.bytes.length,
+      size: 'bytes' in layer ? layer.bytes.length : layer.size,
       digest,
       annotations: layer.annotations,
     })
-    blobs.push({ bytes: layer.bytes, mediaType: layer.mediaType })
+    added++
+    if ('bytes' in layer) blobs.push({ bytes: layer.bytes, mediaType: layer.mediaType })
   }
-  if (blobs.length === 0) return undefined
+  if (added === 0) return undefined
   // A valid (if empty) OCI image config: containers/image parses it when it appends, and the
   // diff_ids track the layers, which are stored uncompressed.
   const config = Buffer.from(

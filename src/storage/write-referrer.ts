@@ -68,6 +68,9 @@ export async function writeBundleReferrer(
     return { digest: referrer.descriptor.digest }
   }
   const tag = referrersFallbackTag(subject.digest)
+  // The merge keeps the descriptor only, not the referrer and its bundle: a read-back after the
+  // run's settle window does not hold every image's bundle (a large SBOM's, each) until then.
+  const descriptor = referrer.descriptor
   await updateTag<ImageIndex>(
     registry,
     repo,
@@ -82,7 +85,7 @@ export async function writeBundleReferrer(
         return index
       },
       merge: (current) => {
-        const next = addToFallbackIndex(current, referrer.descriptor)
+        const next = addToFallbackIndex(current, descriptor)
         return next && { bytes: next.bytes, mediaType: MEDIA_TYPES.ociIndex, blobs: [] }
       },
     },

@@ -1,5 +1,10 @@
 /** Writes cosign legacy signatures: layers appended to the `sha256-<hex>.sig` manifest. */
-import { appendLegacyLayers, signatureTag, type LegacyLayer } from '../formats/cosign-tags'
+import {
+  appendLegacyLayers,
+  signatureTag,
+  uploadedLayer,
+  type LegacyLayer,
+} from '../formats/cosign-tags'
 import { MEDIA_TYPES, type ImageManifest, type Registry, type Repository } from '../registry/types'
 import { updateTag, type TagUpdateOptions } from './tag-update'
 
@@ -21,6 +26,9 @@ export async function appendToLegacyTag(
       registry.pushBlob(repo, b.bytes, b.mediaType, { fresh: b.fresh }),
     ),
   )
+  // The merge names the layers by digest: a read-back after the run's settle window does not
+  // keep their bytes (a large SBOM's envelope, per image) in memory until then.
+  const uploaded = layers.map(uploadedLayer)
   await updateTag<ImageManifest>(
     registry,
     repo,
@@ -29,7 +37,7 @@ export async function appendToLegacyTag(
       parse: (current) =>
         current ? (JSON.parse(current.bytes.toString('utf8')) as ImageManifest) : undefined,
       merge: (current) => {
-        const parts = appendLegacyLayers(current, layers)
+        const parts = appendLegacyLayers(current, uploaded)
         return (
           parts && {
             bytes: parts.manifestBytes,

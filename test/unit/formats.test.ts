@@ -6,6 +6,7 @@ import {
   LEGACY_ANNOTATIONS,
   rekorBundleAnnotation,
   signatureTag,
+  uploadedLayer,
 } from '../../src/formats/cosign-tags'
 import { BUNDLE_V03_MEDIA_TYPE as SIGSTORE_BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 import { digestTagStem, sha256Digest } from '../../src/formats/digest'
@@ -148,6 +149,20 @@ describe('appending legacy layers', () => {
     // same payload, another signature: a different signature, so appended
     const other = { ...layer('a'), annotations: { [LEGACY_ANNOTATIONS.signature]: 'other' } }
     expect(appendLegacyLayers(first.manifest, [other])?.manifest.layers).toHaveLength(2)
+  })
+
+  it('issue 11: names an uploaded layer (no bytes held) as it names the layer itself', () => {
+    const existing = appendLegacyLayers(undefined, [layer('a')])!.manifest
+    const full = appendLegacyLayers(existing, [layer('b')])!
+    const uploaded = appendLegacyLayers(existing, [uploadedLayer(layer('b'))])!
+    expect(uploaded.manifest).toEqual(full.manifest)
+    expect(uploaded.manifestBytes).toEqual(full.manifestBytes)
+    // Only the config is left to push: the layer went up before.
+    expect(uploaded.blobs.map((b) => b.mediaType)).toEqual([
+      'application/vnd.oci.image.config.v1+json',
+    ])
+    expect(hasLayer(existing, uploadedLayer(layer('a')))).toBe(true)
+    expect(appendLegacyLayers(existing, [uploadedLayer(layer('a'))])).toBeUndefined()
   })
 })
 
