@@ -7,7 +7,7 @@ import type { Bundle } from '@sigstore/bundle'
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { policiesForSignRun, type SignRunPolicies } from '../admission'
+import type { SignRunPolicies } from '../admission'
 import { isSignetError } from '../errors'
 import type { AdmissionMode } from '../inputs'
 import { oneLine, signOutputs, signSummary } from '../report/summary'
@@ -102,6 +102,10 @@ async function applySignOutcome(
  * is a log line, not a failure: the images are signed.
  */
 function writeAdmissionPolicies(outcome: SignOutcome, mode: AdmissionMode): SignRunPolicies {
+  // Loaded here, not imported: the generators (and yaml) are sign mode's, after the signing; a
+  // verify run starts without them (issue 11: start-up).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { policiesForSignRun } = require('../admission') as typeof import('../admission')
   const policies = policiesForSignRun(outcome, mode)
   for (const problem of policies.problems) core.info(oneLine(problem))
   const dir = process.env.RUNNER_TEMP || tmpdir()
