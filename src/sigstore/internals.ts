@@ -60,7 +60,6 @@ export { CertificateChainVerifier } from '@sigstore/verify/dist/key/certificate'
 // @sigstore/core's key parser, as the module object (its package index re-exports it through
 // getters that read this object at each call), so asn1-patches.ts can answer a key it has parsed
 // before: the TSA's signing key was parsed again for every timestamp verified.
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object, see above
 import coreCryptoModule = require('@sigstore/core/dist/crypto')
 export const keyParsing: { createPublicKey: typeof coreCryptoModule.createPublicKey } =
   coreCryptoModule
