@@ -93,16 +93,22 @@ export function buildBundleReferrer(
 }
 
 /**
- * Adds a referrer to the fallback index (the spec's MUST: artifactType and all manifest
- * annotations on the descriptor). Returns undefined when it is already listed.
+ * Adds referrers to the fallback index (the spec's MUST: artifactType and all manifest
+ * annotations on each descriptor), all in one new index: the referrers one run writes for an
+ * image go in one tag update. Returns undefined when every one is already listed.
  */
 export function addToFallbackIndex(
   existing: ImageIndex | undefined,
-  descriptor: Descriptor,
+  ...descriptors: Descriptor[]
 ): { index: ImageIndex; bytes: Buffer } | undefined {
   const manifests = existing ? [...existing.manifests] : []
-  if (manifests.some((m) => m.digest === descriptor.digest)) return undefined
-  manifests.push(descriptor)
+  const listed = new Set(manifests.map((m) => m.digest))
+  for (const descriptor of descriptors) {
+    if (listed.has(descriptor.digest)) continue
+    listed.add(descriptor.digest)
+    manifests.push(descriptor)
+  }
+  if (manifests.length === (existing?.manifests.length ?? 0)) return undefined
   const index: ImageIndex = existing
     ? { ...existing, manifests }
     : { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }

@@ -29,7 +29,7 @@ import {
 } from '../formats/statement'
 import type { SignatureFormat } from '../inputs'
 import { appendToLegacyTag, writeLegacySignature } from '../storage/write-tags'
-import { ReferrersSupport, writeBundleReferrer } from '../storage/write-referrer'
+import { ReferrerBatch, ReferrersSupport } from '../storage/write-referrer'
 import { SettleWindow, type TagUpdateOptions } from '../storage/tag-update'
 import { signatureStore, type SignatureStore } from '../storage/signature-repository'
 import type { ImageReference } from '../registry/reference'
@@ -102,7 +102,6 @@ export async function signImages(
     registry,
     session,
     format: options.format,
-    support,
     budget: new ByteBudget(ATTESTATION_MEMORY_BUDGET),
     log: options.log,
   }
@@ -115,6 +114,9 @@ export async function signImages(
     // Handed out once the image's tags are confirmed, after the settle window (below).
     const made: Bundle[] = []
     const tagOptions: TagUpdateOptions = { deferTo: { window, confirmations } }
+    // The image's bundle referrers (signature and attestations) go into its fallback index in
+    // one tag update once all are written, not one update each.
+    const referrers = new ReferrerBatch(registry, store.repo, image.descriptor, support, tagOptions)
     const result: ImageResult = {
       image: image.name,
       digest: image.digest,
@@ -137,10 +139,11 @@ export async function signImages(
           ? signLegacy(registry, session, image, store, options.annotations, tagOptions)
           : undefined,
         wants(options.format, 'bundle') && !has.bundle
-          ? signBundle(registry, session, image, store, options.annotations, support, tagOptions)
+          ? signBundle(session, image, store, options.annotations, referrers)
           : undefined,
-        attestImage(attestRun, image, store, attestations, existing, tagOptions),
+        attestImage(attestRun, image, store, attestations, existing, { tagOptions, referrers }),
       ])
+      await referrers.commit()
       for (const format of FORMATS) {
         const signed = format === 'legacy' ? legacy : bundle
         const found = has[format]
@@ -266,26 +269,16 @@ async function signLegacy(
 }
 
 async function signBundle(
-  registry: Registry,
   session: SigningSession,
   image: ResolvedImage,
   store: SignatureStore,
   annotations: Record<string, string>,
-  support: ReferrersSupport,
-  tagOptions: TagUpdateOptions,
+  referrers: ReferrerBatch,
 ): Promise<Written> {
   const statement = serializeStatement(buildSignatureStatement(image.digest, annotations))
   const signed = await session.signStatement(statement)
   const bundleJson = Buffer.from(JSON.stringify(bundleToJSON(signed.bundle)))
-  const written = await writeBundleReferrer(
-    registry,
-    store.repo,
-    image.descriptor,
-    bundleJson,
-    COSIGN_SIGN_PREDICATE_TYPE,
-    support,
-    tagOptions,
-  )
+  const written = await referrers.write(bundleJson, COSIGN_SIGN_PREDICATE_TYPE)
   return {
     bundle: signed.bundle,
     record: {
@@ -309,6 +302,12 @@ interface Attested {
   records: AttestationRecord[]
 }
 
+/** Where an image's writes go: its shared tags' settle options, its referrers' batch. */
+interface ImageWrites {
+  tagOptions: TagUpdateOptions
+  referrers: ReferrerBatch
+}
+
 /** A planned attestation and what of it the image already carries. */
 interface ToAttest {
   attestation: PlannedAttestation
@@ -318,7 +317,8 @@ interface ToAttest {
 /**
  * Each attestation signed once (one DSSE envelope, one Rekor entry) and written in the chosen
  * formats it is missing in: the envelope as a `.att` layer (all of an image's in one tag update)
- * and the bundle as a referrer. One already there in every chosen format is not signed again.
+ * and the bundle as a referrer (listed in the fallback index with the image's other referrers,
+ * in one update: ReferrerBatch). One already there in every chosen format is not signed again.
  */
 async function attestImage(
   run: AttestRun,
@@ -326,7 +326,7 @@ async function attestImage(
   store: SignatureStore,
   attestations: PlannedAttestation[],
   existing: Existing,
-  tagOptions: TagUpdateOptions,
+  writes: ImageWrites,
 ): Promise<Attested[]> {
   const all = attestations.map((attestation) => ({
     attestation,
@@ -341,7 +341,7 @@ async function attestImage(
   // The statement, its base64 in the envelope, the bundle and the layer each hold the predicate.
   const bytes = toSign.reduce((n, t) => n + 5 * t.attestation.predicateJson.length, 0)
   const signed = await run.budget.use(bytes, async () =>
-    writeAttestations(run, image, store, toSign, tagOptions),
+    writeAttestations(run, image, store, toSign, writes),
   )
   return [...signed, ...present]
 }
@@ -366,17 +366,16 @@ interface AttestRun {
   registry: Registry
   session: SigningSession
   format: SignatureFormat
-  support: ReferrersSupport
   budget: ByteBudget
   log: Logger
 }
 
 async function writeAttestations(
-  { registry, session, format, support, log }: AttestRun,
+  { registry, session, format, log }: AttestRun,
   image: ResolvedImage,
   store: SignatureStore,
   attestations: ToAttest[],
-  tagOptions: TagUpdateOptions,
+  { tagOptions, referrers }: ImageWrites,
 ): Promise<Attested[]> {
   const signed = await Promise.all(
     attestations.map(async ({ attestation: a, has }) => ({
@@ -426,15 +425,7 @@ async function writeAttestations(
         )
       }
       writes.push(
-        writeBundleReferrer(
-          registry,
-          store.repo,
-          image.descriptor,
-          bundleJson,
-          s.attestation.predicateType,
-          support,
-          tagOptions,
-        ).then((written) => {
+        referrers.write(bundleJson, s.attestation.predicateType).then((written) => {
           attested[i].records.push({
             predicateType: s.attestation.predicateType,
             format: 'bundle',

@@ -190,11 +190,17 @@ describe('a registry that refuses to overwrite a tag', () => {
   it('bundle format without the referrers API overwrites the fallback index: refused, said so', async () => {
     const strict = await start(REFUSALS['Amazon ECR (400 TAG_INVALID)'])
     const image = await pushImage(strict)
-    // The signature and the attestation are two referrers, listed in one fallback index tag.
-    const run = await sign(strict, image, { format: 'bundle', attestations: [attestation] })
+    const options = { format: 'bundle' as const, attestations: [attestation] }
+    // The signature and the attestation are two referrers, listed in the fallback index tag in
+    // one write: the first run creates the tag, overwriting nothing.
+    expect((await sign(strict, image, options)).errors).toEqual([])
+    expect(strict.refused).toEqual([])
+    // A second signer adds its referrers to that tag: an overwrite.
+    const run = await sign(strict, image, options)
     expect(run.results[0].signed).toBe(false)
     expect((run.errors[0] as SignetError).code).toBe('TAG_IMMUTABLE')
     expect((run.errors[0] as SignetError).message).toContain(`:${stem(image.digest)}:`)
+    expect(strict.refused).toEqual([`${image.repo.repository}:${stem(image.digest)}`])
   })
 
   it('way out 1: signature-repository in a repository whose tags can be overwritten', async () => {

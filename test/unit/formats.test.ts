@@ -216,6 +216,16 @@ describe('bundle referrers', () => {
     expect(addToFallbackIndex(first.index, other)?.index.manifests).toHaveLength(2)
   })
 
+  it('adds several referrers to the fallback index in one new index, each once', () => {
+    const r = buildBundleReferrer(bundle, subject, COSIGN_SIGN_PREDICATE_TYPE, new Date())
+    const [a, b, c] = ['a', 'b', 'c'].map((n) => ({ ...r.descriptor, digest: sha256Digest(n) }))
+    const first = addToFallbackIndex(undefined, a, b, a)!
+    expect(first.index.manifests).toEqual([a, b])
+    expect(addToFallbackIndex(first.index, b, a)).toBeUndefined()
+    expect(addToFallbackIndex(first.index, b, c)?.index.manifests).toEqual([a, b, c])
+    expect(addToFallbackIndex(undefined)).toBeUndefined()
+  })
+
   it('formats creation time to the second', () => {
     expect(rfc3339Seconds(new Date('2026-11-21T10:00:00.999Z'))).toBe('2026-11-21T10:00:00Z')
   })

@@ -170,6 +170,56 @@ describe('signImages', () => {
     expect(registry.tags(APP)).not.toContain(`${stem(child.digest)}.att`)
   })
 
+  test("without the referrers API, an image's bundle signature and attestations share one fallback-index update", async () => {
+    const registry = new FakeRegistry({ referrers: 'none' })
+    const [image] = images(registry, 1)
+    const fallbackTag = stem(image.digest)
+    const { run } = await sign(registry, [image], {
+      format: 'bundle',
+      attestations: [
+        attestation('https://example.com/a/v1'),
+        attestation('https://example.com/b/v1'),
+      ],
+    })
+    expect(run.errors).toEqual([])
+    const [result] = run.results
+    // Three referrers, and one read-modify-write of their tag plus one read-back: not one per referrer.
+    const onTag = registry.calls.filter((c) => c.reference === fallbackTag).map((c) => c.op)
+    expect(onTag).toEqual(['getManifest', 'putManifest', 'getManifest'])
+    // Every record still names its own referrer and the fallback tag, and the index lists each.
+    const records = [...result.signatures, ...result.attestations]
+    expect(records).toHaveLength(3)
+    const referrers = records.map((r) => {
+      expect(r).toMatchObject({ format: 'bundle', fallbackTag })
+      return r.reference.slice(r.reference.indexOf('@') + 1)
+    })
+    expect(new Set(referrers).size).toBe(3)
+    const index = registry.manifest(APP, fallbackTag) as { manifests: { digest: string }[] }
+    expect(index.manifests.map((m) => m.digest).sort()).toEqual([...referrers].sort())
+    for (const digest of referrers) expect(registry.manifest(APP, digest)).toBeDefined()
+  })
+
+  test('an image whose attestation fails lists none of its referrers in the fallback index', async () => {
+    const registry = new FakeRegistry({ referrers: 'none' })
+    const [image] = images(registry, 1)
+    const session = newSession()
+    const signStatement = session.signStatement.bind(session)
+    jest.spyOn(session, 'signStatement').mockImplementation(async (statement) => {
+      if (statement.toString().includes('https://example.com/broken/v1')) {
+        throw new Error('the signer is gone')
+      }
+      return signStatement(statement)
+    })
+    const { run } = await sign(
+      registry,
+      [image],
+      { format: 'bundle', attestations: [attestation('https://example.com/broken/v1')] },
+      session,
+    )
+    expect(run.results[0].signed).toBe(false)
+    expect(registry.tags(APP)).not.toContain(stem(image.digest))
+  })
+
   test('a signing failure fails that image alone', async () => {
     const registry = new FakeRegistry()
     const resolved = images(registry, 3)

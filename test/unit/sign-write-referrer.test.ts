@@ -5,7 +5,12 @@
 import { BUNDLE_V03_MEDIA_TYPE } from '@sigstore/bundle'
 import { BUNDLE_ANNOTATIONS } from '../../src/formats/referrers'
 import { MEDIA_TYPES, type ImageIndex, type ImageManifest } from '../../src/registry/types'
-import { ReferrersSupport, writeBundleReferrer } from '../../src/storage/write-referrer'
+import { SettleWindow } from '../../src/storage/tag-update'
+import {
+  ReferrerBatch,
+  ReferrersSupport,
+  writeBundleReferrer,
+} from '../../src/storage/write-referrer'
 import { FakeRegistry, type FakeRegistryOptions } from '../infra/fake-registry'
 
 const repo = { registry: 'registry.test', repository: 'acme/app' }
@@ -153,5 +158,63 @@ describe('writeBundleReferrer', () => {
     registry.fail((c) => c.op === 'putManifest', { times: 1 })
     await expect(write()).rejects.toMatchObject({ code: 'REGISTRY_ERROR' })
     expect(registry.tags(repo)).not.toContain(fallbackTag)
+  })
+})
+
+describe('ReferrerBatch: the referrers one run writes for an image', () => {
+  test('every manifest by digest first, then one fallback-index update (read, write, read back)', async () => {
+    const { registry, subject, fallbackTag, support } = setUp('none')
+    const window = new SettleWindow({ sleep: async () => undefined })
+    const confirmations: Promise<number>[] = []
+    const batch = new ReferrerBatch(registry, repo, subject, support, {
+      deferTo: { window, confirmations },
+    })
+    const written = await Promise.all([1, 2, 3].map(async (n) => batch.write(bundle(n), PREDICATE)))
+    for (const w of written) expect(w.fallbackTag).toBe(fallbackTag)
+    // Nothing listed yet: the index is written once, by commit.
+    expect(registry.calls.filter((c) => c.reference === fallbackTag)).toEqual([])
+    await batch.commit()
+    window.close()
+    await expect(Promise.all(confirmations)).resolves.toEqual([1])
+    const onTag = registry.calls.filter((c) => c.reference === fallbackTag).map((c) => c.op)
+    expect(onTag).toEqual(['getManifest', 'putManifest', 'getManifest'])
+    const index = registry.manifest<ImageIndex>(repo, fallbackTag)!
+    expect(index.manifests.map((m) => m.digest)).toEqual(written.map((w) => w.digest))
+  })
+
+  test('with the referrers API, commit writes no tag', async () => {
+    const { registry, subject, fallbackTag, support } = setUp('api')
+    const batch = new ReferrerBatch(registry, repo, subject, support, fast)
+    const written = await batch.write(bundle(1), PREDICATE)
+    await batch.commit()
+    expect(written.fallbackTag).toBeUndefined()
+    expect(registry.calls.filter((c) => c.reference === fallbackTag)).toEqual([])
+  })
+
+  test('six signers of one digest, three referrers each, at once: every referrer is listed', async () => {
+    const { registry, subject, fallbackTag } = setUp('none')
+    const signers = Array.from({ length: 6 }, (_, signer) => async () => {
+      // Each signer is its own run: its own support cache, its own settle window.
+      const window = new SettleWindow()
+      const confirmations: Promise<number>[] = []
+      const batch = new ReferrerBatch(registry, repo, subject, new ReferrersSupport(), {
+        deferTo: { window, confirmations },
+        minSettleMs: 5,
+      })
+      const written = await Promise.all(
+        [0, 1, 2].map(async (n) => batch.write(bundle(10 * signer + n), PREDICATE)),
+      )
+      await batch.commit()
+      window.close()
+      await Promise.all(confirmations)
+      return written.map((w) => w.digest)
+    })
+    const written = (await Promise.all(signers.map(async (s) => s()))).flat()
+    expect(written).toHaveLength(18)
+    const index = registry.manifest<ImageIndex>(repo, fallbackTag)!
+    expect(index.manifests.map((m) => m.digest).sort()).toEqual([...written].sort())
+    // They did meet: more than one write each was needed by some.
+    const puts = registry.calls.filter((c) => c.op === 'putManifest' && c.reference === fallbackTag)
+    expect(puts.length).toBeGreaterThan(6)
   })
 })
