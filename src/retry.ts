@@ -270,9 +270,12 @@ export class RetryBudget {
     this.random = hooks.random ?? Math.random
   }
 
-  /** A budget of at most `maxMs`, with this one's clock and log (its outages are its own). */
-  capped(maxMs: number): RetryBudget {
-    return new RetryBudget(Math.min(this.timeoutMs, maxMs), this.hooks)
+  /**
+   * A budget of at most `maxMs`, with this one's clock, and its log unless another is given (its
+   * outages are its own).
+   */
+  capped(maxMs: number, log?: (line: string) => void): RetryBudget {
+    return new RetryBudget(Math.min(this.timeoutMs, maxMs), { ...this.hooks, ...(log && { log }) })
   }
 
   /** The outage record of a service (created on first use). */
