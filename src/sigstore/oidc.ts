@@ -5,6 +5,7 @@
 import { SignetError } from '../errors'
 import {
   classifyOutcome,
+  isRetryableError,
   isRetryableStatus,
   rootMessage,
   withRetry,
@@ -51,9 +52,9 @@ export const OIDC_RETRY: RetryOptions = { retries: 3, minDelayMs: 500 }
 
 /**
  * What is worth another try when asking the runner for its token: a retryable status (408, 429,
- * 5xx; Retry-After honoured), and any failure that is not Signet's own verdict on the answer: the
- * connection, or a body cut short or not JSON. A refusal (401, 403) or an answer without a token is
- * a SignetError and final.
+ * 5xx; Retry-After honoured), and a failed connection or a body cut short. A refusal (401, 403), an
+ * answer without a token (a SignetError) and one that is not JSON are final: under a retry-timeout
+ * of minutes, retrying a bad answer would only hold the run.
  */
 export function classifyTokenRequest(
   outcome: { value: unknown } | { error: unknown },
@@ -61,7 +62,7 @@ export function classifyTokenRequest(
 ): RetryVerdict {
   if (!('error' in outcome)) return classifyOutcome(outcome, now)
   if (outcome.error instanceof SignetError) return { retry: false }
-  return { retry: true, reason: rootMessage(outcome.error) }
+  return { retry: isRetryableError(outcome.error), reason: rootMessage(outcome.error) }
 }
 
 export class GitHubOidcProvider implements IdentityProvider {

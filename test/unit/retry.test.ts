@@ -263,9 +263,13 @@ describe('the OIDC token request on the one policy', () => {
     expect(classifyTokenRequest({ value: response(403) }, now).retry).toBe(false)
     expect(classifyTokenRequest({ value: JWT }, now).retry).toBe(false)
     expect(classifyTokenRequest({ error: fetchFailed('ECONNRESET') }, now).retry).toBe(true)
-    // A body cut short or not JSON: the old loop retried it, and so does its classifier.
+    // A body cut short is the connection's failure; an answer that is not JSON is final.
+    const cutShort = new TypeError('terminated', {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    })
+    expect(classifyTokenRequest({ error: cutShort }, now).retry).toBe(true)
     expect(classifyTokenRequest({ error: new SyntaxError('Unexpected token <') }, now).retry).toBe(
-      true,
+      false,
     )
     expect(
       classifyTokenRequest({ error: new SignetError('OIDC_UNAVAILABLE', 'refused') }, now).retry,
