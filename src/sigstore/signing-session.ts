@@ -70,12 +70,19 @@ export class SigningSession {
   private readonly check?: Promise<BundleCheck | undefined>
   private readonly budget?: RetryBudget
   private readonly names: ReturnType<typeof sigstoreServiceNames>
+  /** The first service a signature reaches: its answer ends its outage for every signature. */
+  private readonly firstWitness?: string
 
   constructor(options: SigningSessionOptions) {
     this.keyless = !options.key
     this.check = options.check
     this.budget = options.budget
     this.names = sigstoreServiceNames(options)
+    this.firstWitness = options.tlog
+      ? this.names.rekor
+      : options.tsaURL
+        ? this.names.tsa
+        : undefined
     if (options.key) {
       this.signer = new KeySigner(options.key)
     } else {
@@ -207,6 +214,7 @@ export class SigningSession {
     try {
       return await withRetry(fn, {
         budget: this.budget,
+        service: this.firstWitness,
         classify: (outcome) =>
           'error' in outcome ? classifySigningFailure(outcome.error, this.names) : { retry: false },
       })
