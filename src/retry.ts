@@ -238,6 +238,16 @@ export function boundedReason(reason: string): string {
   return line.length > MAX_REASON_CHARS ? `${line.slice(0, MAX_REASON_CHARS)}…` : line
 }
 
+/** A service URL as the log shows it: no user-info, query or fragment (they may hold secrets). */
+export function displayURL(url: string): string {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`
+  } catch {
+    return '(not a URL)'
+  }
+}
+
 /** One service's current outage: since its first failure that no success has followed. */
 interface Outage {
   since?: number

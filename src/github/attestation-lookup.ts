@@ -19,7 +19,7 @@
 import { SignetError, isSignetError } from '../errors'
 import { INPUT } from '../inputs'
 import { registryText } from '../registry/client'
-import { isRetryableError, rootMessage, withRetry, type RetryBudget } from '../retry'
+import { displayURL, isRetryableError, rootMessage, withRetry, type RetryBudget } from '../retry'
 import { registryLimit } from '../registry/types'
 import type { Logger } from '../report/types'
 import { octokitApi, type GitHubApi, type GitHubApiFactory } from './api'
@@ -396,7 +396,7 @@ class ApiSource implements GitHubAttestationSource {
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
           budget: this.options.budget,
-          service: `the GitHub API (${this.apiUrl})`,
+          service: `the GitHub API (${displayURL(this.apiUrl)})`,
           // Over the image's budget is final, whatever status Octokit made of it.
           classify: (outcome, now) =>
             limit !== undefined ? { retry: false } : classifyGitHubOutcome(outcome, now),

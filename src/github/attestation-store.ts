@@ -12,6 +12,7 @@
  */
 import type { SerializedBundle } from '@sigstore/bundle'
 import {
+  displayURL,
   isRetryableError,
   isRetryableStatus,
   parseRetryAfter,
@@ -224,7 +225,7 @@ export class GitHubAttestationStore implements AttestationStore {
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
           budget: this.options.budget,
-          service: `the GitHub API (${this.apiUrl})`,
+          service: `the GitHub API (${displayURL(this.apiUrl)})`,
           classify: classifyGitHubOutcome,
           // An Octokit response has already been read; there is no body to release.
           release: () => undefined,

@@ -1,4 +1,5 @@
 /** Where the Sigstore services are, and how hard to try them. */
+import { displayURL } from '../retry'
 
 export const PUBLIC_GOOD = {
   fulcioURL: 'https://fulcio.sigstore.dev',
@@ -74,9 +75,9 @@ export function sigstoreServiceNames(urls: {
   tsaURL?: string
 }): { fulcio: string; rekor: string; tsa: string } {
   return {
-    fulcio: `Fulcio (${urls.fulcioURL})`,
-    rekor: `Rekor (${urls.rekorURL})`,
-    tsa: `the timestamp authority (${urls.tsaURL ?? 'none'})`,
+    fulcio: `Fulcio (${displayURL(urls.fulcioURL)})`,
+    rekor: `Rekor (${displayURL(urls.rekorURL)})`,
+    tsa: `the timestamp authority (${urls.tsaURL ? displayURL(urls.tsaURL) : 'none'})`,
   }
 }
 

@@ -22,7 +22,7 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
 import type { Logger } from '../report/types'
-import { withRetry, type RetryBudget } from '../retry'
+import { displayURL, withRetry, type RetryBudget } from '../retry'
 import { tufSeeds } from '../sigstore/internals'
 import type { BundleVerifyOptions } from './bundle'
 
@@ -285,7 +285,7 @@ export async function loadTrustRoots(options: TrustRootOptions): Promise<TrustRo
       {
         budget,
         retries: 0,
-        service: `the TUF mirror ${mirrorURL}`,
+        service: `the TUF mirror ${displayURL(mirrorURL)}`,
         classify: (outcome) =>
           'error' in outcome
             ? { retry: isMirrorUnreachable(outcome.error), reason: mirrorAnswer(outcome.error) }

@@ -4,6 +4,7 @@ import {
   backoffDelay,
   boundedReason,
   describeRetry,
+  displayURL,
   formatDuration,
   isRetryableError,
   isRetryableStatus,
@@ -487,6 +488,14 @@ describe('the retry log line', () => {
       'Fulcio (https://fulcio.test): HTTP 503 (down for [31m maintenance); retry 3 in 8 s, 9 min 31 s left of retry-timeout',
     )
     expect(boundedReason('x'.repeat(500))).toHaveLength(201)
+  })
+
+  it('shows a service URL without user-info, query or fragment', () => {
+    expect(displayURL('https://user:secret@rekor.test/base/?token=abc#x')).toBe(
+      'https://rekor.test/base/',
+    )
+    expect(displayURL('https://rekor.test')).toBe('https://rekor.test')
+    expect(displayURL('not a url')).toBe('(not a URL)')
   })
 
   it('formats durations for people', () => {
