@@ -5,6 +5,7 @@
  */
 import type { Inputs } from '../inputs'
 import { RegistryClient } from '../registry/client'
+import { RetryBudget } from '../retry'
 import { createCredentialProvider } from '../registry/credentials'
 import type { Registry } from '../registry/types'
 import type { Logger } from '../report/types'
@@ -15,7 +16,10 @@ import type { Logger } from '../report/types'
  * Dockerfile names, which a pull request chose (issue 8.3).
  */
 export function actionsRegistry(
-  inputs: Pick<Inputs, 'registryUsername' | 'registryPassword' | 'githubToken' | 'plainHttp'>,
+  inputs: Pick<
+    Inputs,
+    'registryUsername' | 'registryPassword' | 'githubToken' | 'plainHttp' | 'retryTimeoutMs'
+  >,
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): (namedRegistries: string[]) => Registry {
@@ -36,6 +40,8 @@ export function actionsRegistry(
         log: (message) => log.debug(message),
       }),
       plainHttp: inputs.plainHttp,
+      // Each registry may be unavailable for retry-timeout; every retry says so in the log.
+      retry: { budget: new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) }) },
       log: (message) => log.debug(message),
     })
 }

@@ -19,7 +19,7 @@
 import { SignetError, isSignetError } from '../errors'
 import { INPUT } from '../inputs'
 import { registryText } from '../registry/client'
-import { isRetryableError, rootMessage, withRetry } from '../retry'
+import { displayURL, isRetryableError, rootMessage, withRetry, type RetryBudget } from '../retry'
 import { registryLimit } from '../registry/types'
 import type { Logger } from '../report/types'
 import { octokitApi, type GitHubApi, type GitHubApiFactory } from './api'
@@ -175,6 +175,11 @@ export interface GitHubAttestationSourceOptions {
   minRetryDelayMs?: number
   /** Per request. Default 30 s. */
   timeoutMs?: number
+  /**
+   * The run's retry budget (`retry-timeout`): when given, it bounds the retries (and logs them)
+   * instead of `retries` and the 60 s total.
+   */
+  budget?: RetryBudget
 }
 
 /** The source for one verify run, created once from the inputs (before any network). */
@@ -390,14 +395,18 @@ class ApiSource implements GitHubAttestationSource {
           retries: this.options.retries ?? DEFAULTS.retries,
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
+          budget: this.options.budget,
+          service: `the GitHub API (${displayURL(this.apiUrl)})`,
           // Over the image's budget is final, whatever status Octokit made of it.
           classify: (outcome, now) =>
             limit !== undefined ? { retry: false } : classifyGitHubOutcome(outcome, now),
           release: () => undefined,
-          onRetry: ({ attempt, delayMs, reason }) =>
+          onRetry: ({ attempt, delayMs, reason }) => {
+            if (this.options.budget) return
             this.options.log.debug(
               `GitHub attestations API: ${reason}; retry ${attempt} for ${what} in ${delayMs} ms`,
-            ),
+            )
+          },
         },
       )
       const link = (response.headers as Record<string, string | undefined>).link

@@ -12,11 +12,13 @@
  */
 import type { SerializedBundle } from '@sigstore/bundle'
 import {
+  displayURL,
   isRetryableError,
   isRetryableStatus,
   parseRetryAfter,
   rootMessage,
   withRetry,
+  type RetryBudget,
   type RetryVerdict,
 } from '../retry'
 import type { Logger } from '../report/types'
@@ -53,6 +55,11 @@ export interface GitHubAttestationStoreOptions {
   timeoutMs?: number
   /** Retries are logged at debug level; Octokit's own warnings (deprecations) as warnings. */
   logger?: Logger
+  /**
+   * The run's retry budget (`retry-timeout`): when given, it bounds the retries (and logs them)
+   * instead of `retries` and the 90 s total.
+   */
+  budget?: RetryBudget
 }
 
 export const DEFAULT_API_URL = 'https://api.github.com'
@@ -217,13 +224,17 @@ export class GitHubAttestationStore implements AttestationStore {
           retries: this.options.retries ?? DEFAULTS.retries,
           minDelayMs: this.options.minRetryDelayMs ?? DEFAULTS.minRetryDelayMs,
           maxTotalMs: MAX_TOTAL_MS,
+          budget: this.options.budget,
+          service: `the GitHub API (${displayURL(this.apiUrl)})`,
           classify: classifyGitHubOutcome,
           // An Octokit response has already been read; there is no body to release.
           release: () => undefined,
-          onRetry: ({ attempt, delayMs, reason }) =>
+          onRetry: ({ attempt, delayMs, reason }) => {
+            if (this.options.budget) return
             logger?.debug(
               `GitHub attestations API: ${reason}; retry ${attempt} for ${subjectDigest} in ${delayMs} ms`,
-            ),
+            )
+          },
         },
       )
       const id = attestationId(response.data)
@@ -463,6 +474,7 @@ export function attestationsStoreFromEnv(
   env: NodeJS.ProcessEnv,
   token: string | undefined,
   api?: GitHubApiFactory,
+  budget?: RetryBudget,
 ): GitHubAttestationStore | undefined {
   const repository = env.GITHUB_REPOSITORY?.trim()
   if (!repository || !splitRepository(repository)) return undefined
@@ -472,6 +484,7 @@ export function attestationsStoreFromEnv(
     repository,
     apiUrl: env.GITHUB_API_URL || undefined,
     serverUrl: env.GITHUB_SERVER_URL || undefined,
+    budget,
   })
 }
 

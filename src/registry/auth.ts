@@ -296,6 +296,7 @@ export class RegistryAuth {
     const token = await withRetry(
       () => this.http.send(request, request.url as URL, authorization),
       {
+        service: `the token service ${realmName}`,
         ...this.retry,
         classify: (o, now) =>
           'error' in o ? classifyOutcome(o, now) : classifyOutcome({ value: o.value.res }, now),

@@ -33,6 +33,7 @@ import {
 import { isDigest, validateDigest } from './reference'
 import {
   classifyOutcome,
+  isRetryableError,
   isRetryableStatus,
   withRetry,
   type RetryOptions,
@@ -244,7 +245,7 @@ export class RegistryClient implements Registry {
         const ociSubject = res.headers.get('oci-subject') ?? undefined
         return { digest, ...(ociSubject ? { ociSubject } : {}) }
       },
-      classifyManifestPutError,
+      manifestPutClassifier(),
     )
   }
 
@@ -560,6 +561,7 @@ export class RegistryClient implements Registry {
         return { done: await handle(exchange) }
       },
       {
+        service: `the registry ${request.repo.registry}`,
         ...this.retry,
         classify: (o, now) => {
           if ('error' in o) return classifyError(o, now)
@@ -570,29 +572,52 @@ export class RegistryClient implements Registry {
           if ('retryable' in o) await discard(o.retryable.res)
         },
         onRetry: (info) => {
-          this.log(
-            `${request.method} ${request.repo.registry}/${request.repo.repository}: retry ${info.attempt} in ${info.delayMs} ms (${info.reason})`,
-          )
+          // With a budget, the budget logs the retry for everyone to see.
+          if (!this.retry.budget) {
+            this.log(
+              `${request.method} ${request.repo.registry}/${request.repo.repository}: retry ${info.attempt} in ${info.delayMs} ms (${info.reason})`,
+            )
+          }
           this.retry.onRetry?.(info)
         },
       },
     ).catch((err: unknown) => {
-      throw transportError(err, request.repo.registry)
+      const failure = transportError(err, request.repo.registry)
+      throw isRetryableError(err) ? this.withRetryHint(failure) : failure
     })
     if ('done' in outcome) return outcome.done
     const { res, url } = outcome.retryable
-    return this.fail(request.method, url, res, request.repo)
+    return this.fail(request.method, url, res, request.repo, true)
+  }
+
+  /** A failure the retries could not outlast, saying so and what to do (the budget's hint). */
+  private withRetryHint(failure: unknown): unknown {
+    const hint = this.retry.budget?.exhaustedHint()
+    if (!hint || !(failure instanceof SignetError) || failure instanceof RegistryAnswerError) {
+      return failure
+    }
+    return new SignetError(failure.code, `${failure.message}; ${hint}`, {
+      input: failure.input,
+      cause: failure.cause,
+    })
   }
 
   /** Turns an unexpected answer into a SignetError naming the method and path, never credentials. */
-  private async fail(method: string, url: URL, res: Response, repo: Repository): Promise<never> {
+  private async fail(
+    method: string,
+    url: URL,
+    res: Response,
+    repo: Repository,
+    retried = false,
+  ): Promise<never> {
     const { code, text: message } = await registryError(res)
     const what = `${method} ${registryText(url.pathname, 120)}`
     if (res.status === 401 || res.status === 403) {
       throw await this.auth.refusal(repo, what, res.status, message)
     }
+    const hint = retried && this.retry.budget ? `; ${this.retry.budget.exhaustedHint()}` : ''
     throw new RegistryAnswerError(
-      `registry ${repo.registry}: ${what} failed: HTTP ${res.status}${message ? `: ${message}` : ''}`,
+      `registry ${repo.registry}: ${what} failed: HTTP ${res.status}${message ? `: ${message}` : ''}${hint}`,
       res.status,
       code,
     )
@@ -622,20 +647,32 @@ async function saysImmutable(res: Response): Promise<boolean> {
 const BLOB_RACE_CODES = new Set(['DIGEST_INVALID', 'BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN'])
 
 /**
- * The retry classifier of manifest PUTs: what any call retries, and a 400 naming one of
- * BLOB_RACE_CODES. Signet uploaded every blob the manifest names and computed its digest itself,
- * so such a 400 is the registry catching up, and the same PUT is tried again shortly.
+ * A 400 naming a BLOB_RACE_CODES is retried this many times at most: the registry catching up
+ * takes seconds, and a registry that means it must not hold the run for the whole retry-timeout.
  */
-function classifyManifestPutError(outcome: { error: unknown }, now: number): RetryVerdict {
-  const err = outcome.error
-  if (
-    err instanceof RegistryAnswerError &&
-    err.status === 400 &&
-    BLOB_RACE_CODES.has(err.registryCode ?? '')
-  ) {
-    return { retry: true, reason: `HTTP 400 ${err.registryCode}: a blob just written not seen yet` }
+const BLOB_RACE_RETRIES = 5
+
+/**
+ * The retry classifier of one manifest PUT: what any call retries, and a 400 naming one of
+ * BLOB_RACE_CODES (at most BLOB_RACE_RETRIES times). Signet uploaded every blob the manifest
+ * names and computed its digest itself, so such a 400 is the registry catching up, and the same
+ * PUT is tried again shortly.
+ */
+function manifestPutClassifier(): (outcome: { error: unknown }, now: number) => RetryVerdict {
+  let races = 0
+  return (outcome, now) => {
+    const err = outcome.error
+    if (
+      err instanceof RegistryAnswerError &&
+      err.status === 400 &&
+      BLOB_RACE_CODES.has(err.registryCode ?? '')
+    ) {
+      return races++ < BLOB_RACE_RETRIES
+        ? { retry: true, reason: `HTTP 400 ${err.registryCode}: a blob just written not seen yet` }
+        : { retry: false }
+    }
+    return classifyOutcome(outcome, now)
   }
-  return classifyOutcome(outcome, now)
 }
 
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {

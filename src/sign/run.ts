@@ -28,6 +28,7 @@ import { signingTrustRoots, WitnessCheck } from '../sigstore/witness-check'
 import { buildVerifyCommand } from '../report/verify-command'
 import { requestedImages } from '../subjects'
 import type { Bundle } from '@sigstore/bundle'
+import { RetryBudget } from '../retry'
 
 // The command a user pastes to check what was signed; it lives with the report (pure, tested alone).
 export { buildVerifyCommand }
@@ -55,6 +56,8 @@ export interface RunDependencies {
   onBundle?: (bundle: Bundle) => void
   /** For tests: where TUF looks and caches (the public-good root, when no trusted-root is given). */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
+  /** For tests: the retry budget (a fake clock); else one of `retry-timeout`, logging to `log`. */
+  retryBudget?: RetryBudget
 }
 
 export async function runSign(inputs: SignInputs, deps: RunDependencies): Promise<SignOutcome> {
@@ -62,13 +65,17 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   const log = deps.log
   // Everything that can be checked without writing is checked first: nothing is written for bad input.
   const requested = requestedImages(inputs, env)
+  // How long OIDC, Fulcio, Rekor, the TSA and GitHub may each be unavailable (retry-timeout).
+  const budget =
+    deps.retryBudget ?? new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) })
   let key: SigningKey | undefined
   let identity: RunDependencies['identity']
   if (inputs.key) {
     key = loadSigningKey(inputs.key, inputs.keyPassword)
   } else {
     identity =
-      deps.identity ?? new GitHubOidcProvider(env, { mask: (secret) => log.mask?.(secret) })
+      deps.identity ??
+      new GitHubOidcProvider(env, { mask: (secret) => log.mask?.(secret), retry: { budget } })
     identity.preflight?.()
   }
   const keyless = !key
@@ -92,6 +99,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     cwd: deps.cwd ?? process.cwd(),
     log: rootLog,
     tuf: deps.tuf,
+    retry: budget,
   })
   trust.catch(() => undefined)
   if (inputs.trustedRoot) await trust
@@ -123,6 +131,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     key,
     identity,
     check,
+    budget,
   })
   // Ask Fulcio while the registry is being read: nothing is written before both are done.
   const chain = session.certificateChain()
@@ -154,7 +163,8 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     return planned
   })
   const githubStore = inputs.githubAttestations
-    ? (deps.githubStore ?? attestationsStoreFromEnv(env, inputs.githubToken, deps.githubApi))
+    ? (deps.githubStore ??
+      attestationsStoreFromEnv(env, inputs.githubToken, deps.githubApi, budget))
     : undefined
   if (inputs.githubAttestations && !githubStore) {
     log.warning(

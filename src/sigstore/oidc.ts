@@ -5,6 +5,7 @@
 import { SignetError } from '../errors'
 import {
   classifyOutcome,
+  isRetryableError,
   isRetryableStatus,
   rootMessage,
   withRetry,
@@ -32,7 +33,15 @@ export interface GitHubOidcOptions {
   retry?: RetryOptions
   /** Injectable for tests; the global fetch otherwise. */
   fetch?: typeof fetch
+  /** The clock a token's expiry is judged by (tests); the retry budget's, else Date.now. */
+  now?: () => number
 }
+
+/**
+ * A token with less than this left is fetched anew rather than handed to Fulcio: a certificate
+ * renewed after a long outage needs a token Fulcio still accepts when it checks it.
+ */
+export const TOKEN_MARGIN_MS = 60_000
 
 /**
  * The runner's endpoint is asked 4 times at most (3 retries after 0.5-1 s, 0.5-2 s and 0.5-4 s,
@@ -43,9 +52,9 @@ export const OIDC_RETRY: RetryOptions = { retries: 3, minDelayMs: 500 }
 
 /**
  * What is worth another try when asking the runner for its token: a retryable status (408, 429,
- * 5xx; Retry-After honoured), and any failure that is not Signet's own verdict on the answer: the
- * connection, or a body cut short or not JSON. A refusal (401, 403) or an answer without a token is
- * a SignetError and final.
+ * 5xx; Retry-After honoured), and a failed connection or a body cut short. A refusal (401, 403), an
+ * answer without a token (a SignetError) and one that is not JSON are final: under a retry-timeout
+ * of minutes, retrying a bad answer would only hold the run.
  */
 export function classifyTokenRequest(
   outcome: { value: unknown } | { error: unknown },
@@ -53,7 +62,7 @@ export function classifyTokenRequest(
 ): RetryVerdict {
   if (!('error' in outcome)) return classifyOutcome(outcome, now)
   if (outcome.error instanceof SignetError) return { retry: false }
-  return { retry: true, reason: rootMessage(outcome.error) }
+  return { retry: isRetryableError(outcome.error), reason: rootMessage(outcome.error) }
 }
 
 export class GitHubOidcProvider implements IdentityProvider {
@@ -62,6 +71,7 @@ export class GitHubOidcProvider implements IdentityProvider {
   private readonly mask: (secret: string) => void
   private readonly retry: RetryOptions
   private readonly fetchImpl?: typeof fetch
+  private readonly now: () => number
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -71,6 +81,7 @@ export class GitHubOidcProvider implements IdentityProvider {
     this.mask = options.mask ?? (() => undefined)
     this.retry = { ...OIDC_RETRY, ...options.retry }
     this.fetchImpl = options.fetch
+    this.now = options.now ?? options.retry?.budget?.now ?? Date.now
   }
 
   /** True when the runner offers a token (the job has `id-token: write`). */
@@ -84,8 +95,15 @@ export class GitHubOidcProvider implements IdentityProvider {
   }
 
   async getToken(): Promise<string> {
-    // One token per run: Fulcio is asked once, and the runner's endpoint is not hammered.
-    this.token ??= this.fetchToken()
+    // One token per run while it lasts: the runner's endpoint is not hammered. A certificate
+    // renewed after a long wait may need a new one.
+    const current = this.token
+    if (current) {
+      const token = await current
+      if (!expiresWithin(token, TOKEN_MARGIN_MS, this.now())) return token
+      if (this.token !== current) return this.token as Promise<string>
+    }
+    this.token = this.fetchToken()
     return this.token
   }
 
@@ -108,7 +126,7 @@ export class GitHubOidcProvider implements IdentityProvider {
           if (isRetryableStatus(response.status)) return response
           return this.readToken(response)
         },
-        { ...this.retry, classify: classifyTokenRequest },
+        { service: 'the OIDC token endpoint', ...this.retry, classify: classifyTokenRequest },
       )
     } catch (err) {
       if (err instanceof SignetError) throw err
@@ -142,12 +160,24 @@ export class GitHubOidcProvider implements IdentityProvider {
   }
 
   private unreachable(cause: unknown): SignetError {
+    const hint = this.retry.budget ? `; ${this.retry.budget.exhaustedHint()}` : ''
     return new SignetError(
       'OIDC_UNAVAILABLE',
-      `could not fetch the workflow OIDC token: ${String(cause)}`,
+      `could not fetch the workflow OIDC token: ${String(cause)}${hint}`,
       { input: 'key', cause },
     )
   }
+}
+
+/** True when the token's `exp` claim is less than `marginMs` after `now` (false without one). */
+function expiresWithin(token: string, marginMs: number, now: number): boolean {
+  let exp: unknown
+  try {
+    exp = decodeJwtClaims(token).exp
+  } catch {
+    return false
+  }
+  return typeof exp === 'number' && exp * 1000 - now < marginMs
 }
 
 /** The JWT's claims, unverified: Fulcio verifies the token; we only read what we report. */

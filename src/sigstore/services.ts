@@ -1,5 +1,5 @@
 /** Where the Sigstore services are, and how hard to try them. */
-import { RETRY_DEFAULTS, type RetryOptions } from '../retry'
+import { displayURL } from '../retry'
 
 export const PUBLIC_GOOD = {
   fulcioURL: 'https://fulcio.sigstore.dev',
@@ -36,24 +36,25 @@ export function usesOnlyPublicGood(services: {
 }
 
 /**
- * Fulcio, Rekor and the TSA on the one retry policy: 6 retries from 400 ms, at most 8 s apart, in
- * 60 s at most (RETRY_DEFAULTS.maxTotalMs): about 25 s of waiting in all, enough for a blip of a
- * few seconds, bounded so a real outage fails the step rather than hanging it.
+ * Fulcio, Rekor and the TSA are retried by Signet (../retry, around each certificate request and
+ * each signature: signing-session.ts, keyless-signer.ts), and sigstore-js's clients try once.
  *
- * sigstore-js's clients do the retrying, given these numbers (sigstoreJsRetry), rather than Signet
- * wrapping them in withRetry with their own retries off, because that keeps the behaviour: their
- * loop retries every request that got no answer and every 408, 429 and 5xx, and handles Rekor's
- * "entry already exists" inside the witness; and what comes out after the last try is the same
- * InternalError that signing-errors.ts maps to an input. A wrapper would have to re-derive that
- * from sigstore-js's error shapes (its HTTPError, make-fetch-happen's FetchError), reaching
- * further into its internals, and could still not honour Retry-After: sigstore-js keeps no
+ * sigstore-js retries in make-fetch-happen's promise-retry, which can bound a count and a total
+ * time (maxRetryTime) but not more: it says nothing per retry (the log must say which service
+ * answered what, and how long is left), keeps no clock shared with the other calls to the service
+ * (fifty signatures waiting on one Rekor outage would each wait the whole retry-timeout), and,
+ * retrying below the signature, cannot renew a Fulcio certificate that expires during a long
+ * outage: the retried entry would carry a signature made with a certificate no longer valid when
+ * Rekor records it. Retrying the whole signature re-signs, and the signer renews its certificate
+ * first when too little of it is left. Not honoured: Retry-After, since sigstore-js keeps no
  * headers of a failed answer.
  */
-export const SIGSTORE_RETRY_OPTIONS: RetryOptions = {
-  retries: 6,
-  minDelayMs: 400,
-  maxDelayMs: 8000,
-  maxTotalMs: RETRY_DEFAULTS.maxTotalMs,
+export const SIGSTORE_NO_RETRY: RetryPolicy = {
+  retries: 0,
+  factor: 2,
+  minTimeout: 0,
+  maxTimeout: 0,
+  randomize: false,
 }
 
 /** make-fetch-happen's retry options (promise-retry's), as sigstore-js's clients take them. */
@@ -67,25 +68,17 @@ export interface RetryPolicy {
   maxRetryTime?: number
 }
 
-/**
- * The policy's numbers in sigstore-js's shape: the same count, the same exponential backoff from
- * minDelayMs (doubling) capped at maxDelayMs, jittered (promise-retry multiplies each delay by 1
- * to 2 where withRetry draws it between minDelayMs and the doubled ceiling), and the same bound on
- * the total time.
- */
-export function sigstoreJsRetry(options: RetryOptions): RetryPolicy {
-  const minDelayMs = options.minDelayMs ?? RETRY_DEFAULTS.minDelayMs
+/** The services of a signing session as the log and errors name them. */
+export function sigstoreServiceNames(urls: {
+  fulcioURL: string
+  rekorURL: string
+  tsaURL?: string
+}): { fulcio: string; rekor: string; tsa: string } {
   return {
-    retries: options.retries ?? RETRY_DEFAULTS.retries,
-    factor: 2,
-    minTimeout: minDelayMs,
-    maxTimeout: Math.max(minDelayMs, options.maxDelayMs ?? RETRY_DEFAULTS.maxDelayMs),
-    randomize: true,
-    maxRetryTime: options.maxTotalMs ?? RETRY_DEFAULTS.maxTotalMs,
+    fulcio: `Fulcio (${displayURL(urls.fulcioURL)})`,
+    rekor: `Rekor (${displayURL(urls.rekorURL)})`,
+    tsa: `the timestamp authority (${urls.tsaURL ? displayURL(urls.tsaURL) : 'none'})`,
   }
 }
-
-/** What Fulcio's, Rekor's and the TSA's clients are given. */
-export const SIGSTORE_RETRY: RetryPolicy = sigstoreJsRetry(SIGSTORE_RETRY_OPTIONS)
 
 export const SIGSTORE_TIMEOUT_MS = 30_000

@@ -12,11 +12,17 @@
 import { InternalError } from '@sigstore/sign'
 import { describeError, SignetError, type SignetErrorCode } from '../errors'
 import { INPUT } from '../inputs'
+import { isRetryableError, isTlsMismatch, rootMessage, type RetryVerdict } from '../retry'
 import { isHTTPError, type HTTPError } from './internals'
 
 export interface SigningContext {
   /** Signing with a Fulcio certificate (else with the `key` input). */
   keyless: boolean
+  /**
+   * What an unavailable service's message says after the retries (the run's budget:
+   * RetryBudget.exhaustedHint); a plain "run again later" without one.
+   */
+  retryHint?: string
 }
 
 type Service = 'fulcio' | 'rekor' | 'tsa'
@@ -96,7 +102,10 @@ function byAnswer(
   const said = answer.message.replace(/^\(\d+\)\s*/, '')
   const http = `HTTP ${status}${said ? `: ${said}` : ''}`
   if (unavailable(status)) {
-    return { input: url, why: `it is unavailable (${http}), still after retries; run again later` }
+    return {
+      input: url,
+      why: `it is unavailable (${http}), ${context.retryHint ?? 'still after retries; run again later'}`,
+    }
   }
   if (status === 404 || status === 405) {
     return { input: url, why: `no such endpoint (${http}): check ${url} is the service's base URL` }
@@ -151,7 +160,11 @@ export function signingFailure(err: unknown, context: SigningContext): SignetErr
     : {
         input: fault.input,
         // No answer (refused, reset, timed out), or one that is not what the service sends.
-        why: `no usable answer (${describeError(answer ?? err)}): check ${fault.input}`,
+        why:
+          `no usable answer (${describeError(answer ?? err)})` +
+          (context.retryHint && answer !== undefined && noAnswer(answer)
+            ? `, ${context.retryHint}; check ${fault.input}`
+            : `: check ${fault.input}`),
       }
   return new SignetError(
     fault.code,
@@ -161,4 +174,31 @@ export function signingFailure(err: unknown, context: SigningContext): SignetErr
       cause: err,
     },
   )
+}
+
+/** A failure to reach the service at all (refused, reset, timed out), as opposed to a bad answer. */
+function noAnswer(cause: unknown): boolean {
+  return !isTlsMismatch(cause) && isRetryableError(cause)
+}
+
+/**
+ * Whether a sigstore-js failure is worth signing again, and which service it was (by name, from
+ * `names`): a service that answered 408, 429 or 5xx, or did not answer at all. What it refused
+ * (other 4xx), an answer that is not what the service sends, a TLS handshake with something that
+ * does not speak TLS, and every other error are final.
+ */
+export function classifySigningFailure(err: unknown, names: Record<Service, string>): RetryVerdict {
+  if (!(err instanceof InternalError)) return { retry: false }
+  const service = (FAULTS[err.code] as Fault | undefined)?.service
+  if (!service) return { retry: false }
+  const cause: unknown = err.cause
+  if (isHTTPError(cause)) {
+    const said = cause.message.replace(/^\(\d+\)\s*/, '')
+    return {
+      retry: unavailable(cause.statusCode) && cause.statusCode !== 501 && cause.statusCode !== 505,
+      service: names[service],
+      reason: `HTTP ${cause.statusCode}${said ? ` (${said})` : ''}`,
+    }
+  }
+  return { retry: noAnswer(cause), service: names[service], reason: rootMessage(cause ?? err) }
 }

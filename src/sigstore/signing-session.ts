@@ -15,11 +15,12 @@ import type { LegacySignatureMaterial } from '../formats/cosign-tags'
 import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
 import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'
-import { KeylessSigner } from './keyless-signer'
+import { withRetry, type RetryBudget } from '../retry'
+import { KeylessSigner, type CertificateChain } from './keyless-signer'
 import type { SigningKey } from './keys'
 import type { IdentityProvider } from './oidc'
-import { SIGSTORE_RETRY, SIGSTORE_TIMEOUT_MS } from './services'
-import { signingFailure } from './signing-errors'
+import { SIGSTORE_NO_RETRY, SIGSTORE_TIMEOUT_MS, sigstoreServiceNames } from './services'
+import { classifySigningFailure, signingFailure } from './signing-errors'
 
 export interface SigningSessionOptions {
   fulcioURL: string
@@ -35,6 +36,13 @@ export interface SigningSessionOptions {
    * the trusted root's check of the certificate, log entry and timestamp; undefined: none.
    */
   check?: Promise<BundleCheck | undefined>
+  /**
+   * The run's retry budget (`retry-timeout`): how long Fulcio, Rekor and the TSA may be
+   * unavailable. Without one, each signature is retried a few times within a minute.
+   */
+  budget?: RetryBudget
+  /** The clock certificates are judged by (tests); the budget's, else Date.now. */
+  now?: () => number
 }
 
 /** Verifies a bundle the services helped make; throws (a SignetError) when it does not verify. */
@@ -60,15 +68,30 @@ export class SigningSession {
   private readonly signer: Signer
   private readonly witnesses: Witness[]
   private readonly check?: Promise<BundleCheck | undefined>
+  private readonly budget?: RetryBudget
+  private readonly names: ReturnType<typeof sigstoreServiceNames>
+  /** The first service a signature reaches: its answer ends its outage for every signature. */
+  private readonly firstWitness?: string
 
   constructor(options: SigningSessionOptions) {
     this.keyless = !options.key
     this.check = options.check
+    this.budget = options.budget
+    this.names = sigstoreServiceNames(options)
+    this.firstWitness = options.tlog
+      ? this.names.rekor
+      : options.tsaURL
+        ? this.names.tsa
+        : undefined
     if (options.key) {
       this.signer = new KeySigner(options.key)
     } else {
       if (!options.identity) throw new Error('keyless signing needs an identity provider')
-      this.signer = new KeylessSigner(options.identity, options.fulcioURL, SIGSTORE_RETRY)
+      this.signer = new KeylessSigner(options.identity, options.fulcioURL, {
+        budget: options.budget,
+        retryHint: options.budget?.exhaustedHint(),
+        now: options.now,
+      })
     }
     this.witnesses = []
     if (options.tlog) {
@@ -78,7 +101,7 @@ export class SigningSession {
           // Rekor's "entry already exists" is success: fetch the existing entry and go on.
           fetchOnConflict: true,
           entryType: 'dsse',
-          retry: SIGSTORE_RETRY,
+          retry: SIGSTORE_NO_RETRY,
           timeout: SIGSTORE_TIMEOUT_MS,
         }),
       )
@@ -88,7 +111,7 @@ export class SigningSession {
         new TSAWitness({
           // A base URL or the endpoint's full URL (as cosign takes it): sigstore-js accepts both.
           tsaBaseURL: options.tsaURL,
-          retry: SIGSTORE_RETRY,
+          retry: SIGSTORE_NO_RETRY,
           timeout: SIGSTORE_TIMEOUT_MS,
         }),
       )
@@ -127,7 +150,7 @@ export class SigningSession {
     bundle: Bundle,
     signature: Buffer,
   ): Promise<LegacySignatureMaterial> {
-    const chain = await this.certificateChain()
+    const chain = this.chainOf(bundle)
     return {
       signature,
       certificatePem: chain?.[0],
@@ -158,18 +181,45 @@ export class SigningSession {
     }
   }
 
+  /**
+   * The chain whose leaf is the bundle's: the certificate that signed it, which a renewal since
+   * (another image's signature) may have replaced as the signer's current one.
+   */
+  private chainOf(bundle: Bundle): string[] | undefined {
+    if (!(this.signer instanceof KeylessSigner)) return undefined
+    const material = bundle.verificationMaterial.content
+    const leaf =
+      material.$case === 'certificate'
+        ? material.certificate.rawBytes
+        : material.$case === 'x509CertificateChain'
+          ? material.x509CertificateChain.certificates[0]?.rawBytes
+          : undefined
+    const chain: CertificateChain | undefined = leaf && this.signer.chainOf(leaf)
+    if (!chain) throw new Error('the bundle is not signed with a certificate of this session')
+    return chain.certificates
+  }
+
   /** Throws unless the check (when there is one) verifies the bundle as it will be written. */
   private async verified(bundle: Bundle, artifact?: Buffer): Promise<void> {
     const check = await this.check
     check?.verify(bundle, artifact)
   }
 
-  /** Runs a sigstore-js builder; its failure becomes a SignetError naming the input at fault. */
+  /**
+   * Runs a sigstore-js builder, again while Rekor or the TSA is unavailable and the budget lasts:
+   * each try signs anew, so a certificate that ran short during the wait is renewed first
+   * (KeylessSigner.certificateChain). Its failure becomes a SignetError naming the input at fault.
+   */
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn()
+      return await withRetry(fn, {
+        budget: this.budget,
+        service: this.firstWitness,
+        classify: (outcome) =>
+          'error' in outcome ? classifySigningFailure(outcome.error, this.names) : { retry: false },
+      })
     } catch (err) {
-      throw signingFailure(err, { keyless: this.keyless })
+      throw signingFailure(err, { keyless: this.keyless, retryHint: this.budget?.exhaustedHint() })
     }
   }
 }

@@ -16,6 +16,7 @@ import type { X509Certificate } from '@sigstore/core'
 import { toSignedEntity, Verifier, type SignedEntity, type TrustMaterial } from '@sigstore/verify'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
+import type { RetryBudget } from '../retry'
 import type { Logger } from '../report/types'
 import { checkTlogNamesSigner } from '../verify/common'
 import { patchSigstoreAsn1 } from './asn1-patches'
@@ -243,6 +244,8 @@ export interface SigningTrustOptions {
   log: Logger
   /** For tests: where TUF looks and caches. */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
+  /** The run's retry budget, for the TUF mirror. */
+  retry?: RetryBudget
 }
 
 /**
@@ -274,6 +277,7 @@ export async function signingTrustRoots(
     cacheDir: options.tuf?.cacheDir,
     mirrorURL: options.tuf?.mirrorURL,
     timeoutMs: options.tuf?.timeoutMs,
+    retry: options.retry,
   })
   return { roots, name: roots[0]?.name ?? 'the Sigstore public-good root' }
 }

@@ -37,6 +37,7 @@ import { discover } from '../storage/discover'
 import { signatureStore, type SignatureStore } from '../storage/signature-repository'
 import type { ImageVerification, PlatformVerification } from './image'
 import { ruleFiles, type RuleFiles } from './rule-files'
+import { RetryBudget } from '../retry'
 
 // The outcome lives with the report; re-exported for callers that import it from here.
 export type { DockerfileLocation, VerifyImageResult, VerifyOutcome }
@@ -213,6 +214,8 @@ export async function runVerify(
   const env = deps.env ?? process.env
   const log = deps.log
   const cwd = deps.cwd ?? process.cwd()
+  // How long TUF and GitHub's API may each be unavailable (retry-timeout).
+  const budget = new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) })
 
   // All input is read and checked before any registry is. The rules (policy, keys, trusted root)
   // come from the workspace, or from policy-ref where a pull request cannot change them.
@@ -254,6 +257,7 @@ export async function runVerify(
             cacheDir: deps.tuf?.cacheDir,
             mirrorURL: deps.tuf?.mirrorURL,
             timeoutMs: deps.tuf?.timeoutMs,
+            retry: budget,
           })
     return { roots, image: await import('./image') }
   })()
@@ -268,6 +272,7 @@ export async function runVerify(
         apiUrl: env.GITHUB_API_URL,
         log,
         api: deps.githubApi,
+        budget,
       })
     : undefined
   if (!inputs.tlog)

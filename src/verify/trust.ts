@@ -22,6 +22,7 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
 import type { Logger } from '../report/types'
+import { displayURL, withRetry, type RetryBudget } from '../retry'
 import { tufSeeds } from '../sigstore/internals'
 import type { BundleVerifyOptions } from './bundle'
 
@@ -50,7 +51,19 @@ export interface TrustRootOptions {
   tufRootPath?: string
   /** Per TUF request. */
   timeoutMs?: number
+  /**
+   * The run's retry budget (`retry-timeout`), of which the mirror gets at most TUF_MAX_RETRY_MS;
+   * without one, tuf-js retries each request once.
+   */
+  retry?: RetryBudget
 }
+
+/**
+ * The longest a run waits for the TUF mirror: unlike the other services it has a fallback (the
+ * embedded root, with a warning), and a runner that cannot reach it at all (a firewall) should
+ * not wait the whole retry-timeout on every run before using it.
+ */
+export const TUF_MAX_RETRY_MS = 60_000
 
 function invalid(message: string, cause?: unknown): SignetError {
   return new SignetError('INPUT_INVALID', `input ${INPUT.trustedRoot}: ${message}`, {
@@ -208,6 +221,17 @@ function errorChain(err: unknown): string {
   return messages.join(': ')
 }
 
+/** What the mirror answered, for a retry's log line: its status when it sent one (tuf-js keeps it). */
+function mirrorAnswer(err: unknown): string {
+  let current: unknown = err
+  for (let depth = 0; isErrorLike(current) && depth < 8; depth++) {
+    const status = (current as { statusCode?: unknown }).statusCode
+    if (typeof status === 'number') return `HTTP ${status}`
+    current = current.cause
+  }
+  return errorChain(err)
+}
+
 /**
  * The initial TUF root a mirror other than the public-good one is trusted from: the test's, or the
  * public-good root.json, written where @sigstore/tuf reads it (it seeds only mirrors it knows).
@@ -246,13 +270,28 @@ export async function loadTrustRoots(options: TrustRootOptions): Promise<TrustRo
     // its HTTP stack), which cost every verify run's start-up (issue 11).
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { getTrustedRoot } = require('@sigstore/tuf') as typeof import('@sigstore/tuf')
-    root = await getTrustedRoot({
-      cachePath,
-      mirrorURL,
-      rootPath: await initialTufRoot(options, mirrorURL, cachePath),
-      retry: 1,
-      timeout: options.timeoutMs ?? 10_000,
-    })
+    const rootPath = await initialTufRoot(options, mirrorURL, cachePath)
+    // Its retries are logged with the rest of what loading the root says (a deferred log).
+    const budget = options.retry?.capped(TUF_MAX_RETRY_MS, (line) => options.log.info(line))
+    root = await withRetry(
+      () =>
+        getTrustedRoot({
+          cachePath,
+          mirrorURL,
+          rootPath,
+          retry: budget ? 0 : 1,
+          timeout: options.timeoutMs ?? 10_000,
+        }),
+      {
+        budget,
+        retries: 0,
+        service: `the TUF mirror ${displayURL(mirrorURL)}`,
+        classify: (outcome) =>
+          'error' in outcome
+            ? { retry: isMirrorUnreachable(outcome.error), reason: mirrorAnswer(outcome.error) }
+            : { retry: false },
+      },
+    )
   } catch (err) {
     if (!isMirrorUnreachable(err)) throw tufVerificationFailed(mirrorURL, cachePath, err)
     options.log.warning(

@@ -18,7 +18,9 @@ import {
 import type { ImageIndex, ImageManifest } from '../../src/registry/types'
 import { runAction, type ActionRun } from '../infra/action-runner'
 import { startTestRegistry, type TestRegistry } from '../infra/docker-registry'
+import { Cosign } from '../infra/cosign'
 import {
+  identityFlags,
   oidcEnv,
   pushFreshImage,
   standInInputs,
@@ -142,34 +144,82 @@ describe('bad input: one ::error:: naming the input, exit 1, nothing written', (
   })
 })
 
+/** Every digest of a pushed image (the index and each platform's), as `name@digest`. */
+const everyDigest = ({ name, image }: PushedImage): string[] => [
+  `${name}@${image.digest}`,
+  ...image.children.map((c) => `${name}@${c.digest}`),
+]
+
+/** cosign v3 (the bundle) and v2 (the `.sig` tag) both verify each reference's signature. */
+async function verifiedByCosign(trust: SigstoreStandIn, refs: string[]): Promise<void> {
+  const cosign = new Cosign(mkdtempSync(join(dir, 'cosign-')))
+  for (const ref of refs) {
+    for (const version of [3, 2] as const) {
+      await cosign.verify(version, trust, identityFlags(trust), ref)
+    }
+  }
+}
+
 describe('reliability', () => {
-  it('survives a registry that fails one request in five', async () => {
+  it('survives a registry that fails one request in five: every image verified by cosign v3 and v2', async () => {
     const flaky = await startOciRegistry({ failEvery: 5, referrers: false })
     try {
-      const { ref, name, image } = await push(flaky.host, {
-        platforms: ['linux/amd64', 'linux/arm64'],
-      })
-      const run = await runAction({ images: ref, ...services(flaky.host) }, oidc())
+      const pushed = await push(flaky.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+      const run = await runAction({ images: pushed.ref, ...services(flaky.host) }, oidc())
       expect(run.exitCode).toBe(0)
       expect(run.outputs.signed).toBe('true')
       expect(JSON.parse(run.outputs.results)).toHaveLength(3)
-      await runToolAsync(
-        'cosign2',
-        [
-          'verify',
-          '--allow-insecure-registry',
-          '--allow-http-registry',
-          '--certificate-identity',
-          sigstore.identity.subject,
-          '--certificate-oidc-issuer',
-          sigstore.identity.issuer,
-          `${name}@${image.children[0].digest}`,
-        ],
-        { env: sigstore.cosignV2Env },
+      // Each retry says which registry answered what, and how long is left.
+      expect(run.visibleLog).toMatch(
+        new RegExp(`the registry ${flaky.host}: HTTP 503; retry \\d+ in .*left of retry-timeout`),
       )
+      await verifiedByCosign(sigstore, everyDigest(pushed))
     } finally {
       await flaky.stop()
     }
+  })
+
+  describe('a Rekor outage', () => {
+    // A stand-in of its own: its outage must not reach the other tests.
+    let down: SigstoreStandIn
+    beforeAll(async () => {
+      down = await startSigstoreStandIn({ dir: join(dir, 'rekor-outage') })
+    })
+    afterAll(async () => down?.stop())
+
+    it('longer than the old retries (about 25 s) is ridden out within retry-timeout', async () => {
+      const pushed = await push(distribution.host, { platforms: ['linux/amd64', 'linux/arm64'] })
+      down.failFor('rekor', 30_000, 503)
+      const run = await runAction(
+        { images: pushed.ref, ...standInInputs(down, distribution.host), 'retry-timeout': '2m' },
+        oidcEnv(down),
+      )
+      expect(run.errors).toEqual([])
+      expect(run.exitCode).toBe(0)
+      expect(run.outputs.signed).toBe('true')
+      expect(JSON.parse(run.outputs.results)).toHaveLength(3)
+      const retries = run.visibleLog
+        .split('\n')
+        .filter((l) => l.startsWith(`Rekor (${down.rekorURL}): HTTP 503`))
+      expect(retries.length).toBeGreaterThan(3)
+      expect(retries[0]).toMatch(/retry 1 in \d+ (ms|s), 1 min \d+ s left of retry-timeout$/)
+      await verifiedByCosign(down, everyDigest(pushed))
+    }, 150_000)
+
+    it('longer than retry-timeout fails the step with one error naming Rekor and retry-timeout', async () => {
+      const { ref } = await push(distribution.host)
+      down.failFor('rekor', 20_000, 503)
+      const run = await runAction(
+        { images: ref, ...standInInputs(down, distribution.host), 'retry-timeout': '5s' },
+        oidcEnv(down),
+      )
+      expect(run.exitCode).toBe(1)
+      expect(run.outputs.signed).toBe('false')
+      expect(run.errors).toHaveLength(1)
+      expect(run.errors[0]).toMatch(
+        /Rekor .* did not record the signature: it is unavailable \(HTTP 503.*\), still unavailable after retrying for 5 s \(retry-timeout\).*raise retry-timeout/,
+      )
+    }, 60_000)
   })
 
   it('survives a Fulcio and Rekor outage of a few failed requests', async () => {

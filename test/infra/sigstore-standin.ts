@@ -72,6 +72,11 @@ export interface SigstoreStandIn {
    * `pathPrefix` is a URL path prefix ('/api/v1/log/entries') or a service name ('rekor').
    */
   failNext(pathPrefix: string, count: number, status?: number): void
+  /**
+   * An outage: every request matching `pathPrefix` (as for failNext) fails with `status` (503 by
+   * default) for the next `ms` milliseconds of wall time.
+   */
+  failFor(pathPrefix: string, ms: number, status?: number): void
   stop(): Promise<void>
 }
 
@@ -447,7 +452,7 @@ export async function startSigstoreStandIn(
   let route: (req: IncomingMessage, path: string, body: Buffer) => Promise<Reply> = async () =>
     json(503, { message: 'starting' })
   const requests: Record<string, number> = { fulcio: 0, rekor: 0, tsa: 0, oidc: 0 }
-  const failures: { prefix: string; remaining: number; status: number }[] = []
+  const failures: { prefix: string; remaining: number; status: number; until?: number }[] = []
   const log: string[] = []
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -466,9 +471,11 @@ export async function startSigstoreStandIn(
     }
     // Claimed now, not after the body arrives, so concurrent requests cannot share one failure.
     const failure = failures.find(
-      (f) => f.remaining > 0 && (path.startsWith(f.prefix) || f.prefix === service),
+      (f) =>
+        (f.until !== undefined ? Date.now() < f.until : f.remaining > 0) &&
+        (path.startsWith(f.prefix) || f.prefix === service),
     )
-    if (failure) failure.remaining -= 1
+    if (failure && failure.until === undefined) failure.remaining -= 1
     readBody(req)
       .then((body) => {
         if (failure) {
@@ -909,6 +916,9 @@ export async function startSigstoreStandIn(
     log,
     failNext(pathPrefix: string, count: number, status = 503): void {
       failures.push({ prefix: pathPrefix, remaining: count, status })
+    },
+    failFor(pathPrefix: string, ms: number, status = 503): void {
+      failures.push({ prefix: pathPrefix, remaining: 0, status, until: Date.now() + ms })
     },
     stop: () => closeServer(server),
   }

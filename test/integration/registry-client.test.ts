@@ -22,6 +22,7 @@ import { pushTestImage } from '../infra/images'
 import { startOciRegistry, type OciRegistry, type OciRegistryOptions } from '../infra/oci-registry'
 import { toolPath } from '../infra/tools'
 import { asyncErrorOf } from '../infra/expect'
+import { RetryBudget } from '../../src/retry'
 
 const USER = { username: 'signet', password: 'correct horse battery staple' }
 const FAST_RETRY = { minDelayMs: 5, maxDelayMs: 20, maxTotalMs: 10_000 }
@@ -808,6 +809,80 @@ describe('manifest PUTs on the one retry policy (fake fetch)', () => {
     const err = await asyncErrorOf(c.getBlob(repo, sha256(Buffer.from('x'))))
     expect(err.message).toContain('HTTP 400: BLOB_UNKNOWN')
     expect(reasons).toEqual([])
+  })
+})
+
+describe("retry-timeout: the registry on the run's budget (fake fetch, fake clock)", () => {
+  const repo: Repository = { registry: 'registry.test', repository: 'acme/app' }
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, layers: [] }))
+
+  function budgeted(timeoutMs: number, answer: () => Response | Promise<Response>) {
+    let now = 1_000_000
+    const slept: number[] = []
+    const lines: string[] = []
+    const budget = new RetryBudget(timeoutMs, {
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms)
+        now += ms
+      },
+      log: (line) => lines.push(line),
+    })
+    let requests = 0
+    const f: typeof fetch = async () => {
+      requests++
+      return answer()
+    }
+    const c = new RegistryClient({ fetch: f, retry: { budget } })
+    return { c, slept, lines, requests: () => requests }
+  }
+
+  it('a registry down longer than retry-timeout: tried for exactly that long, each retry logged, then an error saying so', async () => {
+    const { c, slept, lines, requests } = budgeted(
+      5 * 60_000,
+      () => new Response(null, { status: 503 }),
+    )
+    const err = await asyncErrorOf(c.headManifest(repo, 'v1'))
+    expect(err.code).toBe('REGISTRY_ERROR')
+    expect(err.message).toMatch(
+      /HEAD \/v2\/acme\/app\/manifests\/v1 failed: HTTP 503; still unavailable after retrying for 5 min \(retry-timeout\).*raise retry-timeout/,
+    )
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(5 * 60_000)
+    expect(Math.max(...slept)).toBeLessThanOrEqual(30_000)
+    expect(requests()).toBe(slept.length + 1)
+    expect(lines).toHaveLength(slept.length)
+    expect(lines[0]).toMatch(
+      /^the registry registry\.test: HTTP 503; retry 1 in .*left of retry-timeout$/,
+    )
+  })
+
+  it('a registry that cannot be reached: the error says how long it was tried', async () => {
+    const { c, requests } = budgeted(10_000, () => {
+      throw new TypeError('fetch failed', {
+        cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+      })
+    })
+    const err = await asyncErrorOf(c.headManifest(repo, 'v1'))
+    expect(err.message).toMatch(
+      /could not reach the registry registry\.test: .*; still unavailable after retrying for 10 s \(retry-timeout\)/,
+    )
+    expect(requests()).toBeGreaterThan(1)
+  })
+
+  it('a blob race is retried five times at most, not for the whole budget', async () => {
+    const { c, requests } = budgeted(10 * 60_000, () =>
+      Response.json({ errors: [{ code: 'DIGEST_INVALID' }] }, { status: 400 }),
+    )
+    const err = await asyncErrorOf(c.putManifest(repo, 'v1', manifest, MEDIA_TYPES.ociManifest))
+    expect(err.message).toContain('HTTP 400: DIGEST_INVALID')
+    expect(requests()).toBe(6)
+  })
+
+  it('a refusal is final at once, whatever the budget', async () => {
+    const { c, requests, lines } = budgeted(10 * 60_000, () => new Response(null, { status: 404 }))
+    expect(await c.headManifest(repo, 'v1')).toBeUndefined()
+    expect(requests()).toBe(1)
+    expect(lines).toEqual([])
   })
 })
 

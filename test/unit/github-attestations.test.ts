@@ -9,6 +9,7 @@ import {
   serverUrlFromApiUrl,
   storeOrWarn,
 } from '../../src/github/attestation-store'
+import { RetryBudget } from '../../src/retry'
 import {
   createGitHubAttestationSource,
   GitHubAttestationLookupError,
@@ -129,6 +130,28 @@ describe('GitHubAttestationStore against the API stand-in', () => {
     const warning = describeStoreFailure(err)
     expect(warning).toContain('after 3 attempt(s)')
     expect(warning).toContain('Service Unavailable')
+  })
+
+  it("retry-timeout: the run's budget bounds the retries (not `retries`), each logged", async () => {
+    api.respondWith(503, { message: 'Service Unavailable' }, 8)
+    const lines: string[] = []
+    let now = 1_000_000
+    const budget = new RetryBudget(10 * 60_000, {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms
+      },
+      log: (line) => lines.push(line),
+    })
+    expect((await store({ retries: 2, budget }).store(dsseBundle(), DIGEST)).id).toBe(1)
+    expect(api.requests).toHaveLength(9)
+    expect(lines).toHaveLength(8)
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^the GitHub API \\(${api.url}\\): HTTP 503 \\(Service Unavailable\\); retry 1 in .*left of retry-timeout$`,
+      ),
+    )
+    expect(lines.join('\n')).not.toContain(TOKEN)
   })
 
   it('403 "Resource not accessible by integration" names attestations: write, without retrying', async () => {

@@ -1,16 +1,16 @@
 import { SignetError } from '../../src/errors'
 import { classifyTokenRequest, GitHubOidcProvider } from '../../src/sigstore/oidc'
 import {
-  SIGSTORE_RETRY,
-  SIGSTORE_RETRY_OPTIONS,
-  sigstoreJsRetry,
-} from '../../src/sigstore/services'
-import {
   backoffDelay,
-  RETRY_DEFAULTS,
+  boundedReason,
+  describeRetry,
+  displayURL,
+  formatDuration,
   isRetryableError,
   isRetryableStatus,
+  OUTAGE_BACKOFF,
   parseRetryAfter,
+  RetryBudget,
   withRetry,
 } from '../../src/retry'
 
@@ -195,7 +195,13 @@ describe('withRetry', () => {
     const onRetry = jest.fn()
     await withRetry(async () => answers[i++], { ...clock, onRetry, random: () => 0 })
     expect(cancel).toHaveBeenCalled()
-    expect(onRetry).toHaveBeenCalledWith({ attempt: 1, delayMs: 500, reason: 'HTTP 503' })
+    expect(onRetry).toHaveBeenCalledWith({
+      attempt: 1,
+      delayMs: 500,
+      reason: 'HTTP 503',
+      service: undefined,
+      leftMs: 59_500,
+    })
   })
 
   it('uses a custom classifier', async () => {
@@ -258,9 +264,13 @@ describe('the OIDC token request on the one policy', () => {
     expect(classifyTokenRequest({ value: response(403) }, now).retry).toBe(false)
     expect(classifyTokenRequest({ value: JWT }, now).retry).toBe(false)
     expect(classifyTokenRequest({ error: fetchFailed('ECONNRESET') }, now).retry).toBe(true)
-    // A body cut short or not JSON: the old loop retried it, and so does its classifier.
+    // A body cut short is the connection's failure; an answer that is not JSON is final.
+    const cutShort = new TypeError('terminated', {
+      cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }),
+    })
+    expect(classifyTokenRequest({ error: cutShort }, now).retry).toBe(true)
     expect(classifyTokenRequest({ error: new SyntaxError('Unexpected token <') }, now).retry).toBe(
-      true,
+      false,
     )
     expect(
       classifyTokenRequest({ error: new SignetError('OIDC_UNAVAILABLE', 'refused') }, now).retry,
@@ -317,30 +327,182 @@ describe('the OIDC token request on the one policy', () => {
   })
 })
 
-describe("Fulcio, Rekor and the TSA: sigstore-js's clients given the policy's numbers", () => {
-  it('keeps what sigstore-js was given before, and adds the total-time bound', () => {
-    expect(SIGSTORE_RETRY).toEqual({
-      retries: 6,
-      factor: 2,
-      minTimeout: 400,
-      maxTimeout: 8000,
-      randomize: true,
-      maxRetryTime: 60_000,
-    })
-    expect(SIGSTORE_RETRY).toEqual(sigstoreJsRetry(SIGSTORE_RETRY_OPTIONS))
+/** A budget on a fake clock, its log lines kept. */
+function fakeBudget(timeoutMs: number, random = () => 1) {
+  const clock = fakeClock()
+  const lines: string[] = []
+  const budget = new RetryBudget(timeoutMs, {
+    now: clock.now,
+    sleep: clock.sleep,
+    random,
+    log: (line) => lines.push(line),
+  })
+  return { clock, lines, budget }
+}
+
+describe("the run's budget (retry-timeout): a deadline per service outage, not a count", () => {
+  it('retries until the deadline, backing off from 1 s to at most 30 s, the last try at the deadline', async () => {
+    const { clock, lines, budget } = fakeBudget(10 * 60_000)
+    const fn = jest.fn(async () => response(503))
+    const res = await withRetry(fn, { budget, service: 'Rekor (https://rekor.test)' })
+    expect(res.status).toBe(503)
+    // random() = 1: the full ceiling each time, doubling from 2 s up to the 30 s cap.
+    expect(clock.sleeps.slice(0, 6)).toEqual([2000, 4000, 8000, 16_000, 30_000, 30_000])
+    expect(Math.max(...clock.sleeps)).toBe(OUTAGE_BACKOFF.maxDelayMs)
+    // Waited exactly the budget: no wait ran past it, and the last try was made at it.
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(10 * 60_000)
+    expect(fn).toHaveBeenCalledTimes(clock.sleeps.length + 1)
+    expect(lines).toHaveLength(clock.sleeps.length)
+    expect(lines[0]).toBe(
+      'Rekor (https://rekor.test): HTTP 503; retry 1 in 2 s, 9 min 58 s left of retry-timeout',
+    )
+    expect(lines.at(-1)).toMatch(/retry \d+ in \d+ s, the last before retry-timeout runs out$/)
   })
 
-  it("translates any options, the policy's defaults filling the gaps", () => {
-    expect(sigstoreJsRetry({})).toEqual({
-      retries: RETRY_DEFAULTS.retries,
-      factor: 2,
-      minTimeout: RETRY_DEFAULTS.minDelayMs,
-      maxTimeout: RETRY_DEFAULTS.maxDelayMs,
-      randomize: true,
-      maxRetryTime: RETRY_DEFAULTS.maxTotalMs,
+  it('jitters each wait between 1 s and its ceiling', async () => {
+    const draws = [0, 0.5, 0.25]
+    const { clock, budget } = fakeBudget(60_000, () => draws.shift() ?? 0)
+    let i = 0
+    await withRetry(async () => (i++ < 3 ? response(502) : response(200)), { budget, service: 's' })
+    expect(clock.sleeps).toEqual([1000, 2500, 2750])
+  })
+
+  it('shares one outage among the calls to a service: a later call gets only what is left', async () => {
+    const { clock, budget } = fakeBudget(60_000)
+    const down = jest.fn(async () => response(503))
+    await withRetry(down, { budget, service: 'registry r.test' })
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(60_000)
+    // The same service, still down: one try, no wait.
+    const later = jest.fn(async () => response(503))
+    expect((await withRetry(later, { budget, service: 'registry r.test' })).status).toBe(503)
+    expect(later).toHaveBeenCalledTimes(1)
+    // Another service has its own budget.
+    const other = jest.fn(async () => response(503))
+    clock.sleeps.length = 0
+    await withRetry(other, { budget, service: 'registry s.test' })
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(60_000)
+  })
+
+  it('an answer ends the outage: the next failure starts a full budget', async () => {
+    const { clock, budget } = fakeBudget(20_000)
+    const answers = [503, 503, 200, 503, 503, 503, 503, 503, 503, 503, 503]
+    const fn = async () => response(answers.shift() ?? 503)
+    expect((await withRetry(fn, { budget, service: 'svc' })).status).toBe(200)
+    clock.sleeps.length = 0
+    expect((await withRetry(fn, { budget, service: 'svc' })).status).toBe(503)
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(20_000)
+  })
+
+  it('counts the outage of the service the verdict names (a signature reaches Rekor, then the TSA)', async () => {
+    const { budget } = fakeBudget(10_000)
+    let tries = 0
+    await expect(
+      withRetry(
+        async () => {
+          tries++
+          throw new Error('down')
+        },
+        { budget, service: 'signing', classify: () => ({ retry: true, service: 'the TSA' }) },
+      ),
+    ).rejects.toThrow('down')
+    expect(tries).toBeGreaterThan(1)
+    // The TSA's outage is spent; Rekor's is untouched.
+    const tsa = jest.fn(async () => response(503))
+    await withRetry(tsa, { budget, service: 'the TSA' })
+    expect(tsa).toHaveBeenCalledTimes(1)
+    const rekor = jest.fn(async () => response(503))
+    await withRetry(rekor, { budget, service: 'Rekor' })
+    expect(rekor.mock.calls.length).toBeGreaterThan(1)
+  })
+
+  it('retry-timeout 0: each call is tried once', async () => {
+    const { clock, lines, budget } = fakeBudget(0)
+    const fn = jest.fn(async () => response(503))
+    expect((await withRetry(fn, { budget, service: 'svc' })).status).toBe(503)
+    expect(fn).toHaveBeenCalledTimes(1)
+    expect(clock.sleeps).toEqual([])
+    expect(lines).toEqual([])
+    expect(budget.exhaustedHint()).toMatch(/not retried \(retry-timeout is 0\)/)
+  })
+
+  it('fails at once on what is not worth a retry: 4xx, a TLS mismatch, a bad answer', async () => {
+    const { clock, budget } = fakeBudget(60_000)
+    for (const status of [400, 401, 403, 404, 501]) {
+      const fn = jest.fn(async () => response(status))
+      expect((await withRetry(fn, { budget, service: 'svc' })).status).toBe(status)
+      expect(fn).toHaveBeenCalledTimes(1)
+    }
+    const tls = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('wrong version number'), {
+        code: 'ERR_SSL_WRONG_VERSION_NUMBER',
+      }),
     })
-    // promise-retry refuses a minTimeout above maxTimeout; withRetry raises the cap instead.
-    expect(sigstoreJsRetry({ minDelayMs: 2000, maxDelayMs: 1000 }).maxTimeout).toBe(2000)
-    expect(sigstoreJsRetry({ retries: 0 }).retries).toBe(0)
+    for (const err of [tls, new SyntaxError('Unexpected token < in JSON')]) {
+      const fn = jest.fn(async () => Promise.reject(err))
+      await expect(withRetry(fn, { budget, service: 'svc' })).rejects.toBe(err)
+      expect(fn).toHaveBeenCalledTimes(1)
+    }
+    expect(clock.sleeps).toEqual([])
+  })
+
+  it('retries 408 and 429 too, and honours Retry-After; one beyond the deadline ends it at once', async () => {
+    const { clock, budget } = fakeBudget(60_000)
+    const answers = [response(408), response(429, { 'retry-after': '45' }), response(200)]
+    expect((await withRetry(async () => answers.shift()!, { budget, service: 'svc' })).status).toBe(
+      200,
+    )
+    expect(clock.sleeps).toEqual([2000, 45_000])
+    const far = jest.fn(async () => response(503, { 'retry-after': '3600' }))
+    expect((await withRetry(far, { budget, service: 'other' })).status).toBe(503)
+    expect(far).toHaveBeenCalledTimes(1)
+  })
+
+  it('a capped budget keeps the clock and log, with the shorter timeout', async () => {
+    const { clock, lines, budget } = fakeBudget(10 * 60_000)
+    const tuf = budget.capped(60_000)
+    expect(tuf.timeoutMs).toBe(60_000)
+    await withRetry(async () => response(503), { budget: tuf, service: 'the TUF mirror' })
+    expect(clock.sleeps.reduce((a, b) => a + b, 0)).toBe(60_000)
+    expect(lines[0]).toMatch(/^the TUF mirror: HTTP 503; retry 1 in 2 s, 58 s left/)
+    expect(budget.capped(20 * 60_000).timeoutMs).toBe(10 * 60_000)
+  })
+
+  it('says in the hint how long was tried and what to do', () => {
+    expect(new RetryBudget(5000).exhaustedHint()).toBe(
+      'still unavailable after retrying for 5 s (retry-timeout); run again later, or raise retry-timeout to wait out a longer outage',
+    )
+  })
+})
+
+describe('the retry log line', () => {
+  it('names the service, what it answered (one bounded line) and the time left', () => {
+    expect(
+      describeRetry({
+        attempt: 3,
+        delayMs: 8000,
+        reason: 'HTTP 503 (down\nfor\u001b[31m maintenance)',
+        service: 'Fulcio (https://fulcio.test)',
+        leftMs: 9 * 60_000 + 31_000,
+      }),
+    ).toBe(
+      'Fulcio (https://fulcio.test): HTTP 503 (down for [31m maintenance); retry 3 in 8 s, 9 min 31 s left of retry-timeout',
+    )
+    expect(boundedReason('x'.repeat(500))).toHaveLength(201)
+  })
+
+  it('shows a service URL without user-info, query or fragment', () => {
+    expect(displayURL('https://user:secret@rekor.test/base/?token=abc#x')).toBe(
+      'https://rekor.test/base/',
+    )
+    expect(displayURL('https://rekor.test')).toBe('https://rekor.test')
+    expect(displayURL('not a url')).toBe('(not a URL)')
+  })
+
+  it('formats durations for people', () => {
+    expect(formatDuration(850)).toBe('850 ms')
+    expect(formatDuration(12_400)).toBe('12 s')
+    expect(formatDuration(120_000)).toBe('2 min')
+    expect(formatDuration(571_000)).toBe('9 min 31 s')
+    expect(formatDuration(-5)).toBe('0 ms')
   })
 })

@@ -180,6 +180,32 @@ describe('GitHubOidcProvider retries (fake fetch, fake timers)', () => {
   })
 })
 
+describe('GitHubOidcProvider: a token that runs short is fetched anew', () => {
+  const jwt = (exp: number) =>
+    ['{"alg":"none"}', JSON.stringify({ sub: 'repo:acme/app', exp }), 'sig']
+      .map((p) => Buffer.from(p).toString('base64url'))
+      .join('.')
+
+  test('the same token while more than a minute of it is left, then a new one', async () => {
+    let now = 1_800_000_000_000
+    const tokens = [jwt(now / 1000 + 300), jwt(now / 1000 + 900)]
+    const fetchImpl = jest.fn(async () => Response.json({ value: tokens.shift() }))
+    const provider = new GitHubOidcProvider(runnerEnv(), {
+      fetch: fetchImpl as unknown as typeof fetch,
+      now: () => now,
+    })
+    const first = await provider.getToken()
+    now += 200_000
+    expect(await provider.getToken()).toBe(first)
+    expect(fetchImpl).toHaveBeenCalledTimes(1)
+    // 50 s left: Fulcio might refuse it by the time it checks.
+    now += 50_000
+    const second = await provider.getToken()
+    expect(second).not.toBe(first)
+    expect(fetchImpl).toHaveBeenCalledTimes(2)
+  })
+})
+
 describe('decodeJwtClaims and challengeSubject', () => {
   test('the claims of a JWT, unverified', () => {
     expect(decodeJwtClaims(jwt({ sub: 's', n: 1 }))).toEqual({ sub: 's', n: 1 })

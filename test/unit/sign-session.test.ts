@@ -10,19 +10,14 @@ import { dirname } from 'node:path'
 import { BUNDLE_V03_MEDIA_TYPE, type Bundle } from '@sigstore/bundle'
 import { SignetError } from '../../src/errors'
 import { IN_TOTO_PAYLOAD_TYPE } from '../../src/formats/statement'
-import { KeylessSigner } from '../../src/sigstore/keyless-signer'
+import { CERTIFICATE_MARGIN_MS, KeylessSigner } from '../../src/sigstore/keyless-signer'
 import { loadSigningKey } from '../../src/sigstore/keys'
-import type { RetryPolicy } from '../../src/sigstore/services'
+import { RetryBudget } from '../../src/retry'
 import { SigningSession, type BundleCheck } from '../../src/sigstore/signing-session'
 import { startSigstoreStandIn, type SigstoreStandIn } from '../infra/sigstore-standin'
 
-const NO_RETRY: RetryPolicy = {
-  retries: 0,
-  factor: 1,
-  minTimeout: 0,
-  maxTimeout: 0,
-  randomize: false,
-}
+/** `retry-timeout: 0`: every request is made once. */
+const NO_RETRY = { budget: new RetryBudget(0) }
 
 let standIn: SigstoreStandIn
 beforeAll(async () => {
@@ -271,19 +266,135 @@ describe('SigningSession keyless (stand-in Fulcio and Rekor)', () => {
   })
 })
 
+describe("SigningSession through an outage (the run's budget, a fake clock)", () => {
+  test('Rekor down longer than the certificate has left: signed again with a renewed certificate', async () => {
+    let now = Date.now()
+    const lines: string[] = []
+    // Each wait passes four minutes: the third try comes 8 minutes after the certificate.
+    const budget = new RetryBudget(30 * 60_000, {
+      now: () => now,
+      sleep: async () => {
+        now += 4 * 60_000
+      },
+      log: (line) => lines.push(line),
+    })
+    const provider = identity()
+    const session = new SigningSession({
+      fulcioURL: standIn.fulcioURL,
+      rekorURL: standIn.rekorURL,
+      tlog: true,
+      identity: provider,
+      budget,
+    })
+    const first = (await session.certificateChain())!
+    standIn.failNext('rekor', 2, 503)
+    const signed = await session.signPayload(Buffer.from('payload'))
+    expect(asked('rekor')).toBe(3)
+    expect(asked('fulcio')).toBe(2)
+    expect(provider.getToken).toHaveBeenCalledTimes(2)
+    // The signature, its bundle and the .sig material all carry the renewed certificate.
+    const renewed = signed.legacy.certificatePem!
+    expect(renewed).not.toBe(first[0])
+    expect(leafOf(signed.bundle)).toEqual(new X509Certificate(renewed).raw)
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^Rekor \\(${standIn.rekorURL}\\): HTTP 503 .*; retry 1 in .*left of retry-timeout$`,
+      ),
+    )
+  })
+
+  test('a signature keeps the certificate it was made with, though another renewed it meanwhile', async () => {
+    let now = Date.now()
+    let renewal: Promise<string[] | undefined> | undefined
+    const session: SigningSession = new SigningSession({
+      fulcioURL: standIn.fulcioURL,
+      rekorURL: standIn.rekorURL,
+      tlog: true,
+      identity: identity(),
+      budget: new RetryBudget(0),
+      now: () => now,
+      // Between Rekor's answer and the .sig material: time passes and the certificate is renewed.
+      check: Promise.resolve({
+        verify: () => {
+          if (renewal) return
+          now += 9 * 60_000
+          renewal = session.certificateChain()
+        },
+      }),
+    })
+    const first = (await session.certificateChain())!
+    const signed = await session.signPayload(Buffer.from('payload'))
+    const renewed = (await renewal)!
+    expect(renewed[0]).not.toBe(first[0])
+    expect(leafOf(signed.bundle)).toEqual(new X509Certificate(first[0]).raw)
+    expect(signed.legacy.certificatePem).toBe(first[0])
+    expect(signed.legacy.chainPem).toBe(first.slice(1).join(''))
+  })
+
+  test('Rekor down longer than retry-timeout: a SIGSTORE_ERROR naming rekor-url and retry-timeout', async () => {
+    let now = Date.now()
+    const budget = new RetryBudget(10_000, {
+      now: () => now,
+      sleep: async (ms) => {
+        now += ms
+      },
+      random: () => 1,
+    })
+    const session = new SigningSession({
+      fulcioURL: standIn.fulcioURL,
+      rekorURL: standIn.rekorURL,
+      tlog: true,
+      identity: identity(),
+      budget,
+    })
+    await session.certificateChain()
+    // Waits of 2 s, 4 s and the 4 s left: four tries in the 10 s.
+    standIn.failNext('rekor', 4, 503)
+    await expect(session.signPayload(Buffer.from('payload'))).rejects.toMatchObject({
+      code: 'SIGSTORE_ERROR',
+      input: 'rekor-url',
+      message: expect.stringMatching(
+        /^Rekor \(rekor-url\) did not record the signature: it is unavailable \(HTTP 503.*\), still unavailable after retrying for 10 s \(retry-timeout\)/,
+      ),
+    })
+    expect(asked('rekor')).toBe(4)
+  })
+
+  test('Rekor refusing (400) is not retried, whatever the budget', async () => {
+    const session = new SigningSession({
+      fulcioURL: standIn.fulcioURL,
+      rekorURL: standIn.rekorURL,
+      tlog: true,
+      identity: identity(),
+      budget: new RetryBudget(60_000, { sleep: async () => undefined }),
+    })
+    await session.certificateChain()
+    standIn.failNext('rekor', 1, 400)
+    await expect(session.signPayload(Buffer.from('payload'))).rejects.toMatchObject({
+      input: 'rekor-url',
+    })
+    expect(asked('rekor')).toBe(1)
+  })
+})
+
 describe('KeylessSigner', () => {
   afterEach(() => jest.restoreAllMocks())
 
   test('the certificate is asked for again only when it is about to expire', async () => {
     const provider = identity()
-    const signer = new KeylessSigner(provider, standIn.fulcioURL, NO_RETRY)
+    let now = Date.now()
+    const signer = new KeylessSigner(provider, standIn.fulcioURL, { ...NO_RETRY, now: () => now })
     const first = await signer.certificateChain()
     expect((await signer.certificateChain()).certificates).toBe(first.certificates)
     await signer.sign(Buffer.from('x'))
     expect(asked('fulcio')).toBe(1)
 
-    // Half a minute before notAfter: inside the one-minute margin, so a new certificate.
-    jest.spyOn(Date, 'now').mockReturnValue(first.notAfter.getTime() - 30_000)
+    // Just outside the margin: the same certificate.
+    now = first.notAfter.getTime() - CERTIFICATE_MARGIN_MS - 1000
+    expect((await signer.certificateChain()).certificates).toBe(first.certificates)
+    // Inside the margin (too little left to finish a signature): a new certificate.
+    now = first.notAfter.getTime() - CERTIFICATE_MARGIN_MS + 1000
     const renewed = await signer.certificateChain()
     expect(asked('fulcio')).toBe(2)
     expect(provider.getToken).toHaveBeenCalledTimes(2)

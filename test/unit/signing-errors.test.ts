@@ -12,7 +12,6 @@ import { KeySigner } from '../../src/sigstore/key-signer'
 import { KeylessSigner } from '../../src/sigstore/keyless-signer'
 import { signingKeyFromPrivateKey, type SigningKey } from '../../src/sigstore/keys'
 import { httpErrorClass, type HTTPError } from '../../src/sigstore/internals'
-import { SIGSTORE_RETRY } from '../../src/sigstore/services'
 import { signingFailure } from '../../src/sigstore/signing-errors'
 import { SigningSession } from '../../src/sigstore/signing-session'
 import { asyncErrorOf } from '../infra/expect'
@@ -250,7 +249,7 @@ describe('the real sigstore-js clients, failing, name the input at fault (issue 
   ])('Fulcio answering %i: fulcio-url', async (status, message) => {
     const fulcio = await startService(status)
     try {
-      const signer = new KeylessSigner({ getToken: async () => TOKEN }, fulcio.url, SIGSTORE_RETRY)
+      const signer = new KeylessSigner({ getToken: async () => TOKEN }, fulcio.url)
       const err = await asyncErrorOf(signer.certificateChain())
       expect(err.input).toBe('fulcio-url')
       expect(err.message).toMatch(message)

@@ -17,7 +17,9 @@ import {
   loadTrustRoots,
   parseTrustedRootFile,
   trustRootFrom,
+  TUF_MAX_RETRY_MS,
 } from '../../src/verify/trust'
+import { RetryBudget } from '../../src/retry'
 import { asyncErrorOf, errorOf } from '../infra/expect'
 import { recordingLogger, type RecordingLogger } from '../infra/recording-logger'
 
@@ -470,6 +472,77 @@ describe('issue 8.7: the embedded root is a network fallback only', () => {
     expect(roots.map((r) => r.name)).toEqual(['Sigstore public good (embedded)'])
     expect(log.warnings).toHaveLength(1)
     mirror = await startTufMirror(dir) // for afterEach
+  })
+})
+
+describe("retry-timeout: the TUF mirror on the run's budget", () => {
+  let mirror: TufMirror
+  beforeEach(async () => {
+    mirror = await startTufMirror(dir)
+  })
+  afterEach(async () => {
+    await mirror.stop()
+  })
+
+  const load = (log: RecordingLogger, retry: RetryBudget) =>
+    loadTrustRoots({
+      cwd: dir,
+      log,
+      cacheDir: join(dir, 'cache-retry'),
+      mirrorURL: mirror.url,
+      tufRootPath: mirror.rootPath,
+      timeoutMs: 5000,
+      retry,
+    })
+
+  it('a mirror down for a while is waited for, each retry logged, and its root taken once back', async () => {
+    const timestamp = mirror.serve.get('/timestamp.json')!
+    mirror.serve.set('/timestamp.json', { status: 503, body: 'down for maintenance' })
+    const budgetLines: string[] = []
+    let waits = 0
+    const budget = new RetryBudget(10 * 60_000, {
+      sleep: async () => {
+        if (++waits === 2) mirror.serve.set('/timestamp.json', timestamp)
+      },
+      log: (line) => budgetLines.push(line),
+    })
+    const log = recordingLogger()
+    const roots = await load(log, budget)
+    expect(roots.map((r) => r.name)).toEqual(['Sigstore public good'])
+    expect(log.warnings).toEqual([])
+    // Logged with the rest of what loading the root says (the run's is a deferred log).
+    expect(budgetLines).toEqual([])
+    const lines = log.infos.filter((l) => l.startsWith('the TUF mirror'))
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(
+      new RegExp(`^the TUF mirror ${mirror.url}: .*503.*; retry 1 in \\d+ (ms|s), 5\\d s left`),
+    )
+  })
+
+  it('waits at most TUF_MAX_RETRY_MS of retry-timeout, then falls back to the embedded root', async () => {
+    mirror.serve.set('/timestamp.json', { status: 503, body: 'down for maintenance' })
+    let now = Date.now()
+    const slept: number[] = []
+    const budget = new RetryBudget(10 * 60_000, {
+      now: () => now,
+      sleep: async (ms) => {
+        slept.push(ms)
+        now += ms
+      },
+    })
+    const log = recordingLogger()
+    const roots = await load(log, budget)
+    expect(roots.map((r) => r.name)).toEqual(['Sigstore public good (embedded)'])
+    expect(log.warnings).toHaveLength(1)
+    expect(slept.reduce((a, b) => a + b, 0)).toBe(TUF_MAX_RETRY_MS)
+  })
+
+  it('a mirror that answers with something that does not verify is not retried', async () => {
+    mirror.serve.set('/timestamp.json', { status: 200, body: 'garbage' })
+    const sleep = jest.fn(async () => undefined)
+    const err = await asyncErrorOf(load(recordingLogger(), new RetryBudget(60_000, { sleep })))
+    expect(err.input).toBe('trusted-root')
+    expect(sleep).not.toHaveBeenCalled()
   })
 })
 
