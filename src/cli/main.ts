@@ -7,6 +7,7 @@
 import { bundleToJSON, type Bundle } from '@sigstore/bundle'
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { actionsRegistry } from '../action/registry'
+import { policiesForSignRun } from '../admission'
 import { isSignetError, SignetError } from '../errors'
 import { INPUT, readInputs, secretValues, type InputGetter } from '../inputs'
 import { proxyConfigured } from '../net/proxy'
@@ -187,6 +188,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     const outcome = await execute(args, io, log, masker)
     const outputs = outcome.mode === 'sign' ? signOutputs(outcome) : verifyOutputs(outcome)
+    if (outcome.mode === 'sign') {
+      // The action's kyverno-policy and cluster-image-policy outputs name files; here the JSON
+      // carries the YAML itself (`signet policy` makes them from a policy file instead).
+      const mode = args.inputs[INPUT.admissionMode] === 'enforce' ? 'enforce' : 'audit'
+      const policies = policiesForSignRun(outcome, mode)
+      for (const problem of policies.problems) log.warning(problem)
+      if (policies.kyverno) outputs['kyverno-policy'] = policies.kyverno.yaml
+      if (policies.clusterImagePolicy) {
+        outputs['cluster-image-policy'] = policies.clusterImagePolicy.yaml
+      }
+    }
     if (args.output === 'json') {
       // The action's outputs, with `results` as JSON rather than a string holding JSON.
       const { results, ...rest } = outputs

@@ -131,12 +131,19 @@ describe('issue 13.2: npx signet', () => {
       'certificate-identity': string
       'certificate-oidc-issuer': string
       'verify-command': string
+      'kyverno-policy': string
+      'cluster-image-policy': string
       results: { digest: string; signed: boolean }[]
     }
     expect(out.signed).toBe('true')
     expect(out['certificate-identity']).toBe(GITLAB_IDENTITY)
     expect(out['certificate-oidc-issuer']).toBe(GITLAB_ISSUER)
     expect(out.results.map((r) => [r.digest, r.signed])).toEqual([[digest, true]])
+    // What was just signed, as admission policies (issue 13.3): the GitLab signer, exactly.
+    expect(out['kyverno-policy']).toContain(`subject: ${GITLAB_IDENTITY}`)
+    expect(out['kyverno-policy']).toContain(`issuer: ${GITLAB_ISSUER}`)
+    expect(out['kyverno-policy']).toContain('validationFailureAction: Audit')
+    expect(out['cluster-image-policy']).toContain('kind: ClusterImagePolicy')
     // The token is a secret: it reaches neither stream.
     expect(run.stdout + run.stderr).not.toContain(token)
     expect(run.stdout + run.stderr).not.toContain(token.split('.')[1])
