@@ -6,6 +6,7 @@
  *
  *   npm install && npm run demo
  */
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,14 +25,28 @@ function heading(text: string): void {
   console.log(`\n\x1b[1m== ${text}\x1b[0m`)
 }
 
+/**
+ * The job summary as a terminal can read it: cmark-gfm (installed with the test tools, the same
+ * renderer the summary tests use) renders the GitHub-flavoured markdown to plain text, so the
+ * character references that keep others' text inert show as the characters they stand for.
+ * The markdown as written when cmark-gfm is not there.
+ */
+function summaryText(markdown: string): string {
+  const rendered = spawnSync('cmark-gfm', ['-e', 'table', '-e', 'autolink', '-t', 'plaintext'], {
+    input: markdown,
+    encoding: 'utf8',
+  })
+  return rendered.status === 0 && rendered.stdout ? rendered.stdout : markdown
+}
+
 function show(run: ActionRun): void {
   for (const line of run.stdout.split('\n')) {
     if (/^::(set-output|add-mask|endgroup)/.test(line) || line === '') continue
     // The runner shows ::group:: as a fold; show its title.
     console.log(line.startsWith('::group::') ? `  ▸ ${line.slice(9)}` : `    ${line}`)
   }
-  heading('Job summary')
-  console.log(run.summary)
+  heading('Job summary (as text; the runner renders the markdown)')
+  console.log(summaryText(run.summary))
   if (run.exitCode !== 0)
     throw new Error(`the action failed (exit ${run.exitCode}): ${run.errors.join('; ')}`)
 }

@@ -152,8 +152,9 @@ function admissionBlock(kyverno: GeneratedPolicy): string[] {
     '',
     'Requires this signer and these attestations when a pod runs these images. ' +
       (kyverno.mode === 'audit'
-        ? 'Audit mode reports only; to refuse, set `validationFailureAction` and each ' +
-          '`failureAction` to `Enforce`, and `mutateDigest` and `verifyDigest` to `true`.'
+        ? 'Audit mode reports only; to refuse, set `admission-mode: enforce` (or, in the YAML, ' +
+          '`validationFailureAction` and each `failureAction` to `Enforce`, and `mutateDigest` ' +
+          'and `verifyDigest` to `true`).'
         : 'Enforce mode refuses a pod whose images do not verify.'),
     '',
   ]
