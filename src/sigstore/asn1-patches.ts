@@ -36,6 +36,8 @@
  * those bytes, so nothing else is cached. Everything that differs per signature is still checked
  * per signature by @sigstore/verify: which certificates the root trusts, the path, each
  * certificate's validity at that signature's signing time, the SCT, the timestamp, the signature.
+ * The SCT verdict is kept the same way (by leaf, issuer key and the root's CT logs); a new leaf's
+ * SCT check gets a copy of the few objects it changes (the original parsed the certificate again).
  *
  * 4. Certificate paths. Building a path (finding each issuer, checking CA flags, name chaining and
  * path-length constraints) is a function of the certificates' bytes alone; only the validity
@@ -213,6 +215,38 @@ export function chainVerdictCount(): number {
   return chainVerdicts.size
 }
 
+/** A copy of `obj` that shares its tag, value and everything under it, in a new `subs` array. */
+function shallowCopy(obj: ASN1Obj, subs: ASN1Obj[] = [...obj.subs]): ASN1Obj {
+  return new ASN1Obj(obj.tag, obj.value, subs)
+}
+
+/**
+ * A copy of `cert` for the SCT check to splice an extension out of: the objects from the root down
+ * to the extension list are new, everything else (each extension among them) is `cert`'s own,
+ * which no splice of the copy's list reaches. Its DER answers from the shared objects' known
+ * encodings, so the copy costs a few objects where `clone()` parsed the certificate again.
+ */
+export function copyForExtensionRemoval(cert: X509Certificate): X509Certificate {
+  const [tbs, ...rest] = cert.root.subs
+  if (!tbs) return cert.clone()
+  const tbsSubs = tbs.subs.map((sub) => {
+    // The extensions' [3] wrapper, and the SEQUENCE in it whose list the splice changes.
+    if (!sub.tag.isContextSpecific(0x03)) return sub
+    return shallowCopy(
+      sub,
+      sub.subs.map((seq, i) => (i === 0 ? shallowCopy(seq) : seq)),
+    )
+  })
+  return new X509Certificate(shallowCopy(cert.root, [shallowCopy(tbs, tbsSubs), ...rest]))
+}
+
+/** `cert` as the SCT check sees it: itself, but for a `clone()` that copies only what it changes. */
+function sctView(cert: X509Certificate): X509Certificate {
+  const view = Object.create(cert) as X509Certificate
+  view.clone = () => copyForExtensionRemoval(cert)
+  return view
+}
+
 /** Installs the changes (idempotent). */
 export function patchSigstoreAsn1(): void {
   if (installed) return
@@ -258,7 +292,9 @@ export function patchSigstoreAsn1(): void {
     const key = chainVerdictKey(cert.root.toDER(), issuer.publicKey)
     const cached = verdicts.get(key)
     if (cached) return [...cached]
-    const verified = verifySCTs(cert, issuer, ctlogs)
+    // The original's `cert.clone()` (parse the whole certificate again) only serves to splice the
+    // SCT extension out of a copy: a copy of the objects the splice changes is enough.
+    const verified = verifySCTs(sctView(cert), issuer, ctlogs)
     if (verdicts.size >= CHAIN_VERDICTS_MAX) verdicts.clear()
     verdicts.set(key, [...verified])
     return verified

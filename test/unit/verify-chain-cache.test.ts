@@ -5,12 +5,13 @@
  * different leaf under the same chain, the same leaf at a time outside its validity, the same leaf
  * under another root, and an object changed after it was encoded.
  */
-import { ASN1Obj, X509Certificate } from '@sigstore/core'
+import { ASN1Obj, EXTENSION_OID_SCT, X509Certificate } from '@sigstore/core'
 import { toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify'
 import { bundleFromJSON } from '@sigstore/bundle'
 import {
   certificatePathCount,
   chainVerdictCount,
+  copyForExtensionRemoval,
   encodeDer,
   patchSigstoreAsn1,
 } from '../../src/sigstore/asn1-patches'
@@ -208,6 +209,27 @@ describe('issue 11: DER kept from parsing', () => {
     expect(clone.tbsCertificate.toDER().equals(encodeDer(clone.tbsCertificate))).toBe(true)
     // The original is untouched by what was done to its clone.
     expect(cert.root.toDER().equals(der)).toBe(true)
+  })
+
+  it('copies for the SCT check what it splices, and the precertificate is what clone() gives', () => {
+    const der = Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
+    const cert = X509Certificate.parse(der)
+    const withoutSct = (copy: X509Certificate): Buffer => {
+      const i = copy.extensions.findIndex((e) => e.subs[0]?.toOID() === EXTENSION_OID_SCT)
+      expect(i).toBeGreaterThanOrEqual(0)
+      copy.extensions.splice(i, 1)
+      return copy.tbsCertificate.toDER()
+    }
+    const expected = withoutSct(cert.clone())
+    const copy = copyForExtensionRemoval(cert)
+    expect(copy.root.toDER().equals(der)).toBe(true)
+    const got = withoutSct(copy)
+    expect(got.equals(expected)).toBe(true)
+    expect(got.length).toBeLessThan(cert.tbsCertificate.toDER().length)
+    // The certificate itself still has its SCT and its bytes.
+    expect(cert.extSCT).toBeDefined()
+    expect(cert.root.toDER().equals(der)).toBe(true)
+    expect(encodeDer(cert.root).equals(der)).toBe(true)
   })
 
   it('answers for every object of a parsed certificate what the encoder writes', () => {
