@@ -192,39 +192,55 @@ describe('issue 11: each public key parsed once', () => {
 })
 
 describe('issue 11: DER kept from parsing', () => {
-  it('answers with the parsed bytes, and re-encodes an object changed since', () => {
+  /** A copy of every object under `obj`, none of them parsed (so none frozen). */
+  const deepCopy = (obj: ASN1Obj): ASN1Obj =>
+    new ASN1Obj(obj.tag, obj.value, obj.subs.map(deepCopy))
+  const spliceSct = (cert: X509Certificate): Buffer => {
+    const i = cert.extensions.findIndex((e) => e.subs[0]?.toOID() === EXTENSION_OID_SCT)
+    expect(i).toBeGreaterThanOrEqual(0)
+    cert.extensions.splice(i, 1)
+    return cert.tbsCertificate.toDER()
+  }
+
+  it('answers with the parsed bytes, which cannot change, and re-encodes a built object changed since', () => {
     const der = Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
     const cert = X509Certificate.parse(der)
     expect(cert.root.toDER().equals(der)).toBe(true)
-    // The SCT check's clone-and-splice: the encoding follows the change, as the original would.
-    const clone = cert.clone()
-    const before = clone.tbsCertificate.toDER()
-    clone.extensions.splice(0, 1)
-    const after = clone.tbsCertificate.toDER()
+    // A parsed object is frozen: its encoding cannot go stale.
+    expect(() => cert.extensions.splice(0, 1)).toThrow(TypeError)
+    const parsedSerial = cert.tbsCertificate.subs[1]
+    expect(() => {
+      ;(parsedSerial as { value: Buffer }).value = Buffer.from([0x01])
+    }).toThrow(TypeError)
+    expect(() => {
+      ;(parsedSerial?.tag as { number: number }).number = 5
+    }).toThrow(TypeError)
+    expect(cert.root.toDER().equals(der)).toBe(true)
+    // An object built from it is not: the encoding follows a change, as the original's would.
+    const copy = new X509Certificate(deepCopy(cert.root))
+    const before = copy.tbsCertificate.toDER()
+    expect(before.equals(cert.tbsCertificate.toDER())).toBe(true)
+    copy.extensions.splice(0, 1)
+    const after = copy.tbsCertificate.toDER()
     expect(after.length).toBeLessThan(before.length)
-    expect(after.equals(encodeDer(clone.tbsCertificate))).toBe(true)
+    expect(after.equals(encodeDer(copy.tbsCertificate))).toBe(true)
     // A value replaced in place is seen too.
-    const serial = clone.tbsCertificate.subs[1]
+    const serial = copy.tbsCertificate.subs[1]
     ;(serial as { value: Buffer }).value = Buffer.from([0x01])
-    expect(clone.tbsCertificate.toDER().equals(encodeDer(clone.tbsCertificate))).toBe(true)
-    // The original is untouched by what was done to its clone.
+    expect(copy.tbsCertificate.toDER().equals(encodeDer(copy.tbsCertificate))).toBe(true)
+    // The original is untouched by what was done to its copy.
     expect(cert.root.toDER().equals(der)).toBe(true)
   })
 
-  it('copies for the SCT check what it splices, and the precertificate is what clone() gives', () => {
+  it('copies for the SCT check what it splices: the precertificate of a full copy', () => {
     const der = Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
     const cert = X509Certificate.parse(der)
-    const withoutSct = (copy: X509Certificate): Buffer => {
-      const i = copy.extensions.findIndex((e) => e.subs[0]?.toOID() === EXTENSION_OID_SCT)
-      expect(i).toBeGreaterThanOrEqual(0)
-      copy.extensions.splice(i, 1)
-      return copy.tbsCertificate.toDER()
-    }
-    const expected = withoutSct(cert.clone())
+    const expected = spliceSct(new X509Certificate(deepCopy(cert.root)))
     const copy = copyForExtensionRemoval(cert)
     expect(copy.root.toDER().equals(der)).toBe(true)
-    const got = withoutSct(copy)
+    const got = spliceSct(copy)
     expect(got.equals(expected)).toBe(true)
+    expect(got.equals(encodeDer(copy.tbsCertificate))).toBe(true)
     expect(got.length).toBeLessThan(cert.tbsCertificate.toDER().length)
     // The certificate itself still has its SCT and its bytes.
     expect(cert.extSCT).toBeDefined()
