@@ -35,8 +35,11 @@ export class BundleFile {
   readonly path: string
   private readonly fd: number
 
-  constructor(dir = process.env.RUNNER_TEMP || tmpdir()) {
-    this.path = join(dir, `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
+  /** `path`: where to write (the CLI's --bundle-path); a new file in the runner's temp otherwise. */
+  constructor(path?: string) {
+    this.path =
+      path ??
+      join(process.env.RUNNER_TEMP || tmpdir(), `signet-bundles-${process.pid}-${Date.now()}.jsonl`)
     this.fd = openSync(this.path, 'w')
   }
 

@@ -4,12 +4,11 @@
  * `results` JSON with `--output json`) to standard output; the exit status is the action's: 1 when
  * the step would fail (bad input, an image not signed, an image not verified under enforce).
  */
-import { bundleToJSON, type Bundle } from '@sigstore/bundle'
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { actionsRegistry } from '../action/registry'
-import { policiesForSignRun } from '../admission'
+import { BundleFile } from '../action/report'
 import { isSignetError, SignetError } from '../errors'
-import { INPUT, readInputs, secretValues, type InputGetter } from '../inputs'
+import { INPUT, readInputs, secretValues, type AdmissionMode, type InputGetter } from '../inputs'
 import { proxyConfigured } from '../net/proxy'
 import { signOutputs } from '../report/summary'
 import type { Logger, Outcome } from '../report/types'
@@ -17,7 +16,6 @@ import { stepVerdict } from '../report/verdict'
 import { verifyOutputs } from '../report/verify-summary'
 import { GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
 import { parseArgs, USAGE, type CliArgs } from './args'
-import { policyCommand } from './policy-command'
 import { renderSignOutcome, renderVerifyOutcome, terminalText } from './render'
 import packageJson from '../../package.json'
 
@@ -98,20 +96,13 @@ function identityProvider(
   }
 }
 
-class BundleWriter {
-  private readonly fd: number
-  constructor(path: string) {
-    this.fd = openSync(path, 'w')
-  }
-  add(bundle: Bundle): void {
-    writeSync(this.fd, `${JSON.stringify(bundleToJSON(bundle))}\n`)
-  }
-  close(): void {
-    closeSync(this.fd)
-  }
+/** A run's outcome, and for a sign run the admission mode its policies are offered in. */
+interface Executed {
+  outcome: Outcome
+  admissionMode?: AdmissionMode
 }
 
-async function execute(args: CliArgs, io: CliIo, log: Logger, masker: Masker): Promise<Outcome> {
+async function execute(args: CliArgs, io: CliIo, log: Logger, masker: Masker): Promise<Executed> {
   const flags = args.inputs
   const get: InputGetter = (name) => {
     if (name === INPUT.mode) return args.command ?? ''
@@ -126,12 +117,12 @@ async function execute(args: CliArgs, io: CliIo, log: Logger, masker: Masker): P
   const registry = actionsRegistry(inputs, io.env, log)
   if (inputs.mode === 'verify') {
     const { runVerify } = await import('../verify/run')
-    return runVerify(inputs, { log, env: io.env, registry, cwd: io.cwd })
+    return { outcome: await runVerify(inputs, { log, env: io.env, registry, cwd: io.cwd }) }
   }
   const { runSign } = await import('../sign/run')
-  const bundles = args.bundlePath ? new BundleWriter(args.bundlePath) : undefined
+  const bundles = args.bundlePath ? new BundleFile(args.bundlePath) : undefined
   try {
-    return await runSign(inputs, {
+    const outcome = await runSign(inputs, {
       log,
       env: io.env,
       registry,
@@ -139,6 +130,7 @@ async function execute(args: CliArgs, io: CliIo, log: Logger, masker: Masker): P
       identity: inputs.key ? undefined : identityProvider(args, io.env, masker),
       onBundle: bundles ? (b) => bundles.add(b) : undefined,
     })
+    return { outcome, admissionMode: inputs.admissionMode }
   } finally {
     bundles?.close()
   }
@@ -175,6 +167,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const log = stderrLogger(io, args, masker)
   if (args.command === 'policy') {
     try {
+      const { policyCommand } = await import('./policy-command')
       const generated = policyCommand(args, io.cwd)
       for (const note of generated.notes) log.info(`note: ${note}`)
       for (const problem of generated.problems) log.warning(problem)
@@ -186,13 +179,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
   }
   try {
-    const outcome = await execute(args, io, log, masker)
+    const { outcome, admissionMode } = await execute(args, io, log, masker)
     const outputs = outcome.mode === 'sign' ? signOutputs(outcome) : verifyOutputs(outcome)
     if (outcome.mode === 'sign') {
       // The action's kyverno-policy and cluster-image-policy outputs name files; here the JSON
       // carries the YAML itself (`signet policy` makes them from a policy file instead).
-      const mode = args.inputs[INPUT.admissionMode] === 'enforce' ? 'enforce' : 'audit'
-      const policies = policiesForSignRun(outcome, mode)
+      // Loaded for a sign run only, as the action does: verify starts without the generators.
+      const { policiesForSignRun } = await import('../admission')
+      const policies = policiesForSignRun(outcome, admissionMode ?? 'audit')
       for (const problem of policies.problems) log.warning(problem)
       if (policies.kyverno) outputs['kyverno-policy'] = policies.kyverno.yaml
       if (policies.clusterImagePolicy) {
