@@ -17,6 +17,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net'
 import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stopChild } from './docker-registry'
 import { listenOnLoopback } from './listen'
 import { toolPath } from './tools'
 
@@ -121,18 +122,6 @@ async function waitForProxy(
     if (Date.now() > deadline) throw new Error(`tinyproxy did not listen on ${port}: ${output()}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-    child.once('exit', () => {
-      clearTimeout(timer)
-      resolve()
-    })
-    child.kill('SIGTERM')
-  })
 }
 
 /**
