@@ -4,6 +4,7 @@
  * as a factory and say which registries those are.
  */
 import type { Inputs } from '../inputs'
+import { proxyConfigured } from '../net/proxy'
 import { RegistryClient } from '../registry/client'
 import { RetryBudget } from '../retry'
 import { createCredentialProvider } from '../registry/credentials'
@@ -40,6 +41,9 @@ export function actionsRegistry(
         log: (message) => log.debug(message),
       }),
       plainHttp: inputs.plainHttp,
+      // Through a proxy, requests go by fetch, whose dispatcher src/net/route.ts routes; else by
+      // node:http (src/registry/node-http.ts).
+      ...(proxyConfigured(env) ? { fetch } : {}),
       // Each registry may be unavailable for retry-timeout; every retry says so in the log.
       retry: { budget: new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) }) },
       log: (message) => log.debug(message),

@@ -27,6 +27,8 @@ import {
   registryText,
   transportError,
   validMediaType,
+  withBody,
+  type Answer,
   type Exchange,
   type RegistryRequest,
 } from './http'
@@ -234,11 +236,15 @@ export class RegistryClient implements Registry {
       async ({ res, url }) => {
         // Harbor refuses to overwrite an immutable tag with 412 too: that is no lost race, and its
         // text (src/storage/immutable-tags.ts) tells the two apart.
-        if (res.status === 412 && options.ifMatch && !(await saysImmutable(res))) {
-          throw new SignetError(
-            'CONCURRENT_WRITE',
-            `PUT ${repo.registry}${path}: ${reference} changed since it was read (412 Precondition Failed)`,
-          )
+        if (res.status === 412 && options.ifMatch) {
+          const { immutable, answer } = await readImmutable(res)
+          if (!immutable) {
+            throw new SignetError(
+              'CONCURRENT_WRITE',
+              `PUT ${repo.registry}${path}: ${reference} changed since it was read (412 Precondition Failed)`,
+            )
+          }
+          return this.fail('PUT', url, answer, repo)
         }
         if (!res.ok) return this.fail('PUT', url, res, repo)
         await discard(res)
@@ -606,7 +612,7 @@ export class RegistryClient implements Registry {
   private async fail(
     method: string,
     url: URL,
-    res: Response,
+    res: Answer,
     repo: Repository,
     retried = false,
   ): Promise<never> {
@@ -625,17 +631,15 @@ export class RegistryClient implements Registry {
 }
 
 /**
- * Reads a 412's error body (bounded): true when it names the tag immutable, and then the answer
- * is kept for fail() to report (a clone's body is read).
+ * Reads a 412's error body (bounded): whether it names the tag immutable, and the answer with its
+ * body still to read, for fail() to report.
  */
-async function saysImmutable(res: Response): Promise<boolean> {
+async function readImmutable(res: Answer): Promise<{ immutable: boolean; answer: Answer }> {
   // The whole body (bounded), not the shortened text a message shows: the word comes last.
-  const body = await readLimited(res.clone(), MAX_ERROR_BODY_BYTES, 'error body').catch(() =>
+  const body = await readLimited(res, MAX_ERROR_BODY_BYTES, 'error body').catch(() =>
     Buffer.alloc(0),
   )
-  if (/\bimmutable\b/i.test(body.toString('utf8'))) return true
-  await discard(res)
-  return false
+  return { immutable: /\bimmutable\b/i.test(body.toString('utf8')), answer: withBody(res, body) }
 }
 
 /**
@@ -687,7 +691,7 @@ function algorithmOf(digest: string): 'sha256' | 'sha512' {
  * Content-Type, unless it is missing, generic or not a media type: then the manifest's own
  * mediaType field, if that is one. Either way a valid media type: it reaches the report.
  */
-function manifestMediaType(res: Response, bytes: Buffer): string {
+function manifestMediaType(res: Answer, bytes: Buffer): string {
   const ct = mediaTypeOf(res)
   if (ct && ct !== 'application/json' && ct !== 'application/octet-stream' && ct !== 'text/plain')
     return ct

@@ -13,6 +13,7 @@
  */
 import { SignetError } from '../errors'
 import { isTlsMismatch, rootMessage } from '../retry'
+import { NodeHttp } from './node-http'
 import type { Repository } from './types'
 
 /** Redirects followed for one request. */
@@ -38,8 +39,36 @@ export interface RegistryRequest {
   secretBody?: boolean
 }
 
+/**
+ * What the client reads of an answer: the part of a fetch Response it uses. Signet's own transport
+ * (./node-http) answers with this; an injected fetch (tests, a proxy) answers with a Response.
+ */
+export interface Answer {
+  readonly status: number
+  readonly ok: boolean
+  readonly headers: { get(name: string): string | null }
+  /** null for an answer without one (HEAD). */
+  readonly body: AnswerBody | null
+}
+
+export interface AnswerBody {
+  getReader(): {
+    read(): Promise<{ done: boolean; value?: Uint8Array }>
+    cancel(): Promise<void>
+  }
+  cancel(): Promise<void>
+}
+
+/** One hop as the transport sends it. */
+export interface SendInit {
+  method: string
+  headers: Record<string, string>
+  body?: Buffer
+  timeoutMs: number
+}
+
 export interface Exchange {
-  res: Response
+  res: Answer
   /** The URL that answered (after redirects), to resolve relative Location and Link headers. */
   url: URL
 }
@@ -47,6 +76,7 @@ export interface Exchange {
 export interface HttpTransportOptions {
   /** Hosts (host or host:port) reached over plain HTTP; everything else is HTTPS. */
   plainHttp?: string[]
+  /** Send with this fetch instead of node:http (tests; proxies, whose routing is fetch's). */
   fetch?: typeof fetch
   userAgent?: string
   /** Per HTTP request (one hop). Default 120 s. */
@@ -115,12 +145,12 @@ export function validMediaType(value: unknown): string | undefined {
 }
 
 /** The Content-Type's media type; undefined when missing or not a media type at all. */
-export function mediaTypeOf(res: Response): string | undefined {
+export function mediaTypeOf(res: Answer): string | undefined {
   return validMediaType(res.headers.get('content-type'))
 }
 
 /** Frees a response's connection without reading its body. */
-export async function discard(res: Response): Promise<void> {
+export async function discard(res: Answer): Promise<void> {
   await res.body?.cancel().catch(() => undefined)
 }
 
@@ -129,7 +159,7 @@ export async function discard(res: Response): Promise<void> {
  * the error when a limit of Signet's rather than the size the content should have is at stake.
  */
 export async function readLimited(
-  res: Response,
+  res: Answer,
   max: number,
   what: string,
   over?: () => SignetError,
@@ -166,6 +196,26 @@ export async function readLimited(
   return Buffer.concat(chunks, total)
 }
 
+/** `res` with its body replaced by `bytes` (already read from it), to be read again. */
+export function withBody(res: Answer, bytes: Buffer): Answer {
+  let unread = true
+  const body: AnswerBody = {
+    getReader: () => ({
+      read: () => {
+        const chunk = unread ? { done: false, value: bytes } : { done: true }
+        unread = false
+        return Promise.resolve(chunk)
+      },
+      cancel: () => body.cancel(),
+    }),
+    cancel: () => {
+      unread = false
+      return Promise.resolve()
+    },
+  }
+  return { status: res.status, ok: res.ok, headers: res.headers, body }
+}
+
 /**
  * The registry's own explanation, as much of it as may be shown: the code and message of
  * `errors[0]` in the distribution error JSON, cleaned and bounded by registryText. Never anything
@@ -173,7 +223,7 @@ export async function readLimited(
  * the HTTP status says enough then. `code` is the distribution error code alone (DIGEST_INVALID,
  * BLOB_UNKNOWN, …), for a retry classifier; `text` is what a message may show.
  */
-export async function registryError(res: Response): Promise<{ code?: string; text: string }> {
+export async function registryError(res: Answer): Promise<{ code?: string; text: string }> {
   let parsed: unknown
   try {
     const text = (await readLimited(res, MAX_ERROR_BODY_BYTES, 'error body')).toString('utf8')
@@ -193,7 +243,7 @@ export async function registryError(res: Response): Promise<{ code?: string; tex
 }
 
 /** The shown part of registryError: the code and message, cleaned and bounded. */
-export async function registryMessage(res: Response): Promise<string> {
+export async function registryMessage(res: Answer): Promise<string> {
   return (await registryError(res)).text
 }
 
@@ -226,13 +276,26 @@ export class HttpTransport {
   requestCount = 0
 
   private readonly plainHttp: Set<string>
-  private readonly fetchImpl: typeof fetch
+  private readonly sendHop: (url: URL, init: SendInit) => Promise<Answer>
   private readonly userAgent: string
   private readonly timeoutMs: number
 
   constructor(options: HttpTransportOptions = {}) {
     this.plainHttp = new Set((options.plainHttp ?? []).map((h) => h.trim().toLowerCase()))
-    this.fetchImpl = options.fetch ?? fetch
+    const fetchImpl = options.fetch
+    if (fetchImpl) {
+      this.sendHop = (url, init) =>
+        fetchImpl(url, {
+          method: init.method,
+          headers: init.headers,
+          ...(init.body !== undefined ? { body: init.body } : {}),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(init.timeoutMs),
+        })
+    } else {
+      const http = new NodeHttp()
+      this.sendHop = (url, init) => http.send(url, init)
+    }
     this.userAgent = options.userAgent ?? 'signet'
     this.timeoutMs = options.timeoutMs ?? 120_000
   }
@@ -272,13 +335,7 @@ export class HttpTransport {
       if (authorization && url.host === registryHost) headers.authorization = authorization
       if (body === undefined) delete headers['content-type']
       this.requestCount++
-      const res = await this.fetchImpl(url, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
-      })
+      const res = await this.sendHop(url, { method, headers, body, timeoutMs: this.timeoutMs })
       const location = res.headers.get('location')
       if (!REDIRECT_STATUSES.has(res.status) || !location) return { res, url }
       await discard(res)

@@ -1,5 +1,5 @@
 /**
- * Five kinds of change to how sigstore-js reads ASN.1 and checks certificates. None accepts anything
+ * Six kinds of change to how sigstore-js reads ASN.1 and checks certificates. None accepts anything
  * else as valid; the first two are for reporting upstream, the last three answer a check already
  * made in this process with the verdict it gave (a pure function of the bytes it is keyed by).
  *
@@ -51,6 +51,12 @@
  *
  * 5. Public keys. `crypto.createPublicKey` of @sigstore/core answers a key it has parsed before
  * (by its encoding's SHA-256 and type) with the same immutable KeyObject.
+ *
+ * 6. Parsed certificates. `X509Certificate.parse` answers DER it has parsed before with the
+ * certificate it made then, when its ASN.1 was sealed (change 2: frozen, everything under it too,
+ * so no caller can change what another holds). A run's signatures share their certificates: 100
+ * images signed by one release job carry one Fulcio leaf, which @sigstore/verify parsed anew for
+ * each (issue 11: about 4% of verifying 100 images).
  */
 import { createHash } from 'node:crypto'
 import { ASN1Obj, X509Certificate } from '@sigstore/core'
@@ -201,6 +207,22 @@ const sctVerdicts = new WeakMap<Parameters<VerifySCTs>[2], Map<string, ReturnTyp
 
 /** Certificate paths built, by the certificates they were built from (see change 4). */
 const certificatePaths = new Map<string, X509Certificate[]>()
+/** Certificates parsed, by the DER they were parsed from (see change 6). */
+const parsedCertificates = new Map<string, X509Certificate>()
+/** More than a run's distinct certificates: past it, the cache starts over. */
+const PARSED_CERTIFICATES_MAX = 256
+/** Larger DER is parsed each time rather than kept (a certificate is 1-2 KiB). */
+const PARSED_CERTIFICATE_MAX_BYTES = 16 * 1024
+/** How many parsed certificates are kept (for tests). */
+export function parsedCertificateCount(): number {
+  return parsedCertificates.size
+}
+
+/** Whether `obj` was sealed when parsed (change 2): frozen, and everything under it. */
+function isSealed(obj: ASN1Obj): boolean {
+  return knownEncodings.get(obj)?.sealed === true
+}
+
 /** Public keys parsed, by their encoding and type (see change 5). */
 const publicKeys = new Map<string, ReturnType<typeof keyParsing.createPublicKey>>()
 
@@ -282,6 +304,22 @@ export function patchSigstoreAsn1(): void {
     }
     recordParsedEncoding(obj, new Uint8Array(obj.value.buffer))
     return obj
+  }
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+  const parseCertificate = X509Certificate.parse
+  X509Certificate.parse = function parseOnce(cert: Buffer<ArrayBuffer> | string): X509Certificate {
+    if (typeof cert === 'string' || cert.length > PARSED_CERTIFICATE_MAX_BYTES)
+      return parseCertificate.call(X509Certificate, cert)
+    // The bytes themselves are the key (one byte per character): equal keys are equal bytes.
+    const key = cert.toString('latin1')
+    const known = parsedCertificates.get(key)
+    if (known) return known
+    const parsed = parseCertificate.call(X509Certificate, cert)
+    if (isSealed(parsed.root)) {
+      if (parsedCertificates.size >= PARSED_CERTIFICATES_MAX) parsedCertificates.clear()
+      parsedCertificates.set(key, parsed)
+    }
+    return parsed
   }
   // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const verify = X509Certificate.prototype.verify

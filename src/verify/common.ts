@@ -5,7 +5,7 @@
  */
 import { X509Certificate as NodeX509, type KeyObject } from 'node:crypto'
 import type { TransparencyLogEntry } from '@sigstore/bundle'
-import type { X509Certificate } from '@sigstore/core'
+import { X509Certificate } from '@sigstore/core'
 import { Verifier, type SignedEntity, type Signer, type TrustMaterial } from '@sigstore/verify'
 import { describeError } from '../errors'
 import { fulcioExtensions } from '../sigstore/certificate'
@@ -47,6 +47,31 @@ export function pemBlocks(text: string, type: string): Buffer[] {
   return [...text.matchAll(re)].map((m) => Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'))
 }
 
+/** What the keyless checks read of a leaf certificate: a function of its DER alone. */
+interface LeafFacts {
+  eku: readonly string[]
+  extensions: Readonly<Record<string, string>>
+}
+
+/** Leaf facts by the leaf's DER (one byte per character): a run's signatures share their leaf. */
+const leafFacts = new Map<string, LeafFacts>()
+/** More than a run's distinct leaves: past it, the cache starts over. */
+const LEAF_FACTS_MAX = 256
+
+function leafFactsOf(certDer: Buffer): LeafFacts {
+  const key = certDer.toString('latin1')
+  let facts = leafFacts.get(key)
+  if (!facts) {
+    facts = Object.freeze({
+      eku: Object.freeze(new NodeX509(certDer).keyUsage ?? []),
+      extensions: Object.freeze(fulcioExtensions(X509Certificate.parse(Buffer.from(certDer)))),
+    })
+    if (leafFacts.size >= LEAF_FACTS_MAX) leafFacts.clear()
+    leafFacts.set(key, facts)
+  }
+  return facts
+}
+
 /**
  * The keyless checks @sigstore/verify leaves to its caller: a code-signing certificate, then the
  * expected identity and issuer, then the extensions the expectation pins. Returns the signer's
@@ -59,13 +84,13 @@ export function checkKeylessSigner(
   certificate: X509Certificate | undefined,
 ): { facts: SignerFacts; reason?: string } {
   if (!certDer || !certificate) return { facts: {}, reason: 'expected a certificate, got a key' }
-  const eku = new NodeX509(certDer).keyUsage ?? []
+  const { eku, extensions } = leafFactsOf(certDer)
   if (!eku.includes(OID_CODE_SIGNING)) {
     return { facts: {}, reason: `expected a code-signing certificate, got EKU ${eku.join(',')}` }
   }
   const san = signer.identity?.subjectAlternativeName
   const issuer = signer.identity?.extensions?.issuer
-  const facts = { san, issuer, extensions: fulcioExtensions(certificate) }
+  const facts = { san, issuer, extensions }
   if (san === undefined || !expectation.identity(san)) {
     return {
       facts,

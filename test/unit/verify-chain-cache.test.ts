@@ -13,11 +13,12 @@ import {
   chainVerdictCount,
   copyForExtensionRemoval,
   encodeDer,
+  parsedCertificateCount,
   patchSigstoreAsn1,
 } from '../../src/sigstore/asn1-patches'
 import { CertificateChainVerifier, keyParsing } from '../../src/sigstore/internals'
 import { verifyImageBundle } from '../../src/verify/bundle'
-import { verifySigner, type Expectation } from '../../src/verify/common'
+import { checkKeylessSigner, verifySigner, type Expectation } from '../../src/verify/common'
 import {
   GITHUB_ACTIONS_ISSUER as GHA,
   keylessExpectation as keyless,
@@ -255,5 +256,48 @@ describe('issue 11: DER kept from parsing', () => {
       obj.subs.forEach(walk)
     }
     walk(ASN1Obj.parseBuffer(der))
+  })
+})
+
+describe('issue 11: each certificate parsed once', () => {
+  const leaf = (): Buffer =>
+    Buffer.from(bundleJson().verificationMaterial.certificate.rawBytes, 'base64')
+
+  it('answers the same DER with the same (frozen) certificate, other DER with its own', () => {
+    const cert = X509Certificate.parse(leaf())
+    expect(X509Certificate.parse(leaf())).toBe(cert)
+    expect(parsedCertificateCount()).toBeGreaterThan(0)
+    const other = json<{ verificationMaterial: { certificate: { rawBytes: string } } }>(
+      ...dir,
+      'sign-output2.bundle.sigstore.json',
+    )
+    const second = X509Certificate.parse(
+      Buffer.from(other.verificationMaterial.certificate.rawBytes, 'base64'),
+    )
+    expect(second).not.toBe(cert)
+    expect(second.serialNumber).not.toEqual(cert.serialNumber)
+    // Shared, so nobody may change it: a splice throws rather than reaching another caller.
+    expect(() => cert.extensions.splice(0, 1)).toThrow(TypeError)
+  })
+
+  it('reads the leaf facts of each leaf for itself: another leaf, another identity', () => {
+    warm()
+    const verified = verifySigner(entityOf(bundleJson()), pg, expectation, options)
+    if (!('signer' in verified)) throw new Error(verified.reason)
+    const certificate = X509Certificate.parse(leaf())
+    const first = checkKeylessSigner(expectation, verified.signer, leaf(), certificate)
+    expect(first.reason).toBeUndefined()
+    // The same leaf again answers the same facts; a non-code-signing certificate (the Fulcio
+    // intermediate, asked as if it were a leaf) is judged by its own bytes, not the cached leaf's.
+    expect(checkKeylessSigner(expectation, verified.signer, leaf(), certificate)).toEqual(first)
+    const intermediate = pg.certificateAuthorities[0]?.certChain[0]
+    if (!intermediate) throw new Error('no Fulcio certificate in the root')
+    const notLeaf = checkKeylessSigner(
+      expectation,
+      verified.signer,
+      intermediate.root.toDER(),
+      intermediate,
+    )
+    expect(notLeaf.reason).toMatch(/^expected a code-signing certificate, got EKU/)
   })
 })
