@@ -243,6 +243,7 @@ function detailItems(
     items.push(
       `attestation ${codeText(a.predicateType)} (${a.format === 'legacy' ? '`.att`' : 'bundle'}): ${findingText(a)}`,
     )
+  if (r.unread) items.push(markdownText(r.unread))
   if (r.rule && r.rule !== top?.rule) items.push(`policy rule: ${markdownText(r.rule)}`)
   return [
     `- ${markdownText(label)} ${digest}: ${verdictText(r)}`,

@@ -113,8 +113,10 @@ export interface Discovery {
   bundles: FoundBundle[]
   /** Things found and set aside, for the report (e.g. a referrer of another image). */
   notes: string[]
-  /** How referrers were listed. */
-  referrersFrom: 'api' | 'fallback-tag'
+  /** How referrers were listed (unset when they were not read). */
+  referrersFrom?: 'api' | 'fallback-tag'
+  /** Formats whose places were not read (a signature of another format had decided). */
+  unread?: SignatureFormat[]
   /** The signature repository the tags and referrers were read from, when not the image's. */
   signatureRepository?: string
 }
@@ -436,6 +438,10 @@ async function githubBundles(
   })
 }
 
+/** Where a format's signatures are: cosign's `.sig`/`.att` tags, or bundles (referrers, GitHub). */
+export type SignatureFormat = 'legacy' | 'bundle'
+export const SIGNATURE_FORMATS: readonly SignatureFormat[] = ['bundle', 'legacy']
+
 /**
  * Everything that claims to sign or attest `digest` in `repo` (or in `options.signatureRepository`;
  * and, given `options.github`, in GitHub's artifact attestations API). `needsAttestation` says which
@@ -452,35 +458,100 @@ export async function discover(
   needsAttestation: (predicateType: string) => boolean = () => true,
   options: DiscoverOptions = {},
 ): Promise<Discovery> {
-  const store = options.signatureRepository ?? repo
-  const elsewhere = store.registry !== repo.registry || store.repository !== repo.repository
-  const reader = new ImageReader(registry, store, options.maxBytes ?? DEFAULT_DISCOVERY_MAX_BYTES)
-  const notes: string[] = []
-  const unneeded = (annotations: Record<string, string>): boolean => {
-    const annotated = annotations[LEGACY_ANNOTATIONS.predicateType]
-    return Boolean(annotated) && !needsAttestation(annotated)
+  return new ImageDiscovery(registry, repo, digest, needsAttestation, options).read(
+    SIGNATURE_FORMATS,
+  )
+}
+
+/**
+ * Discovery of one image a format at a time: a verifier that finds its answer among the bundles
+ * need not read cosign's legacy tags (two requests an image), and reads them when it does not.
+ * Each format's places are read once; everything read counts against the one budget of the image.
+ */
+export class ImageDiscovery {
+  private readonly store: Repository
+  private readonly reader: ImageReader
+  private readonly notes: string[] = []
+  private readonly parts = new Map<SignatureFormat, Promise<Partial<Discovery>>>()
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly repo: Repository,
+    private readonly digest: string,
+    private readonly needsAttestation: (predicateType: string) => boolean = () => true,
+    private readonly options: DiscoverOptions = {},
+  ) {
+    this.store = options.signatureRepository ?? repo
+    this.reader = new ImageReader(
+      registry,
+      this.store,
+      options.maxBytes ?? DEFAULT_DISCOVERY_MAX_BYTES,
+    )
   }
-  const [sigLayers, attLayers, referrers, fromGitHub] = await Promise.all([
-    legacyLayers(reader, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
-    legacyLayers(reader, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
-    bundleReferrers(reader, registry, digest, notes, needsAttestation),
-    githubBundles(reader, repo, digest, notes, needsAttestation, options),
-  ])
-  return {
-    signatures: sigLayers.flatMap((l) =>
-      l.bytes
-        ? [{ reference: l.reference, signature: { payload: l.bytes, annotations: l.annotations } }]
-        : [],
-    ),
-    attestations: attLayers.map((l) => ({
-      reference: l.reference,
-      envelope: l.bytes,
-      annotations: l.annotations,
-    })),
-    bundles: [...referrers.bundles, ...fromGitHub],
-    notes,
-    referrersFrom: referrers.from,
-    ...(elsewhere ? { signatureRepository: `${store.registry}/${store.repository}` } : {}),
+
+  /** What the places of `formats` (and of every format read before) hold. */
+  async read(formats: readonly SignatureFormat[]): Promise<Discovery> {
+    for (const format of formats) {
+      if (!this.parts.has(format)) {
+        this.parts.set(format, format === 'legacy' ? this.legacy() : this.bundles())
+      }
+    }
+    const parts = await Promise.all(
+      SIGNATURE_FORMATS.flatMap((f) => {
+        const part = this.parts.get(f)
+        return part ? [part] : []
+      }),
+    )
+    const { store, repo } = this
+    const elsewhere = store.registry !== repo.registry || store.repository !== repo.repository
+    const unread = SIGNATURE_FORMATS.filter((f) => !this.parts.has(f))
+    return {
+      signatures: parts.flatMap((p) => p.signatures ?? []),
+      attestations: parts.flatMap((p) => p.attestations ?? []),
+      bundles: parts.flatMap((p) => p.bundles ?? []),
+      notes: [...this.notes],
+      referrersFrom: parts.find((p) => p.referrersFrom)?.referrersFrom,
+      ...(unread.length > 0 ? { unread } : {}),
+      ...(elsewhere ? { signatureRepository: `${store.registry}/${store.repository}` } : {}),
+    }
+  }
+
+  private async legacy(): Promise<Partial<Discovery>> {
+    const { reader, digest, notes } = this
+    const unneeded = (annotations: Record<string, string>): boolean => {
+      const annotated = annotations[LEGACY_ANNOTATIONS.predicateType]
+      return Boolean(annotated) && !this.needsAttestation(annotated)
+    }
+    const [sigLayers, attLayers] = await Promise.all([
+      legacyLayers(reader, signatureTag(digest), MAX_SIGNATURE_BYTES, notes),
+      legacyLayers(reader, attestationTag(digest), MAX_ATTESTATION_BYTES, notes, unneeded),
+    ])
+    return {
+      signatures: sigLayers.flatMap((l) =>
+        l.bytes
+          ? [
+              {
+                reference: l.reference,
+                signature: { payload: l.bytes, annotations: l.annotations },
+              },
+            ]
+          : [],
+      ),
+      attestations: attLayers.map((l) => ({
+        reference: l.reference,
+        envelope: l.bytes,
+        annotations: l.annotations,
+      })),
+    }
+  }
+
+  private async bundles(): Promise<Partial<Discovery>> {
+    const { reader, registry, repo, digest, notes, needsAttestation, options } = this
+    const [referrers, fromGitHub] = await Promise.all([
+      bundleReferrers(reader, registry, digest, notes, needsAttestation),
+      githubBundles(reader, repo, digest, notes, needsAttestation, options),
+    ])
+    return { bundles: [...referrers.bundles, ...fromGitHub], referrersFrom: referrers.from }
   }
 }
 

@@ -19,6 +19,7 @@ import {
   COSIGN_SIGN_PREDICATE,
   type Discovery,
   type FoundBundle,
+  type SignatureFormat,
 } from '../storage/discover'
 import { verifyLegacySignature } from './sig-layer'
 import { verifyLegacyAttestation } from './att-layer'
@@ -65,6 +66,11 @@ export interface ImageVerification {
   rekorIntegratedTime?: number
   signatures: SignatureFinding[]
   attestations: AttestationFinding[]
+  /**
+   * Places not read, and why: a signature of one format verified the image and its rule needed
+   * nothing more, so the other format's signatures (if any) are not listed.
+   */
+  unread?: string
 }
 
 /**
@@ -212,6 +218,20 @@ export function signatureRequirements(
 ): TrustRoot['requirements'] {
   if (expectation.kind === 'keyless') return root.requirements
   return { ...root.requirements, requireTlog: !options.keysWithoutTlog }
+}
+
+/**
+ * Whether every format's signatures must be read even once one format's verified the image: a
+ * rule that bans SBOM components must see every verified SBOM, in whatever format.
+ */
+export function readsEveryFormat(rule: Rule): boolean {
+  return rule.attestations.some((a) => a.bannedComponents.length > 0)
+}
+
+/** What a reader of the report is told of formats whose places were not read. */
+const UNREAD: Record<SignatureFormat, string> = {
+  legacy: "cosign's .sig and .att tags",
+  bundle: 'the referrers (signature bundles)',
 }
 
 /** Every attestation type the rule will check (discovery reads only these). */
@@ -379,7 +399,16 @@ export function verifyImage(
     const missing = requirementMet(requirement, attestations)
     if (missing) return report({ ...identityOf, reason: missing })
   }
-  return report({ ...identityOf, verified: true })
+  const unread = found.unread?.map((f) => UNREAD[f]).join(' and ')
+  return report({
+    ...identityOf,
+    verified: true,
+    ...(unread
+      ? {
+          unread: `${unread} not read: this image verified without them, and its rule needs nothing more`,
+        }
+      : {}),
+  })
 }
 
 /**

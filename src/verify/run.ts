@@ -33,7 +33,12 @@ import { resolveSubject } from '../subjects/resolve'
 import type { GitHubApiFactory } from '../github/api'
 import { createGitHubAttestationSource } from '../github/attestation-lookup'
 import { deferredLogger } from '../report/deferred-logger'
-import { discover } from '../storage/discover'
+import {
+  ImageDiscovery,
+  SIGNATURE_FORMATS,
+  type Discovery,
+  type SignatureFormat,
+} from '../storage/discover'
 import { signatureStore, type SignatureStore } from '../storage/signature-repository'
 import type { ImageVerification, PlatformVerification } from './image'
 import { ruleFiles, type RuleFiles } from './rule-files'
@@ -323,27 +328,57 @@ export async function runVerify(
   // A target's signatures are read once the verifier has loaded (it says which attestations the
   // rule needs); a verifier that fails to load rejects every one, and the run with it below.
   const verifications = new Map<string, Promise<ImageVerification>>()
+  // cosign v3 and actions/attest keep signatures as bundles, cosign v2 in .sig tags: an image is
+  // read in one format first (bundles, unless the store's last image needed another), and in the
+  // other only when the first does not verify it: two requests an image fewer for the usual case.
+  const formatsFirst = new Map<string, readonly SignatureFormat[]>()
   const verifyTarget = (target: Target, rule: Rule): Promise<ImageVerification> => {
     const store = storeOf(target, rule)
     const key = `${target.repo.registry}/${target.repo.repository}@${target.digest}#${rule.source}#${rule.attestations.length}#${store.name}`
     let pending = verifications.get(key)
     if (!pending) {
-      pending = verifier.then(({ roots, image }) => {
+      pending = verifier.then(async ({ roots, image }) => {
         const needed = image.requiredPredicateTypes(rule)
-        return discover(registry, target.repo, target.digest, (type) => needed.has(type), {
-          github,
-          attestationsRequired: needed.size > 0,
-          ...(store.elsewhere ? { signatureRepository: store.repo } : {}),
-        }).then(
-          (found) =>
-            image.verifyImage(found, target.digest, rule, roots, { keysWithoutTlog: !inputs.tlog }),
-          (err: unknown) => ({
-            verified: false,
-            reason: `could not read its signatures: ${describeError(err)}`,
-            signatures: [],
-            attestations: [],
-          }),
+        const discovery = new ImageDiscovery(
+          registry,
+          target.repo,
+          target.digest,
+          (type) => needed.has(type),
+          {
+            github,
+            attestationsRequired: needed.size > 0,
+            ...(store.elsewhere ? { signatureRepository: store.repo } : {}),
+          },
         )
+        const verify = async (formats: readonly SignatureFormat[]): Promise<ImageVerification> => {
+          let found: Discovery
+          try {
+            found = await discovery.read(formats)
+          } catch (err) {
+            return {
+              verified: false,
+              reason: `could not read its signatures: ${describeError(err)}`,
+              signatures: [],
+              attestations: [],
+            }
+          }
+          return image.verifyImage(found, target.digest, rule, roots, {
+            keysWithoutTlog: !inputs.tlog,
+          })
+        }
+        const first = image.readsEveryFormat(rule)
+          ? SIGNATURE_FORMATS
+          : (formatsFirst.get(store.name) ?? ['bundle'])
+        const outcome = await verify(first)
+        if (outcome.verified || first.length === SIGNATURE_FORMATS.length) return outcome
+        const everything = await verify(SIGNATURE_FORMATS)
+        // The next image in this store reads first what decided this one (or everything).
+        const decidedBy = everything.signatures.find((s) => s.verified)?.format
+        formatsFirst.set(
+          store.name,
+          everything.verified && decidedBy ? [decidedBy] : SIGNATURE_FORMATS,
+        )
+        return everything
       })
       verifications.set(key, pending)
     }
@@ -442,6 +477,7 @@ export async function runVerify(
           : {}),
         signatures: outcome.signatures,
         attestations: outcome.attestations,
+        ...(outcome.unread ? { unread: outcome.unread } : {}),
       }
     }),
   )

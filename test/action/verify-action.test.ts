@@ -129,15 +129,17 @@ describe('images signed by Signet', () => {
       },
     })
     expect(r.rekorLogIndex).toEqual(expect.any(Number))
-    // Both formats found; the bundle (cosign v3's choice) decides, the .sig is listed unchecked.
+    // Signed in both formats; the bundle (cosign v3's choice) is read first and decides, and the
+    // .sig/.att tags are not read (issue 11: two requests an image), which the result says.
     expect(r.signatures.map((s) => [s.format, s.verified, s.checked])).toEqual([
       ['bundle', true, undefined],
-      ['legacy', false, false],
     ])
-    // The SBOM attestations are found and listed; no rule requires them, so they are not checked.
-    expect(r.attestations.map((a) => [a.predicateType, a.format, a.checked]).sort()).toEqual([
+    expect(r.unread).toBe(
+      "cosign's .sig and .att tags not read: this image verified without them, and its rule needs nothing more",
+    )
+    // The SBOM attestation bundle is listed; no rule requires it, so it is not checked.
+    expect(r.attestations.map((a) => [a.predicateType, a.format, a.checked])).toEqual([
       ['https://cyclonedx.org/bom', 'bundle', false],
-      ['https://cyclonedx.org/bom', 'legacy', false],
     ])
     expect(run.summary).toContain('1 of 1 image(s) verified')
     expect(run.summary).toContain('✅ verified')
@@ -340,6 +342,80 @@ describe('images signed by Signet', () => {
 })
 
 describe('attestations', () => {
+  it('issue 11: reads the .att tag too when a rule bans components, though a bundle verified first', async () => {
+    // A clean SBOM as a bundle, the one naming OpenSSL only in cosign's legacy .att tag.
+    const mixed = await pushFreshImage(registry.host, 'verify/app')
+    const cleanPath = join(dir, 'clean.cdx.json')
+    const clean = { ...CYCLONEDX, components: CYCLONEDX.components.slice(1) }
+    writeFileSync(cleanPath, JSON.stringify(clean))
+    const services = standInInputs(sigstore, registry.host)
+    const signs = await Promise.all([
+      runAction(
+        { images: mixed.ref, sbom: cleanPath, 'signature-format': 'bundle', ...services },
+        oidcEnv(sigstore),
+      ),
+      runAction(
+        { images: mixed.ref, sbom: sbomPath, 'signature-format': 'legacy', ...services },
+        oidcEnv(sigstore),
+      ),
+    ])
+    for (const run of signs) expect(run.errors).toEqual([])
+    const workspace = mkdtempSync(join(tmpdir(), 'signet-ws-'))
+    writeFileSync(
+      join(workspace, 'banned.yml'),
+      [
+        'rules:',
+        `  - images: ${registry.host}/verify/**`,
+        '    signers:',
+        `      - identity: ${sigstore.identity.subject}`,
+        `        issuer: ${sigstore.identity.issuer}`,
+        '    attestations:',
+        '      - type: cyclonedx',
+        '        bannedComponents: [OpenSSL]',
+        '',
+      ].join('\n'),
+    )
+    const banned = await runAction(
+      {
+        ...trusting({ images: mixed.ref }),
+        policy: 'banned.yml',
+        'certificate-identity': '',
+        'certificate-oidc-issuer': '',
+      },
+      {},
+      { cwd: workspace },
+    )
+    expect(banned.exitCode).toBe(1)
+    expect(results(banned)[0].reason).toBe(
+      'expected no banned components in the cyclonedx SBOM, got OpenSSL',
+    )
+    expect(results(banned)[0].unread).toBeUndefined()
+    // Without the ban the bundle decides, and the legacy tags are not read.
+    const required = await runAction(
+      trusting({ images: mixed.ref, 'require-attestations': 'cyclonedx' }),
+    )
+    expect(required.errors).toEqual([])
+    expect(results(required)[0].attestations.map((a) => [a.format, a.verified])).toEqual([
+      ['bundle', true],
+    ])
+  })
+
+  it('issue 11: reads the .sig tag when the bundles do not verify the image', async () => {
+    // Keyless in both formats, checked against a key: the bundle fails, the .sig is read and fails.
+    const run = await runAction(
+      trusting({
+        images: keyless.ref,
+        'certificate-identity': '',
+        'certificate-oidc-issuer': '',
+        'public-key': pubPath,
+      }),
+    )
+    expect(run.exitCode).toBe(1)
+    const [r] = results(run)
+    expect(r.signatures.map((s) => s.format)).toEqual(['bundle', 'legacy'])
+    expect(r.unread).toBeUndefined()
+  })
+
   it('requires a verified attestation of each named type', async () => {
     const ok = await runAction(
       trusting({ images: keyless.ref, 'require-attestations': 'cyclonedx' }),

@@ -87,6 +87,16 @@ describe('the verify report', () => {
     expect(md).toContain('Policy: &#46;github/image-policy.yml. Trust roots: Sigstore public good.')
   })
 
+  it('issue 11: says in the details which places were not read, and why', () => {
+    const unread =
+      "cosign's .sig and .att tags not read: this image verified without them, and its rule needs nothing more"
+    const md = verifySummary(outcome([{ ...verified, unread }]))
+    expect(md).toContain(
+      "  - cosign's .sig and .att tags not read&#58;<wbr> this image verified without them, and its rule needs nothing more",
+    )
+    expect(verifySummary(outcome([verified]))).not.toContain('not read')
+  })
+
   it('escapes what signatures and registries say, so it cannot break or inject markdown', () => {
     const hostile = result({
       verified: false,
