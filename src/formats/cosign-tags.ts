@@ -111,10 +111,9 @@ function sameAnnotations(a: Record<string, string> = {}, b: Record<string, strin
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k])
 }
 
-/** True when `manifest` already holds a layer with these bytes and exactly these annotations. */
 /**
  * A layer already uploaded, as a tag's manifest names it: what a read-back's merge needs, without
- * holding the bytes (a 10 MB SBOM's envelope) until the run's settle window closes.
+ * holding the bytes (a 10 MB SBOM's envelope) until its tag is read back.
  */
 export interface UploadedLegacyLayer {
   mediaType: string
@@ -136,6 +135,7 @@ function digestOf(layer: LegacyLayer | UploadedLegacyLayer): string {
   return 'bytes' in layer ? sha256Digest(layer.bytes) : layer.digest
 }
 
+/** True when `manifest` already holds a layer with these bytes and exactly these annotations. */
 export function hasLayer(
   manifest: ImageManifest | undefined,
   layer: LegacyLayer | UploadedLegacyLayer,
@@ -174,7 +174,11 @@ export function appendLegacyLayers(
       annotations: layer.annotations,
     })
     added++
-    if ('bytes' in layer) blobs.push({ bytes: layer.bytes, mediaType: layer.mediaType })
+    // Uploaded without asking first (issue 11: a request an image): an .att envelope holds a
+    // signature made a moment ago, and a .sig payload is there already only when the same digest
+    // was signed with the same annotations and the tag write did not follow.
+    if ('bytes' in layer)
+      blobs.push({ bytes: layer.bytes, mediaType: layer.mediaType, fresh: true })
   }
   if (added === 0) return undefined
   // A valid (if empty) OCI image config: containers/image parses it when it appends, and the

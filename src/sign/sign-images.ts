@@ -95,8 +95,8 @@ export async function signImages(
   }
   const support = new ReferrersSupport()
   const concurrency = options.concurrency ?? SIGN_CONCURRENCY
-  // Every image's shared tags are written first, then one settle pause for the whole run, then
-  // every tag is read back (tag-update.ts): no image holds its slot through a pause.
+  // Each image's shared tags are written, then paused on and read back apart from the writers
+  // (tag-update.ts): no image holds its slot through a pause.
   const window = new SettleWindow({ concurrency })
   const attestRun: AttestRun = {
     registry,
@@ -176,7 +176,6 @@ export async function signImages(
     }
     return { result, confirmations, made }
   })
-  window.close()
   // An image is signed once every tag it wrote has been read back holding its signatures.
   const errors: unknown[] = []
   const results: ImageResult[] = []

@@ -4,10 +4,12 @@
  * on (distribution 2.8 ignores If-Match), so: write, wait a moment, read back, and merge again
  * whatever a concurrent writer overwrote, until what we added is there.
  *
- * A run that writes many tags shares one settle window (SettleWindow): every tag is written
- * first, then one pause (as long as the longest any tag needs), then every tag is read back. The
- * pause is then paid once per run, not once per image, and no image holds a concurrency slot
- * while it waits.
+ * A run that writes many tags shares one settle window (SettleWindow): each tag is written, and
+ * its pause and read-back run apart from the writers, so no image holds a concurrency slot while
+ * it waits, and the pauses of all tags overlap one another and the other images' writes. The run
+ * then pays one pause after its last write, not one per image. Each tag waits its own settle time
+ * (issue 11: waiting for the run's longest, set by the slowest read under load, held every
+ * read-back to 2-3 times the shortest pause).
  *
  * A registry that keeps tags immutable refuses the second write to a tag: that is one TAG_IMMUTABLE
  * error naming the ways out (immutable-tags.ts), not a retry, and the tag keeps what it held.
@@ -39,8 +41,8 @@ export interface TagUpdateOptions {
   sleep?: (ms: number) => Promise<void>
   /**
    * Share the run's settle window: updateTag returns after its first write, and the pause, the
-   * read-back and any merge run after the window closes; their outcome (the number of writes, or
-   * the error) goes into `confirmations`, which the caller awaits after closing the window.
+   * read-back and any merge run in the window; their outcome (the number of writes, or the error)
+   * goes into `confirmations`, which the caller awaits once every image is written.
    */
   deferTo?: { window: SettleWindow; confirmations: Promise<number>[] }
 }
@@ -48,48 +50,29 @@ export interface TagUpdateOptions {
 const defaultSleep = async (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /**
- * One settle pause shared by every tag a run writes. Until close(), a writer that asks to wait
- * is held, and its read-back time is noted; at close() all of them wait together until the
- * latest of those times (so each still waits at least its own settle time after its own write),
- * then read back at most `concurrency` at a time. After close(), a writer waits its own time.
+ * The settle pauses and read-backs of the tags a run writes, apart from the writers: each tag
+ * waits its own settle time after its own write, then reads back, at most `concurrency` at a time.
  */
 export class SettleWindow {
-  private latest = 0
-  private closed = false
-  private readonly opened: Promise<void>
-  private open!: () => void
   private active = 0
   private readonly queue: (() => void)[] = []
   private readonly sleep: (ms: number) => Promise<void>
   private readonly concurrency: number
   /**
    * The random stretch of every pause in this window (1 to 1.5), drawn once: it keeps concurrent
-   * runs from reading back in step, and one draw per run does that as well as one per tag, while
-   * the shared pause, the latest of all, would otherwise take the largest of many draws.
+   * runs from reading back in step, and one draw per run does that as well as one per tag.
    */
   readonly jitter = 1 + Math.random() / 2
 
   constructor(options: { sleep?: (ms: number) => Promise<void>; concurrency?: number } = {}) {
     this.sleep = options.sleep ?? defaultSleep
     this.concurrency = options.concurrency ?? 16
-    this.opened = new Promise((resolve) => (this.open = resolve))
   }
 
-  /** Resolves no earlier than `readyAt` (a Date.now() time), and not before close(). */
+  /** Resolves no earlier than `readyAt` (a Date.now() time). */
   async waitUntil(readyAt: number): Promise<void> {
-    if (!this.closed) {
-      this.latest = Math.max(this.latest, readyAt)
-      await this.opened
-      readyAt = Math.max(readyAt, this.latest)
-    }
     const ms = readyAt - Date.now()
     if (ms > 0) await this.sleep(ms)
-  }
-
-  /** Every first write is done: the shared pause starts. */
-  close(): void {
-    this.closed = true
-    this.open()
   }
 
   /** Runs a read-back (and its merge and write) within the window's bound. */
@@ -185,7 +168,7 @@ export async function updateTag<T>(
   if (await step()) return writes
   if (!options.deferTo) return confirm(1)
   const confirmed = confirm(1)
-  // Awaited by the caller after the window closes; never an unhandled rejection before that.
+  // Awaited by the caller once every image is written; never an unhandled rejection before that.
   confirmed.catch(() => undefined)
   options.deferTo.confirmations.push(confirmed)
   return writes

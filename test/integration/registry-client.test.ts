@@ -151,6 +151,22 @@ describe.each(SETUPS)('$name', (setup) => {
     c = client(registry.host, credentials)
   })
 
+  it('issue 11: mounts a blob it pushed to another repository of the registry (two requests fewer)', async () => {
+    const bytes = Buffer.from(`shared config ${Math.random()}`)
+    const [a, b, fresh] = [1, 2, 3].map(() => uniqueRepo(registry.host, 'mount'))
+    await c.pushBlob(a, bytes, 'application/octet-stream')
+    const before = c.requestCount
+    await c.pushBlob(b, bytes, 'application/octet-stream')
+    const mounting = c.requestCount - before
+    expect(await c.hasBlob(b, sha256(bytes))).toBe(true)
+    expect(await c.getBlob(b, sha256(bytes))).toEqual(bytes)
+    // The same push by a client that has not pushed it anywhere: HEAD, POST and PUT.
+    const other = client(registry.host, credentials)
+    const otherBefore = other.requestCount
+    await other.pushBlob(fresh, bytes, 'application/octet-stream')
+    expect(mounting).toBeLessThanOrEqual(other.requestCount - otherBefore - 2)
+  })
+
   it('pushes and reads blobs, skipping a blob that is already there', async () => {
     const repo = uniqueRepo(registry.host, 'blobs')
     const bytes = Buffer.from(`hello ${Math.random()}`)
@@ -618,6 +634,39 @@ describe('answers that need a fake fetch', () => {
     }
     return { c: new RegistryClient({ fetch: f, retry: { ...FAST_RETRY, retries: 0 } }), calls }
   }
+
+  it('issue 11: a registry that will not mount gets ordinary uploads, and is not asked again', async () => {
+    const bytes = Buffer.from('{}')
+    const { c, calls } = fake((url, init) => {
+      const method = init?.method ?? 'GET'
+      if (method === 'POST' && url.searchParams.has('mount'))
+        return new Response('', { status: 403 })
+      if (method === 'HEAD') return new Response(null, { status: 404 })
+      if (method === 'POST')
+        return new Response('', { status: 202, headers: { location: `${url.pathname}session` } })
+      return new Response('', { status: 201 })
+    })
+    const repos = ['acme/one', 'acme/two', 'acme/three'].map((repository) => ({
+      registry: 'registry.test',
+      repository,
+    }))
+    for (const r of repos) await c.pushBlob(r, bytes, 'application/vnd.oci.empty.v1+json')
+    const asked = (path: string) =>
+      calls
+        .filter((call) => new URL(call.url).pathname.startsWith(path))
+        .map((call) => {
+          const u = new URL(call.url)
+          return u.searchParams.has('mount')
+            ? 'mount'
+            : u.searchParams.has('digest')
+              ? 'put'
+              : 'other'
+        })
+    expect(asked('/v2/acme/one/')).toEqual(['other', 'other', 'put'])
+    // Refused once (403): then HEAD, POST and PUT, as for the third repository.
+    expect(asked('/v2/acme/two/')).toEqual(['mount', 'other', 'other', 'put'])
+    expect(asked('/v2/acme/three/')).toEqual(['other', 'other', 'put'])
+  })
 
   it.each([400, 404, 405, 406])('referrers: %i means unsupported', async (status) => {
     const { c, calls } = fake(() => new Response('no', { status }))

@@ -174,7 +174,6 @@ describe('ReferrerBatch: the referrers one run writes for an image', () => {
     // Nothing listed yet: the index is written once, by commit.
     expect(registry.calls.filter((c) => c.reference === fallbackTag)).toEqual([])
     await batch.commit()
-    window.close()
     await expect(Promise.all(confirmations)).resolves.toEqual([1])
     const onTag = registry.calls.filter((c) => c.reference === fallbackTag).map((c) => c.op)
     expect(onTag).toEqual(['getManifest', 'putManifest', 'getManifest'])
@@ -205,7 +204,6 @@ describe('ReferrerBatch: the referrers one run writes for an image', () => {
         [0, 1, 2].map(async (n) => batch.write(bundle(10 * signer + n), PREDICATE)),
       )
       await batch.commit()
-      window.close()
       await Promise.all(confirmations)
       return written.map((w) => w.digest)
     })

@@ -186,7 +186,7 @@ describe('appending to a shared tag', () => {
 })
 
 describe('one settle window for a run', () => {
-  it('writes every tag first, then pauses once, outside the writers, and reads each back', async () => {
+  it('returns after each write; each tag pauses and reads back apart from the writers', async () => {
     const registry = new FakeRegistry()
     let reads = 0
     const getManifest = registry.getManifest.bind(registry)
@@ -195,19 +195,47 @@ describe('one settle window for a run', () => {
       return getManifest(r, reference)
     }
     const pauses: number[] = []
-    const window = new SettleWindow({ sleep: async (ms) => void pauses.push(ms) })
+    let release = (): void => undefined
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const window = new SettleWindow({
+      sleep: async (ms) => {
+        pauses.push(ms)
+        await released
+      },
+    })
     const confirmations: Promise<number>[] = []
     const deferTo = { window, confirmations }
-    // Each returns after its write, before any pause or read-back.
+    // Each returns after its write; its pause has begun, its read-back waits for it.
     await appendToLegacyTag(registry, repo, 'a.sig', [layer('a')], { deferTo })
     await appendToLegacyTag(registry, repo, 'b.sig', [layer('b')], { deferTo })
+    await new Promise((resolve) => setImmediate(resolve))
     expect(reads).toBe(2)
-    expect(pauses).toHaveLength(0)
+    expect(pauses).toHaveLength(2)
     expect(confirmations).toHaveLength(2)
-    window.close()
+    release()
     await expect(Promise.all(confirmations)).resolves.toEqual([1, 1])
     expect(reads).toBe(4)
     expect(layersOf(registry, 'a.sig')).toEqual(['a'])
+  })
+
+  it('issue 11: each tag waits its own settle time, not the longest of the run', async () => {
+    const registry = new FakeRegistry()
+    const pauses: number[] = []
+    const window = new SettleWindow({ sleep: async (ms) => void pauses.push(ms) })
+    const confirmations: Promise<number>[] = []
+    await appendToLegacyTag(registry, repo, 'slow.sig', [layer('a')], {
+      deferTo: { window, confirmations },
+      minSettleMs: 4_000,
+    })
+    await appendToLegacyTag(registry, repo, 'fast.sig', [layer('b')], {
+      deferTo: { window, confirmations },
+      minSettleMs: 100,
+    })
+    await Promise.all(confirmations)
+    expect(pauses).toHaveLength(2)
+    const [slow, fast] = pauses as [number, number]
+    expect(slow).toBeGreaterThan(3_900)
+    expect(fast).toBeLessThanOrEqual(150)
   })
 
   it('merges again after the shared pause what a concurrent writer overwrote', async () => {
@@ -228,7 +256,6 @@ describe('one settle window for a run', () => {
       deferTo: { window, confirmations },
       minSettleMs: 60_000,
     })
-    window.close()
     await expect(Promise.all(confirmations)).resolves.toEqual([2])
     expect(layersOf(registry, 't.sig').sort()).toEqual(['first', 'mine', 'other'])
   })
@@ -242,7 +269,6 @@ describe('one settle window for a run', () => {
       attempts: 3,
     })
     registry.getManifest = async () => undefined
-    window.close()
     await expect(confirmations[0]).rejects.toMatchObject({ code: 'CONCURRENT_WRITE' })
   })
 })
