@@ -14,7 +14,7 @@ import {
   reusableWorkflowNote,
   type CertificateIdentity,
 } from '../sigstore/certificate'
-import { loadSigningKey, type SigningKey } from '../sigstore/keys'
+import { loadSigningKeyInBackground } from '../sigstore/keys'
 import { decodeJwtClaims, GitHubOidcProvider, type IdentityProvider } from '../sigstore/oidc'
 import { appliesTo, planAttestations, type PlannedAttestation } from './attestation-plan'
 import type { ResolvedImage } from '../subjects/resolve'
@@ -68,17 +68,20 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   // How long OIDC, Fulcio, Rekor, the TSA and GitHub may each be unavailable (retry-timeout).
   const budget =
     deps.retryBudget ?? new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) })
-  let key: SigningKey | undefined
+  // cosign's key derivation (scrypt, a tenth of a second and more) runs off the event loop while
+  // the images are resolved (issue 11); the key is awaited before anything else needs it.
+  const keyLoad = inputs.key
+    ? loadSigningKeyInBackground(inputs.key, inputs.keyPassword)
+    : undefined
+  keyLoad?.catch(() => undefined)
   let identity: RunDependencies['identity']
-  if (inputs.key) {
-    key = loadSigningKey(inputs.key, inputs.keyPassword)
-  } else {
+  if (!inputs.key) {
     identity =
       deps.identity ??
       new GitHubOidcProvider(env, { mask: (secret) => log.mask?.(secret), retry: { budget } })
     identity.preflight?.()
   }
-  const keyless = !key
+  const keyless = !keyLoad
   // Something comes back from a service (a certificate, a log entry, a timestamp) to check.
   const witnessed = keyless || inputs.tlog || inputs.tsaURL !== undefined
   const publicGood = usesOnlyPublicGood({
@@ -88,6 +91,24 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
     tlog: inputs.tlog,
     tsaURL: inputs.tsaURL,
   })
+  // The signature repository is named by the workflow too: its registry gets the same credentials.
+  const registry =
+    typeof deps.registry === 'function'
+      ? deps.registry([
+          ...requested.map((r) => r.registry),
+          ...(inputs.signatureRepository ? [inputs.signatureRepository.registry] : []),
+        ])
+      : deps.registry
+  // The images are resolved (read only) while the key is derived and the attestations are read;
+  // what resolving says waits for its own group.
+  const resolveLog = deferredLogger()
+  const resolving = resolveImages(registry, requested, {
+    recursive: inputs.recursive,
+    log: resolveLog,
+  })
+  resolving.catch(() => undefined)
+  const key = await keyLoad
+
   // The root what the services hand back is checked against. The trusted-root file is input, read
   // and checked before any service is asked; TUF (the public-good root) loads meanwhile, and its
   // log lines wait for their own group.
@@ -115,14 +136,6 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   )
   check.catch(() => undefined)
 
-  // The signature repository is named by the workflow too: its registry gets the same credentials.
-  const registry =
-    typeof deps.registry === 'function'
-      ? deps.registry([
-          ...requested.map((r) => r.registry),
-          ...(inputs.signatureRepository ? [inputs.signatureRepository.registry] : []),
-        ])
-      : deps.registry
   const session = new SigningSession({
     fulcioURL: inputs.fulcioURL,
     rekorURL: inputs.rekorURL,
@@ -173,7 +186,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   }
 
   const images = await log.group('Resolving images', async () => {
-    const resolved = await resolveImages(registry, requested, { recursive: inputs.recursive, log })
+    const resolved = await resolving.finally(() => resolveLog.replayTo(log))
     for (const image of resolved) {
       log.info(`${image.name}@${image.digest}${image.platform ? ` (${image.platform})` : ''}`)
     }

@@ -28,10 +28,12 @@ import {
   createPrivateKey,
   createPublicKey,
   randomBytes,
+  scrypt,
   scryptSync,
   sign as cryptoSign,
   constants,
   type KeyObject,
+  type ScryptOptions,
 } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import nacl from 'tweetnacl'
@@ -164,20 +166,25 @@ function strictBase64(value: unknown): Buffer | undefined {
   return Buffer.from(value, 'base64')
 }
 
-/** scrypt as go-securesystemslib calls it: dkLen 32. */
-function deriveBoxKey(password: string, salt: Buffer, N: number): Buffer {
+/** scrypt's options as go-securesystemslib calls it (dkLen 32). */
+function scryptOptions(N: number): ScryptOptions {
   // scrypt needs 128·N·r bytes; Node's default maxmem (32 MiB) is exactly N=32768 and too small
   // for the N=65536 that current cosign writes.
-  return scryptSync(Buffer.from(password, 'utf8'), salt, 32, {
-    N,
-    r: SCRYPT_R,
-    p: SCRYPT_P,
-    maxmem: 256 * N * SCRYPT_R + 1024 * 1024,
-  })
+  return { N, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * N * SCRYPT_R + 1024 * 1024 }
 }
 
-/** Opens cosign's JSON envelope, returning PKCS#8 DER. */
-function decryptCosignKey(body: Buffer, password: string | undefined): Buffer {
+/** cosign's envelope, checked, with what opening it takes. */
+interface SealedCosignKey {
+  /** cosign reads an empty COSIGN_PASSWORD as a real (empty) password. */
+  password: Buffer
+  salt: Buffer
+  N: number
+  nonce: Buffer
+  ciphertext: Buffer
+}
+
+/** Reads cosign's JSON envelope: what scrypt and the secretbox need to open it. */
+function readCosignEnvelope(body: Buffer, password: string | undefined): SealedCosignKey {
   let doc: EncryptedKeyJson
   try {
     doc = JSON.parse(body.toString('utf8')) as EncryptedKeyJson
@@ -199,16 +206,17 @@ function decryptCosignKey(body: Buffer, password: string | undefined): Buffer {
   if (!salt || !nonce || nonce.length !== nacl.secretbox.nonceLength || !ciphertext) {
     throw keyInvalid('the encrypted key has a malformed salt, nonce or ciphertext')
   }
+  // An absent key-password is worth one try with '' before asking for it.
+  return { password: Buffer.from(password ?? '', 'utf8'), salt, N: params.N, nonce, ciphertext }
+}
 
-  // cosign reads an empty COSIGN_PASSWORD as a real (empty) password, so an absent key-password
-  // is worth one try with '' before asking for it.
-  const pass = password ?? ''
-  const boxKey = deriveBoxKey(pass, salt, params.N)
-  const opened = nacl.secretbox.open(ciphertext, nonce, boxKey)
+/** Opens the envelope with the key scrypt derived (then zeroed), returning PKCS#8 DER. */
+function openCosignEnvelope(sealed: SealedCosignKey, boxKey: Buffer): Buffer {
+  const opened = nacl.secretbox.open(sealed.ciphertext, sealed.nonce, boxKey)
   boxKey.fill(0)
   if (!opened) {
     const message =
-      pass === ''
+      sealed.password.length === 0
         ? 'the key is encrypted with a password: set key-password (the empty password does not open it)'
         : 'key-password does not decrypt the key (wrong password, or the key file is damaged)'
     throw new SignetError('KEY_PASSWORD_WRONG', message, { input: 'key-password' })
@@ -279,20 +287,60 @@ export function signingKeyFromPrivateKey(privateKey: KeyObject): SigningKey {
  * allows).
  */
 export function loadSigningKey(keyInput: string, password: string | undefined): SigningKey {
+  const source = readSigningKey(keyInput, password)
+  if (!('sealed' in source)) return signingKeyFromPrivateKey(source.privateKey)
+  const { sealed } = source
+  return cosignSigningKey(
+    openCosignEnvelope(
+      sealed,
+      scryptSync(sealed.password, sealed.salt, 32, scryptOptions(sealed.N)),
+    ),
+  )
+}
+
+/**
+ * loadSigningKey with cosign's scrypt (a tenth of a second and more) run off the event loop, so
+ * that the run's first requests go out meanwhile (issue 11).
+ */
+export async function loadSigningKeyInBackground(
+  keyInput: string,
+  password: string | undefined,
+): Promise<SigningKey> {
+  const source = readSigningKey(keyInput, password)
+  if (!('sealed' in source)) return signingKeyFromPrivateKey(source.privateKey)
+  const { sealed } = source
+  const boxKey = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(sealed.password, sealed.salt, 32, scryptOptions(sealed.N), (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
+  )
+  return cosignSigningKey(openCosignEnvelope(sealed, boxKey))
+}
+
+/** The key of cosign's decrypted envelope (PKCS#8 DER, zeroed after). */
+function cosignSigningKey(der: Buffer): SigningKey {
+  let privateKey: KeyObject
+  try {
+    privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+  } catch (err) {
+    throw keyInvalid('the key decrypted but does not hold a PKCS#8 private key', err)
+  } finally {
+    der.fill(0)
+  }
+  return signingKeyFromPrivateKey(privateKey)
+}
+
+/** The `key` input read: a private key, or cosign's envelope still to open. */
+function readSigningKey(
+  keyInput: string,
+  password: string | undefined,
+): { privateKey: KeyObject } | { sealed: SealedCosignKey } {
   const text = resolveInput(keyInput, 'key', keyInvalid)
   const block = firstPemBlock(text)
   if (!block) throw keyInvalid('no PEM block found')
 
-  let privateKey: KeyObject
   if (COSIGN_PEM_TYPES.includes(block.type)) {
-    const der = decryptCosignKey(block.der, password)
-    try {
-      privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
-    } catch (err) {
-      throw keyInvalid('the key decrypted but does not hold a PKCS#8 private key', err)
-    } finally {
-      der.fill(0)
-    }
+    return { sealed: readCosignEnvelope(block.der, password) }
   } else if (
     block.type === 'PRIVATE KEY' ||
     block.type === 'EC PRIVATE KEY' ||
@@ -302,11 +350,12 @@ export function loadSigningKey(keyInput: string, password: string | undefined): 
     const encrypted = block.type === 'ENCRYPTED PRIVATE KEY' || block.hasHeaders
     try {
       // node:crypto handles PKCS#8, SEC1, PKCS#1 and their OpenSSL-encrypted forms.
-      privateKey = createPrivateKey({
+      const privateKey = createPrivateKey({
         key: block.text,
         format: 'pem',
         passphrase: encrypted ? (password ?? '') : undefined,
       })
+      return { privateKey }
     } catch (err) {
       if (encrypted) {
         throw new SignetError(
@@ -325,7 +374,6 @@ export function loadSigningKey(keyInput: string, password: string | undefined): 
     // PEM type labels are not secret, and naming it tells the user what they gave us.
     throw keyInvalid(`unsupported PEM type "${block.type}"`)
   }
-  return signingKeyFromPrivateKey(privateKey)
 }
 
 /**
@@ -379,7 +427,7 @@ export function encryptCosignKey(
   const plaintext = privateKey.export({ type: 'pkcs8', format: 'der' })
   const salt = randomBytes(32)
   const nonce = randomBytes(nacl.secretbox.nonceLength)
-  const boxKey = deriveBoxKey(password, salt, N)
+  const boxKey = scryptSync(Buffer.from(password, 'utf8'), salt, 32, scryptOptions(N))
   const ciphertext = nacl.secretbox(plaintext, nonce, boxKey)
   boxKey.fill(0)
   plaintext.fill(0)
