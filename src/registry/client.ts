@@ -342,10 +342,8 @@ export class RegistryClient implements Registry {
       async ({ res, url }) => {
         await discard(res)
         if (res.status === 201) return 'mounted' as const
-        const header = res.headers.get('location')
-        const next = header ? parseUrl(header, url) : undefined
-        if (res.status === 202 && next && (next.protocol === 'https:' || next.protocol === 'http:'))
-          return next
+        const next = res.status === 202 ? uploadLocation(res, url) : undefined
+        if (next) return next
         this.noMount.add(repo.registry)
         return 'refused' as const
       },
@@ -374,9 +372,8 @@ export class RegistryClient implements Registry {
       async ({ res, url }) => {
         if (res.status !== 202) return this.fail('POST', url, res, repo)
         await discard(res)
-        const header = res.headers.get('location')
-        const next = header ? parseUrl(header, url) : undefined
-        if (!next || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+        const next = uploadLocation(res, url)
+        if (!next) {
           throw new SignetError(
             'REGISTRY_ERROR',
             `POST ${repo.registry}/v2/${repo.repository}/blobs/uploads/: the registry started an upload without a usable Location`,
@@ -768,6 +765,13 @@ function manifestPutClassifier(): (outcome: { error: unknown }, now: number) => 
     }
     return classifyOutcome(outcome, now)
   }
+}
+
+/** An upload session's Location (relative to `url`), when it is an http(s) URL. */
+function uploadLocation(res: Answer, url: URL): URL | undefined {
+  const header = res.headers.get('location')
+  const next = header ? parseUrl(header, url) : undefined
+  return next && (next.protocol === 'https:' || next.protocol === 'http:') ? next : undefined
 }
 
 function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256'): string {

@@ -341,6 +341,21 @@ describe('images signed by Signet', () => {
   })
 })
 
+/** A policy of one rule: the stand-in's identity, and a CycloneDX SBOM without `banned`. */
+function bannedPolicy(banned: string): string {
+  return [
+    'rules:',
+    `  - images: ${registry.host}/verify/**`,
+    '    signers:',
+    `      - identity: ${sigstore.identity.subject}`,
+    `        issuer: ${sigstore.identity.issuer}`,
+    '    attestations:',
+    '      - type: cyclonedx',
+    `        bannedComponents: [${banned}]`,
+    '',
+  ].join('\n')
+}
+
 describe('attestations', () => {
   it('issue 11: reads the .att tag too when a rule bans components, though a bundle verified first', async () => {
     // A clean SBOM as a bundle, the one naming OpenSSL only in cosign's legacy .att tag.
@@ -361,20 +376,7 @@ describe('attestations', () => {
     ])
     for (const run of signs) expect(run.errors).toEqual([])
     const workspace = mkdtempSync(join(tmpdir(), 'signet-ws-'))
-    writeFileSync(
-      join(workspace, 'banned.yml'),
-      [
-        'rules:',
-        `  - images: ${registry.host}/verify/**`,
-        '    signers:',
-        `      - identity: ${sigstore.identity.subject}`,
-        `        issuer: ${sigstore.identity.issuer}`,
-        '    attestations:',
-        '      - type: cyclonedx',
-        '        bannedComponents: [OpenSSL]',
-        '',
-      ].join('\n'),
-    )
+    writeFileSync(join(workspace, 'banned.yml'), bannedPolicy('OpenSSL'))
     const banned = await runAction(
       {
         ...trusting({ images: mixed.ref }),
@@ -441,20 +443,8 @@ describe('attestations', () => {
 
   it('fails an SBOM that lists a banned component (policy bannedComponents)', async () => {
     const workspace = mkdtempSync(join(tmpdir(), 'signet-ws-'))
-    const policy = (banned: string) =>
-      [
-        'rules:',
-        `  - images: ${registry.host}/verify/**`,
-        '    signers:',
-        `      - identity: ${sigstore.identity.subject}`,
-        `        issuer: ${sigstore.identity.issuer}`,
-        '    attestations:',
-        '      - type: cyclonedx',
-        `        bannedComponents: [${banned}]`,
-        '',
-      ].join('\n')
-    writeFileSync(join(workspace, 'banned.yml'), policy('OpenSSL'))
-    writeFileSync(join(workspace, 'fine.yml'), policy('log4j-core'))
+    writeFileSync(join(workspace, 'banned.yml'), bannedPolicy('OpenSSL'))
+    writeFileSync(join(workspace, 'fine.yml'), bannedPolicy('log4j-core'))
     const base = {
       mode: 'verify',
       'trusted-root': sigstore.trustedRootPath,
