@@ -3,6 +3,9 @@
  * that the signing code runs outside the runner too (the demo, the benchmark).
  */
 import { SignetError } from '../errors'
+import { proxyConfigured } from '../net/proxy'
+import { readLimited, type Answer } from '../registry/http'
+import { NodeHttp } from '../registry/node-http'
 import {
   classifyOutcome,
   isRetryableError,
@@ -31,7 +34,10 @@ export interface GitHubOidcOptions {
   mask?: (secret: string) => void
   /** The retry policy's options for the token request (tests pass a fake sleep; onRetry logs). */
   retry?: RetryOptions
-  /** Injectable for tests; the global fetch otherwise. */
+  /**
+   * Injectable for tests. Otherwise node:http (loading fetch's undici cost the run's start about
+   * 25 ms, issue 11), or the global fetch when a proxy variable is set (src/net/ routes fetch).
+   */
   fetch?: typeof fetch
   /** The clock a token's expiry is judged by (tests); the retry budget's, else Date.now. */
   now?: () => number
@@ -49,6 +55,11 @@ export const TOKEN_MARGIN_MS = 60_000
  * blip.
  */
 export const OIDC_RETRY: RetryOptions = { retries: 3, minDelayMs: 500 }
+
+/** The token endpoint's answer is read up to this much (a JWT is a few KiB). */
+const MAX_TOKEN_ANSWER_BYTES = 256 * 1024
+/** One try at the token endpoint, at most (the retries have their own budget). */
+const TOKEN_REQUEST_TIMEOUT_MS = 60_000
 
 /**
  * What is worth another try when asking the runner for its token: a retryable status (408, 429,
@@ -70,7 +81,7 @@ export class GitHubOidcProvider implements IdentityProvider {
   private readonly audience: string
   private readonly mask: (secret: string) => void
   private readonly retry: RetryOptions
-  private readonly fetchImpl?: typeof fetch
+  private readonly get: (url: URL, headers: Record<string, string>) => Promise<Answer>
   private readonly now: () => number
 
   constructor(
@@ -80,7 +91,17 @@ export class GitHubOidcProvider implements IdentityProvider {
     this.audience = options.audience ?? 'sigstore'
     this.mask = options.mask ?? (() => undefined)
     this.retry = { ...OIDC_RETRY, ...options.retry }
-    this.fetchImpl = options.fetch
+    const fetchImpl = options.fetch
+    if (fetchImpl) {
+      this.get = (url, headers) => fetchImpl(url, { headers })
+    } else if (proxyConfigured(env)) {
+      // Looked up per call, not kept: the proxy routing replaces fetch's dispatcher.
+      this.get = (url, headers) => fetch(url, { headers })
+    } else {
+      const http = new NodeHttp()
+      this.get = (url, headers) =>
+        http.send(url, { method: 'GET', headers, timeoutMs: TOKEN_REQUEST_TIMEOUT_MS })
+    }
     this.now = options.now ?? options.retry?.budget?.now ?? Date.now
   }
 
@@ -111,16 +132,13 @@ export class GitHubOidcProvider implements IdentityProvider {
     this.preflight()
     const url = new URL(this.env.ACTIONS_ID_TOKEN_REQUEST_URL as string)
     url.searchParams.append('audience', this.audience)
-    let answer: Response | string
+    let answer: Answer | string
     try {
-      answer = await withRetry<Response | string>(
+      answer = await withRetry<Answer | string>(
         async () => {
-          // Looked up per call, not kept: tests replace the global fetch.
-          const response = await (this.fetchImpl ?? fetch)(url, {
-            headers: {
-              Accept: 'application/json',
-              Authorization: `Bearer ${this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`,
-            },
+          const response = await this.get(url, {
+            accept: 'application/json',
+            authorization: `Bearer ${this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN}`,
           })
           // A retryable status goes back to the policy as is (Retry-After and all).
           if (isRetryableStatus(response.status)) return response
@@ -139,7 +157,7 @@ export class GitHubOidcProvider implements IdentityProvider {
   }
 
   /** The token in a final answer; a refusal or an answer without one is a SignetError. */
-  private async readToken(response: Response): Promise<string> {
+  private async readToken(response: Answer): Promise<string> {
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined)
       throw new SignetError(
@@ -148,7 +166,16 @@ export class GitHubOidcProvider implements IdentityProvider {
         { input: 'key' },
       )
     }
-    const body = (await response.json()) as { value?: unknown }
+    const text = await readLimited(
+      response,
+      MAX_TOKEN_ANSWER_BYTES,
+      'the OIDC token answer',
+      () =>
+        new SignetError('OIDC_UNAVAILABLE', 'the runner answered with more than an OIDC token', {
+          input: 'key',
+        }),
+    )
+    const body = JSON.parse(text.toString('utf8')) as { value?: unknown }
     if (typeof body.value !== 'string' || body.value.split('.').length !== 3) {
       throw new SignetError('OIDC_UNAVAILABLE', 'the runner answered without an OIDC token', {
         input: 'key',

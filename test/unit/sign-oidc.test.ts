@@ -51,6 +51,26 @@ const runnerEnv = () => ({
 })
 
 describe('GitHubOidcProvider', () => {
+  test('issue 11: asks over node:http, and over fetch (which the proxy routing steers) with a proxy set', async () => {
+    const fetchSpy = jest.spyOn(globalThis, 'fetch')
+    try {
+      expect(await new GitHubOidcProvider(runnerEnv()).getToken()).toBe(TOKEN)
+      expect(fetchSpy).not.toHaveBeenCalled()
+      expect(seen).toHaveLength(1)
+      const proxied = { ...runnerEnv(), HTTP_PROXY: 'http://proxy.invalid:3128' }
+      fetchSpy.mockResolvedValueOnce(
+        new Response(JSON.stringify({ value: TOKEN }), {
+          status: 200,
+          headers: { 'Content-Type': 'application/json' },
+        }),
+      )
+      expect(await new GitHubOidcProvider(proxied).getToken()).toBe(TOKEN)
+      expect(fetchSpy).toHaveBeenCalledTimes(1)
+    } finally {
+      fetchSpy.mockRestore()
+    }
+  })
+
   test('asks the runner for a sigstore token with its request token', async () => {
     const provider = new GitHubOidcProvider(runnerEnv())
     expect(await provider.getToken()).toBe(TOKEN)
@@ -141,6 +161,8 @@ describe('GitHubOidcProvider retries (fake fetch, fake timers)', () => {
     jest.useRealTimers()
   })
 
+  /** The global fetch as called at each request (the spy). */
+  const globalFetch: typeof fetch = (input, init) => fetch(input, init)
   const respond = (status: number, body: unknown = {}) =>
     new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } })
 
@@ -163,7 +185,9 @@ describe('GitHubOidcProvider retries (fake fetch, fake timers)', () => {
       .mockRejectedValueOnce(new TypeError('fetch failed'))
       .mockResolvedValueOnce(respond(200, { value: TOKEN }))
     const mask = jest.fn()
-    const token = await settle(new GitHubOidcProvider(runnerEnv(), { mask }).getToken())
+    const token = await settle(
+      new GitHubOidcProvider(runnerEnv(), { mask, fetch: globalFetch }).getToken(),
+    )
     expect(token).toBe(TOKEN)
     expect(fetchSpy).toHaveBeenCalledTimes(4)
     expect(mask).toHaveBeenCalledWith(TOKEN)
@@ -171,7 +195,9 @@ describe('GitHubOidcProvider retries (fake fetch, fake timers)', () => {
 
   test('four failures in a row: the last cause is named', async () => {
     fetchSpy.mockResolvedValue(respond(502))
-    await expect(settle(new GitHubOidcProvider(runnerEnv()).getToken())).rejects.toMatchObject({
+    await expect(
+      settle(new GitHubOidcProvider(runnerEnv(), { fetch: globalFetch }).getToken()),
+    ).rejects.toMatchObject({
       code: 'OIDC_UNAVAILABLE',
       input: 'key',
       message: 'could not fetch the workflow OIDC token: Error: HTTP 502',
