@@ -131,10 +131,10 @@ export class RegistryAuth {
 
   /** Sends a request with the best authorization we have; on a 401, authenticates and repeats once. */
   async exchange(request: RegistryRequest): Promise<Exchange> {
-    const { repo, access } = request
+    const { repo, access, mountFrom } = request
     const host = repo.registry
     const url = this.http.urlOf(request)
-    const before = await this.authorization(repo, access)
+    const before = await this.authorization(repo, access, mountFrom)
     const first = await this.http.send(request, url, before)
     if (first.res.status !== 401) return first
 
@@ -142,8 +142,8 @@ export class RegistryAuth {
     if (!challenge) return first
     this.challenges.set(host.toLowerCase(), challenge)
     // The token we sent was refused: expired, revoked, or for too little scope. Get a fresh one.
-    if (before) this.forgetToken(repo, access)
-    const after = await this.authorization(repo, access)
+    if (before) this.forgetToken(repo, access, mountFrom)
+    const after = await this.authorization(repo, access, mountFrom)
     if (!after || after === before) return first
     await discard(first.res)
     return this.http.send(request, url, after)
@@ -166,17 +166,22 @@ export class RegistryAuth {
     )
   }
 
-  private tokenKey(repo: Repository, access: Access): string {
-    return `${repo.registry.toLowerCase()}|${repo.repository}|${access}`
+  private tokenKey(repo: Repository, access: Access, mountFrom?: string): string {
+    const key = `${repo.registry.toLowerCase()}|${repo.repository}|${access}`
+    return mountFrom ? `${key}|mount-from:${mountFrom}` : key
   }
 
-  private forgetToken(repo: Repository, access: Access): void {
-    this.tokens.delete(this.tokenKey(repo, access))
+  private forgetToken(repo: Repository, access: Access, mountFrom?: string): void {
+    this.tokens.delete(this.tokenKey(repo, access, mountFrom))
     if (access === 'pull') this.tokens.delete(this.tokenKey(repo, 'push'))
   }
 
   /** The Authorization header for a request, or undefined to go anonymously. */
-  private async authorization(repo: Repository, access: Access): Promise<string | undefined> {
+  private async authorization(
+    repo: Repository,
+    access: Access,
+    mountFrom?: string,
+  ): Promise<string | undefined> {
     const challenge = this.challenges.get(repo.registry.toLowerCase())
     if (!challenge) return undefined
     if (challenge.scheme === 'basic') {
@@ -186,9 +191,11 @@ export class RegistryAuth {
     }
     if (challenge.scheme !== 'bearer') return undefined
 
-    // A push token also serves pulls, and is what we fetch first when we are about to write.
-    const keys =
-      access === 'pull'
+    // A push token also serves pulls, and is what we fetch first when we are about to write. A
+    // mount's token also grants pull on the repository mounted from: a token of its own.
+    const keys = mountFrom
+      ? [this.tokenKey(repo, access, mountFrom)]
+      : access === 'pull'
         ? [this.tokenKey(repo, 'push'), this.tokenKey(repo, 'pull')]
         : [this.tokenKey(repo, 'push')]
     for (const key of keys) {
@@ -202,8 +209,8 @@ export class RegistryAuth {
       }
       if (this.tokens.get(key) === cached) this.tokens.delete(key)
     }
-    const key = this.tokenKey(repo, access)
-    const pending = this.fetchToken(repo, access, challenge)
+    const key = this.tokenKey(repo, access, mountFrom)
+    const pending = this.fetchToken(repo, access, challenge, mountFrom)
     this.tokens.set(key, pending)
     try {
       return (await pending).authorization
@@ -223,6 +230,7 @@ export class RegistryAuth {
     repo: Repository,
     access: Access,
     challenge: AuthChallenge,
+    mountFrom?: string,
   ): Promise<CachedToken> {
     const host = repo.registry
     const held = await this.credentials.get(host)
@@ -260,7 +268,12 @@ export class RegistryAuth {
       credential = undefined
     }
 
-    const scope = `repository:${repo.repository}:${access === 'push' ? 'pull,push' : 'pull'}`
+    const scopes = [
+      `repository:${repo.repository}:${access === 'push' ? 'pull,push' : 'pull'}`,
+      ...(mountFrom ? [`repository:${mountFrom}:pull`] : []),
+    ]
+    // The OAuth2 form takes the scopes space-separated; the GET, one scope parameter each.
+    const scope = scopes.join(' ')
     const service = challenge.params.service
     const tokenRepo: Repository = { registry: realm.host, repository: repo.repository }
     let request: RegistryRequest
@@ -284,7 +297,7 @@ export class RegistryAuth {
     } else {
       const url = new URL(realm)
       if (service) url.searchParams.set('service', service)
-      url.searchParams.set('scope', scope)
+      for (const each of scopes) url.searchParams.append('scope', each)
       request = { method: 'GET', repo: tokenRepo, url, access }
     }
     const authorization =

@@ -338,6 +338,7 @@ export class RegistryClient implements Registry {
         repo,
         url: `/v2/${repo.repository}/blobs/uploads/?${query}`,
         access: 'push',
+        mountFrom: from,
       },
       async ({ res, url }) => {
         await discard(res)

@@ -37,6 +37,11 @@ export interface RegistryRequest {
   body?: Buffer
   /** The body holds a secret (the OAuth2 refresh grant): never sent on to another host. */
   secretBody?: boolean
+  /**
+   * A cross-repository mount's source repository (same registry): the token must also grant
+   * pull on it, as distribution's token auth requires.
+   */
+  mountFrom?: string
 }
 
 /**

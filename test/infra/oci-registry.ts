@@ -203,7 +203,8 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
     received?: RecordedRequest,
   ): Promise<void> => {
     const creds = options.bearerAuth!
-    let scope = url.searchParams.get('scope') ?? ''
+    // One scope parameter each, as clients send them (several in one, space-separated, too).
+    let scope = url.searchParams.getAll('scope').join(' ')
     let authenticated = false
     if (req.method === 'POST') {
       const body = (await readBody(req)).toString('utf8')
@@ -267,9 +268,16 @@ export async function startOciRegistry(options: OciRegistryOptions = {}): Promis
       const action = req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'push'
       const header = req.headers.authorization
       const grants = header?.startsWith('Bearer ') ? tokens.get(header.slice(7)) : undefined
-      if (grants && (name === undefined || grants.get(name)?.has(action))) return true
+      // A cross-repository mount needs pull on the repository it mounts from, as distribution's
+      // token auth requires.
+      const url = new URL(req.url ?? '/', 'http://registry')
+      const from =
+        req.method === 'POST' && url.searchParams.has('mount') ? url.searchParams.get('from') : null
+      const mountAllowed = !from || grants?.get(from)?.has('pull')
+      if (grants && (name === undefined || grants.get(name)?.has(action)) && mountAllowed)
+        return true
       const scope = name
-        ? `,scope="repository:${name}:${action === 'pull' ? 'pull' : 'pull,push'}"`
+        ? `,scope="repository:${name}:${action === 'pull' ? 'pull' : 'pull,push'}${from ? ` repository:${from}:pull` : ''}"`
         : ''
       const realm = options.tokenRealm === 'other-host' ? `${realmHost}/token` : `${host}/token`
       sendError(res, 401, 'UNAUTHORIZED', 'authentication required', {
