@@ -42,7 +42,7 @@ export function actionsRegistry(
       }),
       plainHttp: inputs.plainHttp,
       // Through a proxy, requests go by fetch, whose dispatcher src/net/route.ts routes; else by
-      // node:http (src/registry/node-http.ts).
+      // node:http (src/net/node-http.ts).
       ...(proxyConfigured(env) ? { fetch } : {}),
       // Each registry may be unavailable for retry-timeout; every retry says so in the log.
       retry: { budget: new RetryBudget(inputs.retryTimeoutMs, { log: (line) => log.info(line) }) },

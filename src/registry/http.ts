@@ -13,8 +13,10 @@
  */
 import { SignetError } from '../errors'
 import { isTlsMismatch, rootMessage } from '../retry'
-import { NodeHttp } from './node-http'
+import { NodeHttp, type Answer, type AnswerBody, type SendInit } from '../net/node-http'
 import type { Repository } from './types'
+
+export type { Answer, AnswerBody } from '../net/node-http'
 
 /** Redirects followed for one request. */
 const MAX_REDIRECTS = 5
@@ -42,34 +44,6 @@ export interface RegistryRequest {
    * pull on it, as distribution's token auth requires.
    */
   mountFrom?: string
-}
-
-/**
- * What the client reads of an answer: the part of a fetch Response it uses. Signet's own transport
- * (./node-http) answers with this; an injected fetch (tests, a proxy) answers with a Response.
- */
-export interface Answer {
-  readonly status: number
-  readonly ok: boolean
-  readonly headers: { get(name: string): string | null }
-  /** null for an answer without one (HEAD). */
-  readonly body: AnswerBody | null
-}
-
-export interface AnswerBody {
-  getReader(): {
-    read(): Promise<{ done: boolean; value?: Uint8Array }>
-    cancel(): Promise<void>
-  }
-  cancel(): Promise<void>
-}
-
-/** One hop as the transport sends it. */
-export interface SendInit {
-  method: string
-  headers: Record<string, string>
-  body?: Buffer
-  timeoutMs: number
 }
 
 export interface Exchange {

@@ -4,8 +4,8 @@
  */
 import { SignetError } from '../errors'
 import { proxyConfigured } from '../net/proxy'
-import { readLimited, type Answer } from '../registry/http'
-import { NodeHttp } from '../registry/node-http'
+import { NodeHttp, type Answer } from '../net/node-http'
+import { readLimited } from '../registry/http'
 import {
   classifyOutcome,
   isRetryableError,
@@ -35,8 +35,9 @@ export interface GitHubOidcOptions {
   /** The retry policy's options for the token request (tests pass a fake sleep; onRetry logs). */
   retry?: RetryOptions
   /**
-   * Injectable for tests. Otherwise node:http (loading fetch's undici cost the run's start about
-   * 25 ms, issue 11), or the global fetch when a proxy variable is set (src/net/ routes fetch).
+   * Injectable for tests. Otherwise node:http (loading fetch's undici for this one request held
+   * sign's first request back: +46 ms over `node -e 0`, +21 ms without it, `BENCH_ONLY=startup
+   * npm run bench`), or the global fetch when a proxy variable is set (src/net/ routes fetch).
    */
   fetch?: typeof fetch
   /** The clock a token's expiry is judged by (tests); the retry budget's, else Date.now. */

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { discard, readLimited } from '../../src/registry/http'
-import { NodeHttp } from '../../src/registry/node-http'
+import { NodeHttp } from '../../src/net/node-http'
 import { RegistryClient } from '../../src/registry/client'
 import { isRetryableError } from '../../src/retry'
 import { asyncErrorOf } from '../infra/expect'

@@ -1,22 +1,52 @@
 /**
- * One HTTP exchange over node:http and node:https, answered as the part of a fetch Response the
- * registry client reads (`Answer`, ./http).
+ * One HTTP exchange over node:http and node:https, answered as the part of a fetch Response that
+ * Signet reads (`Answer`): the registry client's transport (src/registry/http.ts), and the OIDC
+ * token request's (src/sigstore/oidc.ts).
  *
- * Why not fetch: Node's fetch (undici) spent about 0.55 ms of CPU per registry request on
- * loopback (its Request, Headers and WHATWG stream objects, its WebAssembly parser), node:http
- * about 0.2 ms; verifying 100 images makes some 600 requests, and the CPU was most of the run's
- * wall time (issue 11). What is the same either way: keep-alive connections per origin, HTTPS
- * with Node's CA store (and NODE_EXTRA_CA_CERTS), redirects left to the caller, a deadline per
- * hop. What differs, on purpose: no Accept-Encoding is sent and nothing is decompressed, so the
- * bytes a digest is checked against are the bytes that came; duplicate response headers are
- * joined with ", " as fetch joins them.
+ * Why not fetch: verifying 100 images (about 600 requests then) was CPU-bound, and fetch's
+ * Request, Headers and WHATWG stream objects and its WebAssembly parser were about a fifth of its
+ * CPU profile; over node:http the run took 0.64 s of CPU instead of 0.90 s, and 76 MiB instead
+ * of 96 (`BENCH_ONLY=verify npm run bench` with BENCH_SIGNET_BEFORE, issue 11). What is the same
+ * either way: keep-alive connections per origin, HTTPS with Node's CA store (and
+ * NODE_EXTRA_CA_CERTS), redirects left to the caller, a deadline per hop. What differs, on
+ * purpose: no Accept-Encoding is sent and nothing is decompressed, so the bytes a digest is
+ * checked against are the bytes that came; duplicate response headers are joined with ", " as
+ * fetch joins them.
  *
  * Proxies are fetch's (src/net/route.ts installs its dispatcher): with a proxy variable set, the
- * registry client is given fetch instead (src/action/registry.ts).
+ * registry client is given fetch instead (src/action/registry.ts), and so is the OIDC request.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import type { Answer, AnswerBody, SendInit } from './http'
+
+/**
+ * What Signet reads of an HTTP answer: the part of a fetch Response the registry client and the
+ * OIDC token request use. NodeHttp answers with this; an injected fetch (tests, a proxy) answers
+ * with a Response.
+ */
+export interface Answer {
+  readonly status: number
+  readonly ok: boolean
+  readonly headers: { get(name: string): string | null }
+  /** null for an answer without one (HEAD). */
+  readonly body: AnswerBody | null
+}
+
+export interface AnswerBody {
+  getReader(): {
+    read(): Promise<{ done: boolean; value?: Uint8Array }>
+    cancel(): Promise<void>
+  }
+  cancel(): Promise<void>
+}
+
+/** One hop as the transport sends it. */
+export interface SendInit {
+  method: string
+  headers: Record<string, string>
+  body?: Buffer
+  timeoutMs: number
+}
 
 /** A body this small is read to its end when discarded, so its connection can be used again. */
 const DRAIN_MAX_BYTES = 64 * 1024
