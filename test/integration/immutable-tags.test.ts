@@ -10,7 +10,7 @@ import { SignetError } from '../../src/errors'
 import { RegistryClient } from '../../src/registry/client'
 import type { Repository } from '../../src/registry/types'
 import { parseImageReference } from '../../src/registry/reference'
-import { predicateDigest } from '../../src/sign/existing'
+import { PLANNED_PREDICATE } from '../infra/attestations'
 import { signImages, type SignOptions } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -131,14 +131,7 @@ async function sign(strict: Strict, image: ResolvedImage, options: Partial<SignO
 
 const stem = (digest: string): string => digest.replace(':', '-')
 
-const attestation = {
-  predicateType: 'https://example.com/a/v1',
-  predicate: { a: 1 },
-  predicateJson: JSON.stringify({ a: 1 }),
-  predicateDigest: predicateDigest({ a: 1 }),
-  input: 'predicate',
-  label: 'a',
-}
+const attestation = PLANNED_PREDICATE
 
 let running: OciRegistry[] = []
 afterEach(async () => {

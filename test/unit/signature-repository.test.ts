@@ -12,7 +12,7 @@ import { signSummary } from '../../src/report/summary'
 import type { SignOutcome, VerifyOutcome } from '../../src/report/types'
 import { buildVerifyCommand } from '../../src/report/verify-command'
 import { verifySummary } from '../../src/report/verify-summary'
-import { predicateDigest } from '../../src/sign/existing'
+import { PLANNED_PREDICATE } from '../infra/attestations'
 import { signImages } from '../../src/sign/sign-images'
 import { loadSigningKey } from '../../src/sigstore/keys'
 import { SigningSession } from '../../src/sigstore/signing-session'
@@ -48,14 +48,7 @@ function image(registry: FakeRegistry): ResolvedImage {
   return { repo: APP, name: NAME, digest: descriptor.digest, descriptor, writtenAs: [] }
 }
 
-const attestation = {
-  predicateType: 'https://example.com/a/v1',
-  predicate: { a: 1 },
-  predicateJson: JSON.stringify({ a: 1 }),
-  predicateDigest: predicateDigest({ a: 1 }),
-  input: 'predicate',
-  label: 'a',
-}
+const attestation = PLANNED_PREDICATE
 
 describe('signatureStore', () => {
   it("is the image's own repository without a signature repository, or with its own named", () => {
