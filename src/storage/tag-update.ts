@@ -119,8 +119,12 @@ export async function updateTag<T>(
 
   /** One read, merge and (when needed) write; true when the tag is settled with what we add. */
   const step = async (): Promise<boolean> => {
-    const readAt = Date.now()
     const current = await registry.getManifest(repo, tag)
+    // A concurrent writer's window runs from the registry reading the tag for it to the registry
+    // storing its write: timed from our read's answer, not from our asking, since the time our
+    // read waited in the registry's queue came before the read and is no part of that window
+    // (issue 11: under a run's own uploads, up to half of what was timed).
+    const readAt = Date.now()
     const next = update.merge(update.parse(current))
     if (!next) {
       if (writes === 0) return true
@@ -147,7 +151,7 @@ export async function updateTag<T>(
       lastSeen = undefined
     }
     writes++
-    // Others doing the same work take about as long from read to write as we did.
+    // Others doing the same work take about as long from read to write as we did (timed above).
     settleMs = Math.min(Math.max(2 * (Date.now() - readAt), minSettleMs), 5000)
     pause()
     return false
