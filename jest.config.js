@@ -6,13 +6,16 @@ const shared = {
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   // @actions/* 3.x are ESM-only: let SWC turn them into CommonJS for the few tests that load them.
   // content-type (3.x) is ESM-only too: @octokit/request imports it. json-with-bigint has a CJS entry.
-  // sigstore-js's HTTP stack (make-fetch-happen, @npmcli/agent) requires the ESM-only proxy agents.
   transformIgnorePatterns: [
-    'node_modules/(?!(@actions|@octokit|universal-user-agent|before-after-hook|content-type|http-proxy-agent|https-proxy-agent|agent-base|socks-proxy-agent|proxy-agent-negotiate)/)',
+    'node_modules/(?!(@actions|@octokit|universal-user-agent|before-after-hook|content-type)/)',
   ],
-  // @actions/github's exports map has only an `import` condition, which Jest's CommonJS resolver
-  // does not match; point it at the file the condition names (SWC then transforms it).
-  moduleNameMapper: { '^@actions/github$': '<rootDir>/node_modules/@actions/github/lib/github.js' },
+  moduleNameMapper: {
+    // @actions/github's exports map has only an `import` condition, which Jest's CommonJS resolver
+    // does not match; point it at the file the condition names (SWC then transforms it).
+    '^@actions/github$': '<rootDir>/node_modules/@actions/github/lib/github.js',
+    // sigstore-js's HTTP goes over Signet's, as in the bundle (scripts/bundle.mjs, REPLACED).
+    '^make-fetch-happen$': '<rootDir>/src/sigstore/sigstore-js-fetch.ts',
+  },
 }
 
 // The projects that run real tools (cosign v3 and v2, crane, Debian's docker-registry) first check

@@ -33,16 +33,8 @@ const VENDOR_FILES = {
     '@sigstore/protobuf-specs',
   ],
   // Talking to Sigstore's services: Fulcio, Rekor, the TSA, TUF (sign mode; verify without a
-  // trusted-root), with make-fetch-happen's HTTP stack.
-  'sigstore-services.cjs': [
-    '@sigstore/sign',
-    '@sigstore/tuf',
-    'sigstore',
-    'tuf-js',
-    'make-fetch-happen',
-    // Its agent, which proxy routing (src/net/route.ts) hooks: the module make-fetch-happen uses.
-    '@npmcli/agent',
-  ],
+  // trusted-root). Their HTTP is Signet's (REPLACED).
+  'sigstore-services.cjs': ['@sigstore/sign', '@sigstore/tuf', 'sigstore', 'tuf-js'],
   // GitHub's API (github-attestations, attestations stored to GitHub).
   'github.cjs': ['@actions/github', '@octokit/core'],
   // The undici package (Node's fetch is built in): proxy routing (src/net/route.ts, with a proxy
@@ -58,6 +50,15 @@ const VENDOR_FILES = {
  * textConverted(), which nothing Signet runs calls; minipass-fetch requires it inside a try.
  */
 const LEFT_OUT = ['iconv-lite']
+
+/**
+ * Packages bundled as one of Signet's modules instead, which does what Signet needs of them.
+ * make-fetch-happen, which sigstore-js's Fulcio, Rekor and TSA clients call, with its HTTP cache,
+ * agents and SOCKS support, took a keyless run about 35 ms to load before it could ask Fulcio
+ * (issue 11): src/sigstore/sigstore-js-fetch.ts sends those calls over Signet's own HTTP (and
+ * jest.config.js maps it the same way, so the tests run what the bundle runs).
+ */
+const REPLACED = { 'make-fetch-happen': resolve(ROOT, 'src/sigstore/sigstore-js-fetch.ts') }
 
 const COMMON = {
   bundle: true,
@@ -99,6 +100,7 @@ function vendorPlugin(output) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.pluginData?.signetVendor) return undefined
         if (LEFT_OUT.includes(args.path)) return { path: args.path, namespace: 'signet-left-out' }
+        if (Object.hasOwn(REPLACED, args.path)) return { path: REPLACED[args.path] }
         const found = await b.resolve(args.path, {
           kind: args.kind,
           resolveDir: args.resolveDir,

@@ -99,11 +99,6 @@ export function isRetryableError(err: unknown): boolean {
     if (typeof e !== 'object') return false
     const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown }
     if (name === 'TimeoutError') return true
-    // make-fetch-happen's (minipass-fetch's) FetchError on a timeout: sigstore-js and TUF use it.
-    const type = (e as { type?: unknown }).type
-    if (name === 'FetchError' && (type === 'request-timeout' || type === 'body-timeout')) {
-      return true
-    }
     if (typeof code === 'string' && RETRYABLE_CODES.has(code)) return true
     if (e instanceof TypeError && message === 'fetch failed') return true
     if (name === 'SignetError') return false

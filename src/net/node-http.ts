@@ -149,3 +149,26 @@ export class NodeHttp {
     })
   }
 }
+
+/**
+ * One request to a service that is not a registry (the runner's OIDC endpoint, Fulcio): over
+ * node:http, or over fetch when a proxy variable is set, since src/net/route.ts routes fetch and
+ * node:http is never proxied. Redirects: none over node:http (neither service sends one); fetch's
+ * own otherwise.
+ */
+export type ServiceSend = (url: URL, init: SendInit) => Promise<Answer>
+
+export function serviceSender(proxied: boolean): ServiceSend {
+  if (proxied) {
+    // fetch is looked up per call, not kept: the proxy routing replaces its dispatcher.
+    return (url, init) =>
+      fetch(url, {
+        method: init.method,
+        headers: init.headers,
+        ...(init.body !== undefined ? { body: init.body } : {}),
+        signal: AbortSignal.timeout(init.timeoutMs),
+      })
+  }
+  const http = new NodeHttp()
+  return (url, init) => http.send(url, init)
+}

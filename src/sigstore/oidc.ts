@@ -4,7 +4,7 @@
  */
 import { SignetError } from '../errors'
 import { proxyConfigured } from '../net/proxy'
-import { NodeHttp, type Answer } from '../net/node-http'
+import { serviceSender, type Answer } from '../net/node-http'
 import { readLimited } from '../registry/http'
 import {
   classifyOutcome,
@@ -95,13 +95,10 @@ export class GitHubOidcProvider implements IdentityProvider {
     const fetchImpl = options.fetch
     if (fetchImpl) {
       this.get = (url, headers) => fetchImpl(url, { headers })
-    } else if (proxyConfigured(env)) {
-      // Looked up per call, not kept: the proxy routing replaces fetch's dispatcher.
-      this.get = (url, headers) => fetch(url, { headers })
     } else {
-      const http = new NodeHttp()
+      const send = serviceSender(proxyConfigured(env))
       this.get = (url, headers) =>
-        http.send(url, { method: 'GET', headers, timeoutMs: TOKEN_REQUEST_TIMEOUT_MS })
+        send(url, { method: 'GET', headers, timeoutMs: TOKEN_REQUEST_TIMEOUT_MS })
     }
     this.now = options.now ?? options.retry?.budget?.now ?? Date.now
   }

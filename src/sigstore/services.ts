@@ -39,7 +39,7 @@ export function usesOnlyPublicGood(services: {
  * Fulcio, Rekor and the TSA are retried by Signet (../retry, around each certificate request and
  * each signature: signing-session.ts, keyless-signer.ts), and sigstore-js's clients try once.
  *
- * sigstore-js retries in make-fetch-happen's promise-retry, which can bound a count and a total
+ * sigstore-js retries in promise-retry, which can bound a count and a total
  * time (maxRetryTime) but not more: it says nothing per retry (the log must say which service
  * answered what, and how long is left), keeps no clock shared with the other calls to the service
  * (fifty signatures waiting on one Rekor outage would each wait the whole retry-timeout), and,
@@ -57,7 +57,7 @@ export const SIGSTORE_NO_RETRY: RetryPolicy = {
   randomize: false,
 }
 
-/** make-fetch-happen's retry options (promise-retry's), as sigstore-js's clients take them. */
+/** promise-retry's options, as sigstore-js's clients take them. */
 export interface RetryPolicy {
   retries: number
   factor: number

@@ -166,7 +166,7 @@ describe('behind a proxy (issue 12.3)', () => {
     await cosign.verify(2, sigstore, identityFlags(sigstore), proxied)
   })
 
-  it('Sigstore on loopback and in NO_PROXY goes direct (the rules @npmcli/agent lacks)', async () => {
+  it("Sigstore on loopback and in NO_PROXY goes direct (src/net/proxy.ts's rules)", async () => {
     // sigstore-js's HTTP stack reads the proxy variables itself, and would proxy both: it has no
     // loopback rule and no host:port entries. Signet's hook tells it the rule's answer.
     const image = await pushAt(at.registry.host)

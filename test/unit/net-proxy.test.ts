@@ -12,7 +12,7 @@ import {
   proxySecrets,
   type ProxyEnv,
 } from '../../src/net/proxy'
-import { describeRouting, routedGetAgent } from '../../src/net/route'
+import { describeRouting } from '../../src/net/route'
 import { SignetError } from '../../src/errors'
 // The runner's own rule. Its exports map has only an `import` condition (see jest.config.js), so
 // the file is required by path; SWC turns it into CommonJS.
@@ -125,29 +125,6 @@ describe('the table above is not vacuous', () => {
     expect(
       proxyFor(new URL('https://a.ghcr.io'), { ...PROXIES, NO_PROXY: 'ghcr.io' }),
     ).toBeUndefined()
-  })
-})
-
-describe("sigstore-js's HTTP stack (@npmcli/agent) told the same rule", () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const npmcli = require('@npmcli/agent') as {
-    getAgent(url: string | URL, options?: Record<string, unknown>): { proxy: { url?: URL } }
-  }
-  // What @npmcli/agent would do alone, from these variables: proxy all three.
-  const env = { ...PROXIES, NO_PROXY: 'rekor.corp:443' }
-  const getAgent = (url: string, options: Record<string, unknown>) =>
-    routedGetAgent(npmcli.getAgent, env)(url, options) as { proxy: { url?: URL } }
-
-  it.each([
-    ['https://fulcio.corp/api/v2/signingCert', 'http://secure-proxy.corp:3128/'],
-    ['http://fulcio.corp:5555/api/v2/signingCert', 'http://plain-proxy.corp:8080/'],
-    ['http://127.0.0.1:5555/api/v2/signingCert', undefined],
-    ['https://localhost/api/v1/timestamp', undefined],
-    ['https://rekor.corp/api/v1/log/entries', undefined],
-  ])('%s: %s', (url, expected) => {
-    expect(getAgent(url, {}).proxy.url?.href).toBe(expected)
-    // Unhooked, it would have proxied every one of them.
-    expect(npmcli.getAgent(url, { proxy: PROXIES.HTTPS_PROXY }).proxy.url).toBeDefined()
   })
 })
 
