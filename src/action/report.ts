@@ -105,10 +105,7 @@ async function applySignOutcome(
  * is a log line, not a failure: the images are signed.
  */
 function writeAdmissionPolicies(outcome: SignOutcome, mode: AdmissionMode): SignRunPolicies {
-  // Loaded here, not imported: the generators (and yaml) are sign mode's, after the signing; a
-  // verify run starts without them (issue 11: start-up).
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { policiesForSignRun } = require('../admission') as typeof import('../admission')
+  const { policiesForSignRun } = admissionGenerators()
   const policies = policiesForSignRun(outcome, mode)
   for (const problem of policies.problems) core.info(oneLine(problem))
   const dir = process.env.RUNNER_TEMP || tmpdir()
@@ -124,6 +121,21 @@ function writeAdmissionPolicies(outcome: SignOutcome, mode: AdmissionMode): Sign
     for (const note of policy.notes) core.info(oneLine(`${output}: ${note}`))
   }
   return policies
+}
+
+/**
+ * The policy generators (and yaml), required when first used, not imported: they are sign mode's,
+ * after the signing; a verify run starts without them (issue 11: start-up). A sign run loads them
+ * while it waits on its read-backs (prepareSignReport), not after.
+ */
+function admissionGenerators(): typeof import('../admission') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../admission') as typeof import('../admission')
+}
+
+/** Loads what the sign report needs that start-up left out, while the run is idle. */
+export function prepareSignReport(): void {
+  admissionGenerators()
 }
 
 /**

@@ -29,6 +29,7 @@ import { buildVerifyCommand } from '../report/verify-command'
 import { requestedImages } from '../subjects'
 import type { Bundle } from '@sigstore/bundle'
 import { RetryBudget } from '../retry'
+import { networkTurn } from '../concurrency'
 
 // The command a user pastes to check what was signed; it lives with the report (pure, tested alone).
 export { buildVerifyCommand }
@@ -54,6 +55,8 @@ export interface RunDependencies {
   cwd?: string
   /** Receives the bundles of every image signed, once its tags are confirmed (the bundle-path file). */
   onBundle?: (bundle: Bundle) => void
+  /** Called when the images are written and only their read-backs remain (SignOptions). */
+  whileSettling?: () => void
   /** For tests: where TUF looks and caches (the public-good root, when no trusted-root is given). */
   tuf?: { mirrorURL?: string; cacheDir?: string; timeoutMs?: number }
   /** For tests: the retry budget (a fake clock); else one of `retry-timeout`, logging to `log`. */
@@ -105,8 +108,12 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
   const resolving = resolveImages(registry, requested, {
     recursive: inputs.recursive,
     log: resolveLog,
+    concurrency: SIGN_CONCURRENCY,
   })
   resolving.catch(() => undefined)
+  // The reads go out before sigstore-js's signing stack loads (SigningSession, below): they travel
+  // while it compiles, which holds the event loop (issue 11).
+  await networkTurn()
   const key = await keyLoad
 
   // The root what the services hand back is checked against. The trusted-root file is input, read
@@ -254,6 +261,7 @@ export async function runSign(inputs: SignInputs, deps: RunDependencies): Promis
         attestations,
         githubStore,
         onBundle: deps.onBundle,
+        whileSettling: deps.whileSettling,
         signatureRepository: inputs.signatureRepository,
         rerun: lookup && signer ? { lookup, signer } : undefined,
         log,

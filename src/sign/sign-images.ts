@@ -39,10 +39,11 @@ import type { ResolvedImage } from '../subjects/resolve'
 import type { SigningSession } from '../sigstore/signing-session'
 
 /**
- * Images signed at once. The work is waiting on registries and Rekor, not computing, so a
- * generous bound helps; it stays bounded so a registry is not flooded.
+ * Images signed at once. The work is waiting on Rekor, the timestamp authority and registries,
+ * not computing, so a generous bound helps: up to 32 images go in one wave. What one registry is
+ * sent at once is bounded apart from this, by how fast it answers (src/net/request-limit.ts).
  */
-export const SIGN_CONCURRENCY = 16
+export const SIGN_CONCURRENCY = 32
 
 export interface SignOptions {
   format: SignatureFormat
@@ -56,6 +57,12 @@ export interface SignOptions {
    * signatures (bundle-path). A bundle whose tag never settled is not handed out.
    */
   onBundle?: (bundle: Bundle) => void
+  /**
+   * Called once every image is written and only the read-backs remain, each after its settle
+   * pause: the run waits on timers for a tenth of a second or more, and the caller can get ready
+   * for what comes after (the action loads its report's policy generators).
+   */
+  whileSettling?: () => void
   /** Where signatures and attestations go instead of each image's repository (COSIGN_REPOSITORY). */
   signatureRepository?: ImageReference
   /**
@@ -176,6 +183,7 @@ export async function signImages(
     }
     return { result, confirmations, made }
   })
+  options.whileSettling?.()
   // An image is signed once every tag it wrote has been read back holding its signatures.
   const errors: unknown[] = []
   const results: ImageResult[] = []

@@ -4,10 +4,11 @@
  * produces key-signed bundles: no certificate, `verificationMaterial.publicKey.hint` instead.
  */
 import type { BundleWithDsseEnvelope } from '@sigstore/bundle'
-import { DSSEBundleBuilder, type Artifact, type Signature, type Signer } from '@sigstore/sign'
+import type { Artifact, DSSEBundleBuilder, Signature, Signer } from '@sigstore/sign'
 import { describeError, SignetError } from '../errors'
 import { INPUT } from '../inputs'
 import type { SigningKey } from './keys'
+import { sigstoreSign } from './sign-stack'
 
 export class KeySigner implements Signer {
   constructor(readonly key: SigningKey) {}
@@ -32,6 +33,8 @@ export class KeySigner implements Signer {
   }
 }
 
+let keyBuilder: typeof DSSEBundleBuilder | undefined
+
 /**
  * DSSEBundleBuilder for key signing. sigstore-js copies the key hint into the envelope signature's
  * `keyid`; cosign 3 (sigstore-go's DSSE verifier) then finds no signature whose keyid matches its
@@ -39,13 +42,17 @@ export class KeySigner implements Signer {
  * writes no keyid, so we clear it - in `package`, i.e. before any witness sees the envelope, so a
  * Rekor entry covers exactly the envelope that ends up in the bundle.
  */
-export class KeyDSSEBundleBuilder extends DSSEBundleBuilder {
-  protected override async package(
-    artifact: Artifact,
-    signature: Signature,
-  ): Promise<BundleWithDsseEnvelope> {
-    const bundle = await super.package(artifact, signature)
-    for (const sig of bundle.content.dsseEnvelope.signatures) sig.keyid = ''
-    return bundle
+export function keyDSSEBundleBuilder(): typeof DSSEBundleBuilder {
+  // Defined on first use: its base class comes with the signing stack (sign-stack.ts).
+  keyBuilder ??= class KeyDSSEBundleBuilder extends sigstoreSign().DSSEBundleBuilder {
+    protected override async package(
+      artifact: Artifact,
+      signature: Signature,
+    ): Promise<BundleWithDsseEnvelope> {
+      const bundle = await super.package(artifact, signature)
+      for (const sig of bundle.content.dsseEnvelope.signatures) sig.keyid = ''
+      return bundle
+    }
   }
+  return keyBuilder
 }

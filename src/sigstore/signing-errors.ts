@@ -9,7 +9,8 @@
  *
  * Pure: an error in, a SignetError out.
  */
-import { InternalError } from '@sigstore/sign'
+import type { InternalError } from '@sigstore/sign'
+import { sigstoreSign } from './sign-stack'
 import { describeError, SignetError, type SignetErrorCode } from '../errors'
 import { INPUT } from '../inputs'
 import { isRetryableError, isTlsMismatch, rootMessage, type RetryVerdict } from '../retry'
@@ -145,7 +146,7 @@ function byAnswer(
 export function signingFailure(err: unknown, context: SigningContext): SignetError {
   if (err instanceof SignetError) return err
   // Anything but a service's failure (those all come as InternalError) names no input.
-  const fault = err instanceof InternalError ? (FAULTS[err.code] as Fault | undefined) : undefined
+  const fault = isInternalError(err) ? (FAULTS[err.code] as Fault | undefined) : undefined
   if (!fault) {
     return new SignetError('SIGSTORE_ERROR', `signing failed: ${describeError(err)}`, {
       cause: err,
@@ -188,7 +189,7 @@ function noAnswer(cause: unknown): boolean {
  * does not speak TLS, and every other error are final.
  */
 export function classifySigningFailure(err: unknown, names: Record<Service, string>): RetryVerdict {
-  if (!(err instanceof InternalError)) return { retry: false }
+  if (!isInternalError(err)) return { retry: false }
   const service = (FAULTS[err.code] as Fault | undefined)?.service
   if (!service) return { retry: false }
   const cause: unknown = err.cause
@@ -201,4 +202,9 @@ export function classifySigningFailure(err: unknown, names: Record<Service, stri
     }
   }
   return { retry: noAnswer(cause), service: names[service], reason: rootMessage(cause ?? err) }
+}
+
+/** @sigstore/sign's failure of a service (it has failed, so the stack is loaded already). */
+function isInternalError(err: unknown): err is InternalError {
+  return err instanceof sigstoreSign().InternalError
 }

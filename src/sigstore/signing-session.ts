@@ -3,18 +3,12 @@
  * witnesses (Rekor v1, a timestamp authority), composed from sigstore-js's builders.
  */
 import { envelopeToJSON, type Bundle } from '@sigstore/bundle'
-import {
-  DSSEBundleBuilder,
-  MessageSignatureBundleBuilder,
-  RekorWitness,
-  TSAWitness,
-  type Signer,
-  type Witness,
-} from '@sigstore/sign'
+import type { Signer, Witness } from '@sigstore/sign'
 import type { LegacySignatureMaterial } from '../formats/cosign-tags'
 import { BUNDLE_V03_MEDIA_TYPE } from '../formats/referrers'
 import { IN_TOTO_PAYLOAD_TYPE } from '../formats/statement'
-import { KeyDSSEBundleBuilder, KeySigner } from './key-signer'
+import { keyDSSEBundleBuilder, KeySigner } from './key-signer'
+import { sigstoreSign } from './sign-stack'
 import { withRetry, type RetryBudget } from '../retry'
 import { KeylessSigner, type CertificateChain } from './keyless-signer'
 import type { SigningKey } from './keys'
@@ -94,6 +88,7 @@ export class SigningSession {
       })
     }
     this.witnesses = []
+    const { RekorWitness, TSAWitness } = sigstoreSign()
     if (options.tlog) {
       this.witnesses.push(
         new RekorWitness({
@@ -127,7 +122,7 @@ export class SigningSession {
 
   /** Signs a cosign simple-signing payload: a hashedrekord entry, as cosign's `.sig` layers have. */
   async signPayload(payload: Buffer): Promise<SignedPayload> {
-    const builder = new MessageSignatureBundleBuilder({
+    const builder = new (sigstoreSign().MessageSignatureBundleBuilder)({
       signer: this.signer,
       witnesses: this.witnesses,
     })
@@ -163,7 +158,7 @@ export class SigningSession {
   /** Signs an in-toto statement as a DSSE envelope (a `dsse` Rekor entry), in a v0.3 bundle. */
   async signStatement(statement: Buffer): Promise<SignedStatement> {
     // By key, the envelope must carry no keyid for cosign 3 to match it (see KeyDSSEBundleBuilder).
-    const Builder = this.keyless ? DSSEBundleBuilder : KeyDSSEBundleBuilder
+    const Builder = this.keyless ? sigstoreSign().DSSEBundleBuilder : keyDSSEBundleBuilder()
     const builder = new Builder({ signer: this.signer, witnesses: this.witnesses })
     const bundle = await this.run(() =>
       builder.create({ data: statement, type: IN_TOTO_PAYLOAD_TYPE }),

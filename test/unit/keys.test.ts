@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { bundleToJSON } from '@sigstore/bundle'
 import { MessageSignatureBundleBuilder } from '@sigstore/sign'
 import { isSignetError, type SignetError } from '../../src/errors'
-import { KeyDSSEBundleBuilder, KeySigner } from '../../src/sigstore/key-signer'
+import { keyDSSEBundleBuilder, KeySigner } from '../../src/sigstore/key-signer'
 import {
   encryptCosignKey,
   loadPublicKey,
@@ -487,7 +487,7 @@ describe('KeySigner', () => {
     expect(() => runTool('cosign3', verifyArgs(other))).toThrow(/verify|digest|mismatch/i)
   })
 
-  it('builds DSSE bundles (KeyDSSEBundleBuilder) that cosign3 verify-blob-attestation accepts', async () => {
+  it('builds DSSE bundles (keyDSSEBundleBuilder) that cosign3 verify-blob-attestation accepts', async () => {
     const signer = new KeySigner(loadSigningKey(pair.key, PASSWORD))
     const statement = {
       _type: 'https://in-toto.io/Statement/v1',
@@ -500,7 +500,7 @@ describe('KeySigner', () => {
       predicateType: 'https://example.com/signet-test/v1',
       predicate: {},
     }
-    const bundle = await new KeyDSSEBundleBuilder({ signer, witnesses: [] }).create({
+    const bundle = await new (keyDSSEBundleBuilder())({ signer, witnesses: [] }).create({
       data: Buffer.from(JSON.stringify(statement)),
       type: 'application/vnd.in-toto+json',
     })
