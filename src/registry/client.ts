@@ -239,16 +239,7 @@ export class RegistryClient implements Registry {
     const headers: Record<string, string> = { 'content-type': mediaType }
     if (options.ifMatch) headers['if-match'] = options.ifMatch
     return this.call(
-      {
-        method: 'PUT',
-        repo,
-        url: path,
-        access: 'push',
-        headers,
-        body: bytes,
-        // A tag (a shared one, in sign mode) goes before the uploads waiting for the registry.
-        urgent: !isDigest(reference),
-      },
+      { method: 'PUT', repo, url: path, access: 'push', headers, body: bytes },
       async ({ res, url }) => {
         // Harbor refuses to overwrite an immutable tag with 412 too: that is no lost race, and its
         // text (src/storage/immutable-tags.ts) tells the two apart.

@@ -14,7 +14,6 @@
 import { SignetError } from '../errors'
 import { isTlsMismatch, rootMessage } from '../retry'
 import { NodeHttp, type Answer, type AnswerBody, type SendInit } from '../net/node-http'
-import { RequestLimit } from '../net/request-limit'
 import type { Repository } from './types'
 
 export type { Answer, AnswerBody } from '../net/node-http'
@@ -26,8 +25,6 @@ export const MAX_ERROR_BODY_BYTES = 64 * 1024
 /** Registry-supplied text (error code and message, a host, a path) shown in a message, at most. */
 export const MAX_REGISTRY_TEXT = 200
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308])
-/** Requests with a body up to this size are timed for RequestLimit; a larger one times its bytes. */
-const TIMED_BODY_BYTES = 64 * 1024
 
 export type Access = 'pull' | 'push'
 
@@ -47,11 +44,6 @@ export interface RegistryRequest {
    * pull on it, as distribution's token auth requires.
    */
   mountFrom?: string
-  /**
-   * A shared tag's write: its read-to-write time sets the tag's settle pause, so it goes first
-   * when writes wait for a busy registry (RequestLimit).
-   */
-  urgent?: boolean
 }
 
 export interface Exchange {
@@ -266,8 +258,6 @@ export class HttpTransport {
   private readonly sendHop: (url: URL, init: SendInit) => Promise<Answer>
   private readonly userAgent: string
   private readonly timeoutMs: number
-  /** How many writes each origin is sent at once (RequestLimit). */
-  private readonly limits = new Map<string, RequestLimit>()
 
   constructor(options: HttpTransportOptions = {}) {
     this.plainHttp = new Set((options.plainHttp ?? []).map((h) => h.trim().toLowerCase()))
@@ -287,15 +277,6 @@ export class HttpTransport {
     }
     this.userAgent = options.userAgent ?? 'signet'
     this.timeoutMs = options.timeoutMs ?? 120_000
-  }
-
-  private limitOf(url: URL): RequestLimit {
-    let limit = this.limits.get(url.origin)
-    if (!limit) {
-      limit = new RequestLimit()
-      this.limits.set(url.origin, limit)
-    }
-    return limit
   }
 
   isPlainHttp(host: string): boolean {
@@ -333,15 +314,7 @@ export class HttpTransport {
       if (authorization && url.host === registryHost) headers.authorization = authorization
       if (body === undefined) delete headers['content-type']
       this.requestCount++
-      const init = { method, headers, body, timeoutMs: this.timeoutMs }
-      const res = await this.limitOf(url).run(
-        {
-          limited: method === 'PUT' || method === 'POST',
-          urgent: request.urgent,
-          timed: (body?.length ?? 0) <= TIMED_BODY_BYTES,
-        },
-        () => this.sendHop(url, init),
-      )
+      const res = await this.sendHop(url, { method, headers, body, timeoutMs: this.timeoutMs })
       const location = res.headers.get('location')
       if (!REDIRECT_STATUSES.has(res.status) || !location) return { res, url }
       await discard(res)

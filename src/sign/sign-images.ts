@@ -40,8 +40,8 @@ import type { SigningSession } from '../sigstore/signing-session'
 
 /**
  * Images signed at once. The work is waiting on Rekor, the timestamp authority and registries,
- * not computing, so a generous bound helps: up to 32 images go in one wave. What one registry is
- * sent at once is bounded apart from this, by how fast it answers (src/net/request-limit.ts).
+ * not computing, so a generous bound helps (up to 32 images go in one wave); it stays bounded so a
+ * registry is not flooded.
  */
 export const SIGN_CONCURRENCY = 32
 
