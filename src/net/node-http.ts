@@ -151,10 +151,10 @@ export class NodeHttp {
 }
 
 /**
- * One request to a service that is not a registry (the runner's OIDC endpoint, Fulcio): over
- * node:http, or over fetch when a proxy variable is set, since src/net/route.ts routes fetch and
- * node:http is never proxied. Redirects: none over node:http (neither service sends one); fetch's
- * own otherwise.
+ * One request to a service that is not a registry (the runner's OIDC endpoint; Fulcio, Rekor and
+ * the TSA, for sigstore-js): over node:http, or over fetch when a proxy variable is set, since
+ * src/net/route.ts routes fetch and node:http is never proxied. Redirects: none over node:http
+ * (none of these services sends one); fetch's own otherwise.
  */
 export type ServiceSend = (url: URL, init: SendInit) => Promise<Answer>
 
