@@ -1,7 +1,7 @@
 /**
  * One HTTP exchange over node:http and node:https, answered as the part of a fetch Response that
- * Signet reads (`Answer`): the registry client's transport (src/registry/http.ts), and the OIDC
- * token request's (src/sigstore/oidc.ts).
+ * Signet reads (`Answer`): the registry client's transport (src/registry/http.ts), the OIDC token
+ * request's (src/sigstore/oidc.ts) and sigstore-js's (src/sigstore/sigstore-js-fetch.ts).
  *
  * Why not fetch: verifying 100 images (about 600 requests then) was CPU-bound, and fetch's
  * Request, Headers and WHATWG stream objects and its WebAssembly parser were about a fifth of its
@@ -14,7 +14,8 @@
  * fetch joins them.
  *
  * Proxies are fetch's (src/net/route.ts installs its dispatcher): with a proxy variable set, the
- * registry client is given fetch instead (src/action/registry.ts), and so is the OIDC request.
+ * registry client is given fetch instead (src/action/registry.ts), and the other calls go over
+ * fetch too (serviceSender).
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
@@ -156,19 +157,28 @@ export class NodeHttp {
  * src/net/route.ts routes fetch and node:http is never proxied. Redirects: none over node:http
  * (none of these services sends one); fetch's own otherwise.
  */
+export function serviceSender(proxied: boolean): ServiceSend {
+  // fetch is looked up per call, not kept: the proxy routing replaces its dispatcher.
+  return proxied ? fetchSender((url, init) => fetch(url, init), 'follow') : nodeHttpSender()
+}
+
+/** One hop as a function: what the registry transport and the services' senders call. */
 export type ServiceSend = (url: URL, init: SendInit) => Promise<Answer>
 
-export function serviceSender(proxied: boolean): ServiceSend {
-  if (proxied) {
-    // fetch is looked up per call, not kept: the proxy routing replaces its dispatcher.
-    return (url, init) =>
-      fetch(url, {
-        method: init.method,
-        headers: init.headers,
-        ...(init.body !== undefined ? { body: init.body } : {}),
-        signal: AbortSignal.timeout(init.timeoutMs),
-      })
-  }
+/** Hops over node:http, on one set of keep-alive connections. */
+export function nodeHttpSender(): ServiceSend {
   const http = new NodeHttp()
   return (url, init) => http.send(url, init)
+}
+
+/** Hops over a fetch (the global one behind a proxy; tests' fakes), bounded by the hop's deadline. */
+export function fetchSender(fetchImpl: typeof fetch, redirect: 'follow' | 'manual'): ServiceSend {
+  return (url, init) =>
+    fetchImpl(url, {
+      method: init.method,
+      headers: init.headers,
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      redirect,
+      signal: AbortSignal.timeout(init.timeoutMs),
+    })
 }

@@ -286,9 +286,9 @@ export class RegistryClient implements Registry {
   /**
    * A blob this run has pushed to another repository of the registry is mounted from there (one
    * request, where HEAD, POST and PUT were three); issue 11: signing 20 images of 20 repositories
-   * made 38 requests fewer (`npm run bench -- 20`). The first push of a blob goes ahead, and the others wait for it. A
-   * registry that does not mount (it answers neither 201 nor 202: cross-repository access
-   * refused) gets ordinary uploads for the rest of the run.
+   * made 38 requests fewer (`npm run bench -- 20`). The first push of a blob goes ahead, and the
+   * others wait for it. A registry that does not mount (it answers neither 201 nor 202:
+   * cross-repository access refused) gets ordinary uploads for the rest of the run.
    */
   private async pushShared(
     repo: Repository,

@@ -13,7 +13,13 @@
  */
 import { SignetError } from '../errors'
 import { isTlsMismatch, rootMessage } from '../retry'
-import { NodeHttp, type Answer, type AnswerBody, type SendInit } from '../net/node-http'
+import {
+  fetchSender,
+  nodeHttpSender,
+  type Answer,
+  type AnswerBody,
+  type SendInit,
+} from '../net/node-http'
 import type { Repository } from './types'
 
 export type { Answer, AnswerBody } from '../net/node-http'
@@ -261,20 +267,8 @@ export class HttpTransport {
 
   constructor(options: HttpTransportOptions = {}) {
     this.plainHttp = new Set((options.plainHttp ?? []).map((h) => h.trim().toLowerCase()))
-    const fetchImpl = options.fetch
-    if (fetchImpl) {
-      this.sendHop = (url, init) =>
-        fetchImpl(url, {
-          method: init.method,
-          headers: init.headers,
-          ...(init.body !== undefined ? { body: init.body } : {}),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(init.timeoutMs),
-        })
-    } else {
-      const http = new NodeHttp()
-      this.sendHop = (url, init) => http.send(url, init)
-    }
+    // Redirects are followed by hand (send, below), over either.
+    this.sendHop = options.fetch ? fetchSender(options.fetch, 'manual') : nodeHttpSender()
     this.userAgent = options.userAgent ?? 'signet'
     this.timeoutMs = options.timeoutMs ?? 120_000
   }
